@@ -1,0 +1,40 @@
+"""Template helpers (Tornado ui_methods): post text with linked hashtags, times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from tornado.escape import url_escape, xhtml_escape
+
+from sns.text import split_hashtags
+
+
+def post_html(handler: Any, content: str) -> str:
+    """The post's text, escaped, with each hashtag linked to its search page.
+
+    Templates must output this with ``{% raw %}``: every piece of user text goes through
+    ``xhtml_escape`` here, so nothing the author typed becomes markup.
+    """
+    out = []
+    for piece, tag in split_hashtags(content):
+        if tag is None:
+            out.append(xhtml_escape(piece).replace("\n", "<br>"))
+        else:
+            out.append(
+                f'<a class="hashtag" href="/hashtag?hashtag={url_escape(tag)}">'
+                f"{xhtml_escape(piece)}</a>"
+            )
+    return "".join(out)
+
+
+def relative_time(handler: Any, when: datetime) -> str:
+    """'3 minutes ago' in the reader's language (stored times are naive UTC)."""
+    return handler.locale.format_date(when, gmt_offset=0, relative=True)
+
+
+def iso_time(handler: Any, when: datetime) -> str:
+    return when.replace(tzinfo=UTC).isoformat()
+
+
+ui_methods = {"post_html": post_html, "relative_time": relative_time, "iso_time": iso_time}

@@ -1,0 +1,8 @@
+"""Start SNS: ``python run.py [--port N] [--data-dir DIR]``; ``--help`` lists every setting."""
+
+import sys
+
+from sns.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Accounts: sign-up, login with throttled failures, and looking users up."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+
+import bcrypt
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from sns import text
+from sns.db import Database, utcnow
+from sns.errors import Conflict, Invalid, TooManyRequests, Unauthorized
+from sns.ratelimit import RateLimiter
+from sns.schema import follows, users
+
+LOGIN_FAILED = "The email or password is not right."
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    email: str | None
+    nick: str
+    provider: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProfileCounts:
+    followings: int
+    followers: int
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def validate_join(email: str, nick: str, password: str) -> None:
+    """Raise ``Invalid`` naming the first field that cannot be used, with a clear message."""
+    if not email:
+        raise Invalid("Enter your email address.", field="email")
+    if len(email) > text.EMAIL_MAX_CHARS or not text.EMAIL_RE.match(email):
+        raise Invalid("That does not look like an email address.", field="email")
+    validate_nick(nick)
+    validate_password(password)
+
+
+def validate_nick(nick: str) -> None:
+    if not nick:
+        raise Invalid("Enter a nickname.", field="nick")
+    if len(nick) > text.NICK_MAX_CHARS:
+        raise Invalid(
+            "The nickname is too long: at most {max} characters.",
+            field="nick",
+            max=text.NICK_MAX_CHARS,
+        )
+    if text.has_control_chars(nick) or "\n" in nick or "\t" in nick:
+        raise Invalid("The nickname cannot contain control characters.", field="nick")
+
+
+def validate_password(password: str) -> None:
+    if len(password) < text.PASSWORD_MIN_CHARS:
+        raise Invalid(
+            "The password is too short: at least {min} characters.",
+            field="password",
+            min=text.PASSWORD_MIN_CHARS,
+        )
+    if len(password.encode("utf-8")) > text.PASSWORD_MAX_BYTES:
+        raise Invalid(
+            "The password is too long: at most {max} bytes (a Korean character takes 3).",
+            field="password",
+            max=text.PASSWORD_MAX_BYTES,
+        )
+
+
+def _row_to_user(row) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        nick=row.nick,
+        provider=row.provider,
+        created_at=row.created_at,
+    )
+
+
+class AccountService:
+    """Users and their credentials. bcrypt runs in a thread, never on the event loop."""
+
+    def __init__(
+        self,
+        db: Database,
+        limiter: RateLimiter,
+        *,
+        bcrypt_rounds: int = 12,
+        max_failures: int = 5,
+        max_failures_ip: int = 30,
+        failure_window: int = 900,
+    ) -> None:
+        self.db = db
+        self.limiter = limiter
+        self.bcrypt_rounds = bcrypt_rounds
+        self.max_failures = max_failures
+        self.max_failures_ip = max_failures_ip
+        self.failure_window = failure_window
+        self._dummy_hash: bytes | None = None
+
+    async def hash_password(self, password: str) -> str:
+        salt = bcrypt.gensalt(self.bcrypt_rounds)
+        hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode("utf-8"), salt)
+        return hashed.decode("ascii")
+
+    async def _check_password(self, password: str, hashed: str | None) -> bool:
+        if hashed is None:
+            # Spend the same time as a real check, so timing does not tell which
+            # emails have an account.
+            if self._dummy_hash is None:
+                self._dummy_hash = (await self.hash_password("not a password")).encode()
+            await asyncio.to_thread(bcrypt.checkpw, password.encode("utf-8"), self._dummy_hash)
+            return False
+        return await asyncio.to_thread(
+            bcrypt.checkpw, password.encode("utf-8"), hashed.encode("ascii")
+        )
+
+    async def join(self, email: str, nick: str, password: str) -> User:
+        email = normalize_email(email)
+        nick = nick.strip()
+        validate_join(email, nick, password)
+        async with self.db.read() as conn:
+            taken = (await conn.execute(select(users.c.id).where(users.c.email == email))).first()
+        if taken:
+            raise Conflict("That email is already registered. Log in instead?", field="email")
+        password_hash = await self.hash_password(password)
+        try:
+            async with self.db.transaction() as conn:
+                result = await conn.execute(
+                    insert(users).values(
+                        email=email,
+                        nick=nick,
+                        password_hash=password_hash,
+                        provider="local",
+                        created_at=utcnow(),
+                    )
+                )
+                user_id = result.inserted_primary_key[0]
+        except IntegrityError:
+            raise Conflict(
+                "That email is already registered. Log in instead?", field="email"
+            ) from None
+        user = await self.get(user_id)
+        assert user is not None
+        return user
+
+    async def authenticate(self, email: str, password: str, client_ip: str) -> User:
+        """The user with these credentials, or ``Unauthorized``; too many failures: 429."""
+        email = normalize_email(email)
+        account_key = "login:acct:" + hashlib.sha256(email.encode()).hexdigest()
+        ip_key = "login:ip:" + client_ip
+        for key, limit in ((account_key, self.max_failures), (ip_key, self.max_failures_ip)):
+            count = await self.limiter.peek(key)
+            if count.hits >= limit:
+                raise TooManyRequests(
+                    "Too many failed logins. Try again in {minutes} min.",
+                    retry_after=count.reset_in,
+                    minutes=max(1, (count.reset_in + 59) // 60),
+                )
+        row = None
+        if email and password:
+            async with self.db.read() as conn:
+                row = (
+                    await conn.execute(
+                        select(users).where(users.c.email == email, users.c.deleted_at.is_(None))
+                    )
+                ).first()
+        if row is not None and await self._check_password(password, row.password_hash):
+            await self.limiter.clear(account_key)
+            return _row_to_user(row)
+        if row is None:
+            await self._check_password(password, None)
+        await self.limiter.hit(account_key, self.failure_window)
+        await self.limiter.hit(ip_key, self.failure_window)
+        raise Unauthorized(LOGIN_FAILED)
+
+    async def get(self, user_id: int) -> User | None:
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(users).where(users.c.id == user_id, users.c.deleted_at.is_(None))
+                )
+            ).first()
+        return None if row is None else _row_to_user(row)
+
+    async def profile_counts(self, user_id: int) -> ProfileCounts:
+        followings = (
+            select(func.count())
+            .select_from(follows)
+            .where(follows.c.follower_id == user_id)
+            .scalar_subquery()
+        )
+        followers = (
+            select(func.count())
+            .select_from(follows)
+            .where(follows.c.following_id == user_id)
+            .scalar_subquery()
+        )
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(followings, followers))).one()
+        return ProfileCounts(followings=row[0], followers=row[1])

@@ -1,0 +1,55 @@
+"""The composition root: settings -> services -> the Tornado Application.
+
+This is the one module of ``sns`` that knows the web layer: it puts the handlers' routes
+together with the services they are handed. Everything else in ``sns`` stays web-free.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import tornado.locale
+import tornado.web
+
+from handlers import auth, pages, posts
+from handlers.base import NotFoundHandler, StaticHandler
+from handlers.ui import ui_methods
+from sns.logs import log_request
+from sns.services import Services
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+STATIC = ROOT / "static"
+LOCALES = ROOT / "locale"
+
+
+def load_locales() -> None:
+    tornado.locale.load_translations(str(LOCALES))
+    tornado.locale.set_default_locale("en_US")
+
+
+def make_app(services: Services) -> tornado.web.Application:
+    """The Application serving pages (and, later, the API) on the given services."""
+    load_locales()
+    settings = services.settings
+    routes = [*pages.default_handlers, *auth.default_handlers, *posts.default_handlers]
+    return tornado.web.Application(
+        routes,
+        services=services,
+        cookie_secret=settings.cookie_secret,
+        xsrf_cookies=True,
+        xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax"},
+        login_url="/login",
+        template_path=str(TEMPLATES),
+        static_path=str(STATIC),
+        static_handler_class=StaticHandler,
+        ui_methods=ui_methods,
+        default_handler_class=NotFoundHandler,
+        log_function=log_request,
+        debug=settings.debug,
+        serve_traceback=settings.debug,
+        autoreload=settings.debug,
+        compiled_template_cache=not settings.debug,
+        static_hash_cache=not settings.debug,
+        image_origin="",
+    )

@@ -1,0 +1,50 @@
+"""Errors that services raise and the handlers map to a status and a message for the user.
+
+The message is an English template with named fields, so a handler can translate the
+template and then fill it in: ``Invalid("At most {max} characters.", max=140)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """An expected refusal: carries the HTTP status, a message fit to show, and the field."""
+
+    status = 400
+
+    def __init__(self, template: str, *, field: str | None = None, **params: Any) -> None:
+        self.template = template
+        self.params = params
+        self.field = field
+        self.message = template.format(**params)
+        super().__init__(self.message)
+
+
+class Invalid(ServiceError):
+    status = 400
+
+
+class Unauthorized(ServiceError):
+    status = 401
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class TooManyRequests(ServiceError):
+    status = 429
+
+    def __init__(self, template: str, *, retry_after: int, **params: Any) -> None:
+        super().__init__(template, **params)
+        self.retry_after = retry_after

@@ -1,0 +1,60 @@
+"""The client's address: from proxy headers only when the peer is a trusted proxy."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _parse(value: str) -> Address | None:
+    try:
+        address = ipaddress.ip_address(value.strip().strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def _trusted(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks: Iterable[Network]
+) -> bool:
+    return any(address in network for network in networks)
+
+
+def is_trusted(peer: str, trusted: Iterable[Network]) -> bool:
+    """Whether the socket peer is one of the proxies whose headers we believe."""
+    address = _parse(peer)
+    return address is not None and _trusted(address, trusted)
+
+
+def client_ip(peer: str, headers: Mapping[str, str], trusted: Iterable[Network]) -> str:
+    """The address to blame for a request.
+
+    A header is believed only when the socket peer is a trusted proxy; then the
+    `X-Forwarded-For` chain is read from the right, skipping trusted hops, and the first
+    untrusted address wins (the left end can be anything a client typed). `X-Real-IP` is
+    the fallback. A spoofed header from anyone else changes nothing.
+    """
+    trusted = tuple(trusted)
+    peer_address = _parse(peer)
+    if peer_address is None or not _trusted(peer_address, trusted):
+        return str(peer_address) if peer_address else peer
+    forwarded = headers.get("X-Forwarded-For", "")
+    if forwarded:
+        hops = [_parse(part) for part in forwarded.split(",")]
+        for hop in reversed(hops):
+            if hop is None:
+                break
+            if not _trusted(hop, trusted):
+                return str(hop)
+        else:
+            if hops and hops[0] is not None:
+                return str(hops[0])
+    real_ip = _parse(headers.get("X-Real-IP", ""))
+    if real_ip is not None:
+        return str(real_ip)
+    return str(peer_address)

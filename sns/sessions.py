@@ -1,0 +1,148 @@
+"""Session stores: a random id (carried in a signed cookie) maps to a small JSON record.
+
+Both stores key records by the SHA-256 of the id, so a leaked table or dump holds no
+usable session ids. The TTL slides: every read pushes the expiry forward.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+from typing import Any, Protocol
+
+from sqlalchemy import delete, insert, select, update
+
+from sns.db import Database
+from sns.schema import sessions
+
+SessionData = dict[str, Any]
+
+
+def new_session_id() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def _key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class SessionStore(Protocol):
+    """Where session records live; chosen once at start-up."""
+
+    ttl: int
+
+    async def create(self, data: SessionData) -> str:
+        """Store ``data`` under a fresh id and return the id."""
+
+    async def get(self, session_id: str) -> SessionData | None:
+        """The record, its expiry pushed forward; None when unknown or expired."""
+
+    async def save(self, session_id: str, data: SessionData) -> None:
+        """Replace the record's data."""
+
+    async def delete(self, session_id: str) -> None:
+        """Forget the record (logout)."""
+
+    async def ping(self) -> None:
+        """Raise when the store cannot be reached."""
+
+
+async def rotate(store: SessionStore, old_id: str | None, data: SessionData) -> str:
+    """A new id for new privileges (login): the old record goes, the data moves over."""
+    if old_id:
+        await store.delete(old_id)
+    return await store.create(data)
+
+
+class SqlSessionStore:
+    """Sessions in the SQL database: the embedded default, needs nothing else running."""
+
+    # Writing the new expiry on every request would make each page a write; once a
+    # minute is plenty for a TTL counted in days.
+    SLIDE_EVERY = 60
+
+    def __init__(self, db: Database, ttl: int) -> None:
+        self.db = db
+        self.ttl = ttl
+
+    async def create(self, data: SessionData) -> str:
+        session_id = new_session_id()
+        now = int(time.time())
+        async with self.db.transaction() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.expires_at < now))
+            await conn.execute(
+                insert(sessions).values(
+                    id=_key(session_id), data=json.dumps(data), expires_at=now + self.ttl
+                )
+            )
+        return session_id
+
+    async def get(self, session_id: str) -> SessionData | None:
+        now = int(time.time())
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(sessions.c.data, sessions.c.expires_at).where(
+                        sessions.c.id == _key(session_id)
+                    )
+                )
+            ).first()
+        if row is None or row.expires_at <= now:
+            return None
+        if row.expires_at - now < self.ttl - self.SLIDE_EVERY:
+            async with self.db.transaction() as conn:
+                await conn.execute(
+                    update(sessions)
+                    .where(sessions.c.id == _key(session_id))
+                    .values(expires_at=now + self.ttl)
+                )
+        return json.loads(row.data)
+
+    async def save(self, session_id: str, data: SessionData) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                update(sessions)
+                .where(sessions.c.id == _key(session_id))
+                .values(data=json.dumps(data), expires_at=int(time.time()) + self.ttl)
+            )
+
+    async def delete(self, session_id: str) -> None:
+        async with self.db.transaction() as conn:
+            await conn.execute(delete(sessions).where(sessions.c.id == _key(session_id)))
+
+    async def ping(self) -> None:
+        await self.db.ping()
+
+
+class RedisSessionStore:
+    """Sessions in Redis with a TTL, shared by every process and node."""
+
+    PREFIX = "sns:session:"
+
+    def __init__(self, redis: Any, ttl: int) -> None:
+        self.redis = redis
+        self.ttl = ttl
+
+    async def create(self, data: SessionData) -> str:
+        while True:
+            session_id = new_session_id()
+            created = await self.redis.set(
+                self.PREFIX + _key(session_id), json.dumps(data), ex=self.ttl, nx=True
+            )
+            if created:
+                return session_id
+
+    async def get(self, session_id: str) -> SessionData | None:
+        raw = await self.redis.getex(self.PREFIX + _key(session_id), ex=self.ttl)
+        return None if raw is None else json.loads(raw)
+
+    async def save(self, session_id: str, data: SessionData) -> None:
+        await self.redis.set(self.PREFIX + _key(session_id), json.dumps(data), ex=self.ttl, xx=True)
+
+    async def delete(self, session_id: str) -> None:
+        await self.redis.delete(self.PREFIX + _key(session_id))
+
+    async def ping(self) -> None:
+        await self.redis.ping()

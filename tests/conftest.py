@@ -1,0 +1,123 @@
+"""Fixtures: real MariaDB and Redis on loopback, SNS server processes on both backends.
+
+Backends are chosen by the ``backend`` parameter: ``sqlite`` (SQLite + sessions in SQL +
+in-process counters, the embedded default) and ``mariadb`` (MariaDB + Redis). In CI
+(``CI=true``) a missing service is an error and any skipped test fails the run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.services import MariaDBServer, RedisServer, ensure_installed
+from tests.sns_server import Client, SnsServer
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+BACKENDS = ("sqlite", "mariadb")
+_database_numbers = itertools.count(1)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if IN_CI and skipped and session.exitstatus == 0:
+        reporter.write_line(
+            f"CI: {len(skipped)} test(s) skipped; a skip in CI is a failure.", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _need_services() -> None:
+    try:
+        ensure_installed(required=IN_CI)
+    except RuntimeError:
+        raise
+    except Exception as exc:
+        if IN_CI:
+            raise
+        pytest.skip(f"MariaDB/Redis not available: {exc}")
+
+
+@pytest.fixture(scope="session")
+def mariadb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MariaDBServer]:
+    _need_services()
+    server = MariaDBServer(tmp_path_factory.mktemp("mariadb"))
+    try:
+        server.start()
+    except (RuntimeError, FileNotFoundError) as exc:
+        if IN_CI:
+            raise
+        pytest.skip(f"MariaDB did not start: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    _need_services()
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    try:
+        server.start()
+    except (RuntimeError, FileNotFoundError) as exc:
+        if IN_CI:
+            raise
+        pytest.skip(f"Redis did not start: {exc}")
+    yield server
+    server.stop()
+
+
+def new_mariadb_url(mariadb: MariaDBServer) -> str:
+    return mariadb.create_database(f"sns_test_{os.getpid()}_{next(_database_numbers)}")
+
+
+def backend_env(backend: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """Environment selecting a backend; each call gets a database of its own."""
+    if backend == "sqlite":
+        return {}
+    mariadb = request.getfixturevalue("mariadb")
+    redis_server = request.getfixturevalue("redis_server")
+    return {"SNS_DATABASE_URL": new_mariadb_url(mariadb), "SNS_REDIS_URL": redis_server.url}
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[SnsServer]:
+    """One SNS server per backend, shared by the tests of the whole run."""
+    backend = request.param
+    instance = SnsServer(tmp_path_factory.mktemp(f"sns-{backend}"), backend_env(backend, request))
+    instance.backend = backend
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def make_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
+    """Start extra servers with their own settings: ``make_server("mariadb", SNS_X="1")``."""
+    started: list[SnsServer] = []
+
+    def start(backend: str = "sqlite", **env: str) -> SnsServer:
+        full_env = {**backend_env(backend, request), **env}
+        instance = SnsServer(tmp_path / f"server{len(started)}", full_env)
+        instance.backend = backend
+        started.append(instance)
+        return instance.start()
+
+    yield start
+    for instance in started:
+        instance.stop()
+
+
+@pytest.fixture
+def client(server: SnsServer) -> Client:
+    return server.client()
+
+
+@pytest.fixture
+def user(client: Client) -> dict:
+    """A fresh user, signed up and logged in on ``client``."""
+    return client.join()

@@ -1,0 +1,147 @@
+"""A real SNS server process for the tests (``python run.py`` with a given environment),
+and a small HTTP client that keeps cookies and sends the XSRF token like a browser form."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+from tests.services import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse 9"
+
+
+class SnsServer:
+    """``python run.py`` on a free loopback port; restartable on the same data."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.extra_env = env or {}
+        self.process: subprocess.Popen | None = None
+        self.log_path = data_dir / "server.out"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SNS_")}
+        env.update(
+            SNS_DATA_DIR=str(self.data_dir),
+            SNS_HOST="127.0.0.1",
+            SNS_PORT=str(self.port),
+            SNS_BCRYPT_ROUNDS="4",
+            # Loopback is not a trusted proxy here, so tests can show that a spoofed
+            # X-Forwarded-For changes nothing; tests that need a proxy say so.
+            SNS_TRUSTED_PROXIES="192.0.2.1",
+            SNS_LOGIN_MAX_FAILURES_IP="100000",
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> SnsServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        out = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "--env-file", ""],
+            cwd=ROOT,
+            env=self.environment(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        out.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.output()}")
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code in (200, 503):
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not answer within 60 s:\n{self.output()}")
+
+    def output(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def client(self) -> Client:
+        return Client(self.url)
+
+
+XSRF_INPUT = re.compile(r'name="_xsrf" value="([^"]+)"')
+
+
+class Client:
+    """A requests session that behaves like a browser filling in our forms."""
+
+    def __init__(self, base_url: str) -> None:
+        self.base_url = base_url
+        self.http = requests.Session()
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("timeout", 30)
+        return self.http.get(self.base_url + path, **kwargs)
+
+    def xsrf(self) -> str:
+        token = self.http.cookies.get("_xsrf")
+        if token is None:
+            page = self.get("/")
+            token = XSRF_INPUT.search(page.text).group(1)
+        return token
+
+    def post(self, path: str, data: dict | None = None, *, xsrf: bool = True, **kwargs):
+        kwargs.setdefault("timeout", 30)
+        data = dict(data or {})
+        if xsrf:
+            data.setdefault("_xsrf", self.xsrf())
+        return self.http.post(self.base_url + path, data=data, **kwargs)
+
+    def join(
+        self, email: str | None = None, nick: str | None = None, password: str = PASSWORD
+    ) -> dict:
+        """Sign up a fresh user (and so log in); returns what was typed."""
+        email = email or f"u{uuid.uuid4().hex[:12]}@example.com"
+        nick = nick or f"nick{uuid.uuid4().hex[:6]}"
+        response = self.post(
+            "/auth/join",
+            {"email": email, "nick": nick, "password": password},
+            allow_redirects=False,
+        )
+        assert response.status_code == 302, response.text
+        return {"email": email, "nick": nick, "password": password}
+
+    def login(self, email: str, password: str = PASSWORD, **kwargs) -> requests.Response:
+        kwargs.setdefault("allow_redirects", False)
+        return self.post("/auth/login", {"email": email, "password": password}, **kwargs)
+
+    def logout(self) -> requests.Response:
+        return self.post("/auth/logout", allow_redirects=False)
+
+    def write(self, content: str, **kwargs) -> requests.Response:
+        kwargs.setdefault("allow_redirects", False)
+        return self.post("/post", {"content": content}, **kwargs)

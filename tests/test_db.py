@@ -1,0 +1,143 @@
+"""The database layer on both databases: migrations, Unicode, concurrent writers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, insert, select, text
+
+from sns.db import Database, utcnow
+from sns.posts import PostService
+from sns.schema import metadata, posts, users
+from tests.conftest import BACKENDS, new_mariadb_url
+
+
+@pytest.fixture(params=BACKENDS)
+async def database(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+    else:
+        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+    db = Database(url)
+    await db.migrate()
+    yield db
+    await db.dispose()
+
+
+async def make_user(db: Database, email: str = "a@example.com", nick: str = "nick") -> int:
+    async with db.transaction() as conn:
+        result = await conn.execute(
+            insert(users).values(email=email, nick=nick, provider="local", created_at=utcnow())
+        )
+        return result.inserted_primary_key[0]
+
+
+async def test_migrations_create_exactly_the_model(database: Database):
+    def diff(connection):
+        return compare_metadata(MigrationContext.configure(connection), metadata)
+
+    async with database.read() as conn:
+        differences = await conn.run_sync(diff)
+    assert differences == []
+
+
+async def test_migrations_run_twice_without_harm(database: Database):
+    await database.migrate()
+    async with database.read() as conn:
+        version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    assert version == "0001"
+
+
+async def test_korean_and_emoji_round_trip(database: Database):
+    nick = "노드버드🐦"
+    user_id = await make_user(database, "이메일@example.com", nick)
+    content = "안녕하세요 😀 " + "가" * 130
+    service = PostService(database)
+    post_id = await service.create(user_id, content)
+    async with database.read() as conn:
+        row = (await conn.execute(select(posts.c.content).where(posts.c.id == post_id))).one()
+        stored_nick = (await conn.execute(select(users.c.nick))).scalar()
+    assert row.content == content
+    assert stored_nick == nick
+
+
+async def test_a_failed_transaction_leaves_nothing_behind(database: Database):
+    user_id = await make_user(database)
+    with pytest.raises(RuntimeError):
+        async with database.transaction() as conn:
+            await conn.execute(
+                insert(posts).values(
+                    user_id=user_id, content="half", created_at=utcnow(), updated_at=utcnow()
+                )
+            )
+            raise RuntimeError("boom")
+    async with database.read() as conn:
+        assert (await conn.execute(select(func.count()).select_from(posts))).scalar() == 0
+
+
+async def test_concurrent_writers_wait_instead_of_failing(database: Database):
+    """Many transactions that read then write, at once, from two engines (like two
+    processes): on SQLite this is where "database is locked" used to appear."""
+    user_id = await make_user(database)
+    second = Database(database.url)
+    try:
+
+        async def write(db: Database, number: int) -> None:
+            async with db.transaction() as conn:
+                await conn.execute(select(func.count()).select_from(posts))
+                await asyncio.sleep(0)
+                await conn.execute(
+                    insert(posts).values(
+                        user_id=user_id,
+                        content=f"#동시 {number}",
+                        created_at=utcnow(),
+                        updated_at=utcnow(),
+                    )
+                )
+
+        await asyncio.gather(*(write(database if n % 2 else second, n) for n in range(60)))
+        service = PostService(second)
+        await asyncio.gather(*(service.create(user_id, f"#동시 tagged {n}") for n in range(20)))
+    finally:
+        await second.dispose()
+    async with database.read() as conn:
+        assert (await conn.execute(select(func.count()).select_from(posts))).scalar() == 80
+
+
+async def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(tmp_path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'wal.sqlite3'}")
+    try:
+        async with db.read() as conn:
+            mode = (await conn.execute(text("PRAGMA journal_mode"))).scalar()
+            timeout = (await conn.execute(text("PRAGMA busy_timeout"))).scalar()
+            foreign_keys = (await conn.execute(text("PRAGMA foreign_keys"))).scalar()
+    finally:
+        await db.dispose()
+    assert mode == "wal"
+    assert timeout >= 5000
+    assert foreign_keys == 1
+
+
+async def test_mariadb_tables_are_utf8mb4(mariadb):
+    db = Database(new_mariadb_url(mariadb))
+    try:
+        await db.migrate()
+        async with db.read() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT table_name, table_collation FROM information_schema.tables "
+                        "WHERE table_schema = DATABASE()"
+                    )
+                )
+            ).all()
+    finally:
+        await db.dispose()
+    collations = {row[0]: row[1] for row in rows}
+    assert {"users", "posts", "hashtags", "sessions"} <= set(collations)
+    for table, collation in collations.items():
+        if table != "alembic_version":
+            assert collation.startswith("utf8mb4"), table

@@ -1,0 +1,121 @@
+"""Pages, headers, errors, languages and health, over HTTP on both backends."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import requests
+
+from tests.sns_server import Client
+
+
+def test_every_response_names_its_worker_and_carries_security_headers(client: Client):
+    for path in ("/", "/join", "/login", "/healthz", "/no-such-page", "/static/css/sns.css"):
+        response = client.get(path)
+        assert response.headers["X-SNS-Worker"].isdigit(), path
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
+        assert response.headers["Referrer-Policy"], path
+        assert "Server" not in response.headers, path
+
+
+def test_pages_reference_no_outside_host(client: Client):
+    for path in ("/", "/join", "/login"):
+        html = client.get(path).text
+        assert "http://" not in html and "https://" not in html, path
+        assert "//" not in html.replace("<!doctype html>", "").split("<body>")[0].replace(
+            'content="width=device-width', ""
+        )
+
+
+def test_unknown_page_is_a_404_page_without_traceback(client: Client):
+    response = client.get("/no/such/page")
+    assert response.status_code == 404
+    assert "There is no such page." in response.text
+    assert "Traceback" not in response.text
+    assert 'href="/"' in response.text
+
+
+def test_wrong_method_is_a_405_page(client: Client):
+    response = client.get("/auth/login")
+    assert response.status_code == 405
+    assert "Traceback" not in response.text
+
+
+def test_errors_are_json_for_json_clients(client: Client):
+    response = client.get("/missing", headers={"Accept": "application/json"})
+    assert response.status_code == 404
+    assert response.json() == {"code": 404, "message": "There is no such page."}
+
+
+def test_korean_is_served_to_browsers_that_ask_for_it(client: Client):
+    page = client.get("/", headers={"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"})
+    assert '<html lang="ko">' in page.text
+    assert "로그인" in page.text
+    english = client.get("/", headers={"Accept-Language": "en-US"})
+    assert "Log in" in english.text
+
+
+def test_the_language_switch_remembers_the_choice(client: Client):
+    response = client.post("/locale", {"locale": "ko_KR", "next": "/join"}, allow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/join"
+    page = client.get("/join", headers={"Accept-Language": "en-US"})
+    assert "회원가입" in page.text
+    assert client.post("/locale", {"locale": "xx"}).status_code == 400
+
+
+def test_korean_error_messages_are_translated(client: Client):
+    client.post("/locale", {"locale": "ko_KR"})
+    response = client.post("/auth/join", {"email": "bad", "nick": "n", "password": "x" * 9})
+    assert response.status_code == 400
+    assert "이메일" in response.text
+
+
+def test_healthz_reports_each_dependency(server):
+    response = requests.get(server.url + "/healthz", timeout=10)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["checks"] == {"database": "ok", "sessions": "ok"}
+    assert body["session_store"] == ("redis" if server.backend == "mariadb" else "sql")
+
+
+def test_healthz_is_503_naming_what_is_down(make_server, redis_server, mariadb):
+    from tests.conftest import new_mariadb_url
+
+    dead_redis = "redis://127.0.0.1:9/0"  # the discard port: nothing answers there
+    server = make_server(
+        "sqlite", SNS_DATABASE_URL=new_mariadb_url(mariadb), SNS_REDIS_URL=dead_redis
+    )
+    response = requests.get(server.url + "/healthz", timeout=30)
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["database"] == "ok"
+    assert body["checks"]["sessions"].startswith("down")
+
+
+def test_json_logs_are_written_with_one_access_line_per_request(make_server):
+    server = make_server("sqlite")
+    client = server.client()
+    client.get("/join?secret=token123")
+    time.sleep(0.2)
+    lines = [
+        json.loads(line)
+        for line in (server.data_dir / "logs" / "combined.log").read_text().splitlines()
+    ]
+    access = [line for line in lines if line["logger"] == "sns.access" and line["path"] == "/join"]
+    assert len(access) == 1
+    assert access[0]["status"] == 200 and access[0]["method"] == "GET"
+    assert "token123" not in (server.data_dir / "logs" / "combined.log").read_text()
+
+
+def test_secrets_are_generated_once_into_the_data_dir_with_private_mode(make_server):
+    server = make_server("sqlite")
+    secrets_file = server.data_dir / "secrets.json"
+    assert secrets_file.stat().st_mode & 0o777 == 0o600
+    before = secrets_file.read_text()
+    server.restart()
+    assert secrets_file.read_text() == before

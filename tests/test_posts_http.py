@@ -1,0 +1,187 @@
+"""Writing posts, hashtags and the timelines, over HTTP on both backends."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.sns_server import Client
+
+
+def tag() -> str:
+    """A hashtag no other test uses, so pages can be checked exactly."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+def post_ids(html: str) -> list[int]:
+    return [int(i) for i in re.findall(r'data-post-id="(\d+)"', html)]
+
+
+def test_a_post_appears_on_the_timeline_with_linked_hashtags(client: Client, user):
+    unique = tag()
+    response = client.write(f"#노드 hello #Tornado #{unique}")
+    assert response.status_code == 302
+    page = client.get("/")
+    assert "hello" in page.text
+    assert '<a class="hashtag" href="/hashtag?hashtag=%EB%85%B8%EB%93%9C">#노드</a>' in page.text
+    assert '<a class="hashtag" href="/hashtag?hashtag=tornado">#Tornado</a>' in page.text
+    assert user["nick"] in page.text
+
+
+def test_hashtag_search_finds_posts_case_insensitively_and_korean(client: Client, user):
+    unique = tag()
+    client.write(f"첫 글 #{unique.upper()} #한글태그{unique}")
+    client.write(f"other post #{unique}_x")
+    for query in (unique, unique.upper(), "#" + unique, f"  #{unique} "):
+        page = client.get("/hashtag", params={"hashtag": query})
+        assert page.status_code == 200
+        assert "첫 글" in page.text
+        assert "other post" not in page.text
+    korean = client.get("/hashtag", params={"hashtag": f"한글태그{unique}"})
+    assert "첫 글" in korean.text
+    underscore = client.get("/hashtag", params={"hashtag": f"{unique}_x"})
+    assert "other post" in underscore.text and "첫 글" not in underscore.text
+
+
+def test_unknown_hashtag_shows_an_empty_result_not_an_error(client: Client):
+    page = client.get("/hashtag", params={"hashtag": tag()})
+    assert page.status_code == 200
+    assert "No posts with this hashtag yet." in page.text
+
+
+def test_empty_hashtag_search_goes_back_to_the_timeline(client: Client):
+    response = client.get("/hashtag", params={"hashtag": "  # "}, allow_redirects=False)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_a_repeated_hashtag_is_linked_once_per_post_in_search(client: Client, user):
+    unique = tag()
+    client.write(f"#{unique} #{unique.upper()} twice")
+    page = client.get("/hashtag", params={"hashtag": unique})
+    assert len(post_ids(page.text)) == 1
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "message"),
+    [
+        ("", 400, "Write something first."),
+        ("   \n  ", 400, "Write something first."),
+        ("a" * 141, 400, "A post is at most 140 characters; this one has 141."),
+        ("가" * 141, 400, "this one has 141"),
+    ],
+)
+def test_bad_posts_are_refused_with_the_text_kept(client: Client, user, content, status, message):
+    response = client.write(content)
+    assert response.status_code == status
+    assert message in response.text
+    if content.strip():
+        assert content in response.text
+
+
+def test_control_characters_never_reach_the_page(client: Client, user):
+    marker = tag()
+    assert client.write(f"bell \x07 {marker}").status_code == 302
+    page = client.get("/").text
+    assert re.search(rf"bell\s+{marker}", page)
+    assert "\x07" not in page
+
+
+def test_140_characters_are_accepted_counting_code_points_not_bytes(client: Client, user):
+    korean = "가" * 139 + "😀"
+    assert client.write(korean).status_code == 302
+    assert korean in client.get("/").text
+    crlf = "a\r\n" * 46 + "bb"  # 46*2 + 2 = 94 code points once \r\n is \n
+    assert client.write(crlf).status_code == 302
+
+
+def test_post_text_is_shown_as_text_not_markup(client: Client, user):
+    payload = f'<script>alert("{tag()}")</script><img src=x onerror=alert(1)>'
+    client.write(payload)
+    page = client.get("/")
+    assert "<script>alert(" not in page.text
+    assert "&lt;script&gt;alert(" in page.text
+    assert "<img src=x" not in page.text
+
+
+def test_writing_needs_a_login(server):
+    client = server.client()
+    response = client.write("anonymous?")
+    assert response.status_code == 401
+    assert "Please log in first." in response.text
+    assert 'action="/auth/login"' in response.text
+    as_json = client.post("/post", {"content": "x"}, headers={"Accept": "application/json"})
+    assert as_json.json() == {"code": 401, "message": "Please log in first."}
+    assert "anonymous?" not in client.get("/").text
+
+
+def test_writing_as_json_answers_created_and_bad_input_as_code_message(client: Client, user):
+    ok = client.post("/post", {"content": "from fetch"}, headers={"Accept": "application/json"})
+    assert ok.status_code == 201
+    assert ok.json()["code"] == 201
+    bad = client.post("/post", {"content": ""}, headers={"Accept": "application/json"})
+    assert bad.status_code == 400
+    assert bad.json() == {"code": 400, "message": "Write something first."}
+
+
+def test_the_author_is_the_session_user_whatever_the_form_says(server):
+    victim = server.client()
+    victim_user = victim.join(nick="victim")
+    attacker = server.client()
+    attacker.join(nick="attacker")
+    text = f"who wrote this {tag()}"
+    attacker.post("/post", {"content": text, "user_id": "1", "UserId": "1", "nick": "victim"})
+    page = victim.get("/").text
+    block = page[page.index(text) - 600 : page.index(text)]
+    assert "attacker" in block
+    assert victim_user
+
+
+def test_timeline_pages_with_a_before_cursor(make_server):
+    server = make_server("sqlite", SNS_PAGE_SIZE="5")
+    client = server.client()
+    client.join()
+    for number in range(12):
+        assert client.write(f"post number {number}").status_code == 302
+    first = client.get("/")
+    ids = post_ids(first.text)
+    assert len(ids) == 5
+    assert ids == sorted(ids, reverse=True)
+    assert "post number 11" in first.text
+    cursor = re.search(r'rel="next" href="\?before=(\d+)"', first.text).group(1)
+    assert int(cursor) == ids[-1]
+    second = client.get("/", params={"before": cursor})
+    third_cursor = re.search(r'rel="next" href="\?before=(\d+)"', second.text).group(1)
+    third = client.get("/", params={"before": third_cursor})
+    seen = ids + post_ids(second.text) + post_ids(third.text)
+    assert len(seen) == 12 == len(set(seen))
+    assert 'rel="next"' not in third.text
+
+
+def test_hashtag_pages_keep_the_tag_in_the_next_link(make_server):
+    server = make_server("sqlite", SNS_PAGE_SIZE="2")
+    client = server.client()
+    client.join()
+    for number in range(3):
+        client.write(f"tagged {number} #페이지")
+    client.write("untagged")
+    first = client.get("/hashtag", params={"hashtag": "페이지"})
+    link = re.search(r'rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
+    assert link.startswith("?hashtag=%ED%8E%98%EC%9D%B4%EC%A7%80&before=")
+    second = client.get("/hashtag" + link)
+    assert post_ids(second.text) and "tagged 0" in second.text
+    assert "untagged" not in first.text + second.text
+
+
+@pytest.mark.parametrize("before", ["abc", "-1", "0", "1.5", "99999999999999999999999"])
+def test_a_bad_before_cursor_is_a_400_page(client: Client, before):
+    response = client.get("/", params={"before": before})
+    assert response.status_code == 400
+    assert "before must be a positive whole number" in response.text
+
+
+def test_an_overlong_hashtag_search_is_a_400(client: Client):
+    response = client.get("/hashtag", params={"hashtag": "a" * 141})
+    assert response.status_code == 400

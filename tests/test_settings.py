@@ -1,0 +1,106 @@
+"""Settings: environment, .env, defaults, bad values, production rules, --help, README."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sns.settings import SETTINGS, Settings, SettingsError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_need_nothing_installed(tmp_path):
+    settings = Settings.load(environ={}, dotenv_path=None)
+    assert settings.port == 8001
+    assert settings.sql_url.startswith("sqlite+aiosqlite:///")
+    assert settings.sql_url.endswith("data/sns.sqlite3")
+    assert settings.redis_url == ""
+    assert settings.env == "development"
+
+
+def test_environment_beats_dotenv_beats_defaults(tmp_path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("SNS_PORT=9001\nSNS_PAGE_SIZE=7\n")
+    settings = Settings.load(environ={"SNS_PORT": "9002"}, dotenv_path=dotenv)
+    assert settings.port == 9002
+    assert settings.page_size == 7
+    flagged = Settings.load(
+        environ={"SNS_PORT": "9002"}, overrides={"port": "9003"}, dotenv_path=dotenv
+    )
+    assert flagged.port == 9003
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SNS_PORT", "eighty"),
+        ("SNS_PORT", "70000"),
+        ("SNS_ENV", "staging"),
+        ("SNS_BCRYPT_ROUNDS", "2"),
+        ("SNS_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"),
+        ("SNS_DATABASE_URL", "just words"),
+        ("SNS_DEBUG", "maybe"),
+    ],
+)
+def test_a_bad_value_names_its_variable(variable, value):
+    with pytest.raises(SettingsError, match=variable):
+        Settings.load(environ={variable: value}, dotenv_path=None)
+
+
+def test_production_refuses_generated_secrets_and_debug():
+    with pytest.raises(SettingsError, match="SNS_COOKIE_SECRET"):
+        Settings.load(environ={"SNS_ENV": "production"}, dotenv_path=None)
+    good = {"SNS_ENV": "production", "SNS_COOKIE_SECRET": "c" * 40, "SNS_JWT_SECRET": "j" * 40}
+    assert Settings.load(environ=good, dotenv_path=None).production
+    with pytest.raises(SettingsError, match="SNS_DEBUG"):
+        Settings.load(environ={**good, "SNS_DEBUG": "true"}, dotenv_path=None)
+
+
+def test_secrets_hide_in_repr_and_are_made_once(tmp_path):
+    settings = Settings.load(environ={"SNS_DATA_DIR": str(tmp_path)}, dotenv_path=None)
+    filled = settings.with_secrets()
+    assert len(filled.cookie_secret) >= 32
+    assert filled.cookie_secret not in repr(filled)
+    again = Settings.load(environ={"SNS_DATA_DIR": str(tmp_path)}, dotenv_path=None)
+    assert again.with_secrets().cookie_secret == filled.cookie_secret
+    assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_help_lists_every_variable_and_flag():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    for setting in SETTINGS:
+        assert setting.variable in result.stdout
+        if setting.flag:
+            assert setting.flag in result.stdout
+
+
+def test_readme_documents_every_variable():
+    readme = (ROOT / "README.md").read_text()
+    for setting in SETTINGS:
+        assert setting.variable in readme, setting.variable
+
+
+def test_readme_starts_with_the_two_commands():
+    head = "\n".join((ROOT / "README.md").read_text().splitlines()[:15])
+    assert "make run" in head and "make test" in head
+
+
+def test_a_bad_setting_stops_run_py_with_a_clear_message(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--port", "x"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert "SNS_PORT must be a whole number" in result.stderr

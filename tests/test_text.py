@@ -1,0 +1,87 @@
+"""Hashtag extraction and the text rules, without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from sns import text
+from sns.accounts import validate_join
+from sns.errors import Invalid
+from sns.posts import clean_content
+
+
+@pytest.mark.parametrize(
+    ("content", "tags"),
+    [
+        ("#노드 hello #Tornado", ["노드", "tornado"]),
+        ("#node_js and #NODE_JS and #Node_Js", ["node_js"]),
+        ("#파이썬3 #3d", ["파이썬3", "3d"]),
+        ("no tags here", []),
+        ("email@host#frag a#b", []),
+        ("#", []),
+        ("# spaced", []),
+        ("##double", ["double"]),
+        ("(#paren) #end.", ["paren", "end"]),
+        ("#한글,#english!", ["한글", "english"]),
+        ("#Straße", ["strasse"]),
+        ("#日本語 #ελληνικά", ["日本語", "ελληνικά"]),
+        ("#tag\n#next", ["tag", "next"]),
+        ("#emoji😀tail", ["emoji"]),
+    ],
+)
+def test_hashtags_are_extracted_folded_and_deduplicated(content, tags):
+    assert text.extract_hashtags(content) == tags
+
+
+def test_decomposed_korean_is_the_same_tag_as_composed():
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "#노드")
+    assert text.extract_hashtags(decomposed) == ["노드"]
+
+
+def test_split_keeps_every_character_and_marks_tags():
+    content = "a #B c #한글!"
+    pieces = text.split_hashtags(content)
+    assert "".join(piece for piece, _ in pieces) == content
+    assert [tag for _, tag in pieces if tag] == ["b", "한글"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [("  hi  ", "hi"), ("a\r\nb", "a\nb"), ("가" * 140, "가" * 140), ("😀" * 140, "😀" * 140)],
+)
+def test_clean_content_accepts_1_to_140_code_points(raw, stored):
+    assert clean_content(raw) == stored
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "x" * 141, "😀" * 141, "nul\x00byte"])
+def test_clean_content_refuses_empty_long_and_control_text(raw):
+    with pytest.raises(Invalid) as caught:
+        clean_content(raw)
+    assert caught.value.field == "content"
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(
+    ("email", "nick", "password", "field"),
+    [
+        ("", "n", "password1", "email"),
+        ("no-at.example.com", "n", "password1", "email"),
+        ("two@@example.com", "n", "password1", "email"),
+        ("a@example.com", "", "password1", "nick"),
+        ("a@example.com", "n" * 21, "password1", "nick"),
+        ("a@example.com", "tab\there", "password1", "nick"),
+        ("a@example.com", "n", "1234567", "password"),
+        ("a@example.com", "n", "é" * 37, "password"),
+    ],
+)
+def test_join_validation_names_the_field(email, nick, password, field):
+    with pytest.raises(Invalid) as caught:
+        validate_join(email, nick, password)
+    assert caught.value.field == field
+
+
+def test_join_validation_accepts_good_input_at_the_limits():
+    validate_join("a@example.com", "n" * 20, "é" * 36)
+    validate_join("한글@example.com", "닉네임", "12345678")
