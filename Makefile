@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format migrate clean
+.PHONY: run test lint format migrate demo clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ run: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/python run.py migrate
+
+# Fills an empty database with a few people, posts, likes and comments.
+demo: $(STAMP)
+	$(BIN)/python run.py demo
 
 # Starts MariaDB, Redis and Chromium itself (installing them with apt when run as root).
 test: $(STAMP)

@@ -93,6 +93,7 @@ class BaseHandler(RequestHandler):
 
     async def prepare(self) -> None:
         """Turn the signed session cookie into ``self.current_user``."""
+        self._statements_at_start = self.services.db.statement_count
         max_age = self.services.settings.session_ttl / 86400 + 1
         raw = self.get_signed_cookie(SESSION_COOKIE, max_age_days=max_age)
         if not raw:
@@ -110,6 +111,12 @@ class BaseHandler(RequestHandler):
         self.profile_counts = await self.services.accounts.profile_counts(user.id)
         if self.request.method == "GET":
             self._set_session_cookie(session_id)
+
+    def finish(self, chunk: Any = None) -> Any:
+        if self.services.settings.query_count_header and not self._headers_written:
+            start = getattr(self, "_statements_at_start", self.services.db.statement_count)
+            self.set_header("X-SNS-Queries", str(self.services.db.statement_count - start))
+        return super().finish(chunk)
 
     def _set_session_cookie(self, session_id: str) -> None:
         self.set_signed_cookie(
@@ -151,6 +158,18 @@ class BaseHandler(RequestHandler):
             email="",
         )
         return namespace
+
+    @property
+    def viewer_id(self) -> int | None:
+        return self.current_user.id if self.current_user else None
+
+    def answer(self, payload: dict[str, Any], *, status: int = 200, default: str = "/") -> None:
+        """The end of an action: JSON for fetch calls, else back to the page it came from."""
+        if self.wants_json():
+            self.set_status(status)
+            self.write({"code": status, "message": "ok", "payload": payload})
+            return
+        self.redirect_to_next(default)
 
     def tr(self, error: ServiceError) -> str:
         """A service error's message in the user's language."""

@@ -1,21 +1,59 @@
-"""Pages anyone can read: the global timeline, hashtag search, join and login forms."""
+"""Pages anyone can read: timelines, hashtag search, user pages, join and login forms."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from tornado.escape import url_escape
 from tornado.web import HTTPError
 
-from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler
+from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, login_required
+from sns.posts import Page
 
 
-class MainHandler(BaseHandler):
+class TimelineHandler(BaseHandler):
+    """Shared rendering of every timeline page (one template, one set of defaults)."""
+
+    def render_timeline(self, page: Page, **options: Any) -> None:
+        values: dict[str, Any] = {
+            "title": None,
+            "heading": None,
+            "hashtag": None,
+            "profile": None,
+            "compose": False,
+            "form": None,
+            "error": None,
+            "pager_prefix": "",
+            "empty": "No posts yet. Be the first!",
+        }
+        values.update(options)
+        self.render("main.html", page=page, **values)
+
+
+class MainHandler(TimelineHandler):
     """GET /: everyone's posts, newest first, a page at a time (``?before=<post id>``)."""
 
     async def get(self) -> None:
-        page = await self.services.posts.timeline(before=self.int_argument("before"))
-        self.render("main.html", page=page, title=None, hashtag=None, form=None, error=None)
+        page = await self.services.posts.timeline(self.int_argument("before"), self.viewer_id)
+        self.render_timeline(page, compose=bool(self.current_user))
 
 
-class HashtagHandler(BaseHandler):
+class FollowingTimelineHandler(TimelineHandler):
+    """GET /following: posts of the people I follow, and mine."""
+
+    @login_required
+    async def get(self) -> None:
+        page = await self.services.posts.following(self.viewer_id, self.int_argument("before"))
+        self.render_timeline(
+            page,
+            title="Following",
+            heading=self.locale.translate("Posts from people you follow"),
+            compose=True,
+            empty="Nothing here yet: follow someone, or write a post.",
+        )
+
+
+class HashtagHandler(TimelineHandler):
     """GET /hashtag?hashtag=x: posts carrying #x, paginated like the timeline."""
 
     async def get(self) -> None:
@@ -25,8 +63,60 @@ class HashtagHandler(BaseHandler):
             return
         if len(query) > 140:
             raise HTTPError(400, reason="That hashtag is too long.")
-        page = await self.services.posts.by_hashtag(query, before=self.int_argument("before"))
-        self.render("main.html", page=page, title="#" + query, hashtag=query, form=None, error=None)
+        page = await self.services.posts.by_hashtag(
+            query, self.int_argument("before"), self.viewer_id
+        )
+        self.render_timeline(
+            page,
+            title="#" + query,
+            heading=self.locale.translate("Posts tagged %(tag)s") % {"tag": "#" + query},
+            hashtag=query,
+            pager_prefix="hashtag=" + url_escape(query) + "&",
+            empty="No posts with this hashtag yet.",
+        )
+
+
+class UserPageHandler(TimelineHandler):
+    """GET /user/<id>: one person's posts, with their counts and a follow button."""
+
+    async def get(self, user_id: str) -> None:
+        profile = await self.services.social.profile(int(user_id), self.viewer_id)
+        page = await self.services.posts.by_user(
+            profile.user.id, self.int_argument("before"), self.viewer_id
+        )
+        self.render_timeline(
+            page,
+            title=profile.user.nick,
+            profile=profile,
+            empty="No posts yet.",
+        )
+
+
+class LikesPageHandler(TimelineHandler):
+    """GET /likes: the posts I liked."""
+
+    @login_required
+    async def get(self) -> None:
+        page = await self.services.posts.liked_by(self.viewer_id, self.int_argument("before"))
+        self.render_timeline(
+            page,
+            title="My likes",
+            heading=self.locale.translate("Posts you liked"),
+            empty="You have not liked any post yet.",
+        )
+
+
+class ProfilePageHandler(BaseHandler):
+    """GET /profile: my followings and followers, each with the right button."""
+
+    @login_required
+    async def get(self) -> None:
+        me = self.viewer_id
+        self.render(
+            "profile.html",
+            followings=await self.services.social.followings(me, me),
+            followers=await self.services.social.followers(me, me),
+        )
 
 
 class JoinPageHandler(BaseHandler):
@@ -91,7 +181,11 @@ class HealthHandler(BaseHandler):
 
 default_handlers = [
     (r"/", MainHandler),
+    (r"/following", FollowingTimelineHandler),
     (r"/hashtag", HashtagHandler),
+    (r"/user/(\d{1,18})", UserPageHandler),
+    (r"/likes", LikesPageHandler),
+    (r"/profile", ProfilePageHandler),
     (r"/join", JoinPageHandler),
     (r"/login", LoginPageHandler),
     (r"/locale", LocaleHandler),

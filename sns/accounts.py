@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import bcrypt
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
 from sns.db import Database, utcnow
 from sns.errors import Conflict, Invalid, TooManyRequests, Unauthorized
 from sns.ratelimit import RateLimiter
-from sns.schema import follows, users
+from sns.schema import follows, likes, posts, users
 
 LOGIN_FAILED = "The email or password is not right."
 
@@ -77,7 +78,7 @@ def validate_password(password: str) -> None:
         )
 
 
-def _row_to_user(row) -> User:
+def row_to_user(row) -> User:
     return User(
         id=row.id,
         email=row.email,
@@ -177,7 +178,7 @@ class AccountService:
                 ).first()
         if row is not None and await self._check_password(password, row.password_hash):
             await self.limiter.clear(account_key)
-            return _row_to_user(row)
+            return row_to_user(row)
         if row is None:
             await self._check_password(password, None)
         await self.limiter.hit(account_key, self.failure_window)
@@ -191,21 +192,101 @@ class AccountService:
                     select(users).where(users.c.id == user_id, users.c.deleted_at.is_(None))
                 )
             ).first()
-        return None if row is None else _row_to_user(row)
+        return None if row is None else row_to_user(row)
 
     async def profile_counts(self, user_id: int) -> ProfileCounts:
-        followings = (
-            select(func.count())
-            .select_from(follows)
-            .where(follows.c.follower_id == user_id)
-            .scalar_subquery()
-        )
-        followers = (
-            select(func.count())
-            .select_from(follows)
-            .where(follows.c.following_id == user_id)
-            .scalar_subquery()
-        )
         async with self.db.read() as conn:
-            row = (await conn.execute(select(followings, followers))).one()
-        return ProfileCounts(followings=row[0], followers=row[1])
+            return await count_follows(conn, user_id)
+
+    async def change_nick(self, user_id: int, nick: str) -> User:
+        nick = nick.strip()
+        validate_nick(nick)
+        async with self.db.transaction() as conn:
+            await conn.execute(update(users).where(users.c.id == user_id).values(nick=nick))
+        user = await self.get(user_id)
+        assert user is not None
+        return user
+
+    async def _password_hash(self, user_id: int) -> str | None:
+        async with self.db.read() as conn:
+            return (
+                await conn.execute(select(users.c.password_hash).where(users.c.id == user_id))
+            ).scalar()
+
+    async def has_password(self, user_id: int) -> bool:
+        return await self._password_hash(user_id) is not None
+
+    async def change_password(self, user_id: int, current: str, new: str) -> None:
+        """A new password, only with the current one (accounts made with Kakao have none)."""
+        stored = await self._password_hash(user_id)
+        if stored is None:
+            raise Invalid("This account logs in with Kakao and has no password.", field="current")
+        if not await self._check_password(current, stored):
+            raise Unauthorized("The current password is not right.", field="current")
+        try:
+            validate_password(new)
+        except Invalid as exc:
+            exc.field = "new"
+            raise
+        new_hash = await self.hash_password(new)
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                update(users).where(users.c.id == user_id).values(password_hash=new_hash)
+            )
+
+    async def delete_account(self, user_id: int, password: str, confirmation: str) -> None:
+        """Soft delete: the account can no longer log in and its posts leave every page.
+
+        The email and Kakao id are released, so the person can sign up again later;
+        likes and follows go (keeping like counts exact), posts and comments stay in the
+        database but are shown nowhere.
+        """
+        stored = await self._password_hash(user_id)
+        if stored is not None:
+            if not await self._check_password(password, stored):
+                raise Unauthorized("The password is not right.", field="password")
+        elif confirmation.strip().lower() != "delete":
+            raise Invalid('Type "delete" to confirm.', field="confirmation")
+        async with self.db.transaction() as conn:
+            liked = (
+                (await conn.execute(select(likes.c.post_id).where(likes.c.user_id == user_id)))
+                .scalars()
+                .all()
+            )
+            if liked:
+                await conn.execute(
+                    update(posts)
+                    .where(posts.c.id.in_(liked))
+                    .values(like_count=posts.c.like_count - 1)
+                )
+                await conn.execute(delete(likes).where(likes.c.user_id == user_id))
+            await conn.execute(
+                delete(follows).where(
+                    or_(follows.c.follower_id == user_id, follows.c.following_id == user_id)
+                )
+            )
+            await conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(deleted_at=utcnow(), email=None, sns_id=None, password_hash=None)
+            )
+
+
+async def count_follows(conn: AsyncConnection, user_id: int) -> ProfileCounts:
+    """Followings and followers that are live accounts, in one query."""
+    followings = (
+        select(func.count())
+        .select_from(follows)
+        .join(users, users.c.id == follows.c.following_id)
+        .where(follows.c.follower_id == user_id, users.c.deleted_at.is_(None))
+        .scalar_subquery()
+    )
+    followers = (
+        select(func.count())
+        .select_from(follows)
+        .join(users, users.c.id == follows.c.follower_id)
+        .where(follows.c.following_id == user_id, users.c.deleted_at.is_(None))
+        .scalar_subquery()
+    )
+    row = (await conn.execute(select(followings, followers))).one()
+    return ProfileCounts(followings=row[0], followers=row[1])

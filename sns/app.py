@@ -11,9 +11,10 @@ from pathlib import Path
 import tornado.locale
 import tornado.web
 
-from handlers import auth, pages, posts
+from handlers import account, auth, kakao, pages, posts, social
 from handlers.base import NotFoundHandler, StaticHandler
 from handlers.ui import ui_methods
+from sns.kakao import KakaoLogin
 from sns.logs import log_request
 from sns.services import Services
 
@@ -32,10 +33,18 @@ def make_app(services: Services) -> tornado.web.Application:
     """The Application serving pages (and, later, the API) on the given services."""
     load_locales()
     settings = services.settings
-    routes = [*pages.default_handlers, *auth.default_handlers, *posts.default_handlers]
+    routes = [
+        *pages.default_handlers,
+        *auth.default_handlers,
+        *kakao.default_handlers,
+        *posts.default_handlers,
+        *social.default_handlers,
+        *account.default_handlers,
+    ]
     return tornado.web.Application(
         routes,
         services=services,
+        kakao=KakaoLogin.from_settings(settings, services.db, services.accounts),
         cookie_secret=settings.cookie_secret,
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax"},

@@ -30,8 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=("serve", "migrate"),
-        help="serve (default): run the web server; migrate: apply database migrations and exit",
+        choices=("serve", "migrate", "demo"),
+        help="serve (default): run the web server; migrate: apply database migrations and "
+        "exit; demo: fill an empty database with a few people, posts, likes and comments",
     )
     for setting in SETTINGS:
         if setting.flag:
@@ -94,5 +95,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_migrations(settings.sql_url)
         log.info("migrations applied")
         return 0
+    if args.command == "demo":
+        return asyncio.run(demo(settings))
     asyncio.run(serve(settings))
+    return 0
+
+
+async def demo(settings: Settings) -> int:
+    from sns.demo import DEMO_PASSWORD, PEOPLE, load_demo
+    from sns.services import build_services
+
+    services = await build_services(settings)
+    try:
+        written = await load_demo(services)
+    finally:
+        await services.close()
+    if not written:
+        print("run.py demo: the database already has users; nothing was added", file=sys.stderr)
+        return 1
+    emails = ", ".join(email for email, _ in PEOPLE)
+    print(
+        f"Added {len(PEOPLE)} people and {written} posts. Log in as any of {emails} "
+        f"with the password {DEMO_PASSWORD!r}."
+    )
     return 0

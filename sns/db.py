@@ -17,7 +17,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import Insert, Table, event, text
+from sqlalchemy.dialects import mysql as mysql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
@@ -78,6 +80,16 @@ class Database:
                 await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 yield conn
+
+    def insert_ignore(self, table: Table) -> Insert:
+        """An INSERT that skips rows clashing with a unique key (and only those on SQLite).
+
+        Callers check the rowcount to learn whether the row was new: that is what keeps
+        like counts exact when the same click arrives twice at once.
+        """
+        if self.is_sqlite:
+            return sqlite_dialect.insert(table).on_conflict_do_nothing()
+        return mysql_dialect.insert(table).prefix_with("IGNORE")
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""

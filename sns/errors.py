@@ -42,6 +42,12 @@ class Conflict(ServiceError):
     status = 409
 
 
+class BadGateway(ServiceError):
+    """An upstream service (such as a login provider) failed or answered nonsense."""
+
+    status = 502
+
+
 class TooManyRequests(ServiceError):
     status = 429
 

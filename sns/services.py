@@ -11,6 +11,7 @@ from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from sns.settings import Settings
+from sns.social import SocialService
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Services:
     limiter: RateLimiter
     accounts: AccountService
     posts: PostService
+    social: SocialService
 
     @property
     def session_backend(self) -> str:
@@ -59,4 +61,5 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         failure_window=settings.login_failure_window,
     )
     posts = PostService(db, page_size=settings.page_size)
-    return Services(settings, db, redis, sessions, limiter, accounts, posts)
+    social = SocialService(db)
+    return Services(settings, db, redis, sessions, limiter, accounts, posts, social)

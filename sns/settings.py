@@ -105,6 +105,49 @@ SETTINGS: tuple[Setting, ...] = (
         "false",
         "Tornado debug mode (autoreload, tracebacks on error pages); development only",
     ),
+    Setting(
+        "query_count_header",
+        "SNS_QUERY_COUNT_HEADER",
+        "false",
+        "add X-SNS-Queries (SQL statements run for the request) to responses; for tests "
+        "and profiling",
+    ),
+    Setting(
+        "kakao_client_id",
+        "SNS_KAKAO_CLIENT_ID",
+        "",
+        "Kakao REST API key; when set, the login box offers Kakao login",
+    ),
+    Setting(
+        "kakao_client_secret",
+        "SNS_KAKAO_CLIENT_SECRET",
+        "",
+        "Kakao client secret, if the app has one turned on",
+    ),
+    Setting(
+        "kakao_auth_url",
+        "SNS_KAKAO_AUTH_URL",
+        "https://kauth.kakao.com/oauth/authorize",
+        "Kakao's authorization endpoint (the browser goes there)",
+    ),
+    Setting(
+        "kakao_token_url",
+        "SNS_KAKAO_TOKEN_URL",
+        "https://kauth.kakao.com/oauth/token",
+        "Kakao's token endpoint (the server exchanges the code there)",
+    ),
+    Setting(
+        "kakao_user_url",
+        "SNS_KAKAO_USER_URL",
+        "https://kapi.kakao.com/v2/user/me",
+        "Kakao's user-info endpoint",
+    ),
+    Setting(
+        "kakao_redirect_uri",
+        "SNS_KAKAO_REDIRECT_URI",
+        "",
+        "the callback URL registered with Kakao; empty: <this site>/auth/kakao/callback",
+    ),
 )
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -148,6 +191,16 @@ def _as_networks(setting: Setting, raw: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
+def _as_http_url(setting: Setting, raw: str, *, required: bool) -> str:
+    url = raw.strip()
+    if not url and not required:
+        return ""
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest or rest.startswith("/"):
+        raise SettingsError(f"{setting.variable} must be an http(s):// URL, not {raw!r}")
+    return url
+
+
 @dataclass(frozen=True)
 class Settings:
     """The whole configuration, typed; build it with ``Settings.load``."""
@@ -169,6 +222,13 @@ class Settings:
     page_size: int
     log_dir: Path
     debug: bool
+    query_count_header: bool
+    kakao_client_id: str
+    kakao_client_secret: str = field(repr=False)
+    kakao_auth_url: str
+    kakao_token_url: str
+    kakao_user_url: str
+    kakao_redirect_uri: str
 
     @property
     def production(self) -> bool:
@@ -240,6 +300,18 @@ class Settings:
             if raw["log_dir"].strip()
             else data_dir / "logs",
             "debug": _as_bool(by_name["debug"], raw["debug"]),
+            "query_count_header": _as_bool(
+                by_name["query_count_header"], raw["query_count_header"]
+            ),
+            "kakao_client_id": raw["kakao_client_id"].strip(),
+            "kakao_client_secret": raw["kakao_client_secret"].strip(),
+            **{
+                name: _as_http_url(by_name[name], raw[name], required=True)
+                for name in ("kakao_auth_url", "kakao_token_url", "kakao_user_url")
+            },
+            "kakao_redirect_uri": _as_http_url(
+                by_name["kakao_redirect_uri"], raw["kakao_redirect_uri"], required=False
+            ),
         }
         for url_setting in ("database_url", "redis_url"):
             url = values[url_setting]

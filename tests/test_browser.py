@@ -136,3 +136,115 @@ def test_the_language_switch_and_a_too_long_post_in_korean(page, server):
     expect(page.locator("#post-content")).to_have_value("가" * 141)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"korean-{server.backend}.png"), full_page=True)
+
+
+def sign_up(page, nick: str) -> str:
+    """Sign up through the join page; returns the email."""
+    email = f"s{uuid.uuid4().hex[:10]}@example.com"
+    page.goto("/join")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Nickname").fill(nick)
+    page.get_by_label("Password").fill("social pass 1")
+    page.get_by_role("button", name="Sign up").click()
+    page.locator(".greeting").wait_for()
+    return email
+
+
+def test_two_people_follow_like_comment_and_reply_without_reloads(browser, server):
+    from playwright.sync_api import expect
+
+    xss = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=1</script>'
+    contexts = [browser.new_context(base_url=server.url, locale="en-US") for _ in range(2)]
+    a, b = (context.new_page() for context in contexts)
+    alerts: list[str] = []
+    for tab in (a, b):
+        tab.on("dialog", lambda dialog: (alerts.append(dialog.message), dialog.dismiss()))
+    try:
+        sign_up(a, "에이" + xss[:10])
+        b_nick = "B" + xss[:15]
+        sign_up(b, b_nick)
+        marker = uuid.uuid4().hex[:8]
+        b.get_by_label("What's happening?").fill(f"B writes {marker} {xss[:60]}")
+        b.get_by_role("button", name="Post").click()
+        b_post = b.locator("article.post", has_text=marker)
+        expect(b_post).to_be_visible()
+        post_id = b_post.get_attribute("data-post-id")
+
+        # A finds B's post, follows B, likes it and comments, all without a reload.
+        a.goto("/")
+        a.evaluate("window.__marker = 'same page'")
+        post = a.locator(f"#post-{post_id}")
+        expect(post.locator(".author")).to_have_text(b_nick)
+        post.get_by_role("button", name="Follow").click()
+        expect(post.get_by_role("button", name="Unfollow")).to_be_visible()
+        expect(a.locator(".following-count")).to_have_text("1")
+        post.get_by_role("button", name="Like").click()
+        expect(post.locator(".like-count")).to_have_text("1")
+        expect(post.locator(".like-button")).to_have_attribute("aria-pressed", "true")
+        comment_text = f"A comments {xss}"
+        post.get_by_label("Comment", exact=True).fill(comment_text)
+        post.get_by_role("button", name="Comment", exact=True).click()
+        expect(post.locator(".comment-text", has_text="A comments")).to_have_text(comment_text)
+        assert a.evaluate("window.__marker") == "same page", "the page reloaded"
+
+        # A cannot see edit or delete on B's post.
+        expect(post.get_by_role("link", name="Edit", exact=True)).to_have_count(0)
+        expect(post.get_by_role("button", name="Delete")).to_have_count(0)
+
+        # B sees the like and the comment, and replies.
+        b.reload()
+        b_post = b.locator(f"#post-{post_id}")
+        expect(b_post.locator(".like-count")).to_have_text("1")
+        expect(b.locator(".follower-count")).to_have_text("1")
+        b_post.locator("summary", has_text="Reply").click()
+        b_post.get_by_placeholder("Write a reply").fill("B replies 답글")
+        b_post.get_by_role("button", name="Reply").click()
+        expect(b_post.locator(".reply .comment-text")).to_have_text("B replies 답글")
+
+        # A sees B's reply and the like count after a reload.
+        a.reload()
+        post = a.locator(f"#post-{post_id}")
+        expect(post.locator(".reply .comment-text")).to_have_text("B replies 답글")
+        expect(post.locator(".like-count")).to_have_text("1")
+
+        # A forged POST from A's session to delete B's post is refused.
+        status = a.evaluate(
+            """async (id) => {
+                const token = document.querySelector('meta[name="xsrf-token"]').content;
+                const r = await fetch(`/post/${id}/delete`, {method: "POST",
+                    headers: {"X-XSRFToken": token, "Accept": "application/json"}});
+                return r.status;
+            }""",
+            post_id,
+        )
+        assert status == 403
+        a.reload()
+        expect(a.locator(f"#post-{post_id}")).to_be_visible()
+
+        for tab in (a, b):
+            assert tab.evaluate("window.__pwned") is None
+        assert alerts == []
+        ARTIFACTS.mkdir(exist_ok=True)
+        a.screenshot(path=str(ARTIFACTS / f"social-{server.backend}.png"), full_page=True)
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_the_author_edits_and_deletes_a_post_in_the_browser(page, server):
+    from playwright.sync_api import expect
+
+    sign_up(page, "editor")
+    marker = uuid.uuid4().hex[:8]
+    page.get_by_label("What's happening?").fill(f"draft {marker} #초안")
+    page.get_by_role("button", name="Post").click()
+    post = page.locator("article.post", has_text=marker)
+    post.get_by_role("link", name="Edit", exact=True).click()
+    page.get_by_label("Post text").fill(f"final {marker} #완성")
+    page.get_by_role("button", name="Save").click()
+    post = page.locator("article.post", has_text=marker)
+    expect(post).to_contain_text("final")
+    expect(post.get_by_role("link", name="#완성")).to_be_visible()
+    page.once("dialog", lambda dialog: dialog.accept())
+    post.get_by_role("button", name="Delete").click()
+    expect(page.locator("article.post", has_text=marker)).to_have_count(0)

@@ -1,0 +1,189 @@
+"""How timeline pages scale with the size of the database.
+
+Seeds a database with N users, posts, hashtags, follows, likes and comments (bulk inserts),
+then times each timeline service call (first page and a deep page) and counts its SQL
+statements. Run at two sizes in one go and compare the ratios, not the absolute numbers
+(the machines are shared and noisy):
+
+    .venv/bin/python bench/timeline.py --sizes 1000 100000
+    .venv/bin/python bench/timeline.py --sizes 1000 100000 --url mysql+aiomysql://...
+
+Each size gets a fresh SQLite file in a temporary folder (or, with --url, the given empty
+database is reused: tables are emptied first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import delete, insert, select
+
+from sns.db import Database, utcnow
+from sns.posts import PostService
+from sns.schema import comments, follows, hashtags, likes, post_hashtags, posts, users
+
+USERS = 200
+TAGS = 50
+BATCH = 5000
+
+
+async def seed(db: Database, n_posts: int, rng: random.Random) -> tuple[int, str]:
+    async with db.transaction() as conn:
+        for table in (comments, likes, post_hashtags, follows, posts, hashtags, users):
+            await conn.execute(delete(table))
+    now = utcnow()
+    async with db.transaction() as conn:
+        await conn.execute(
+            insert(users),
+            [
+                {
+                    "email": f"u{i}@example.com",
+                    "nick": f"user{i}",
+                    "provider": "local",
+                    "created_at": now,
+                }
+                for i in range(USERS)
+            ],
+        )
+        await conn.execute(
+            insert(hashtags), [{"title": f"tag{i}", "created_at": now} for i in range(TAGS)]
+        )
+        user_ids = (await conn.execute(select(users.c.id))).scalars().all()
+        tag_ids = (await conn.execute(select(hashtags.c.id))).scalars().all()
+    viewer = user_ids[0]
+    async with db.transaction() as conn:
+        await conn.execute(
+            insert(follows),
+            [
+                {"follower_id": viewer, "following_id": u, "created_at": now}
+                for u in rng.sample(user_ids[1:], 20)
+            ],
+        )
+    for start in range(0, n_posts, BATCH):
+        count = min(BATCH, n_posts - start)
+        async with db.transaction() as conn:
+            await conn.execute(
+                insert(posts),
+                [
+                    {
+                        "user_id": rng.choice(user_ids),
+                        "content": f"post {start + i} #tag{i % TAGS}",
+                        "like_count": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(count)
+                ],
+            )
+            new_ids = (
+                (await conn.execute(select(posts.c.id).order_by(posts.c.id.desc()).limit(count)))
+                .scalars()
+                .all()
+            )
+            await conn.execute(
+                insert(post_hashtags),
+                [{"post_id": p, "hashtag_id": tag_ids[p % TAGS]} for p in new_ids],
+            )
+            await conn.execute(
+                insert(comments),
+                [
+                    {
+                        "post_id": p,
+                        "user_id": rng.choice(user_ids),
+                        "content": "c",
+                        "created_at": now,
+                    }
+                    for p in new_ids
+                ],
+            )
+            liked = [p for p in new_ids if rng.random() < 0.2]
+            if liked:
+                await conn.execute(
+                    insert(likes),
+                    [{"user_id": viewer, "post_id": p, "created_at": now} for p in liked],
+                )
+    if not db.is_sqlite:
+        # Bulk loads leave InnoDB's statistics behind; a live server refreshes them itself.
+        async with db.read() as conn:
+            for table in (posts, likes, comments, follows, post_hashtags, users, hashtags):
+                await conn.exec_driver_sql(f"ANALYZE TABLE {table.name}")
+    return viewer, "tag7"
+
+
+async def measure(db: Database, viewer: int, tag: str, repeats: int) -> dict[str, tuple]:
+    service = PostService(db, page_size=20)
+    calls = {
+        "timeline": lambda before: service.timeline(before, viewer),
+        "following": lambda before: service.following(viewer, before),
+        "hashtag": lambda before: service.by_hashtag(tag, before, viewer),
+        "user": lambda before: service.by_user(viewer + 1, before, viewer),
+        "likes": lambda before: service.liked_by(viewer, before),
+    }
+    results = {}
+    for name, call in calls.items():
+        first = await call(None)
+        deep_cursor = first.next_before
+        for _ in range(20):  # walk 20 pages in to measure a deep page too
+            if deep_cursor is None:
+                break
+            page = await call(deep_cursor)
+            deep_cursor = page.next_before or deep_cursor
+        timings = {}
+        for label, before in (("first", None), ("deep", deep_cursor)):
+            samples = []
+            statements = 0
+            for _ in range(repeats):
+                start_count = db.statement_count
+                started = time.perf_counter()
+                await call(before)
+                samples.append(time.perf_counter() - started)
+                statements = db.statement_count - start_count
+            timings[label] = (statistics.median(samples) * 1000, statements)
+        results[name] = (timings["first"], timings["deep"])
+    return results
+
+
+async def run(sizes: list[int], url: str | None, repeats: int) -> None:
+    rng = random.Random(7)
+    table: dict[int, dict[str, tuple]] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for size in sizes:
+            db = Database(url or f"sqlite+aiosqlite:///{Path(folder) / f'bench{size}.sqlite3'}")
+            await db.migrate()
+            started = time.perf_counter()
+            viewer, tag = await seed(db, size, rng)
+            print(f"seeded {size} posts in {time.perf_counter() - started:.1f} s")
+            table[size] = await measure(db, viewer, tag, repeats)
+            await db.dispose()
+    small, large = sizes[0], sizes[-1]
+    print(f"\nmedian ms per page (statements), {small} vs {large} posts")
+    print(
+        f"{'page':<10} {'first ' + str(small):>16} {'first ' + str(large):>16} "
+        f"{'ratio':>6} {'deep ' + str(small):>16} {'deep ' + str(large):>16} {'ratio':>6}"
+    )
+    for name in table[small]:
+        (fs, fsq), (ds, dsq) = table[small][name]
+        (fl, flq), (dl, dlq) = table[large][name]
+        print(
+            f"{name:<10} {fs:>10.2f} ({fsq:>2}) {fl:>10.2f} ({flq:>2}) {fl / fs:>6.2f} "
+            f"{ds:>10.2f} ({dsq:>2}) {dl:>10.2f} ({dlq:>2}) {dl / ds:>6.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100000])
+    parser.add_argument("--url", help="an empty database URL instead of fresh SQLite files")
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+    asyncio.run(run(args.sizes, args.url, args.repeats))
+
+
+if __name__ == "__main__":
+    main()

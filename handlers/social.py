@@ -1,0 +1,79 @@
+"""Follow, like, comment and reply: small actions that answer JSON to fetch and redirect
+forms back to the page they came from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from handlers.base import BaseHandler, login_required
+
+
+class FollowHandler(BaseHandler):
+    """POST /user/<id>/follow and /user/<id>/unfollow (idempotent, not yourself)."""
+
+    @login_required
+    async def post(self, user_id: str, action: str) -> None:
+        target = int(user_id)
+        if action == "follow":
+            await self.services.social.follow(self.viewer_id, target)
+        else:
+            await self.services.social.unfollow(self.viewer_id, target)
+        counts = await self.services.accounts.profile_counts(self.viewer_id)
+        self.answer(
+            {"user_id": target, "following": action == "follow", "my_counts": asdict(counts)},
+            default=f"/user/{target}",
+        )
+
+
+class LikeHandler(BaseHandler):
+    """POST /post/<id>/like and /post/<id>/unlike (idempotent; the count stays exact)."""
+
+    @login_required
+    async def post(self, post_id: str, action: str) -> None:
+        if action == "like":
+            state = await self.services.social.like(self.viewer_id, int(post_id))
+        else:
+            state = await self.services.social.unlike(self.viewer_id, int(post_id))
+        self.answer(asdict(state), default=f"/#post-{int(post_id)}")
+
+
+def comment_payload(comment) -> dict:
+    return {
+        "id": comment.id,
+        "post_id": comment.post_id,
+        "parent_id": comment.parent_id,
+        "content": comment.content,
+        "author_id": comment.author_id,
+        "author_nick": comment.author_nick,
+        "created_at": comment.created_at.isoformat() + "Z",
+    }
+
+
+class CommentHandler(BaseHandler):
+    """POST /comment/<post id>: a comment whose author is the session's user."""
+
+    @login_required
+    async def post(self, post_id: str) -> None:
+        comment = await self.services.social.comment(
+            self.viewer_id, int(post_id), self.get_argument("content", "")
+        )
+        self.answer(comment_payload(comment), status=201, default=f"/#comment-{comment.id}")
+
+
+class ReplyHandler(BaseHandler):
+    """POST /comment/reply/<comment id>: a reply, one level deep."""
+
+    @login_required
+    async def post(self, comment_id: str) -> None:
+        reply = await self.services.social.reply(
+            self.viewer_id, int(comment_id), self.get_argument("content", "")
+        )
+        self.answer(comment_payload(reply), status=201, default=f"/#comment-{reply.id}")
+
+
+default_handlers = [
+    (r"/user/(\d{1,18})/(follow|unfollow)", FollowHandler),
+    (r"/post/(\d{1,18})/(like|unlike)", LikeHandler),
+    (r"/comment/(\d{1,18})", CommentHandler),
+    (r"/comment/reply/(\d{1,18})", ReplyHandler),
+]

@@ -1,0 +1,60 @@
+"""Every timeline page costs the same number of SQL statements at any database size."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.sns_server import Client
+
+JSON = {"Accept": "application/json"}
+PAGES = ("/", "/following", "/hashtag?hashtag=qc", "/user/{author}", "/likes")
+
+
+def post_with_thread(author: Client, commenters: list[Client], liker: Client, number: int) -> None:
+    response = author.post("/post", {"content": f"#qc post {number}"}, headers=JSON)
+    post_id = response.json()["payload"]["id"]
+    for commenter in commenters:
+        comment = commenter.post(f"/comment/{post_id}", {"content": f"c{number}"}, headers=JSON)
+        author.post(
+            f"/comment/reply/{comment.json()['payload']['id']}", {"content": "r"}, headers=JSON
+        )
+    assert liker.post(f"/post/{post_id}/like", headers=JSON).status_code == 200
+
+
+def statements(client: Client, path: str) -> int:
+    client.get(path)  # the first visit may refresh the session's expiry; measure the next
+    response = client.get(path)
+    assert response.status_code == 200, path
+    assert len(re.findall(r'data-post-id="\d+"', response.text)) == 20, path
+    assert 'class="comment reply"' in response.text, path
+    return int(response.headers["X-SNS-Queries"])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_timeline_pages_cost_a_fixed_number_of_queries(make_server, backend):
+    server = make_server(backend, SNS_QUERY_COUNT_HEADER="true", SNS_PAGE_SIZE="20")
+    viewer, author = server.client(), server.client()
+    viewer.join(nick="viewer")
+    author.join(nick="author")
+    author_id = int(re.search(r'href="/user/(\d+)">', author.get("/likes").text).group(1))
+    viewer.post(f"/user/{author_id}/follow")
+    commenters = [server.client() for _ in range(2)]
+    for commenter in commenters:
+        commenter.join()
+    for number in range(22):
+        post_with_thread(author, commenters, viewer, number)
+    paths = [path.format(author=author_id) for path in PAGES]
+    small = {path: statements(viewer, path) for path in paths}
+
+    more = [server.client() for _ in range(4)]
+    for commenter in more:
+        commenter.join()
+    for number in range(22, 52):
+        post_with_thread(author, commenters + more, viewer, number)
+    large = {path: statements(viewer, path) for path in paths}
+
+    assert small == large
+    # Session, user, profile box, then the page: a handful, counting SQLite's BEGINs.
+    assert max(large.values()) <= 16, large
