@@ -141,3 +141,34 @@ async def test_mariadb_tables_are_utf8mb4(mariadb):
     for table, collation in collations.items():
         if table != "alembic_version":
             assert collation.startswith("utf8mb4"), table
+
+
+async def test_deleting_a_post_removes_every_row_that_hangs_on_it(database: Database):
+    from sns.schema import comments, hashtags, likes, post_hashtags
+    from sns.social import SocialService
+
+    author = await make_user(database, "author@example.com", "author")
+    reader = await make_user(database, "reader@example.com", "reader")
+    service, social = PostService(database), SocialService(database)
+    post_id = await service.create(author, "doomed #one #둘")
+    kept_id = await service.create(author, "kept #one")
+    comment = await social.comment(reader, post_id, "comment")
+    await social.reply(author, comment.id, "reply")
+    await social.like(reader, post_id)
+    await social.like(reader, kept_id)
+    await service.delete(author, post_id)
+
+    async def count(table, column) -> int:
+        async with database.read() as conn:
+            query = select(func.count()).select_from(table).where(column == post_id)
+            return (await conn.execute(query)).scalar()
+
+    assert await count(posts, posts.c.id) == 0
+    assert await count(comments, comments.c.post_id) == 0
+    assert await count(likes, likes.c.post_id) == 0
+    assert await count(post_hashtags, post_hashtags.c.post_id) == 0
+    page = await service.by_hashtag("one", viewer_id=reader)
+    assert [p.id for p in page.posts] == [kept_id] and page.posts[0].liked
+    async with database.read() as conn:
+        titles = set((await conn.execute(select(hashtags.c.title))).scalars())
+    assert titles == {"one", "둘"}

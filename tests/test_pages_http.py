@@ -119,3 +119,36 @@ def test_secrets_are_generated_once_into_the_data_dir_with_private_mode(make_ser
     before = secrets_file.read_text()
     server.restart()
     assert secrets_file.read_text() == before
+
+
+def test_a_server_error_shows_a_page_without_traceback(make_server, mariadb):
+    """The session store is down: a visitor with a session gets a clean 500 page."""
+    from tornado.web import create_signed_value
+
+    from tests.conftest import new_mariadb_url
+
+    server = make_server(
+        "sqlite", SNS_DATABASE_URL=new_mariadb_url(mariadb), SNS_REDIS_URL="redis://127.0.0.1:9/0"
+    )
+    secret = json.loads((server.data_dir / "secrets.json").read_text())["cookie_secret"]
+    client = server.client()
+    client.http.cookies.set("sid", create_signed_value(secret, "sid", "some-session").decode())
+    response = client.get("/")
+    assert response.status_code == 500
+    assert "Something went wrong." in response.text
+    assert "Traceback" not in response.text and "redis" not in response.text.lower()
+    errors = (server.data_dir / "logs" / "error.log").read_text()
+    assert "Traceback" in errors or '"trace"' in errors
+
+
+def test_the_session_cookie_is_secure_behind_a_trusted_https_proxy(make_server):
+    server = make_server("sqlite", SNS_TRUSTED_PROXIES="127.0.0.1")
+    client = server.client()
+    response = client.post(
+        "/auth/join",
+        {"email": f"tls{time.time_ns()}@example.com", "nick": "tls", "password": "secure pass 1"},
+        headers={"X-Forwarded-Proto": "https"},
+        allow_redirects=False,
+    )
+    sid = next(c for c in response.raw.headers.getlist("Set-Cookie") if c.startswith("sid="))
+    assert "Secure" in sid

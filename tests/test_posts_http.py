@@ -185,3 +185,40 @@ def test_a_bad_before_cursor_is_a_400_page(client: Client, before):
 def test_an_overlong_hashtag_search_is_a_400(client: Client):
     response = client.get("/hashtag", params={"hashtag": "a" * 141})
     assert response.status_code == 400
+
+
+def test_two_processes_writing_to_one_sqlite_file_both_succeed(tmp_path):
+    """Concurrent writers in separate processes wait for the lock instead of failing with
+    "database is locked" (WAL, busy timeout, BEGIN IMMEDIATE)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.sns_server import SnsServer
+
+    shared = tmp_path / "shared"
+    first = SnsServer(shared, {"SNS_PAGE_SIZE": "200"}).start()
+    second = SnsServer(shared, {"SNS_PAGE_SIZE": "200"}).start()
+    try:
+        writers = []
+        for server in (first, second, first, second):
+            client = server.client()
+            client.join()
+            writers.append(client)
+        assert (
+            first.client().get("/").headers["X-SNS-Worker"]
+            != second.client().get("/").headers["X-SNS-Worker"]
+        )
+        marker = tag()
+
+        def write(job: tuple[int, Client]) -> int:
+            number, client = job
+            return client.write(f"#{marker} concurrent {number}").status_code
+
+        jobs = [(n, writers[n % len(writers)]) for n in range(80)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            statuses = list(pool.map(write, jobs))
+        assert statuses == [302] * 80
+        page = first.client().get("/hashtag", params={"hashtag": marker}).text
+        assert len(post_ids(page)) == 80
+    finally:
+        first.stop()
+        second.stop()
