@@ -35,6 +35,8 @@ class AccountActionHandler(BaseHandler):
                     self.get_argument("current", ""),
                     self.get_argument("new", ""),
                 )
+                # Every other session of this account ends; this one carries on, renewed.
+                await self.start_session(await accounts.get(self.viewer_id))
             else:
                 await accounts.delete_account(
                     self.viewer_id,

@@ -103,6 +103,9 @@ class BaseHandler(RequestHandler):
         user = None
         if session and session.get("user_id"):
             user = await self.services.accounts.get(int(session["user_id"]))
+        if user is not None and session.get("version", 0) != user.session_version:
+            await self.services.sessions.delete(session_id)
+            user = None
         if user is None:
             self.clear_cookie(SESSION_COOKIE)
             return
@@ -131,7 +134,9 @@ class BaseHandler(RequestHandler):
     async def start_session(self, user: User) -> None:
         """Log ``user`` in under a new session id (the old one, if any, is dropped)."""
         self.session_id = await session_backends.rotate(
-            self.services.sessions, self.session_id, {"user_id": user.id}
+            self.services.sessions,
+            self.session_id,
+            {"user_id": user.id, "version": user.session_version},
         )
         self._set_session_cookie(self.session_id)
 

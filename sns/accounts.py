@@ -28,6 +28,7 @@ class User:
     nick: str
     provider: str
     created_at: datetime
+    session_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ def row_to_user(row) -> User:
         nick=row.nick,
         provider=row.provider,
         created_at=row.created_at,
+        session_version=row.session_version,
     )
 
 
@@ -231,7 +233,9 @@ class AccountService:
         new_hash = await self.hash_password(new)
         async with self.db.transaction() as conn:
             await conn.execute(
-                update(users).where(users.c.id == user_id).values(password_hash=new_hash)
+                update(users)
+                .where(users.c.id == user_id)
+                .values(password_hash=new_hash, session_version=users.c.session_version + 1)
             )
 
     async def delete_account(self, user_id: int, password: str, confirmation: str) -> None:

@@ -13,6 +13,8 @@ from sns.settings import SETTINGS, Settings, SettingsError
 
 log = logging.getLogger("sns")
 
+MAX_BODY_BYTES = 8 * 1024 * 1024
+
 
 def build_parser() -> argparse.ArgumentParser:
     lines = ["settings (environment variable, default: meaning); a .env file is read too:"]
@@ -55,7 +57,9 @@ async def serve(settings: Settings) -> None:
 
     services = await build_services(settings)
     app = make_app(services)
-    server = tornado.httpserver.HTTPServer(app, xheaders=False)
+    # Tornado buffers whole bodies in memory (100 MB by default): cap them well below that.
+    # X-Forwarded-* headers are read by the handlers, only from trusted proxies.
+    server = tornado.httpserver.HTTPServer(app, xheaders=False, max_body_size=MAX_BODY_BYTES)
     server.listen(settings.port, address=settings.host)
     log.info(
         "SNS listening on http://%s:%d (database: %s, sessions: %s)",

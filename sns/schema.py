@@ -44,6 +44,9 @@ users = Table(
     Column("sns_id", String(64), nullable=True),
     Column("created_at", DateTime, nullable=False),
     Column("deleted_at", DateTime, nullable=True),
+    # A session remembers the version it logged in under; a password change moves it on,
+    # which ends every other session of the account.
+    Column("session_version", Integer, nullable=False, server_default="0"),
     UniqueConstraint("email", name="uq_users_email"),
     UniqueConstraint("provider", "sns_id", name="uq_users_provider_sns_id"),
     **MYSQL_TABLE_ARGS,

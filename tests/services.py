@@ -63,19 +63,29 @@ def find_redis_server() -> str | None:
     return _which_any(("redis-server",), ("/usr/bin/redis-server",))
 
 
-def _missing() -> list[str]:
-    missing = []
+CHROMIUM = "/usr/bin/chromium"
+KOREAN_FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/nanum")
+
+
+def _missing() -> dict[str, str]:
+    """What is missing, by what it is called, with the Debian package that brings it."""
+    missing = {}
     if find_mariadbd() is None:
-        missing.append("mariadbd")
+        missing["mariadbd"] = "mariadb-server"
     if find_install_db() is None:
-        missing.append("mariadb-install-db")
+        missing["mariadb-install-db"] = "mariadb-server"
     if find_redis_server() is None:
-        missing.append("redis-server")
+        missing["redis-server"] = "redis-server"
+    if not os.path.exists(CHROMIUM):
+        missing["chromium"] = "chromium"
+    if not any(os.path.isdir(path) for path in KOREAN_FONT_DIRS):
+        missing["a Korean font"] = "fonts-noto-cjk"
     return missing
 
 
 def ensure_installed(required: bool) -> None:
-    """Make sure MariaDB and Redis binaries exist, installing them via apt when we can.
+    """Make sure MariaDB, Redis, Chromium and a Korean font exist, installing them via apt
+    when we can.
 
     Fresh CI machines may lack them; as root with apt-get we install them once. Otherwise
     raise (when ``required``) or return quietly so the caller can skip the tests.
@@ -88,7 +98,7 @@ def ensure_installed(required: bool) -> None:
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         subprocess.run([apt_get, "update", "-q"], env=env, check=False)
         subprocess.run(
-            [apt_get, "install", "-y", "-q", "mariadb-server", "redis-server"],
+            [apt_get, "install", "-y", "-q", *sorted(set(missing.values()))],
             env=env,
             check=False,
         )
@@ -99,9 +109,10 @@ def ensure_installed(required: bool) -> None:
         raise RuntimeError(
             "Test services missing: "
             + ", ".join(missing)
-            + ". Install the Debian packages 'mariadb-server' and 'redis-server' "
-            "(apt-get install -y mariadb-server redis-server), or run the tests as root "
-            "on a machine with apt-get so they are installed automatically."
+            + ". Install the Debian packages (apt-get install -y "
+            + " ".join(sorted(set(missing.values())))
+            + "), or run the tests as root on a machine with apt-get so they are installed "
+            "automatically."
         )
 
 

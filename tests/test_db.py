@@ -48,7 +48,42 @@ async def test_migrations_run_twice_without_harm(database: Database):
     await database.migrate()
     async with database.read() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0001"
+    assert version == "0002"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_upgrading_from_the_first_schema_keeps_the_data(request, tmp_path, backend):
+    from alembic import command
+
+    from sns.db import alembic_config
+
+    if backend == "mariadb":
+        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
+    db = Database(url)
+    try:
+
+        def upgrade_to(connection, revision):
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+
+        async with db.engine.connect() as conn:
+            await conn.run_sync(upgrade_to, "0001")
+            await conn.execute(
+                text(
+                    "INSERT INTO users (email, nick, provider, created_at) "
+                    "VALUES ('old@example.com', '옛사용자', 'local', '2026-01-01 00:00:00')"
+                )
+            )
+            await conn.commit()
+        await db.migrate()
+        async with db.read() as conn:
+            row = (await conn.execute(select(users))).one()
+        assert row.nick == "옛사용자" and row.session_version == 0
+    finally:
+        await db.dispose()
 
 
 async def test_korean_and_emoji_round_trip(database: Database):

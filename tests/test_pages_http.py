@@ -152,3 +152,10 @@ def test_the_session_cookie_is_secure_behind_a_trusted_https_proxy(make_server):
     )
     sid = next(c for c in response.raw.headers.getlist("Set-Cookie") if c.startswith("sid="))
     assert "Secure" in sid
+
+
+def test_an_oversized_body_is_refused_without_reading_it(client: Client):
+    client.join()
+    response = client.post("/post", {"content": "x" * (9 * 1024 * 1024)})
+    assert response.status_code == 400
+    assert client.get("/").status_code == 200

@@ -384,3 +384,19 @@ def test_deleting_my_account_logs_me_out_hides_my_posts_and_frees_my_email(serve
     again = server.client()
     again.join(email=who["email"], nick="back again")
     assert "back again" in again.get("/").text
+
+
+def test_changing_the_password_logs_out_other_devices_but_not_this_one(server):
+    phone = server.client()
+    who = phone.join(nick="two devices")
+    laptop = server.client()
+    assert laptop.login(who["email"]).status_code == 302
+    assert 'action="/auth/logout"' in laptop.get("/").text
+    changed = phone.post(
+        "/account/password",
+        {"current": who["password"], "new": "fresh pass 22"},
+        allow_redirects=False,
+    )
+    assert changed.status_code == 302
+    assert 'action="/auth/logout"' in phone.get("/").text
+    assert 'action="/auth/logout"' not in laptop.get("/").text
