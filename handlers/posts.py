@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from handlers.base import BaseHandler, login_required
+from handlers.pages import TimelineHandler
 from sns.errors import ServiceError
 
 
-class PostCreateHandler(BaseHandler):
+class PostCreateHandler(TimelineHandler):
     """POST /post: a new post by the session's user (never a user named in the form)."""
 
     @login_required

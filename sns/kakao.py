@@ -161,11 +161,16 @@ class KakaoClient:
         )
 
     async def _fetch(self, request: HTTPRequest, what: str) -> HTTPResponse:
+        """The provider's 200 answer; anything else is a ``BadGateway`` for the user."""
         try:
-            return await AsyncHTTPClient().fetch(request, raise_error=False)
+            response = await AsyncHTTPClient().fetch(request, raise_error=False)
         except (OSError, HTTPClientError) as exc:
             log.warning("kakao %s: %s: %s", what, type(exc).__name__, exc)
             raise BadGateway(UNREACHABLE) from None
+        if response.code != 200:
+            log.warning("kakao %s: status %d, %s", what, response.code, _provider_error(response))
+            raise BadGateway(REFUSED if 400 <= response.code < 500 else UNREACHABLE)
+        return response
 
     async def exchange_code(self, code: str, redirect_uri: str) -> str:
         """Trade the authorization code for an access token (RFC 6749, 4.1.3)."""
@@ -190,9 +195,6 @@ class KakaoClient:
             follow_redirects=False,
         )
         response = await self._fetch(request, "token")
-        if response.code != 200:
-            log.warning("kakao token: status %d, %s", response.code, _provider_error(response))
-            raise BadGateway(REFUSED if 400 <= response.code < 500 else UNREACHABLE)
         token = _json_body(response, "token").get("access_token")
         if not isinstance(token, str) or not token:
             log.warning("kakao token: no access_token in the answer")
@@ -210,9 +212,6 @@ class KakaoClient:
             follow_redirects=False,
         )
         response = await self._fetch(request, "user")
-        if response.code != 200:
-            log.warning("kakao user: status %d, %s", response.code, _provider_error(response))
-            raise BadGateway(REFUSED if 400 <= response.code < 500 else UNREACHABLE)
         data = _json_body(response, "user")
         try:
             return parse_profile(data)
