@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import bcrypt
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Column, ScalarSelect, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -276,21 +276,20 @@ class AccountService:
             )
 
 
+def _live_follow_count(person: Column, owner: Column, user_id: int) -> ScalarSelect:
+    """How many live accounts stand in ``person`` of the follows whose ``owner`` is user_id."""
+    return (
+        select(func.count())
+        .select_from(follows)
+        .join(users, users.c.id == person)
+        .where(owner == user_id, users.c.deleted_at.is_(None))
+        .scalar_subquery()
+    )
+
+
 async def count_follows(conn: AsyncConnection, user_id: int) -> ProfileCounts:
     """Followings and followers that are live accounts, in one query."""
-    followings = (
-        select(func.count())
-        .select_from(follows)
-        .join(users, users.c.id == follows.c.following_id)
-        .where(follows.c.follower_id == user_id, users.c.deleted_at.is_(None))
-        .scalar_subquery()
-    )
-    followers = (
-        select(func.count())
-        .select_from(follows)
-        .join(users, users.c.id == follows.c.follower_id)
-        .where(follows.c.following_id == user_id, users.c.deleted_at.is_(None))
-        .scalar_subquery()
-    )
+    followings = _live_follow_count(follows.c.following_id, follows.c.follower_id, user_id)
+    followers = _live_follow_count(follows.c.follower_id, follows.c.following_id, user_id)
     row = (await conn.execute(select(followings, followers))).one()
     return ProfileCounts(followings=row[0], followers=row[1])
