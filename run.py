@@ -2,7 +2,7 @@
 
 import sys
 
-from sns.cli import main
+from handlers.server import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -24,7 +24,10 @@ from pathlib import Path
 
 from sqlalchemy import delete, insert, select
 
+from sns.comments import CommentService
 from sns.db import Database, utcnow
+from sns.follows import FollowService
+from sns.likes import LikeService
 from sns.posts import PostService
 from sns.schema import comments, follows, hashtags, likes, post_hashtags, posts, users
 
@@ -117,7 +120,13 @@ async def seed(db: Database, n_posts: int, rng: random.Random) -> tuple[int, str
 
 
 async def measure(db: Database, viewer: int, tag: str, repeats: int) -> dict[str, tuple]:
-    service = PostService(db, page_size=20)
+    service = PostService(
+        db,
+        comments=CommentService(db),
+        likes=LikeService(db),
+        follows=FollowService(db),
+        page_size=20,
+    )
     calls = {
         "timeline": lambda before: service.timeline(before, viewer),
         "following": lambda before: service.following(viewer, before),

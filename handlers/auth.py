@@ -2,54 +2,46 @@
 
 from __future__ import annotations
 
-from handlers.base import BaseHandler
-from sns.errors import ServiceError, TooManyRequests
+from handlers.base import PageHandler
+from sns.errors import ServiceError
 
 
-class AuthJoinHandler(BaseHandler):
+class AuthJoinHandler(PageHandler):
     """POST /auth/join: create the account, log it in, go to the timeline."""
 
     async def post(self) -> None:
         if self.current_user:
             self.redirect("/")
             return
-        form = {
-            "email": self.get_argument("email", ""),
-            "nick": self.get_argument("nick", ""),
-        }
+        form = {"email": self.get_argument("email", ""), "nick": self.get_argument("nick", "")}
         try:
-            user = await self.services.accounts.join(
+            user = await self.accounts.join(
                 form["email"], form["nick"], self.get_argument("password", "")
             )
         except ServiceError as exc:
-            self.set_status(exc.status)
-            self.render("join.html", form=form, error=self.tr(exc), field=exc.field)
+            await self.refuse(exc, "join.html", form=form)
             return
         await self.start_session(user)
         self.redirect("/")
 
 
-class AuthLoginHandler(BaseHandler):
+class AuthLoginHandler(PageHandler):
     """POST /auth/login: check the credentials, rotate the session id, go back."""
 
     async def post(self) -> None:
-        email = self.get_argument("email", "")
-        next_url = self.get_argument("next", "/")
+        form = {"email": self.get_argument("email", "")}
         try:
-            user = await self.services.accounts.authenticate(
-                email, self.get_argument("password", ""), self.client_ip
+            user = await self.accounts.authenticate(
+                form["email"], self.get_argument("password", ""), self.client_ip
             )
         except ServiceError as exc:
-            self.set_status(exc.status)
-            if isinstance(exc, TooManyRequests):
-                self.set_header("Retry-After", str(exc.retry_after))
-            self.render("login.html", email=email, error=self.tr(exc), next_url=next_url)
+            await self.refuse(exc, "login.html", form=form, next_url=self.get_argument("next", "/"))
             return
         await self.start_session(user)
         self.redirect_to_next()
 
 
-class AuthLogoutHandler(BaseHandler):
+class AuthLogoutHandler(PageHandler):
     """POST /auth/logout: delete the session record and the cookie."""
 
     async def post(self) -> None:

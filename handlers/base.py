@@ -1,4 +1,12 @@
-"""BaseHandler: session -> current_user, locale, security headers, and one way to fail."""
+"""Handlers in layers, as JupyterHub does.
+
+``BaseHandler``: who is asking (the session cookie -> ``current_user``), the headers every
+answer carries, the services as read-only properties, and one mapping of service errors to
+statuses; its errors are ``{code, message}`` JSON. ``PageHandler`` adds what only HTML pages
+need: the layout's context, the sidebar's counts (fetched only when a page is drawn, so a
+fetch POST never pays for them), forms refused with the user's input, and HTML error pages.
+The API's handler will replace the cookie with a JWT by overriding ``authenticate``.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +14,10 @@ import functools
 import json
 import logging
 import os
+import traceback
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
+from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -15,10 +25,18 @@ import tornado.locale
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler
 
 from sns import sessions as session_backends
-from sns.accounts import ProfileCounts, User
+from sns.accounts import AccountService, User
+from sns.comments import CommentService
+from sns.db import Database
 from sns.errors import ServiceError, TooManyRequests, Unauthorized
+from sns.follows import FollowCounts, FollowService
+from sns.kakao import KakaoLogin
+from sns.likes import LikeService
 from sns.net import client_ip, is_trusted
+from sns.posts import PostService
 from sns.services import Services
+from sns.sessions import SessionStore
+from sns.settings import Settings
 
 log = logging.getLogger("sns.handlers")
 
@@ -27,19 +45,25 @@ LOCALE_COOKIE = "locale"
 SUPPORTED_LOCALES = ("en_US", "ko_KR")
 WORKER = str(os.getpid())
 
-
-def _csp(image_origin: str) -> str:
-    images = "'self' data:" + (f" {image_origin}" if image_origin else "")
-    return "; ".join(
-        (
-            "default-src 'self'",
-            f"img-src {images}",
-            "object-src 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        )
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
     )
+)
+
+_DEFAULT_MESSAGES = {
+    400: "The request was not understood.",
+    401: "Please log in first.",
+    403: "You are not allowed to do that.",
+    404: "There is no such page.",
+    405: "That action is not available here.",
+    429: "Too many requests. Please wait a moment.",
+}
 
 
 def set_common_headers(handler: RequestHandler) -> None:
@@ -49,8 +73,15 @@ def set_common_headers(handler: RequestHandler) -> None:
     handler.set_header("X-Frame-Options", "DENY")
     handler.set_header("Referrer-Policy", "strict-origin-when-cross-origin")
     handler.set_header("Cross-Origin-Opener-Policy", "same-origin")
-    handler.set_header("Content-Security-Policy", _csp(handler.settings.get("image_origin", "")))
+    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     handler.clear_header("Server")
+
+
+def _phrase(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"
 
 
 class StaticHandler(StaticFileHandler):
@@ -61,22 +92,100 @@ class StaticHandler(StaticFileHandler):
 
 
 class BaseHandler(RequestHandler):
-    """Every page handler's parent; only Tornado's documented hooks are overridden."""
+    """Every handler's parent; only Tornado's documented hooks are overridden."""
 
     session_id: str | None = None
-    session: dict[str, Any] | None = None
-    profile_counts: ProfileCounts | None = None
+    _statements_at_start = 0
+
+    # -- services, read-only -------------------------------------------------------------
 
     @property
     def services(self) -> Services:
-        return self.settings["services"]
+        services: Services = self.settings["services"]
+        return services
+
+    @property
+    def config(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    @property
+    def sessions(self) -> SessionStore:
+        return self.services.sessions
+
+    @property
+    def accounts(self) -> AccountService:
+        return self.services.accounts
+
+    @property
+    def posts(self) -> PostService:
+        return self.services.posts
+
+    @property
+    def comments(self) -> CommentService:
+        return self.services.comments
+
+    @property
+    def likes(self) -> LikeService:
+        return self.services.likes
+
+    @property
+    def follows(self) -> FollowService:
+        return self.services.follows
+
+    @property
+    def kakao(self) -> KakaoLogin | None:
+        return self.services.kakao
+
+    # -- who is asking ---------------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Find out who is asking before the method runs (``get_current_user`` cannot await)."""
+        self._statements_at_start = self.db.statement_count
+        self.current_user = await self.authenticate()
+
+    async def authenticate(self) -> User | None:
+        """The user of the signed session cookie, or None; a stale cookie is cleared."""
+        max_age = self.config.session_ttl / 86400 + 1
+        raw = self.get_signed_cookie(SESSION_COOKIE, max_age_days=max_age)
+        if not raw:
+            return None
+        session_id = raw.decode("ascii", "replace")
+        session = await self.sessions.get(session_id)
+        user = None
+        if session and session.get("user_id"):
+            user = await self.accounts.get(int(session["user_id"]))
+        if user is not None and session and session.get("version", 0) != user.session_version:
+            await self.sessions.delete(session_id)
+            user = None
+        if user is None:
+            self.clear_cookie(SESSION_COOKIE)
+            return None
+        self.session_id = session_id
+        if self.request.method == "GET":
+            self._set_session_cookie(session_id)
+        return user
+
+    @property
+    def user(self) -> User:
+        """The logged-in user; only for methods behind ``login_required``."""
+        if not self.current_user:
+            raise Unauthorized("Please log in first.")
+        user: User = self.current_user
+        return user
+
+    @property
+    def viewer_id(self) -> int | None:
+        """Who is reading, for the parts of a page that differ per reader."""
+        return self.current_user.id if self.current_user else None
 
     @property
     def client_ip(self) -> str:
         return client_ip(
-            self.request.remote_ip or "",
-            self.request.headers,
-            self.services.settings.trusted_proxies,
+            self.request.remote_ip or "", self.request.headers, self.config.trusted_proxies
         )
 
     @property
@@ -85,47 +194,14 @@ class BaseHandler(RequestHandler):
         if self.request.protocol == "https":
             return True
         return self.request.headers.get("X-Forwarded-Proto") == "https" and is_trusted(
-            self.request.remote_ip or "", self.services.settings.trusted_proxies
+            self.request.remote_ip or "", self.config.trusted_proxies
         )
-
-    def set_default_headers(self) -> None:
-        set_common_headers(self)
-
-    async def prepare(self) -> None:
-        """Turn the signed session cookie into ``self.current_user``."""
-        self._statements_at_start = self.services.db.statement_count
-        max_age = self.services.settings.session_ttl / 86400 + 1
-        raw = self.get_signed_cookie(SESSION_COOKIE, max_age_days=max_age)
-        if not raw:
-            return
-        session_id = raw.decode("ascii", "replace")
-        session = await self.services.sessions.get(session_id)
-        user = None
-        if session and session.get("user_id"):
-            user = await self.services.accounts.get(int(session["user_id"]))
-        if user is not None and session.get("version", 0) != user.session_version:
-            await self.services.sessions.delete(session_id)
-            user = None
-        if user is None:
-            self.clear_cookie(SESSION_COOKIE)
-            return
-        self.session_id, self.session = session_id, session
-        self.current_user = user
-        self.profile_counts = await self.services.accounts.profile_counts(user.id)
-        if self.request.method == "GET":
-            self._set_session_cookie(session_id)
-
-    def finish(self, chunk: Any = None) -> Any:
-        if self.services.settings.query_count_header and not self._headers_written:
-            start = getattr(self, "_statements_at_start", self.services.db.statement_count)
-            self.set_header("X-SNS-Queries", str(self.services.db.statement_count - start))
-        return super().finish(chunk)
 
     def _set_session_cookie(self, session_id: str) -> None:
         self.set_signed_cookie(
             SESSION_COOKIE,
             session_id,
-            expires_days=self.services.settings.session_ttl / 86400,
+            expires_days=self.config.session_ttl / 86400,
             httponly=True,
             samesite="Lax",
             secure=self.is_https,
@@ -134,7 +210,7 @@ class BaseHandler(RequestHandler):
     async def start_session(self, user: User) -> None:
         """Log ``user`` in under a new session id (the old one, if any, is dropped)."""
         self.session_id = await session_backends.rotate(
-            self.services.sessions,
+            self.sessions,
             self.session_id,
             {"user_id": user.id, "version": user.session_version},
         )
@@ -142,9 +218,9 @@ class BaseHandler(RequestHandler):
 
     async def end_session(self) -> None:
         if self.session_id:
-            await self.services.sessions.delete(self.session_id)
+            await self.sessions.delete(self.session_id)
         self.clear_cookie(SESSION_COOKIE)
-        self.session_id = self.session = None
+        self.session_id = None
 
     def get_user_locale(self) -> tornado.locale.Locale | None:
         chosen = self.get_cookie(LOCALE_COOKIE)
@@ -152,37 +228,19 @@ class BaseHandler(RequestHandler):
             return tornado.locale.get(chosen)
         return None
 
-    def get_template_namespace(self) -> dict[str, Any]:
-        namespace = super().get_template_namespace()
-        namespace.update(
-            profile_counts=self.profile_counts,
-            locales=SUPPORTED_LOCALES,
-            this_url=self.request.uri if self.request.method == "GET" else "/",
-            next_url=self.request.uri if self.request.method == "GET" else "/",
-            hashtag=None,
-            email="",
-        )
-        return namespace
+    # -- headers -----------------------------------------------------------------------
 
-    @property
-    def viewer_id(self) -> int | None:
-        return self.current_user.id if self.current_user else None
+    def set_default_headers(self) -> None:
+        set_common_headers(self)
 
-    def answer(self, payload: dict[str, Any], *, status: int = 200, default: str = "/") -> None:
-        """The end of an action: JSON for fetch calls, else back to the page it came from."""
-        if self.wants_json():
-            self.set_status(status)
-            self.write({"code": status, "message": "ok", "payload": payload})
-            return
-        self.redirect_to_next(default)
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Awaitable[None]:
+        if self.config.query_count_header and not self._headers_written:
+            self.set_header(
+                "X-SNS-Queries", str(self.db.statement_count - self._statements_at_start)
+            )
+        return super().finish(chunk)
 
-    def tr(self, error: ServiceError) -> str:
-        """A service error's message in the user's language."""
-        return self.locale.translate(error.template).format(**error.params)
-
-    def wants_json(self) -> bool:
-        accept = self.request.headers.get("Accept", "")
-        return "application/json" in accept and "text/html" not in accept
+    # -- input -------------------------------------------------------------------------
 
     def int_argument(self, name: str) -> int | None:
         """An optional positive integer query argument; anything else is a 400."""
@@ -207,15 +265,34 @@ class BaseHandler(RequestHandler):
             target = default
         self.redirect(target)
 
+    def wants_json(self) -> bool:
+        accept = self.request.headers.get("Accept", "")
+        return "application/json" in accept and "text/html" not in accept
+
+    # -- errors ------------------------------------------------------------------------
+
+    def tr(self, error: ServiceError) -> str:
+        """A service error's message in the user's language."""
+        return self.locale.translate(error.template).format(**error.params)
+
+    def status_for(self, error: ServiceError) -> int:
+        """Set the status (and ``Retry-After``) a service error stands for."""
+        if isinstance(error, TooManyRequests):
+            self.set_header("Retry-After", str(error.retry_after))
+        return error.status
+
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
         if exc_info and isinstance(exc_info[1], ServiceError):
-            status_code = exc_info[1].status
-            if isinstance(exc_info[1], TooManyRequests):
-                self.set_header("Retry-After", str(exc_info[1].retry_after))
+            status_code = self.status_for(exc_info[1])
         super().send_error(status_code, **kwargs)
 
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+    def log_exception(
+        self,
+        typ: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if isinstance(value, ServiceError):
             log.info("%s %s -> %d: %s", self.request.method, self.request.path, value.status, value)
             return
@@ -229,24 +306,73 @@ class BaseHandler(RequestHandler):
         return self.locale.translate(_DEFAULT_MESSAGES.get(status_code, "Something went wrong."))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """``{code, message}``: the one error shape of fetch calls and the API."""
         exc = kwargs["exc_info"][1] if "exc_info" in kwargs else None
-        message = self.error_message(status_code, exc)
-        if self.wants_json():
-            self.set_header("Content-Type", "application/json; charset=UTF-8")
-            self.finish(json.dumps({"code": status_code, "message": message}))
-            return
-        traceback = None
-        if self.settings.get("serve_traceback") and "exc_info" in kwargs and status_code >= 500:
-            import traceback as tb_module
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        body = {"code": status_code, "message": self.error_message(status_code, exc)}
+        self.finish(json.dumps(body))
 
-            traceback = "".join(tb_module.format_exception(*kwargs["exc_info"]))
+
+class PageHandler(BaseHandler):
+    """What only HTML pages need: the layout, the sidebar, refused forms, error pages."""
+
+    follow_counts: FollowCounts | None = None
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        namespace = super().get_template_namespace()
+        uri = self.request.uri if self.request.method == "GET" else "/"
+        namespace.update(
+            follow_counts=self.follow_counts,
+            kakao_login=self.kakao is not None,
+            locales=SUPPORTED_LOCALES,
+            this_url=uri,
+            next_url=uri,
+            hashtag=None,
+            form={},
+            error=None,
+            field=None,
+        )
+        return namespace
+
+    async def render_page(self, template: str, **values: Any) -> None:
+        """Draw a page in the layout; the sidebar's counts are fetched here, not before."""
+        if self.current_user and self.follow_counts is None:
+            self.follow_counts = await self.follows.counts(self.current_user.id)
+        self.render(template, **values)
+
+    async def refuse(self, error: ServiceError, template: str, **values: Any) -> None:
+        """Show the form again with what the user typed and why it was refused.
+
+        A fetch call gets the error as JSON instead (raised on to ``write_error``).
+        """
+        if self.wants_json():
+            raise error
+        self.set_status(self.status_for(error))
+        await self.render_page(template, error=self.tr(error), field=error.field, **values)
+
+    def answer(self, payload: dict[str, Any], *, status: int = 200, default: str = "/") -> None:
+        """The end of an action: JSON for fetch calls, else back to the page it came from."""
+        if self.wants_json():
+            self.set_status(status)
+            self.write({"code": status, "message": "ok", "payload": payload})
+            return
+        self.redirect_to_next(default)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self.wants_json():
+            super().write_error(status_code, **kwargs)
+            return
+        exc_info = kwargs.get("exc_info")
+        trace = None
+        if self.settings.get("serve_traceback") and exc_info and status_code >= 500:
+            trace = "".join(traceback.format_exception(*exc_info))
         try:
             html = self.render_string(
                 "error.html",
                 status_code=status_code,
                 title=self.locale.translate(_phrase(status_code)),
-                message=message,
-                traceback=traceback,
+                message=self.error_message(status_code, exc_info[1] if exc_info else None),
+                traceback=trace,
             )
         except Exception:
             log.exception("the error page itself failed")
@@ -254,25 +380,12 @@ class BaseHandler(RequestHandler):
         self.finish(html)
 
 
-_DEFAULT_MESSAGES = {
-    400: "The request was not understood.",
-    403: "You are not allowed to do that.",
-    404: "There is no such page.",
-    405: "That action is not available here.",
-    429: "Too many requests. Please wait a moment.",
-}
+Method = Callable[..., Awaitable[None]]
 
 
-def _phrase(status_code: int) -> str:
-    try:
-        return HTTPStatus(status_code).phrase
-    except ValueError:
-        return "Error"
-
-
-def login_required(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
-    """Like ``tornado.web.authenticated``, but a logged-out POST gets the login page with
-    a 401 (or ``{code: 401, message}`` for fetch) instead of a bare 403."""
+def login_required(method: Method) -> Method:
+    """Like ``tornado.web.authenticated``, but a logged-out POST gets a 401 (the login page,
+    or ``{code: 401, message}`` for fetch) instead of a bare 403."""
 
     @functools.wraps(method)
     async def wrapper(self: BaseHandler, *args: Any, **kwargs: Any) -> None:
@@ -287,7 +400,7 @@ def login_required(method: Callable[..., Awaitable[None]]) -> Callable[..., Awai
     return wrapper
 
 
-class NotFoundHandler(BaseHandler):
+class NotFoundHandler(PageHandler):
     """Every path no route matches: the 404 page."""
 
     async def prepare(self) -> None:

@@ -14,7 +14,7 @@ import secrets
 
 from tornado.web import HTTPError
 
-from handlers.base import BaseHandler
+from handlers.base import PageHandler
 from sns.errors import Invalid, ServiceError, Unauthorized
 from sns.kakao import KakaoLogin
 
@@ -31,19 +31,19 @@ FAILED = "Kakao could not log you in. Please try again."
 NO_CODE = "Kakao did not send a login code. Please try again."
 
 
-class KakaoBaseHandler(BaseHandler):
+class KakaoBaseHandler(PageHandler):
     """What both Kakao pages share: the service (404 when off) and the callback URL."""
 
     @property
-    def kakao(self) -> KakaoLogin:
-        service = self.settings.get("kakao")
-        if service is None:
+    def kakao_login(self) -> KakaoLogin:
+        """The service; Kakao's pages are 404 when it is not configured."""
+        if self.kakao is None:
             raise HTTPError(404)
-        return service
+        return self.kakao
 
     def redirect_uri(self) -> str:
         """The configured callback URL, else this site's own; Kakao checks it either way."""
-        configured = self.services.settings.kakao_redirect_uri
+        configured = self.config.kakao_redirect_uri
         if configured:
             return configured
         protocol = "https" if self.is_https else self.request.protocol
@@ -57,7 +57,7 @@ class AuthKakaoHandler(KakaoBaseHandler):
     """GET /auth/kakao: remember a fresh ``state`` and go to Kakao's consent page."""
 
     def get(self) -> None:
-        kakao = self.kakao
+        kakao = self.kakao_login
         if self.current_user:
             self.redirect("/")
             return
@@ -79,38 +79,37 @@ class AuthKakaoCallbackHandler(KakaoBaseHandler):
     """GET /auth/kakao/callback: check ``state``, then log in as the Kakao account's user."""
 
     async def get(self) -> None:
-        kakao = self.kakao
+        kakao = self.kakao_login
         self.set_header("Cache-Control", "no-store")
         expected = self.get_signed_cookie(STATE_COOKIE, max_age_days=STATE_MAX_AGE_DAYS)
         self.clear_state_cookie()  # one use only, whatever happens next
         given = self.get_argument("state", "")
         if not expected or not given or not hmac.compare_digest(expected, given.encode()):
-            self.show_failure(Invalid(BAD_STATE))
+            await self.show_failure(Invalid(BAD_STATE))
             return
         error = self.get_argument("error", "")
         if error:
             log.info("kakao login: provider answered error=%s", error[:80])
-            self.show_failure(
+            await self.show_failure(
                 Unauthorized(CANCELLED) if error == "access_denied" else Invalid(FAILED)
             )
             return
         code = self.get_argument("code", "")
         if not code:
-            self.show_failure(Invalid(NO_CODE))
+            await self.show_failure(Invalid(NO_CODE))
             return
         try:
             user = await kakao.login(code, self.redirect_uri())
         except ServiceError as exc:
             log.info("kakao login refused -> %d: %s", exc.status, exc)
-            self.show_failure(exc)
+            await self.show_failure(exc)
             return
         await self.start_session(user)
         self.redirect("/")
 
-    def show_failure(self, exc: ServiceError) -> None:
+    async def show_failure(self, exc: ServiceError) -> None:
         """The login page with the reason, so the user can try again or log in otherwise."""
-        self.set_status(exc.status)
-        self.render("login.html", email="", error=self.tr(exc), next_url="/")
+        await self.refuse(exc, "login.html", next_url="/")
 
 
 default_handlers = [

@@ -7,35 +7,37 @@ from typing import Any
 from tornado.escape import url_escape
 from tornado.web import HTTPError
 
-from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, login_required
+from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, PageHandler, login_required
 from sns.posts import Page
 
 
-class TimelineHandler(BaseHandler):
-    """Shared rendering of every timeline page (one template, one set of defaults)."""
+class TimelineHandler(PageHandler):
+    """Every timeline page: one template, one set of defaults."""
 
-    def render_timeline(self, page: Page, **options: Any) -> None:
+    def timeline_values(self, page: Page, **options: Any) -> dict[str, Any]:
         values: dict[str, Any] = {
+            "page": page,
             "title": None,
             "heading": None,
             "hashtag": None,
             "profile": None,
             "compose": False,
-            "form": None,
-            "error": None,
             "pager_prefix": "",
             "empty": "No posts yet. Be the first!",
         }
         values.update(options)
-        self.render("main.html", page=page, **values)
+        return values
+
+    async def render_timeline(self, page: Page, **options: Any) -> None:
+        await self.render_page("main.html", **self.timeline_values(page, **options))
 
 
 class MainHandler(TimelineHandler):
     """GET /: everyone's posts, newest first, a page at a time (``?before=<post id>``)."""
 
     async def get(self) -> None:
-        page = await self.services.posts.timeline(self.int_argument("before"), self.viewer_id)
-        self.render_timeline(page, compose=bool(self.current_user))
+        page = await self.posts.timeline(self.int_argument("before"), self.viewer_id)
+        await self.render_timeline(page, compose=bool(self.current_user))
 
 
 class FollowingTimelineHandler(TimelineHandler):
@@ -43,8 +45,8 @@ class FollowingTimelineHandler(TimelineHandler):
 
     @login_required
     async def get(self) -> None:
-        page = await self.services.posts.following(self.viewer_id, self.int_argument("before"))
-        self.render_timeline(
+        page = await self.posts.following(self.user.id, self.int_argument("before"))
+        await self.render_timeline(
             page,
             title="Following",
             heading=self.locale.translate("Posts from people you follow"),
@@ -63,10 +65,8 @@ class HashtagHandler(TimelineHandler):
             return
         if len(query) > 140:
             raise HTTPError(400, reason="That hashtag is too long.")
-        page = await self.services.posts.by_hashtag(
-            query, self.int_argument("before"), self.viewer_id
-        )
-        self.render_timeline(
+        page = await self.posts.by_hashtag(query, self.int_argument("before"), self.viewer_id)
+        await self.render_timeline(
             page,
             title="#" + query,
             heading=self.locale.translate("Posts tagged %(tag)s") % {"tag": "#" + query},
@@ -80,15 +80,12 @@ class UserPageHandler(TimelineHandler):
     """GET /user/<id>: one person's posts, with their counts and a follow button."""
 
     async def get(self, user_id: str) -> None:
-        profile = await self.services.social.profile(int(user_id), self.viewer_id)
-        page = await self.services.posts.by_user(
+        profile = await self.follows.profile(int(user_id), self.viewer_id)
+        page = await self.posts.by_user(
             profile.user.id, self.int_argument("before"), self.viewer_id
         )
-        self.render_timeline(
-            page,
-            title=profile.user.nick,
-            profile=profile,
-            empty="No posts yet.",
+        await self.render_timeline(
+            page, title=profile.user.nick, profile=profile, empty="No posts yet."
         )
 
 
@@ -97,8 +94,8 @@ class LikesPageHandler(TimelineHandler):
 
     @login_required
     async def get(self) -> None:
-        page = await self.services.posts.liked_by(self.viewer_id, self.int_argument("before"))
-        self.render_timeline(
+        page = await self.posts.liked_by(self.user.id, self.int_argument("before"))
+        await self.render_timeline(
             page,
             title="My likes",
             heading=self.locale.translate("Posts you liked"),
@@ -106,40 +103,40 @@ class LikesPageHandler(TimelineHandler):
         )
 
 
-class ProfilePageHandler(BaseHandler):
+class ProfilePageHandler(PageHandler):
     """GET /profile: my followings and followers, each with the right button."""
 
     @login_required
     async def get(self) -> None:
-        me = self.viewer_id
-        self.render(
+        me = self.user.id
+        await self.render_page(
             "profile.html",
-            followings=await self.services.social.followings(me, me),
-            followers=await self.services.social.followers(me, me),
+            followings=await self.follows.followings(me, me),
+            followers=await self.follows.followers(me, me),
         )
 
 
-class JoinPageHandler(BaseHandler):
+class JoinPageHandler(PageHandler):
     """GET /join: the sign-up form (logged-in users have nothing to do here)."""
 
-    def get(self) -> None:
+    async def get(self) -> None:
         if self.current_user:
             self.redirect("/")
             return
-        self.render("join.html", form={}, error=None, field=None)
+        await self.render_page("join.html")
 
 
-class LoginPageHandler(BaseHandler):
+class LoginPageHandler(PageHandler):
     """GET /login: a login form of its own, where pages that need a login send people."""
 
-    def get(self) -> None:
+    async def get(self) -> None:
         if self.current_user:
             self.redirect_to_next()
             return
-        self.render("login.html", email="", error=None, next_url=self.get_argument("next", "/"))
+        await self.render_page("login.html", next_url=self.get_argument("next", "/"))
 
 
-class LocaleHandler(BaseHandler):
+class LocaleHandler(PageHandler):
     """POST /locale: remember the language picked on the page, then go back."""
 
     def post(self) -> None:
@@ -153,15 +150,13 @@ class LocaleHandler(BaseHandler):
 class HealthHandler(BaseHandler):
     """GET /healthz: 200 when the database and the session store answer, else 503."""
 
-    async def prepare(self) -> None:
+    async def authenticate(self) -> None:
         """No session lookup: health must not depend on a cookie."""
+        return None
 
     async def get(self) -> None:
         checks = {}
-        for name, probe in (
-            ("database", self.services.db.ping),
-            ("sessions", self.services.sessions.ping),
-        ):
+        for name, probe in (("database", self.db.ping), ("sessions", self.sessions.ping)):
             try:
                 await probe()
                 checks[name] = "ok"

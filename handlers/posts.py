@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.base import BaseHandler, login_required
+from handlers.base import PageHandler, login_required
 from handlers.pages import TimelineHandler
 from sns.errors import ServiceError
 
@@ -14,62 +14,49 @@ class PostCreateHandler(TimelineHandler):
     async def post(self) -> None:
         content = self.get_argument("content", "")
         try:
-            post_id = await self.services.posts.create(self.viewer_id, content)
+            post_id = await self.posts.create(self.user.id, content)
         except ServiceError as exc:
             if self.wants_json():
                 raise
-            self.set_status(exc.status)
-            page = await self.services.posts.timeline(viewer_id=self.viewer_id)
-            self.render(
-                "main.html",
-                page=page,
-                title=None,
-                heading=None,
-                hashtag=None,
-                profile=None,
-                compose=True,
-                form={"content": content},
-                error=self.tr(exc),
-                pager_prefix="",
-                empty="No posts yet. Be the first!",
-            )
+            page = await self.posts.timeline(viewer_id=self.user.id)
+            values = self.timeline_values(page, compose=True, form={"content": content})
+            await self.refuse(exc, "main.html", **values)
             return
         self.answer({"id": post_id}, status=201)
 
 
-class PostEditHandler(BaseHandler):
+class PostEditHandler(PageHandler):
     """GET /post/<id>/edit: the edit form, for the author only (403 for anyone else)."""
 
     @login_required
     async def get(self, post_id: str) -> None:
-        post = await self.services.posts.get_own(self.viewer_id, int(post_id))
-        self.render("edit.html", post=post, content=post.content, error=None)
+        post = await self.posts.get_own(self.user.id, int(post_id))
+        await self.render_page("edit.html", post=post, form={"content": post.content})
 
 
-class PostUpdateHandler(BaseHandler):
+class PostUpdateHandler(PageHandler):
     """POST /post/<id>/update: new text (hashtags follow it), author only."""
 
     @login_required
     async def post(self, post_id: str) -> None:
         content = self.get_argument("content", "")
         try:
-            await self.services.posts.update(self.viewer_id, int(post_id), content)
+            await self.posts.update(self.user.id, int(post_id), content)
         except ServiceError as exc:
             if self.wants_json() or exc.status in (403, 404):
                 raise
-            post = await self.services.posts.get_own(self.viewer_id, int(post_id))
-            self.set_status(exc.status)
-            self.render("edit.html", post=post, content=content, error=self.tr(exc))
+            post = await self.posts.get_own(self.user.id, int(post_id))
+            await self.refuse(exc, "edit.html", post=post, form={"content": content})
             return
         self.answer({"id": int(post_id)}, default=f"/#post-{int(post_id)}")
 
 
-class PostDeleteHandler(BaseHandler):
+class PostDeleteHandler(PageHandler):
     """POST /post/<id>/delete: remove the post with its comments, likes and tag links."""
 
     @login_required
     async def post(self, post_id: str) -> None:
-        await self.services.posts.delete(self.viewer_id, int(post_id))
+        await self.posts.delete(self.user.id, int(post_id))
         self.answer({"id": int(post_id), "deleted": True})
 
 

@@ -4,40 +4,41 @@ forms back to the page they came from."""
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
-from handlers.base import BaseHandler, login_required
+from handlers.base import PageHandler, login_required
+from sns.comments import CommentView
 
 
-class FollowHandler(BaseHandler):
+class FollowHandler(PageHandler):
     """POST /user/<id>/follow and /user/<id>/unfollow (idempotent, not yourself)."""
 
     @login_required
     async def post(self, user_id: str, action: str) -> None:
         target = int(user_id)
         if action == "follow":
-            await self.services.social.follow(self.viewer_id, target)
+            counts = await self.follows.follow(self.user.id, target)
         else:
-            await self.services.social.unfollow(self.viewer_id, target)
-        counts = await self.services.accounts.profile_counts(self.viewer_id)
+            counts = await self.follows.unfollow(self.user.id, target)
         self.answer(
             {"user_id": target, "following": action == "follow", "my_counts": asdict(counts)},
             default=f"/user/{target}",
         )
 
 
-class LikeHandler(BaseHandler):
+class LikeHandler(PageHandler):
     """POST /post/<id>/like and /post/<id>/unlike (idempotent; the count stays exact)."""
 
     @login_required
     async def post(self, post_id: str, action: str) -> None:
         if action == "like":
-            state = await self.services.social.like(self.viewer_id, int(post_id))
+            state = await self.likes.like(self.user.id, int(post_id))
         else:
-            state = await self.services.social.unlike(self.viewer_id, int(post_id))
+            state = await self.likes.unlike(self.user.id, int(post_id))
         self.answer(asdict(state), default=f"/#post-{int(post_id)}")
 
 
-def comment_payload(comment) -> dict:
+def comment_payload(comment: CommentView) -> dict[str, Any]:
     return {
         "id": comment.id,
         "post_id": comment.post_id,
@@ -49,24 +50,24 @@ def comment_payload(comment) -> dict:
     }
 
 
-class CommentHandler(BaseHandler):
+class CommentHandler(PageHandler):
     """POST /comment/<post id>: a comment whose author is the session's user."""
 
     @login_required
     async def post(self, post_id: str) -> None:
-        comment = await self.services.social.comment(
-            self.viewer_id, int(post_id), self.get_argument("content", "")
+        comment = await self.comments.comment(
+            self.user.id, int(post_id), self.get_argument("content", "")
         )
         self.answer(comment_payload(comment), status=201, default=f"/#comment-{comment.id}")
 
 
-class ReplyHandler(BaseHandler):
+class ReplyHandler(PageHandler):
     """POST /comment/reply/<comment id>: a reply, one level deep."""
 
     @login_required
     async def post(self, comment_id: str) -> None:
-        reply = await self.services.social.reply(
-            self.viewer_id, int(comment_id), self.get_argument("content", "")
+        reply = await self.comments.reply(
+            self.user.id, int(comment_id), self.get_argument("content", "")
         )
         self.answer(comment_payload(reply), status=201, default=f"/#comment-{reply.id}")
 

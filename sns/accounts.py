@@ -6,17 +6,18 @@ import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import bcrypt
-from sqlalchemy import Column, ScalarSelect, delete, func, insert, or_, select, update
+from sqlalchemy import Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
 from sns.db import Database, utcnow
 from sns.errors import Conflict, Invalid, TooManyRequests, Unauthorized
 from sns.ratelimit import RateLimiter
 from sns.schema import follows, likes, posts, users
+from sns.visible import LIVE_USER
 
 LOGIN_FAILED = "The email or password is not right."
 
@@ -29,12 +30,6 @@ class User:
     provider: str
     created_at: datetime
     session_version: int = 0
-
-
-@dataclass(frozen=True)
-class ProfileCounts:
-    followings: int
-    followers: int
 
 
 def normalize_email(email: str) -> str:
@@ -79,7 +74,7 @@ def validate_password(password: str) -> None:
         )
 
 
-def row_to_user(row) -> User:
+def row_to_user(row: Row[Any]) -> User:
     return User(
         id=row.id,
         email=row.email,
@@ -174,9 +169,7 @@ class AccountService:
         if email and password:
             async with self.db.read() as conn:
                 row = (
-                    await conn.execute(
-                        select(users).where(users.c.email == email, users.c.deleted_at.is_(None))
-                    )
+                    await conn.execute(select(users).where(users.c.email == email, LIVE_USER))
                 ).first()
         if row is not None and await self._check_password(password, row.password_hash):
             await self.limiter.clear(account_key)
@@ -190,15 +183,9 @@ class AccountService:
     async def get(self, user_id: int) -> User | None:
         async with self.db.read() as conn:
             row = (
-                await conn.execute(
-                    select(users).where(users.c.id == user_id, users.c.deleted_at.is_(None))
-                )
+                await conn.execute(select(users).where(users.c.id == user_id, LIVE_USER))
             ).first()
         return None if row is None else row_to_user(row)
-
-    async def profile_counts(self, user_id: int) -> ProfileCounts:
-        async with self.db.read() as conn:
-            return await count_follows(conn, user_id)
 
     async def change_nick(self, user_id: int, nick: str) -> User:
         nick = nick.strip()
@@ -274,22 +261,3 @@ class AccountService:
                 .where(users.c.id == user_id)
                 .values(deleted_at=utcnow(), email=None, sns_id=None, password_hash=None)
             )
-
-
-def _live_follow_count(person: Column, owner: Column, user_id: int) -> ScalarSelect:
-    """How many live accounts stand in ``person`` of the follows whose ``owner`` is user_id."""
-    return (
-        select(func.count())
-        .select_from(follows)
-        .join(users, users.c.id == person)
-        .where(owner == user_id, users.c.deleted_at.is_(None))
-        .scalar_subquery()
-    )
-
-
-async def count_follows(conn: AsyncConnection, user_id: int) -> ProfileCounts:
-    """Followings and followers that are live accounts, in one query."""
-    followings = _live_follow_count(follows.c.following_id, follows.c.follower_id, user_id)
-    followers = _live_follow_count(follows.c.follower_id, follows.c.following_id, user_id)
-    row = (await conn.execute(select(followings, followers))).one()
-    return ProfileCounts(followings=row[0], followers=row[1])

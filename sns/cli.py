@@ -1,31 +1,26 @@
-"""Command line: ``python run.py`` (serve) and ``python run.py migrate`` (apply migrations)."""
+"""Command line: ``python run.py [serve]``, ``migrate`` and ``demo``.
+
+Serving is handed in by ``handlers.server``, which owns the web layer.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from sns.settings import SETTINGS, Settings, SettingsError
+from sns.settings import SETTINGS, Settings, SettingsError, help_lines
 
 log = logging.getLogger("sns")
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
-
 
 def build_parser() -> argparse.ArgumentParser:
-    lines = ["settings (environment variable, default: meaning); a .env file is read too:"]
-    for setting in SETTINGS:
-        default = setting.default or "(empty)"
-        flag = f" [{setting.flag}]" if setting.flag else ""
-        lines.append(f"  {setting.variable}{flag}, default {default}: {setting.help}")
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="SNS: a small social network service on Tornado.",
-        epilog="\n".join(lines),
+        epilog="\n".join(help_lines()),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -36,55 +31,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="serve (default): run the web server; migrate: apply database migrations and "
         "exit; demo: fill an empty database with a few people, posts, likes and comments",
     )
-    for setting in SETTINGS:
-        if setting.flag:
+    for row in SETTINGS:
+        if row.flag:
             parser.add_argument(
-                setting.flag,
-                dest=setting.name,
+                row.flag,
+                dest=row.name,
                 default=None,
-                help=f"{setting.help} (env {setting.variable}, default {setting.default})",
+                help=f"{row.help} (env {row.variable}, default {row.default})".replace("`", ""),
             )
     parser.add_argument("--env-file", default=".env", help="optional .env file (default .env)")
     return parser
 
 
-async def serve(settings: Settings) -> None:
-    """Listen until SIGTERM/SIGINT, then let in-flight requests finish and close backends."""
-    import tornado.httpserver
-
-    from sns.app import make_app
-    from sns.services import build_services
-
-    services = await build_services(settings)
-    app = make_app(services)
-    # Tornado buffers whole bodies in memory (100 MB by default): cap them well below that.
-    # X-Forwarded-* headers are read by the handlers, only from trusted proxies.
-    server = tornado.httpserver.HTTPServer(app, xheaders=False, max_body_size=MAX_BODY_BYTES)
-    server.listen(settings.port, address=settings.host)
-    log.info(
-        "SNS listening on http://%s:%d (database: %s, sessions: %s)",
-        settings.host,
-        settings.port,
-        "sqlite" if services.db.is_sqlite else "mysql",
-        services.session_backend,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    log.info("stopping: finishing in-flight requests")
-    server.stop()
-    try:
-        await asyncio.wait_for(server.close_all_connections(), timeout=10)
-    except TimeoutError:
-        log.warning("some connections were still open after 10 s")
-    await services.close()
+Serve = Callable[[Settings], Awaitable[None]]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
+    """Run a command; ``serve`` is handed in by the web layer (``handlers.server``)."""
     args = build_parser().parse_args(argv)
-    overrides = {s.name: getattr(args, s.name) for s in SETTINGS if s.flag}
+    overrides = {row.name: getattr(args, row.name) for row in SETTINGS if row.flag}
     try:
         settings = Settings.load(overrides=overrides, dotenv_path=args.env_file).with_secrets()
     except SettingsError as exc:
@@ -92,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from sns.logs import setup_logging
 
-    setup_logging(settings.log_dir, console=not settings.production)
+    setup_logging(settings.logs_dir, console=not settings.production)
     if args.command == "migrate":
         from sns.db import run_migrations
 

@@ -49,11 +49,11 @@ async def load_demo(services: Services) -> int:
     ]
     post_ids = [await services.posts.create(people[who], text) for who, text in POSTS]
     for follower, following in FOLLOWS:
-        await services.social.follow(people[follower], people[following])
+        await services.follows.follow(people[follower], people[following])
     for who, post in LIKES:
-        await services.social.like(people[who], post_ids[post])
+        await services.likes.like(people[who], post_ids[post])
     for who, post, text, replies in COMMENTS:
-        comment = await services.social.comment(people[who], post_ids[post], text)
+        comment = await services.comments.comment(people[who], post_ids[post], text)
         for replier, reply in replies:
-            await services.social.reply(people[replier], comment.id, reply)
+            await services.comments.reply(people[replier], comment.id, reply)
     return len(post_ids)

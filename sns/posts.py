@@ -1,39 +1,28 @@
 """Posts and hashtags: writing, editing and deleting posts, and the timelines that read them.
 
 Every timeline page costs the same few queries whatever the size of the database: one for
-the page of posts (keyset-paginated on an index), one for which of them the reader liked,
-one for all their comments and replies. Nothing is fetched per post.
+the page of posts (keyset-paginated on an index), one each for which of them the reader
+liked and whose authors the reader follows, one for all their comments and replies.
+Nothing is fetched per post.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
+from sns.comments import CommentService, CommentView
 from sns.db import Database, utcnow
-from sns.errors import Forbidden, Invalid, NotFound
-from sns.schema import comments, follows, hashtags, likes, post_hashtags, posts, users
-
-
-@dataclass(frozen=True)
-class CommentView:
-    """A comment (or a reply: ``parent_id`` set) as shown under a post."""
-
-    id: int
-    post_id: int
-    parent_id: int | None
-    content: str
-    created_at: datetime
-    author_id: int
-    author_nick: str
-    replies: tuple[CommentView, ...] = ()
+from sns.errors import Forbidden, NotFound
+from sns.follows import FollowService
+from sns.likes import LikeService
+from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
+from sns.text import clean_content
+from sns.visible import LIVE_USER
 
 
 @dataclass(frozen=True)
@@ -61,23 +50,6 @@ class Page:
     next_before: int | None
 
 
-def clean_content(content: str, field: str = "content") -> str:
-    """The text as stored: NFC, `\\r\\n` as `\\n`, trimmed; 1..140 code points or ``Invalid``."""
-    content = unicodedata.normalize("NFC", content.replace("\r\n", "\n")).strip()
-    if not content:
-        raise Invalid("Write something first.", field=field)
-    if len(content) > text.POST_MAX_CHARS:
-        raise Invalid(
-            "A post is at most {max} characters; this one has {count}.",
-            field=field,
-            max=text.POST_MAX_CHARS,
-            count=len(content),
-        )
-    if text.has_control_chars(content):
-        raise Invalid("The post contains control characters.", field=field)
-    return content
-
-
 POST_COLUMNS = (
     posts.c.id,
     posts.c.content,
@@ -89,49 +61,29 @@ POST_COLUMNS = (
     users.c.nick.label("author_nick"),
 )
 
-COMMENT_COLUMNS = (
-    comments.c.id,
-    comments.c.post_id,
-    comments.c.parent_id,
-    comments.c.content,
-    comments.c.created_at,
-    comments.c.user_id.label("author_id"),
-    users.c.nick.label("author_nick"),
-)
-
 
 def visible_posts() -> Select:
     """Posts whose author still has an account, with the author's nick."""
-    return (
-        select(*POST_COLUMNS)
-        .join(users, users.c.id == posts.c.user_id)
-        .where(users.c.deleted_at.is_(None))
-    )
-
-
-def comment_from_row(row: Any) -> CommentView:
-    return CommentView(**row._mapping)
-
-
-def thread_comments(rows: Iterable[Any]) -> dict[int, tuple[CommentView, ...]]:
-    """Comments by post, oldest first, each with its replies (oldest first) under it."""
-    replies: dict[int, list[CommentView]] = {}
-    top: dict[int, list[CommentView]] = {}
-    for row in rows:
-        view = comment_from_row(row)
-        if view.parent_id is None:
-            top.setdefault(view.post_id, []).append(view)
-        else:
-            replies.setdefault(view.parent_id, []).append(view)
-    return {
-        post_id: tuple(replace(c, replies=tuple(replies.get(c.id, ()))) for c in items)
-        for post_id, items in top.items()
-    }
+    return select(*POST_COLUMNS).join(users, users.c.id == posts.c.user_id).where(LIVE_USER)
 
 
 class PostService:
-    def __init__(self, db: Database, page_size: int = 20) -> None:
+    """Posts and the timelines; a page asks the comment, like and follow services for
+    what it shows of each, in one query apiece."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        comments: CommentService,
+        likes: LikeService,
+        follows: FollowService,
+        page_size: int = 20,
+    ) -> None:
         self.db = db
+        self.comments = comments
+        self.likes = likes
+        self.follows = follows
         self.page_size = page_size
 
     async def create(self, user_id: int, content: str, img: str | None = None) -> int:
@@ -194,13 +146,8 @@ class PostService:
         """Delete one's own post with its comments, replies, likes and hashtag links."""
         await self.get_own(user_id, post_id)
         async with self.db.transaction() as conn:
-            await conn.execute(
-                delete(comments).where(
-                    comments.c.post_id == post_id, comments.c.parent_id.is_not(None)
-                )
-            )
-            await conn.execute(delete(comments).where(comments.c.post_id == post_id))
-            await conn.execute(delete(likes).where(likes.c.post_id == post_id))
+            await self.comments.remove_all(conn, post_id)
+            await self.likes.remove_all(conn, post_id)
             await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
             await conn.execute(
                 delete(posts).where(posts.c.id == post_id, posts.c.user_id == user_id)
@@ -237,32 +184,10 @@ class PostService:
         liked: set[int] = set()
         followed: set[int] = set()
         if viewer_id is not None:
-            liked = set(
-                (
-                    await conn.execute(
-                        select(likes.c.post_id).where(
-                            likes.c.user_id == viewer_id, likes.c.post_id.in_(ids)
-                        )
-                    )
-                ).scalars()
-            )
-            followed = set(
-                (
-                    await conn.execute(
-                        select(follows.c.following_id).where(
-                            follows.c.follower_id == viewer_id,
-                            follows.c.following_id.in_({view.author_id for view in views}),
-                        )
-                    )
-                ).scalars()
-            )
-        comment_rows = await conn.execute(
-            select(*COMMENT_COLUMNS)
-            .join(users, users.c.id == comments.c.user_id)
-            .where(comments.c.post_id.in_(ids), users.c.deleted_at.is_(None))
-            .order_by(comments.c.id)
-        )
-        threads = thread_comments(comment_rows)
+            liked = await self.likes.liked_among(conn, viewer_id, ids)
+            authors = {view.author_id for view in views}
+            followed = await self.follows.followed_among(conn, viewer_id, authors)
+        threads = await self.comments.threads(conn, ids)
         return [
             replace(
                 view,
@@ -288,7 +213,7 @@ class PostService:
             .join(posts, posts.c.id == post_hashtags.c.post_id)
             .join(users, users.c.id == posts.c.user_id)
             .where(post_hashtags.c.hashtag_id == tag_id.scalar_subquery())
-            .where(users.c.deleted_at.is_(None))
+            .where(LIVE_USER)
         )
         return await self._page(query, post_hashtags.c.post_id, before, viewer_id)
 
@@ -315,6 +240,6 @@ class PostService:
             .select_from(likes)
             .join(posts, posts.c.id == likes.c.post_id)
             .join(users, users.c.id == posts.c.user_id)
-            .where(likes.c.user_id == viewer_id, users.c.deleted_at.is_(None))
+            .where(likes.c.user_id == viewer_id, LIVE_USER)
         )
         return await self._page(query, likes.c.post_id, before, viewer_id)

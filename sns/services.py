@@ -1,29 +1,41 @@
-"""The shared objects of one process: database, backends and services, built once."""
+"""The shared objects of one process: database, backends and services, built once.
+
+``build_services`` is the only place that makes them; handlers reach them through
+``BaseHandler``'s read-only properties, never through ad-hoc Application settings.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from redis.asyncio import Redis
 
 from sns.accounts import AccountService
+from sns.comments import CommentService
 from sns.db import Database
+from sns.follows import FollowService
+from sns.kakao import KakaoLogin
+from sns.likes import LikeService
 from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from sns.settings import Settings
-from sns.social import SocialService
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
 class Services:
     settings: Settings
     db: Database
-    redis: Any | None
+    redis: Redis | None
     sessions: SessionStore
     limiter: RateLimiter
     accounts: AccountService
     posts: PostService
-    social: SocialService
+    comments: CommentService
+    likes: LikeService
+    follows: FollowService
+    kakao: KakaoLogin | None
+    """Kakao login, or None when it is not configured (its pages then answer 404)."""
 
     @property
     def session_backend(self) -> str:
@@ -40,13 +52,11 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     db = Database(settings.sql_url)
     if migrate:
         await db.migrate()
-    redis = None
+    redis: Redis | None = None
     sessions: SessionStore
     limiter: RateLimiter
     if settings.redis_url:
-        import redis.asyncio as redis_asyncio
-
-        redis = redis_asyncio.from_url(settings.redis_url, decode_responses=True)
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
         sessions = RedisSessionStore(redis, settings.session_ttl)
         limiter = RedisRateLimiter(redis)
     else:
@@ -60,6 +70,21 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         max_failures_ip=settings.login_max_failures_ip,
         failure_window=settings.login_failure_window,
     )
-    posts = PostService(db, page_size=settings.page_size)
-    social = SocialService(db)
-    return Services(settings, db, redis, sessions, limiter, accounts, posts, social)
+    comments = CommentService(db)
+    likes = LikeService(db)
+    follows = FollowService(db)
+    return Services(
+        settings=settings,
+        db=db,
+        redis=redis,
+        sessions=sessions,
+        limiter=limiter,
+        accounts=accounts,
+        posts=PostService(
+            db, comments=comments, likes=likes, follows=follows, page_size=settings.page_size
+        ),
+        comments=comments,
+        likes=likes,
+        follows=follows,
+        kakao=KakaoLogin.from_settings(settings, db, accounts),
+    )

@@ -1,7 +1,9 @@
-"""Settings: read once from the environment, then `.env`, then the defaults below.
+"""Settings: read once from flags, then the environment, then `.env`, then the defaults.
 
-Every setting is one row of ``SETTINGS`` (variable, default, help), which also feeds
-``python run.py --help``; a bad value raises ``SettingsError`` naming its variable.
+Each setting is one row: a field of ``Settings`` made by ``setting(flag, default, parser,
+help)``. Its variable is ``SNS_`` + the field's name in capitals. Parsing is a loop over the
+rows; ``python run.py --help``, the README's table (``python -m sns.settings``) and the error
+messages all come from them, so adding a setting is one row here and one row in the README.
 """
 
 from __future__ import annotations
@@ -10,9 +12,11 @@ import ipaddress
 import json
 import os
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from dotenv import dotenv_values
 
@@ -21,214 +25,246 @@ class SettingsError(ValueError):
     """A setting has a value the program cannot use; the message names the variable."""
 
 
-@dataclass(frozen=True)
-class Setting:
-    """One configurable value: its variable, the default as text, and what it means."""
+Parser = Callable[[str, str], Any]
+"""Turns (variable, raw text) into a value, or raises ``SettingsError`` naming the variable."""
 
-    name: str
-    variable: str
-    default: str
-    help: str
-    flag: str | None = None
-
-
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "data_dir", "SNS_DATA_DIR", "./data", "where the embedded backends keep files", "--data-dir"
-    ),
-    Setting("host", "SNS_HOST", "localhost", "address to listen on", "--host"),
-    Setting("port", "SNS_PORT", "8001", "port to listen on", "--port"),
-    Setting(
-        "env",
-        "SNS_ENV",
-        "development",
-        "development or production (production refuses unsafe defaults)",
-    ),
-    Setting(
-        "database_url",
-        "SNS_DATABASE_URL",
-        "",
-        "SQLAlchemy URL, e.g. mysql+aiomysql://user:pw@127.0.0.1/sns?charset=utf8mb4; "
-        "empty: SQLite in the data dir",
-    ),
-    Setting(
-        "redis_url",
-        "SNS_REDIS_URL",
-        "",
-        "redis://...; when set, sessions and rate limits live there",
-    ),
-    Setting(
-        "cookie_secret",
-        "SNS_COOKIE_SECRET",
-        "",
-        "signs cookies; empty: generated once into the data dir",
-    ),
-    Setting(
-        "jwt_secret",
-        "SNS_JWT_SECRET",
-        "",
-        "signs API tokens; empty: generated once into the data dir",
-    ),
-    Setting(
-        "session_ttl", "SNS_SESSION_TTL", "1209600", "seconds a session lives without use (sliding)"
-    ),
-    Setting("bcrypt_rounds", "SNS_BCRYPT_ROUNDS", "12", "bcrypt cost factor (4..16)"),
-    Setting(
-        "login_max_failures",
-        "SNS_LOGIN_MAX_FAILURES",
-        "5",
-        "failed logins per account in a window before logins for it are refused",
-    ),
-    Setting(
-        "login_max_failures_ip",
-        "SNS_LOGIN_MAX_FAILURES_IP",
-        "30",
-        "failed logins per client address in a window before its logins are refused",
-    ),
-    Setting(
-        "login_failure_window",
-        "SNS_LOGIN_FAILURE_WINDOW",
-        "900",
-        "seconds over which failed logins are counted",
-    ),
-    Setting(
-        "trusted_proxies",
-        "SNS_TRUSTED_PROXIES",
-        "127.0.0.1",
-        "comma-separated addresses/networks whose X-Forwarded-For / X-Real-IP are believed",
-    ),
-    Setting("page_size", "SNS_PAGE_SIZE", "20", "posts per timeline page"),
-    Setting("log_dir", "SNS_LOG_DIR", "", "where JSON log files go; empty: <data dir>/logs"),
-    Setting(
-        "debug",
-        "SNS_DEBUG",
-        "false",
-        "Tornado debug mode (autoreload, tracebacks on error pages); development only",
-    ),
-    Setting(
-        "query_count_header",
-        "SNS_QUERY_COUNT_HEADER",
-        "false",
-        "add X-SNS-Queries (SQL statements run for the request) to responses; for tests "
-        "and profiling",
-    ),
-    Setting(
-        "kakao_client_id",
-        "SNS_KAKAO_CLIENT_ID",
-        "",
-        "Kakao REST API key; when set, the login box offers Kakao login",
-    ),
-    Setting(
-        "kakao_client_secret",
-        "SNS_KAKAO_CLIENT_SECRET",
-        "",
-        "Kakao client secret, if the app has one turned on",
-    ),
-    Setting(
-        "kakao_auth_url",
-        "SNS_KAKAO_AUTH_URL",
-        "https://kauth.kakao.com/oauth/authorize",
-        "Kakao's authorization endpoint (the browser goes there)",
-    ),
-    Setting(
-        "kakao_token_url",
-        "SNS_KAKAO_TOKEN_URL",
-        "https://kauth.kakao.com/oauth/token",
-        "Kakao's token endpoint (the server exchanges the code there)",
-    ),
-    Setting(
-        "kakao_user_url",
-        "SNS_KAKAO_USER_URL",
-        "https://kapi.kakao.com/v2/user/me",
-        "Kakao's user-info endpoint",
-    ),
-    Setting(
-        "kakao_redirect_uri",
-        "SNS_KAKAO_REDIRECT_URI",
-        "",
-        "the callback URL registered with Kakao; empty: <this site>/auth/kakao/callback",
-    ),
-)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def _as_int(setting: Setting, raw: str, low: int, high: int) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{setting.variable} must be a whole number, not {raw!r}") from None
-    if not low <= value <= high:
-        raise SettingsError(f"{setting.variable} must be between {low} and {high}, not {value}")
-    return value
+def whole(low: int, high: int) -> Parser:
+    def parse(variable: str, raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{variable} must be a whole number, not {raw!r}") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{variable} must be between {low} and {high}, not {value}")
+        return value
+
+    return parse
 
 
-def _as_bool(setting: Setting, raw: str) -> bool:
+def boolean(variable: str, raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in _TRUE:
         return True
     if lowered in _FALSE:
         return False
-    raise SettingsError(f"{setting.variable} must be true or false, not {raw!r}")
+    raise SettingsError(f"{variable} must be true or false, not {raw!r}")
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+def plain(variable: str, raw: str) -> str:
+    return raw.strip()
 
 
-def _as_networks(setting: Setting, raw: str) -> tuple[Network, ...]:
-    networks = []
+def verbatim(variable: str, raw: str) -> str:
+    """Kept exactly as given (secrets may end in spaces)."""
+    return raw
+
+
+def choice(*allowed: str) -> Parser:
+    def parse(variable: str, raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise SettingsError(f"{variable} must be {' or '.join(allowed)}, not {raw!r}")
+        return value
+
+    return parse
+
+
+def directory(variable: str, raw: str) -> Path:
+    if not raw.strip():
+        raise SettingsError(f"{variable} must name a directory")
+    return Path(raw.strip()).expanduser().resolve()
+
+
+def optional_directory(variable: str, raw: str) -> Path | None:
+    return directory(variable, raw) if raw.strip() else None
+
+
+def networks(variable: str, raw: str) -> tuple[Network, ...]:
+    found = []
     for part in raw.split(","):
         part = part.strip()
         if not part:
             continue
         try:
-            networks.append(ipaddress.ip_network(part, strict=False))
+            found.append(ipaddress.ip_network(part, strict=False))
         except ValueError:
-            raise SettingsError(
-                f"{setting.variable}: {part!r} is not an address or network"
-            ) from None
-    return tuple(networks)
+            raise SettingsError(f"{variable}: {part!r} is not an address or network") from None
+    return tuple(found)
 
 
-def _as_http_url(setting: Setting, raw: str, *, required: bool) -> str:
+def service_url(variable: str, raw: str) -> str:
+    """A database or Redis URL, or empty for the embedded default."""
     url = raw.strip()
-    if not url and not required:
-        return ""
-    scheme, _, rest = url.partition("://")
-    if scheme not in ("http", "https") or not rest or rest.startswith("/"):
-        raise SettingsError(f"{setting.variable} must be an http(s):// URL, not {raw!r}")
+    if url and "://" not in url:
+        raise SettingsError(f"{variable} is not a URL: {url!r}")
     return url
 
 
+def http_url(required: bool) -> Parser:
+    def parse(variable: str, raw: str) -> str:
+        url = raw.strip()
+        if not url and not required:
+            return ""
+        scheme, _, rest = url.partition("://")
+        if scheme not in ("http", "https") or not rest or rest.startswith("/"):
+            raise SettingsError(f"{variable} must be an http(s):// URL, not {raw!r}")
+        return url
+
+    return parse
+
+
 @dataclass(frozen=True)
+class Setting:
+    """One row: the field's name, its flag (if any), the default as text, parser and help."""
+
+    name: str
+    flag: str | None
+    default: str
+    parse: Parser
+    help: str
+    secret: bool = False
+
+    @property
+    def variable(self) -> str:
+        return "SNS_" + self.name.upper()
+
+
+def setting(
+    flag: str | None, default: str, parse: Parser, help: str, *, secret: bool = False
+) -> Any:
+    """Declare a field of ``Settings`` together with its row (secrets stay out of ``repr``)."""
+    row = {"flag": flag, "default": default, "parse": parse, "help": help, "secret": secret}
+    return field(repr=not secret, metadata={"setting": row})
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """The whole configuration, typed; build it with ``Settings.load``."""
 
-    data_dir: Path
-    host: str
-    port: int
-    env: str
-    database_url: str
-    redis_url: str
-    cookie_secret: str = field(repr=False)
-    jwt_secret: str = field(repr=False)
-    session_ttl: int
-    bcrypt_rounds: int
-    login_max_failures: int
-    login_max_failures_ip: int
-    login_failure_window: int
-    trusted_proxies: tuple[Network, ...]
-    page_size: int
-    log_dir: Path
-    debug: bool
-    query_count_header: bool
-    kakao_client_id: str
-    kakao_client_secret: str = field(repr=False)
-    kakao_auth_url: str
-    kakao_token_url: str
-    kakao_user_url: str
-    kakao_redirect_uri: str
+    data_dir: Path = setting(
+        "--data-dir",
+        "./data",
+        directory,
+        "where the embedded backends keep files (SQLite, secrets, logs)",
+    )
+    host: str = setting("--host", "localhost", plain, "address to listen on")
+    port: int = setting("--port", "8001", whole(0, 65535), "port to listen on")
+    env: str = setting(
+        None,
+        "development",
+        choice("development", "production"),
+        "`production` refuses unsafe defaults (generated secrets, debug)",
+    )
+    database_url: str = setting(
+        None,
+        "",
+        service_url,
+        "SQLAlchemy URL, e.g. `mysql+aiomysql://sns:pw@127.0.0.1/sns?charset=utf8mb4`; "
+        "unset: SQLite in the data dir",
+    )
+    redis_url: str = setting(
+        None, "", service_url, "`redis://...`: sessions and rate limits move to Redis"
+    )
+    cookie_secret: str = setting(
+        None,
+        "",
+        verbatim,
+        "signs cookies; unset: generated once into `<data dir>/secrets.json` (0600); "
+        "set it (32+ chars) in production",
+        secret=True,
+    )
+    jwt_secret: str = setting(
+        None,
+        "",
+        verbatim,
+        "signs API tokens; unset: generated once like the cookie secret",
+        secret=True,
+    )
+    session_ttl: int = setting(
+        None,
+        "1209600",
+        whole(60, 10**8),
+        "seconds a session lives without use; every visit pushes it forward",
+    )
+    bcrypt_rounds: int = setting(None, "12", whole(4, 16), "bcrypt cost factor")
+    login_max_failures: int = setting(
+        None,
+        "5",
+        whole(1, 10**6),
+        "failed logins for one account within the window before its logins are refused (429)",
+    )
+    login_max_failures_ip: int = setting(None, "30", whole(1, 10**6), "the same per client address")
+    login_failure_window: int = setting(
+        None, "900", whole(1, 10**7), "seconds over which failed logins are counted"
+    )
+    trusted_proxies: tuple[Network, ...] = setting(
+        None,
+        "127.0.0.1",
+        networks,
+        "comma-separated proxies whose `X-Forwarded-For`/`X-Real-IP`/`X-Forwarded-Proto` "
+        "are believed; anyone else's are ignored",
+    )
+    page_size: int = setting(None, "20", whole(1, 200), "posts per timeline page")
+    log_dir: Path | None = setting(
+        None,
+        "",
+        optional_directory,
+        "where the JSON log files `combined.log` and `error.log` go; unset: `<data dir>/logs`",
+    )
+    debug: bool = setting(
+        None,
+        "false",
+        boolean,
+        "Tornado debug mode (autoreload, tracebacks); refused in production",
+    )
+    query_count_header: bool = setting(
+        None,
+        "false",
+        boolean,
+        "adds `X-SNS-Queries` (SQL statements the request ran) to responses, for tests "
+        "and profiling",
+    )
+    kakao_client_id: str = setting(
+        None,
+        "",
+        plain,
+        "Kakao REST API key; when set, the login box offers Kakao login (`/auth/kakao`), "
+        "otherwise Kakao login is off (404)",
+    )
+    kakao_client_secret: str = setting(
+        None, "", plain, "Kakao client secret, sent with the code exchange when set", secret=True
+    )
+    kakao_auth_url: str = setting(
+        None,
+        "https://kauth.kakao.com/oauth/authorize",
+        http_url(required=True),
+        "Kakao's authorization endpoint (the browser is sent there)",
+    )
+    kakao_token_url: str = setting(
+        None,
+        "https://kauth.kakao.com/oauth/token",
+        http_url(required=True),
+        "Kakao's token endpoint (the server exchanges the code there)",
+    )
+    kakao_user_url: str = setting(
+        None,
+        "https://kapi.kakao.com/v2/user/me",
+        http_url(required=True),
+        "Kakao's user-info endpoint",
+    )
+    kakao_redirect_uri: str = setting(
+        None,
+        "",
+        http_url(required=False),
+        "the callback URL registered with Kakao; unset: `<this site>/auth/kakao/callback` "
+        "(set it behind a proxy that changes the host or scheme)",
+    )
 
     @property
     def production(self) -> bool:
@@ -243,80 +279,30 @@ class Settings:
         """The database URL in force: the configured one, else SQLite in the data dir."""
         return self.database_url or f"sqlite+aiosqlite:///{self.sqlite_path}"
 
+    @property
+    def logs_dir(self) -> Path:
+        return self.log_dir or self.data_dir / "logs"
+
     @classmethod
     def load(
         cls,
         environ: Mapping[str, str] | None = None,
-        overrides: Mapping[str, str] | None = None,
+        overrides: Mapping[str, str | None] | None = None,
         dotenv_path: str | os.PathLike[str] | None = ".env",
     ) -> Settings:
         """Read settings: flag overrides, then the environment, then `.env`, then defaults."""
         environ = os.environ if environ is None else environ
-        from_file = {}
+        from_file: dict[str, str] = {}
         if dotenv_path and Path(dotenv_path).is_file():
             from_file = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
-        raw: dict[str, str] = {}
-        for setting in SETTINGS:
-            value = setting.default
-            if setting.variable in from_file:
-                value = from_file[setting.variable]
-            if setting.variable in environ:
-                value = environ[setting.variable]
-            if overrides and overrides.get(setting.name) is not None:
-                value = str(overrides[setting.name])
-            raw[setting.name] = value
-        return cls._parse(raw)
-
-    @classmethod
-    def _parse(cls, raw: dict[str, str]) -> Settings:
-        by_name = {s.name: s for s in SETTINGS}
-        env = raw["env"].strip().lower()
-        if env not in {"development", "production"}:
-            raise SettingsError(f"SNS_ENV must be development or production, not {raw['env']!r}")
-        data_dir = Path(raw["data_dir"]).expanduser().resolve()
-        values = {
-            "data_dir": data_dir,
-            "host": raw["host"].strip() or "localhost",
-            "port": _as_int(by_name["port"], raw["port"], 0, 65535),
-            "env": env,
-            "database_url": raw["database_url"].strip(),
-            "redis_url": raw["redis_url"].strip(),
-            "cookie_secret": raw["cookie_secret"],
-            "jwt_secret": raw["jwt_secret"],
-            "session_ttl": _as_int(by_name["session_ttl"], raw["session_ttl"], 60, 10**8),
-            "bcrypt_rounds": _as_int(by_name["bcrypt_rounds"], raw["bcrypt_rounds"], 4, 16),
-            "login_max_failures": _as_int(
-                by_name["login_max_failures"], raw["login_max_failures"], 1, 10**6
-            ),
-            "login_max_failures_ip": _as_int(
-                by_name["login_max_failures_ip"], raw["login_max_failures_ip"], 1, 10**6
-            ),
-            "login_failure_window": _as_int(
-                by_name["login_failure_window"], raw["login_failure_window"], 1, 10**7
-            ),
-            "trusted_proxies": _as_networks(by_name["trusted_proxies"], raw["trusted_proxies"]),
-            "page_size": _as_int(by_name["page_size"], raw["page_size"], 1, 200),
-            "log_dir": Path(raw["log_dir"]).expanduser().resolve()
-            if raw["log_dir"].strip()
-            else data_dir / "logs",
-            "debug": _as_bool(by_name["debug"], raw["debug"]),
-            "query_count_header": _as_bool(
-                by_name["query_count_header"], raw["query_count_header"]
-            ),
-            "kakao_client_id": raw["kakao_client_id"].strip(),
-            "kakao_client_secret": raw["kakao_client_secret"].strip(),
-            **{
-                name: _as_http_url(by_name[name], raw[name], required=True)
-                for name in ("kakao_auth_url", "kakao_token_url", "kakao_user_url")
-            },
-            "kakao_redirect_uri": _as_http_url(
-                by_name["kakao_redirect_uri"], raw["kakao_redirect_uri"], required=False
-            ),
-        }
-        for url_setting in ("database_url", "redis_url"):
-            url = values[url_setting]
-            if url and "://" not in url:
-                raise SettingsError(f"{by_name[url_setting].variable} is not a URL: {url!r}")
+        values: dict[str, Any] = {}
+        for row in SETTINGS:
+            raw = row.default
+            raw = from_file.get(row.variable, raw)
+            raw = environ.get(row.variable, raw)
+            if overrides and overrides.get(row.name) is not None:
+                raw = str(overrides[row.name])
+            values[row.name] = row.parse(row.variable, raw)
         settings = cls(**values)
         settings.validate()
         return settings
@@ -327,13 +313,10 @@ class Settings:
             return
         if self.debug:
             raise SettingsError("SNS_DEBUG must be off when SNS_ENV=production")
-        for name, variable in (
-            ("cookie_secret", "SNS_COOKIE_SECRET"),
-            ("jwt_secret", "SNS_JWT_SECRET"),
-        ):
-            if len(getattr(self, name)) < 32:
+        for row in SETTINGS:
+            if row.name in ("cookie_secret", "jwt_secret") and len(getattr(self, row.name)) < 32:
                 raise SettingsError(
-                    f"{variable} must be set to at least 32 characters when SNS_ENV=production"
+                    f"{row.variable} must be set to at least 32 characters when SNS_ENV=production"
                 )
 
     def with_secrets(self) -> Settings:
@@ -360,3 +343,34 @@ class Settings:
         values["cookie_secret"] = self.cookie_secret or stored["cookie_secret"]
         values["jwt_secret"] = self.jwt_secret or stored["jwt_secret"]
         return Settings(**values)
+
+
+def _row(item: Field[Any]) -> Setting:
+    return Setting(name=item.name, **item.metadata["setting"])
+
+
+SETTINGS: tuple[Setting, ...] = tuple(_row(item) for item in fields(Settings))
+
+
+def help_lines() -> list[str]:
+    """The settings as ``--help`` lists them."""
+    lines = ["settings (environment variable [flag], default: meaning); a .env file is read too:"]
+    for row in SETTINGS:
+        flag = f" [{row.flag}]" if row.flag else ""
+        default = row.default or "(unset)"
+        lines.append(f"  {row.variable}{flag}, default {default}: {row.help.replace('`', '')}")
+    return lines
+
+
+def markdown_table() -> str:
+    """The README's settings table, made from the rows (``python -m sns.settings``)."""
+    lines = ["| variable (flag) | default | meaning |", "|---|---|---|"]
+    for row in SETTINGS:
+        name = f"`{row.variable}`" + (f" (`{row.flag}`)" if row.flag else "")
+        default = f"`{row.default}`" if row.default else "unset"
+        lines.append(f"| {name} | {default} | {row.help} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table())

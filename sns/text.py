@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from sns.errors import Invalid
+
 POST_MAX_CHARS = 140
 NICK_MAX_CHARS = 20
 EMAIL_MAX_CHARS = 254
@@ -45,3 +47,20 @@ def split_hashtags(content: str) -> list[tuple[str, str | None]]:
 
 def has_control_chars(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value)
+
+
+def clean_content(content: str, field: str = "content") -> str:
+    """Post or comment text as stored: NFC, `\\r\\n` as `\\n`, trimmed; 1..140 code points."""
+    content = unicodedata.normalize("NFC", content.replace("\r\n", "\n")).strip()
+    if not content:
+        raise Invalid("Write something first.", field=field)
+    if len(content) > POST_MAX_CHARS:
+        raise Invalid(
+            "A post is at most {max} characters; this one has {count}.",
+            field=field,
+            max=POST_MAX_CHARS,
+            count=len(content),
+        )
+    if has_control_chars(content):
+        raise Invalid("The post contains control characters.", field=field)
+    return content

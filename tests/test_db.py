@@ -9,10 +9,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import func, insert, select, text
 
+from sns.comments import CommentService
 from sns.db import Database, utcnow
+from sns.follows import FollowService
+from sns.likes import LikeService
 from sns.posts import PostService
 from sns.schema import metadata, posts, users
 from tests.conftest import BACKENDS, new_mariadb_url
+
+
+def post_service(db: Database) -> PostService:
+    return PostService(
+        db, comments=CommentService(db), likes=LikeService(db), follows=FollowService(db)
+    )
 
 
 @pytest.fixture(params=BACKENDS)
@@ -90,7 +99,7 @@ async def test_korean_and_emoji_round_trip(database: Database):
     nick = "노드버드🐦"
     user_id = await make_user(database, "이메일@example.com", nick)
     content = "안녕하세요 😀 " + "가" * 130
-    service = PostService(database)
+    service = post_service(database)
     post_id = await service.create(user_id, content)
     async with database.read() as conn:
         row = (await conn.execute(select(posts.c.content).where(posts.c.id == post_id))).one()
@@ -134,7 +143,7 @@ async def test_concurrent_writers_wait_instead_of_failing(database: Database):
                 )
 
         await asyncio.gather(*(write(database if n % 2 else second, n) for n in range(60)))
-        service = PostService(second)
+        service = post_service(second)
         await asyncio.gather(*(service.create(user_id, f"#동시 tagged {n}") for n in range(20)))
     finally:
         await second.dispose()
@@ -180,17 +189,17 @@ async def test_mariadb_tables_are_utf8mb4(mariadb):
 
 async def test_deleting_a_post_removes_every_row_that_hangs_on_it(database: Database):
     from sns.schema import comments, hashtags, likes, post_hashtags
-    from sns.social import SocialService
 
     author = await make_user(database, "author@example.com", "author")
     reader = await make_user(database, "reader@example.com", "reader")
-    service, social = PostService(database), SocialService(database)
+    service = post_service(database)
+    comments_, likes_ = service.comments, service.likes
     post_id = await service.create(author, "doomed #one #둘")
     kept_id = await service.create(author, "kept #one")
-    comment = await social.comment(reader, post_id, "comment")
-    await social.reply(author, comment.id, "reply")
-    await social.like(reader, post_id)
-    await social.like(reader, kept_id)
+    comment = await comments_.comment(reader, post_id, "comment")
+    await comments_.reply(author, comment.id, "reply")
+    await likes_.like(reader, post_id)
+    await likes_.like(reader, kept_id)
     await service.delete(author, post_id)
 
     async def count(table, column) -> int:

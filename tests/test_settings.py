@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from sns.settings import SETTINGS, Settings, SettingsError
+from sns.settings import SETTINGS, Settings, SettingsError, markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,10 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
         ("SNS_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"),
         ("SNS_DATABASE_URL", "just words"),
         ("SNS_DEBUG", "maybe"),
+        ("SNS_PAGE_SIZE", "0"),
+        ("SNS_KAKAO_AUTH_URL", "ftp://example.com/x"),
+        ("SNS_REDIS_URL", "localhost:6379"),
+        ("SNS_DATA_DIR", "  "),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value):
@@ -84,10 +89,31 @@ def test_help_lists_every_variable_and_flag():
             assert setting.flag in result.stdout
 
 
-def test_readme_documents_every_variable():
+def test_readme_settings_table_is_the_one_made_from_the_rows():
     readme = (ROOT / "README.md").read_text()
+    assert markdown_table() in readme, "README is stale: paste `python -m sns.settings`"
     for setting in SETTINGS:
-        assert setting.variable in readme, setting.variable
+        assert f"| `{setting.variable}`" in readme, setting.variable
+
+
+def test_every_field_of_settings_is_one_row_with_its_own_variable():
+    assert [row.name for row in SETTINGS] == [f.name for f in fields(Settings)]
+    assert len({row.variable for row in SETTINGS}) == len(SETTINGS)
+    for row in SETTINGS:
+        assert row.variable == "SNS_" + row.name.upper()
+        assert row.help, row.name
+        row.parse(row.variable, row.default)  # every default parses
+
+
+def test_secret_rows_stay_out_of_repr():
+    secret = {"SNS_COOKIE_SECRET": "c" * 40, "SNS_KAKAO_CLIENT_SECRET": "k" * 40}
+    text = repr(Settings.load(environ=secret, dotenv_path=None))
+    assert "c" * 40 not in text and "k" * 40 not in text
+    assert {row.name for row in SETTINGS if row.secret} == {
+        "cookie_secret",
+        "jwt_secret",
+        "kakao_client_secret",
+    }
 
 
 def test_readme_starts_with_the_two_commands():

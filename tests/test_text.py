@@ -7,7 +7,7 @@ import pytest
 from sns import text
 from sns.accounts import validate_join
 from sns.errors import Invalid
-from sns.posts import clean_content
+from sns.text import clean_content
 
 
 @pytest.mark.parametrize(

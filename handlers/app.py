@@ -1,7 +1,7 @@
-"""The composition root: settings -> services -> the Tornado Application.
+"""The Application: routes, templates and static files over the services built at start-up.
 
-This is the one module of ``sns`` that knows the web layer: it puts the handlers' routes
-together with the services they are handed. Everything else in ``sns`` stays web-free.
+Built here, in the web layer, so that ``sns`` never imports ``tornado.web``. Nothing
+travels in the Tornado settings but ``services`` and Tornado's own keys.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import tornado.web
 from handlers import account, auth, kakao, pages, posts, social
 from handlers.base import NotFoundHandler, StaticHandler
 from handlers.ui import ui_methods
-from sns.kakao import KakaoLogin
 from sns.logs import log_request
 from sns.services import Services
 
@@ -44,7 +43,6 @@ def make_app(services: Services) -> tornado.web.Application:
     return tornado.web.Application(
         routes,
         services=services,
-        kakao=KakaoLogin.from_settings(settings, services.db, services.accounts),
         cookie_secret=settings.cookie_secret,
         xsrf_cookies=True,
         xsrf_cookie_kwargs={"httponly": True, "samesite": "Lax"},
@@ -60,5 +58,4 @@ def make_app(services: Services) -> tornado.web.Application:
         autoreload=settings.debug,
         compiled_template_cache=not settings.debug,
         static_hash_cache=not settings.debug,
-        image_origin="",
     )

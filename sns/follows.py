@@ -1,0 +1,157 @@
+"""Follows: who follows whom, the counts on profile boxes, and the lists on /profile.
+
+Follows are idempotent (insert-ignore); only people who still have an account are
+counted or listed, so a deleted account drops out of everyone's numbers at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Column, ScalarSelect, and_, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sns.accounts import User, row_to_user
+from sns.db import Database, utcnow
+from sns.errors import Invalid
+from sns.schema import follows, users
+from sns.visible import LIVE_USER, live_user_row
+
+
+@dataclass(frozen=True)
+class FollowCounts:
+    followings: int
+    followers: int
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in a list of followings or followers, and whether the reader follows them."""
+
+    id: int
+    nick: str
+    followed_by_viewer: bool
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A user's page header: who, their counts, and whether the reader follows them."""
+
+    user: User
+    counts: FollowCounts
+    followed_by_viewer: bool
+
+
+def _live_count(person: Column[int], owner: Column[int], user_id: int) -> ScalarSelect[int]:
+    """How many live accounts stand in ``person`` of the follows whose ``owner`` is user_id."""
+    return (
+        select(func.count())
+        .select_from(follows)
+        .join(users, users.c.id == person)
+        .where(owner == user_id, LIVE_USER)
+        .scalar_subquery()
+    )
+
+
+async def count_follows(conn: AsyncConnection, user_id: int) -> FollowCounts:
+    """Followings and followers that are live accounts, in one query."""
+    followings = _live_count(follows.c.following_id, follows.c.follower_id, user_id)
+    followers = _live_count(follows.c.follower_id, follows.c.following_id, user_id)
+    row = (await conn.execute(select(followings, followers))).one()
+    return FollowCounts(followings=row[0], followers=row[1])
+
+
+class FollowService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def follow(self, follower_id: int, following_id: int) -> FollowCounts:
+        """Follow someone (again changes nothing); returns the follower's new counts."""
+        if follower_id == following_id:
+            raise Invalid("You cannot follow yourself.")
+        async with self.db.transaction() as conn:
+            await live_user_row(conn, following_id)
+            await conn.execute(
+                self.db.insert_ignore(follows).values(
+                    follower_id=follower_id, following_id=following_id, created_at=utcnow()
+                )
+            )
+            return await count_follows(conn, follower_id)
+
+    async def unfollow(self, follower_id: int, following_id: int) -> FollowCounts:
+        if follower_id == following_id:
+            raise Invalid("You cannot follow yourself.")
+        async with self.db.transaction() as conn:
+            await live_user_row(conn, following_id)
+            await conn.execute(
+                delete(follows).where(
+                    follows.c.follower_id == follower_id, follows.c.following_id == following_id
+                )
+            )
+            return await count_follows(conn, follower_id)
+
+    async def counts(self, user_id: int) -> FollowCounts:
+        async with self.db.read() as conn:
+            return await count_follows(conn, user_id)
+
+    async def followed_among(
+        self, conn: AsyncConnection, follower_id: int, user_ids: Iterable[int]
+    ) -> set[int]:
+        """Which of these users ``follower_id`` follows: one query for a whole page."""
+        wanted = set(user_ids)
+        if not wanted:
+            return set()
+        rows = await conn.execute(
+            select(follows.c.following_id).where(
+                follows.c.follower_id == follower_id, follows.c.following_id.in_(wanted)
+            )
+        )
+        return set(rows.scalars())
+
+    async def profile(self, user_id: int, viewer_id: int | None) -> Profile:
+        """Who ``user_id`` is, their counts, and whether the viewer follows them."""
+        async with self.db.read() as conn:
+            user = row_to_user(await live_user_row(conn, user_id))
+            counts = await count_follows(conn, user_id)
+            followed = False
+            if viewer_id is not None and viewer_id != user_id:
+                followed = user_id in await self.followed_among(conn, viewer_id, [user_id])
+        return Profile(user=user, counts=counts, followed_by_viewer=followed)
+
+    async def followings(self, user_id: int, viewer_id: int, limit: int = 500) -> list[Person]:
+        """Whom ``user_id`` follows, newest first."""
+        return await self._people(
+            follows.c.following_id, follows.c.follower_id, user_id, viewer_id, limit
+        )
+
+    async def followers(self, user_id: int, viewer_id: int, limit: int = 500) -> list[Person]:
+        """Who follows ``user_id``, newest first."""
+        return await self._people(
+            follows.c.follower_id, follows.c.following_id, user_id, viewer_id, limit
+        )
+
+    async def _people(
+        self,
+        person_col: Column[int],
+        owner_col: Column[int],
+        user_id: int,
+        viewer_id: int,
+        limit: int,
+    ) -> list[Person]:
+        mine = follows.alias("mine")
+        query = (
+            select(users.c.id, users.c.nick, mine.c.follower_id.is_not(None).label("followed"))
+            .select_from(follows)
+            .join(users, users.c.id == person_col)
+            .outerjoin(
+                mine,
+                and_(mine.c.following_id == users.c.id, mine.c.follower_id == viewer_id),
+            )
+            .where(owner_col == user_id, LIVE_USER)
+            .order_by(follows.c.created_at.desc(), users.c.id.desc())
+            .limit(limit)
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        return [Person(id=r.id, nick=r.nick, followed_by_viewer=bool(r.followed)) for r in rows]

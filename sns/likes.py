@@ -1,0 +1,102 @@
+"""Likes: idempotent, with a counter on the post that always equals the rows in ``likes``.
+
+The row is inserted with "ignore duplicates" and the counter moves only when a row really
+appeared or disappeared, in the same transaction, so the count stays exact however many
+clicks arrive at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sns.db import Database, utcnow
+from sns.schema import likes, posts
+from sns.visible import require_visible_post
+
+
+@dataclass(frozen=True)
+class LikeState:
+    post_id: int
+    liked: bool
+    like_count: int
+
+
+class LikeService:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def _lock_post(self, conn: AsyncConnection, post_id: int) -> None:
+        """Take the post row's write lock before touching its likes.
+
+        Inserting a like takes a shared lock on the post (the foreign key check); two
+        clicks holding it at once would then deadlock on ``like_count``. Locking first
+        makes concurrent clicks queue up instead (SQLite's BEGIN IMMEDIATE already does).
+        """
+        await conn.execute(select(posts.c.id).where(posts.c.id == post_id).with_for_update())
+
+    async def like(self, user_id: int, post_id: int) -> LikeState:
+        """Like a post (once); returns the state to show."""
+        async with self.db.transaction() as conn:
+            await self._lock_post(conn, post_id)
+            await require_visible_post(conn, post_id)
+            added = await conn.execute(
+                self.db.insert_ignore(likes).values(
+                    user_id=user_id, post_id=post_id, created_at=utcnow()
+                )
+            )
+            if added.rowcount == 1:
+                await conn.execute(
+                    update(posts)
+                    .where(posts.c.id == post_id)
+                    .values(like_count=posts.c.like_count + 1)
+                )
+            return await self._state(conn, user_id, post_id)
+
+    async def unlike(self, user_id: int, post_id: int) -> LikeState:
+        async with self.db.transaction() as conn:
+            await self._lock_post(conn, post_id)
+            await require_visible_post(conn, post_id)
+            removed = await conn.execute(
+                delete(likes).where(likes.c.user_id == user_id, likes.c.post_id == post_id)
+            )
+            if removed.rowcount == 1:
+                await conn.execute(
+                    update(posts)
+                    .where(posts.c.id == post_id)
+                    .values(like_count=posts.c.like_count - 1)
+                )
+            return await self._state(conn, user_id, post_id)
+
+    async def _state(self, conn: AsyncConnection, user_id: int, post_id: int) -> LikeState:
+        row = (
+            await conn.execute(
+                select(
+                    posts.c.like_count,
+                    select(func.count())
+                    .select_from(likes)
+                    .where(likes.c.user_id == user_id, likes.c.post_id == post_id)
+                    .scalar_subquery()
+                    .label("mine"),
+                ).where(posts.c.id == post_id)
+            )
+        ).one()
+        return LikeState(post_id=post_id, liked=bool(row.mine), like_count=row.like_count)
+
+    async def liked_among(
+        self, conn: AsyncConnection, user_id: int, post_ids: Sequence[int]
+    ) -> set[int]:
+        """Which of these posts ``user_id`` liked: one query for a whole page."""
+        if not post_ids:
+            return set()
+        rows = await conn.execute(
+            select(likes.c.post_id).where(likes.c.user_id == user_id, likes.c.post_id.in_(post_ids))
+        )
+        return set(rows.scalars())
+
+    async def remove_all(self, conn: AsyncConnection, post_id: int) -> None:
+        """Delete a post's likes (inside the post's own transaction)."""
+        await conn.execute(delete(likes).where(likes.c.post_id == post_id))

@@ -1,0 +1,64 @@
+"""Imports go one way: handlers use sns; sns and resize never import the web layer."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = ("tornado.web", "handlers")
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, including ``from tornado import web`` as tornado.web."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
+
+
+def core_modules() -> list[Path]:
+    return sorted([*(ROOT / "sns").rglob("*.py"), *(ROOT / "resize").rglob("*.py")])
+
+
+def breaks_the_layers(modules: set[str]) -> list[str]:
+    return sorted(
+        name
+        for name in modules
+        for banned in FORBIDDEN
+        if name == banned or name.startswith(banned + ".")
+    )
+
+
+@pytest.mark.parametrize("path", core_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_core_modules_do_not_import_the_web_layer(path: Path):
+    assert breaks_the_layers(imported_modules(path)) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import tornado.web",
+        "from tornado import web",
+        "from tornado.web import RequestHandler",
+        "import handlers.app",
+        "from handlers.base import PageHandler",
+        "def f():\n    from handlers import app\n",
+    ],
+)
+def test_the_check_catches_every_way_of_importing_it(tmp_path: Path, source: str):
+    module = tmp_path / "module.py"
+    module.write_text(source + "\n")
+    assert breaks_the_layers(imported_modules(module)) != []
+
+
+def test_the_check_allows_what_the_core_may_use(tmp_path: Path):
+    module = tmp_path / "module.py"
+    module.write_text("import tornado.httpclient\nfrom tornado.httputil import url_concat\n")
+    assert breaks_the_layers(imported_modules(module)) == []
