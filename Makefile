@@ -23,15 +23,15 @@ demo: $(STAMP)
 	$(BIN)/python run.py demo
 
 # Starts MariaDB, Redis and Chromium itself (installing them with apt when run as root).
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint
 	$(BIN)/python -m tests.services --ensure
 	$(BIN)/python -m pytest
 
+# ruff for lint and format; mypy, strict on sns/ and handlers/ (pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

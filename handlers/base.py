@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import tornado.locale
+from tornado.concurrent import Future
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler
 
 from sns import sessions as session_backends
@@ -233,7 +234,7 @@ class BaseHandler(RequestHandler):
     def set_default_headers(self) -> None:
         set_common_headers(self)
 
-    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Awaitable[None]:
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
         if self.config.query_count_header and not self._headers_written:
             self.set_header(
                 "X-SNS-Queries", str(self.db.statement_count - self._statements_at_start)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 from tornado.escape import url_escape, xhtml_escape
+from tornado.web import RequestHandler
 
 from sns.text import split_hashtags
 
 
-def post_html(handler: Any, content: str) -> str:
+def post_html(handler: RequestHandler, content: str) -> str:
     """The post's text, escaped, with each hashtag linked to its search page.
 
     Templates must output this with ``{% raw %}``: every piece of user text goes through
@@ -28,12 +28,12 @@ def post_html(handler: Any, content: str) -> str:
     return "".join(out)
 
 
-def relative_time(handler: Any, when: datetime) -> str:
+def relative_time(handler: RequestHandler, when: datetime) -> str:
     """'3 minutes ago' in the reader's language (stored times are naive UTC)."""
-    return handler.locale.format_date(when, gmt_offset=0, relative=True)
+    return str(handler.locale.format_date(when, gmt_offset=0, relative=True))
 
 
-def iso_time(handler: Any, when: datetime) -> str:
+def iso_time(handler: RequestHandler, when: datetime) -> str:
     return when.replace(tzinfo=UTC).isoformat()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sns import text
-from sns.db import Database, utcnow
+from sns.db import Database, new_id, utcnow
 from sns.errors import Conflict, Invalid, TooManyRequests, Unauthorized
 from sns.ratelimit import RateLimiter
 from sns.schema import follows, likes, posts, users
@@ -143,7 +143,7 @@ class AccountService:
                         created_at=utcnow(),
                     )
                 )
-                user_id = result.inserted_primary_key[0]
+                user_id = new_id(result)
         except IntegrityError:
             raise Conflict(
                 "That email is already registered. Log in instead?", field="email"

@@ -9,7 +9,8 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from sns.settings import SETTINGS, Settings, SettingsError, help_lines
 
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-Serve = Callable[[Settings], Awaitable[None]]
+Serve = Callable[[Settings], Coroutine[Any, Any, None]]
 
 
 def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:

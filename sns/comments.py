@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from sns.db import Database, utcnow
+from sns.db import Database, new_id, utcnow
 from sns.errors import NotFound
 from sns.schema import comments, users
 from sns.text import clean_content
@@ -116,7 +116,7 @@ class CommentService:
             await conn.execute(
                 select(*COMMENT_COLUMNS)
                 .join(users, users.c.id == comments.c.user_id)
-                .where(comments.c.id == result.inserted_primary_key[0])
+                .where(comments.c.id == new_id(result))
             )
         ).one()
         return comment_from_row(row)

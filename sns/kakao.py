@@ -23,7 +23,7 @@ from tornado.httputil import url_concat
 
 from sns import text
 from sns.accounts import AccountService, User, normalize_email
-from sns.db import Database, utcnow
+from sns.db import Database, new_id, utcnow
 from sns.errors import BadGateway, Conflict, Forbidden
 from sns.schema import users
 from sns.settings import Settings
@@ -301,4 +301,4 @@ class KakaoLogin:
                     created_at=utcnow(),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return new_id(result)

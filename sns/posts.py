@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, insert, select, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
 from sns.comments import CommentService, CommentView
-from sns.db import Database, utcnow
+from sns.db import Database, new_id, utcnow
 from sns.errors import Forbidden, NotFound
 from sns.follows import FollowService
 from sns.likes import LikeService
@@ -62,7 +63,7 @@ POST_COLUMNS = (
 )
 
 
-def visible_posts() -> Select:
+def visible_posts() -> Select[Any]:
     """Posts whose author still has an account, with the author's nick."""
     return select(*POST_COLUMNS).join(users, users.c.id == posts.c.user_id).where(LIVE_USER)
 
@@ -96,7 +97,7 @@ class PostService:
                     user_id=user_id, content=content, img=img, created_at=now, updated_at=now
                 )
             )
-            post_id = result.inserted_primary_key[0]
+            post_id = new_id(result)
             await self._link_hashtags(conn, post_id, text.extract_hashtags(content))
         return post_id
 
@@ -154,7 +155,7 @@ class PostService:
             )
 
     async def _page(
-        self, query: Select, key: ColumnElement, before: int | None, viewer_id: int | None
+        self, query: Select[Any], key: ColumnElement[int], before: int | None, viewer_id: int | None
     ) -> Page:
         if before is not None:
             query = query.where(key < before)

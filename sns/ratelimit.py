@@ -7,8 +7,11 @@ and node shares one count. Used for failed logins now, and for the API's tiers.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
+
+from redis.asyncio import Redis
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,7 @@ class RateLimiter(Protocol):
 class MemoryRateLimiter:
     """Counters in this process's memory: right for one process, not shared."""
 
-    def __init__(self, clock: Any = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._windows: dict[str, tuple[int, float]] = {}
 
@@ -68,7 +71,7 @@ class RedisRateLimiter:
 
     PREFIX = "sns:rate:"
 
-    def __init__(self, redis: Any) -> None:
+    def __init__(self, redis: Redis) -> None:
         self.redis = redis
 
     async def hit(self, key: str, window: int) -> Count:

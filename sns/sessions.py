@@ -12,6 +12,7 @@ import secrets
 import time
 from typing import Any, Protocol
 
+from redis.asyncio import Redis
 from sqlalchemy import delete, insert, select, update
 
 from sns.db import Database
@@ -98,7 +99,8 @@ class SqlSessionStore:
                     .where(sessions.c.id == _key(session_id))
                     .values(expires_at=now + self.ttl)
                 )
-        return json.loads(row.data)
+        data: SessionData = json.loads(row.data)
+        return data
 
     async def save(self, session_id: str, data: SessionData) -> None:
         async with self.db.transaction() as conn:
@@ -121,7 +123,7 @@ class RedisSessionStore:
 
     PREFIX = "sns:session:"
 
-    def __init__(self, redis: Any, ttl: int) -> None:
+    def __init__(self, redis: Redis, ttl: int) -> None:
         self.redis = redis
         self.ttl = ttl
 
