@@ -58,3 +58,31 @@ def test_timeline_pages_cost_a_fixed_number_of_queries(make_server, backend):
     assert small == large
     # Session, user, profile box, then the page: a handful, counting SQLite's BEGINs.
     assert max(large.values()) <= 16, large
+
+
+# What a fetch action runs, statement by statement (SQLite also counts each BEGIN):
+# finding the session (SQL store only) and the user, then the action's own transaction.
+# The sidebar's follow counts are not among them: only a drawn page fetches those.
+SESSION = {"sqlite": 2, "mariadb": 0}
+USER = {"sqlite": 2, "mariadb": 1}
+LIKE = {"sqlite": 6, "mariadb": 5}  # BEGIN, lock the post, is it visible, insert, +1, state
+COMMENT = {"sqlite": 4, "mariadb": 3}  # BEGIN, is the post visible, insert, read it back
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_a_fetch_action_does_not_pay_for_the_sidebar(make_server, backend):
+    server = make_server(backend, SNS_QUERY_COUNT_HEADER="true")
+    reader, author = server.client(), server.client()
+    reader.join()
+    author.join()
+    post_id = author.post("/post", {"content": "like me"}, headers=JSON).json()["payload"]["id"]
+    reader.get("/")  # the first visit may refresh the session's expiry; measure the next ones
+
+    like = reader.post(f"/post/{post_id}/like", headers=JSON)
+    comment = reader.post(f"/comment/{post_id}", {"content": "hi"}, headers=JSON)
+    page = reader.get("/")
+
+    auth = SESSION[backend] + USER[backend]
+    assert int(like.headers["X-SNS-Queries"]) == auth + LIKE[backend]
+    assert int(comment.headers["X-SNS-Queries"]) == auth + COMMENT[backend]
+    assert 'class="following-count"' in page.text  # a page does show the sidebar's counts
