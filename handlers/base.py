@@ -11,11 +11,13 @@ The API's handler will replace the cookie with a JWT by overriding ``authenticat
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 import os
 import traceback
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
@@ -45,6 +47,8 @@ SESSION_COOKIE = "sid"
 LOCALE_COOKIE = "locale"
 SUPPORTED_LOCALES = ("en_US", "ko_KR")
 WORKER = str(os.getpid())
+HSTS = "max-age=15552000; includeSubDomains"  # 180 days, sent only over HTTPS
+PRIVATE = "private, no-store"  # what a logged-in person sees is theirs alone
 
 CONTENT_SECURITY_POLICY = "; ".join(
     (
@@ -147,6 +151,17 @@ class BaseHandler(RequestHandler):
         """Find out who is asking before the method runs (``get_current_user`` cannot await)."""
         self._statements_at_start = self.db.statement_count
         self.current_user = await self.authenticate()
+        if self.current_user:
+            self.set_header("Cache-Control", PRIVATE)
+
+    async def head(self, *args: str, **kwargs: str) -> None:
+        """HEAD wherever GET is answered: the same headers, and Tornado drops the body."""
+        get = getattr(self, "get", None)
+        if get is None or getattr(type(self), "get", None) is RequestHandler.get:
+            raise HTTPError(405)
+        result = get(*args, **kwargs)
+        if inspect.isawaitable(result):
+            await result
 
     async def authenticate(self) -> User | None:
         """The user of the signed session cookie, or None; a stale cookie is cleared."""
@@ -233,6 +248,47 @@ class BaseHandler(RequestHandler):
 
     def set_default_headers(self) -> None:
         set_common_headers(self)
+        if self.is_https:
+            self.set_header("Strict-Transport-Security", HSTS)
+        if getattr(self, "_current_user", None):  # error pages are drawn after clear()
+            self.set_header("Cache-Control", PRIVATE)
+
+    def set_cookie(
+        self,
+        name: str,
+        value: str | bytes,
+        domain: str | None = None,
+        expires: float | tuple[int, ...] | datetime | None = None,
+        path: str = "/",
+        expires_days: float | None = None,
+        *,
+        max_age: int | None = None,
+        httponly: bool = False,
+        secure: bool = False,
+        samesite: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Every cookie is Secure when the page came over HTTPS, Tornado's ``_xsrf`` too."""
+        super().set_cookie(
+            name,
+            value,
+            domain,
+            expires,
+            path,
+            expires_days,
+            max_age=max_age,
+            httponly=httponly,
+            secure=secure or self.is_https,
+            samesite=samesite,
+            **kwargs,
+        )
+
+    def check_xsrf_cookie(self) -> None:
+        """The XSRF token counts only from the form body or a header, never the URL, where
+        it would leak into logs, history and Referer headers."""
+        if "_xsrf" in self.request.query_arguments:
+            raise HTTPError(403, "XSRF token in the query string")
+        super().check_xsrf_cookie()
 
     def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
         if self.config.query_count_header and not self._headers_written:
@@ -294,10 +350,15 @@ class BaseHandler(RequestHandler):
         value: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Like Tornado's, but naming the path only: query strings can carry secrets."""
+        method, path = self.request.method, self.request.path
         if isinstance(value, ServiceError):
-            log.info("%s %s -> %d: %s", self.request.method, self.request.path, value.status, value)
-            return
-        super().log_exception(typ, value, tb)
+            log.info("%s %s -> %d: %s", method, path, value.status, value)
+        elif isinstance(value, HTTPError):
+            if value.log_message:
+                log.warning("%s %s -> %d: %s", method, path, value.status_code, value.get_message())
+        else:
+            log.error("uncaught exception in %s %s", method, path, exc_info=value)
 
     def error_message(self, status_code: int, exc: BaseException | None) -> str:
         if isinstance(exc, ServiceError):
