@@ -211,6 +211,30 @@ class Settings:
         "are believed; anyone else's are ignored",
     )
     page_size: int = setting(None, "20", whole(1, 200), "posts per timeline page")
+    max_body_bytes: int = setting(
+        None,
+        "65536",
+        whole(1024, 10**8),
+        "largest request body accepted from anyone (forms, fetch calls); larger ones are "
+        "refused from their `Content-Length` before they are read",
+    )
+    idle_timeout: int = setting(
+        None,
+        "60",
+        whole(1, 3600),
+        "seconds a connection may sit idle, or take to send its request headers, before "
+        "it is closed",
+    )
+    body_timeout: int = setting(
+        None, "30", whole(1, 3600), "seconds a client may take to send a request body"
+    )
+    max_connections: int = setting(
+        None,
+        "0",
+        whole(0, 10**6),
+        "open connections one process serves at once; more are closed at once; "
+        "0: the open-file limit less 64 for the database, Redis and logs",
+    )
     log_dir: Path | None = setting(
         None,
         "",

@@ -29,6 +29,7 @@ class SnsServer:
         self.extra_env = env or {}
         self.process: subprocess.Popen | None = None
         self.log_path = data_dir / "server.out"
+        self.command_prefix: list[str] = []  # e.g. ["prlimit", "--nofile=200"]
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SNS_")}
@@ -49,7 +50,7 @@ class SnsServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "--env-file", ""],
+            [*self.command_prefix, sys.executable, str(ROOT / "run.py"), "--env-file", ""],
             cwd=ROOT,
             env=self.environment(),
             stdout=out,
