@@ -31,7 +31,14 @@ from sns import sessions as session_backends
 from sns.accounts import AccountService, User
 from sns.comments import CommentService
 from sns.db import Database
-from sns.errors import ServiceError, TooManyRequests, Unauthorized
+from sns.errors import (
+    OUTAGE,
+    ServiceError,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    is_outage,
+)
 from sns.follows import FollowCounts, FollowService
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
@@ -340,8 +347,10 @@ class BaseHandler(RequestHandler):
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
-        if exc_info and isinstance(exc_info[1], ServiceError):
-            status_code = self.status_for(exc_info[1])
+        if exc_info and is_outage(exc_info[1]):
+            kwargs["exc_info"] = (Unavailable, Unavailable(OUTAGE), exc_info[2])
+        if kwargs.get("exc_info") and isinstance(kwargs["exc_info"][1], ServiceError):
+            status_code = kwargs["exc_info"][1].status
         super().send_error(status_code, **kwargs)
 
     def log_exception(
@@ -354,6 +363,9 @@ class BaseHandler(RequestHandler):
         method, path = self.request.method, self.request.path
         if isinstance(value, ServiceError):
             log.info("%s %s -> %d: %s", method, path, value.status, value)
+        elif value is not None and is_outage(value):
+            first_line = (str(value).splitlines() or [""])[0][:200]
+            log.warning("%s %s -> 503: %s %s", method, path, type(value).__name__, first_line)
         elif isinstance(value, HTTPError):
             if value.log_message:
                 log.warning("%s %s -> %d: %s", method, path, value.status_code, value.get_message())
@@ -367,9 +379,17 @@ class BaseHandler(RequestHandler):
             return self.locale.translate(exc.reason)
         return self.locale.translate(_DEFAULT_MESSAGES.get(status_code, "Something went wrong."))
 
+    def error_headers(self, exc: BaseException | None) -> None:
+        """Headers an error answer needs (called after ``send_error`` cleared them)."""
+        if isinstance(exc, ServiceError):
+            self.status_for(exc)
+        if isinstance(exc, Unavailable):
+            self.set_header("Retry-After", "5")
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         """``{code, message}``: the one error shape of fetch calls and the API."""
         exc = kwargs["exc_info"][1] if "exc_info" in kwargs else None
+        self.error_headers(exc)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         body = {"code": status_code, "message": self.error_message(status_code, exc)}
         self.finish(json.dumps(body))
@@ -425,6 +445,7 @@ class PageHandler(BaseHandler):
             super().write_error(status_code, **kwargs)
             return
         exc_info = kwargs.get("exc_info")
+        self.error_headers(exc_info[1] if exc_info else None)
         trace = None
         if self.settings.get("serve_traceback") and exc_info and status_code >= 500:
             trace = "".join(traceback.format_exception(*exc_info))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tornado.escape import url_escape
@@ -9,6 +10,8 @@ from tornado.web import HTTPError
 
 from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, PageHandler, login_required
 from sns.posts import Page
+
+HEALTH_TIMEOUT = 1.5  # seconds each dependency has to answer /healthz
 
 
 class TimelineHandler(PageHandler):
@@ -155,13 +158,17 @@ class HealthHandler(BaseHandler):
         return None
 
     async def get(self) -> None:
-        checks = {}
-        for name, probe in (("database", self.db.ping), ("sessions", self.sessions.ping)):
-            try:
-                await probe()
-                checks[name] = "ok"
-            except Exception as exc:
-                checks[name] = f"down: {type(exc).__name__}"
+        probes = {"database": self.db.ping(), "sessions": self.sessions.ping()}
+        results = await asyncio.gather(
+            *(asyncio.wait_for(probe, HEALTH_TIMEOUT) for probe in probes.values()),
+            return_exceptions=True,
+        )
+        checks = {
+            name: "ok"
+            if not isinstance(result, BaseException)
+            else f"down: {type(result).__name__}"
+            for name, result in zip(probes, results, strict=True)
+        }
         healthy = all(value == "ok" for value in checks.values())
         self.set_status(200 if healthy else 503)
         self.set_header("Cache-Control", "no-store")

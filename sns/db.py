@@ -52,7 +52,14 @@ def alembic_config(url: str | None = None) -> Config:
 class Database:
     """Async access to SQLite or MySQL/MariaDB through SQLAlchemy Core."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout: float = 5,
+        query_timeout: float | None = 10,
+        pool_timeout: float = 5,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.statement_count = 0
@@ -67,8 +74,17 @@ class Database:
             event.listen(self.engine.sync_engine, "begin", _sqlite_on_begin)
         else:
             self.engine = create_async_engine(
-                url, pool_pre_ping=True, pool_recycle=3600, pool_size=10, max_overflow=20
+                url,
+                pool_pre_ping=True,
+                pool_recycle=3600,
+                pool_size=10,
+                max_overflow=20,
+                pool_timeout=pool_timeout,
+                connect_args={"connect_timeout": connect_timeout},
             )
+        # A frozen or unreachable server must turn into a quick error, not a hung request;
+        # SQLite is a local file whose own busy timeout already bounds the wait.
+        self.query_timeout = None if self.is_sqlite else query_timeout
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._count_statement)
 
     def _count_statement(self, *_args: Any) -> None:
@@ -77,13 +93,13 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads; whatever it wrote is rolled back."""
-        async with self.engine.connect() as conn:
+        async with asyncio.timeout(self.query_timeout), self.engine.connect() as conn:
             yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        async with self.engine.connect() as conn:
+        async with asyncio.timeout(self.query_timeout), self.engine.connect() as conn:
             if self.is_sqlite:
                 await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
@@ -101,7 +117,7 @@ class Database:
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""
-        async with self.engine.connect() as conn:
+        async with asyncio.timeout(self.query_timeout), self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def migrate(self) -> None:

@@ -48,6 +48,35 @@ class BadGateway(ServiceError):
     status = 502
 
 
+class Unavailable(ServiceError):
+    """A backend (database, Redis) is down or too slow: try again in a moment."""
+
+    status = 503
+
+
+OUTAGE = "SNS cannot reach its database or session store right now. Please try again in a moment."
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether an exception means a backend is down or too slow, rather than a bug."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if isinstance(exc, TimeoutError | PoolTimeout | RedisConnectionError | RedisTimeoutError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc.orig, OSError) or _lost(exc)
+    return isinstance(exc, OSError)
+
+
+def _lost(exc: BaseException) -> bool:
+    """MySQL's "can't connect" (2003), "gone away" (2006) and "lost connection" (2013)."""
+    args: tuple[Any, ...] = getattr(getattr(exc, "orig", None), "args", ())
+    return bool(args) and args[0] in (2003, 2006, 2013)
+
+
 class TooManyRequests(ServiceError):
     status = 429
 

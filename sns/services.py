@@ -49,14 +49,25 @@ class Services:
 
 async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Connect the configured backends (SQLite + SQL sessions unless told otherwise)."""
-    db = Database(settings.sql_url)
+    db = Database(
+        settings.sql_url,
+        connect_timeout=settings.db_connect_timeout,
+        query_timeout=settings.db_query_timeout,
+        pool_timeout=settings.db_pool_timeout,
+    )
     if migrate:
         await db.migrate()
     redis: Redis | None = None
     sessions: SessionStore
     limiter: RateLimiter
     if settings.redis_url:
-        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        redis = Redis.from_url(
+            settings.redis_url,
+            decode_responses=True,
+            socket_connect_timeout=settings.redis_timeout,
+            socket_timeout=settings.redis_timeout,
+            health_check_interval=30,
+        )
         sessions = RedisSessionStore(redis, settings.session_ttl)
         limiter = RedisRateLimiter(redis)
     else:

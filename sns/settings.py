@@ -47,6 +47,19 @@ def whole(low: int, high: int) -> Parser:
     return parse
 
 
+def seconds(low: float, high: float) -> Parser:
+    def parse(variable: str, raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise SettingsError(f"{variable} must be a number of seconds, not {raw!r}") from None
+        if not low <= value <= high:
+            raise SettingsError(f"{variable} must be between {low} and {high}, not {value}")
+        return value
+
+    return parse
+
+
 def boolean(variable: str, raw: str) -> bool:
     lowered = raw.strip().lower()
     if lowered in _TRUE:
@@ -211,6 +224,27 @@ class Settings:
         "are believed; anyone else's are ignored",
     )
     page_size: int = setting(None, "20", whole(1, 200), "posts per timeline page")
+    db_connect_timeout: int = setting(
+        None, "5", whole(1, 600), "seconds to wait for MySQL/MariaDB to accept a connection"
+    )
+    db_query_timeout: int = setting(
+        None,
+        "10",
+        whole(1, 3600),
+        "seconds one MySQL/MariaDB transaction may take before the request fails with a 503",
+    )
+    db_pool_timeout: int = setting(
+        None,
+        "5",
+        whole(1, 600),
+        "seconds to wait for a free connection in the pool before the request fails with a 503",
+    )
+    redis_timeout: float = setting(
+        None,
+        "2",
+        seconds(0.1, 600),
+        "seconds to wait for Redis to connect or answer before the request fails with a 503",
+    )
     max_body_bytes: int = setting(
         None,
         "65536",

@@ -417,7 +417,7 @@ class RedisServer(_Service):
             raise RuntimeError("redis-server is not installed (see ensure_installed)")
         began = time.monotonic()
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port()
+        self.port = self.port or free_port()  # a restart keeps its port
         cmd = [
             redis_server,
             "--port",
