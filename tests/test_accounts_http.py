@@ -18,7 +18,10 @@ def test_sign_up_logs_the_new_user_in_and_shows_the_profile_box(client: Client):
     assert 'action="/auth/logout"' in page.text
     assert 'class="following-count">0<' in page.text
     assert 'class="follower-count">0<' in page.text
-    assert who["email"] not in page.text or "value=" not in page.text
+    assert '<p class="greeting">Hello, 새싹개발자</p>' in page.text
+    assert 'class="login-box"' not in page.text
+    # The profile box names the user by nick; the email is not shown on the page.
+    assert who["email"] not in page.text
 
 
 def test_session_cookie_is_signed_httponly_and_samesite_lax(server):
