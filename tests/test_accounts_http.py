@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
 import pytest
+from tornado.web import decode_signed_value
 
-from tests.sns_server import PASSWORD, Client
+from tests.sns_server import PASSWORD, Client, my_user_id
 
 
 def test_sign_up_logs_the_new_user_in_and_shows_the_profile_box(client: Client):
@@ -220,16 +222,27 @@ def test_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing(make_serve
     assert statuses == [401, 401, 429]
 
 
+def session_id_of(server, client: Client) -> str:
+    """The session id inside the client's signed ``sid`` cookie (re-signed as it slides)."""
+    secret = json.loads((server.data_dir / "secrets.json").read_text())["cookie_secret"]
+    cookie = client.http.cookies.get("sid").strip('"')
+    return decode_signed_value(secret, "sid", cookie).decode()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
 def test_a_session_survives_a_server_restart(make_server, backend):
     server = make_server(backend)
     client = server.client()
-    who = client.join(nick="persistent")
+    client.join(nick="persistent")
+    user_id, session_id = client.user_id(), session_id_of(server, client)
+    first_process = server.process.pid
     server.restart()
+    assert server.process.pid != first_process, "the server did not restart"
     page = client.get("/")
     assert 'action="/auth/logout"' in page.text
-    assert "persistent" in page.text
-    assert who["email"]
+    assert '<p class="greeting">Hello, persistent</p>' in page.text
+    assert my_user_id(page.text) == user_id
+    assert session_id_of(server, client) == session_id, "the old session, not a new one"
 
 
 def test_join_page_is_for_logged_out_users(client: Client):
