@@ -9,6 +9,8 @@ import pytest
 
 from tests.sns_server import Client
 
+JSON = {"Accept": "application/json"}
+
 
 def tag() -> str:
     """A hashtag no other test uses, so pages can be checked exactly."""
@@ -128,15 +130,25 @@ def test_writing_as_json_answers_created_and_bad_input_as_code_message(client: C
 
 def test_the_author_is_the_session_user_whatever_the_form_says(server):
     victim = server.client()
-    victim_user = victim.join(nick="victim")
+    victim.join(nick="victim")
+    victim_id = victim.user_id()
     attacker = server.client()
     attacker.join(nick="attacker")
-    text = f"who wrote this {tag()}"
-    attacker.post("/post", {"content": text, "user_id": "1", "UserId": "1", "nick": "victim"})
-    page = victim.get("/").text
-    block = page[page.index(text) - 600 : page.index(text)]
-    assert "attacker" in block
-    assert victim_user
+    attacker_id = attacker.user_id()
+    forged = {"user_id": str(victim_id), "UserId": str(victim_id), "nick": "victim"}
+    response = attacker.post(
+        "/post", {"content": f"who wrote this {tag()}", **forged}, headers=JSON
+    )
+    assert response.status_code == 201
+    post_id = response.json()["payload"]["id"]
+    author = re.search(
+        rf'id="post-{post_id}".*?<a class="author" href="/user/(\d+)">([^<]*)</a>',
+        victim.get("/").text,
+        re.S,
+    )
+    assert (int(author.group(1)), author.group(2)) == (attacker_id, "attacker")
+    assert post_id in post_ids(victim.get(f"/user/{attacker_id}").text)
+    assert post_id not in post_ids(victim.get(f"/user/{victim_id}").text)
 
 
 def test_timeline_pages_with_a_before_cursor(make_server):
