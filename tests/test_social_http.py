@@ -235,12 +235,21 @@ def test_comments_and_replies_show_oldest_first_under_their_post(alice, bob):
 
 def test_a_comment_author_is_the_session_user_whatever_the_form_says(server, alice, bob):
     post_id, _ = new_post(bob)
+    bob_id = str(bob.user_id())
     response = alice.post(
         f"/comment/{post_id}",
-        {"content": "who am i", "user_id": "1", "UserId": "1", "nick": "bob"},
+        {"content": "who am i", "user_id": bob_id, "UserId": bob_id, "nick": "bob"},
         headers=JSON,
     )
-    assert response.json()["payload"]["author_nick"] == "alice"
+    comment = response.json()["payload"]
+    alice_id = alice.user_id()
+    assert (comment["author_id"], comment["author_nick"]) == (alice_id, "alice")
+    shown = re.search(
+        rf'id="comment-{comment["id"]}".*?<a class="author" href="/user/(\d+)">([^<]*)</a>',
+        bob.get("/").text,
+        re.S,
+    )
+    assert (int(shown.group(1)), shown.group(2)) == (alice_id, "alice")
 
 
 def test_comments_on_missing_things_are_a_clear_404(alice):
