@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 
+import pytest
 import requests
 
+from sns.cli import MAX_BODY_BYTES
 from tests.sns_server import Client
 
 
@@ -157,8 +160,27 @@ def test_the_session_cookie_is_secure_behind_a_trusted_https_proxy(make_server):
     assert "Secure" in sid
 
 
-def test_an_oversized_body_is_refused_without_reading_it(client: Client):
-    client.join()
-    response = client.post("/post", {"content": "x" * (9 * 1024 * 1024)})
-    assert response.status_code == 400
-    assert client.get("/").status_code == 200
+def test_an_oversized_body_is_refused_without_reading_it(server):
+    """Tornado compares Content-Length with max_body_size before it reads the body: a
+    client announcing too much gets a 400 and a closed connection, not a wait."""
+    declared = 8 * MAX_BODY_BYTES
+    head = (
+        f"POST /post HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {declared}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(head + b"content=" + b"x" * 1000)
+        started, answer = time.monotonic(), b""
+        try:
+            while chunk := sock.recv(65536):  # until the server closes the connection
+                answer += chunk
+        except TimeoutError:
+            pytest.fail(f"the server waited for the body; it said {answer[:80]!r}")
+        assert time.monotonic() - started < 5
+        assert answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+        # The rest of the announced body has nowhere to go: the server hung up.
+        with pytest.raises((BrokenPipeError, ConnectionResetError)):
+            for _ in range(declared // 65536):
+                sock.sendall(b"x" * 65536)
+    assert server.client().get("/").status_code == 200
