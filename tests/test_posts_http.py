@@ -21,15 +21,26 @@ def post_ids(html: str) -> list[int]:
     return [int(i) for i in re.findall(r'data-post-id="(\d+)"', html)]
 
 
+def post_block(html: str, post_id: int) -> str:
+    """The HTML of one post's article (other tests write "#노드 hello" too)."""
+    start = html.index(f'id="post-{post_id}"')
+    return html[start : html.index("</article>", start)]
+
+
 def test_a_post_appears_on_the_timeline_with_linked_hashtags(client: Client, user):
     unique = tag()
     response = client.write(f"#노드 hello #Tornado #{unique}")
     assert response.status_code == 302
-    page = client.get("/")
-    assert "hello" in page.text
-    assert '<a class="hashtag" href="/hashtag?hashtag=%EB%85%B8%EB%93%9C">#노드</a>' in page.text
-    assert '<a class="hashtag" href="/hashtag?hashtag=tornado">#Tornado</a>' in page.text
-    assert user["nick"] in page.text
+    [post_id] = post_ids(client.get("/hashtag", params={"hashtag": unique}).text)
+    page = client.get("/").text
+    assert f'data-post-id="{post_id}"' in page
+    block = post_block(page, post_id)
+    assert "hello" in block
+    assert '<a class="hashtag" href="/hashtag?hashtag=%EB%85%B8%EB%93%9C">#노드</a>' in block
+    assert '<a class="hashtag" href="/hashtag?hashtag=tornado">#Tornado</a>' in block
+    assert f'<a class="hashtag" href="/hashtag?hashtag={unique}">#{unique}</a>' in block
+    # The author link, not the sidebar's greeting, which names the user on every page.
+    assert f'<a class="author" href="/user/{client.user_id()}">{user["nick"]}</a>' in block
 
 
 def test_hashtag_search_finds_posts_case_insensitively_and_korean(client: Client, user):
