@@ -346,8 +346,12 @@ def test_changing_the_nickname_shows_everywhere(alice):
     response = alice.post("/account/nick", {"nick": "앨리스"}, allow_redirects=False)
     assert response.status_code == 302
     page = alice.get("/").text
-    assert "앨리스님, 안녕하세요" in page or "Hello, 앨리스" in page
-    assert '">앨리스</a>' in post_block(page, post_id)
+    assert '<p class="greeting">Hello, 앨리스</p>' in page
+    korean = alice.get("/", headers={"Accept-Language": "ko-KR"}).text
+    assert '<p class="greeting">앨리스님, 안녕하세요</p>' in korean
+    alice_id = alice.user_id()
+    assert f'<a class="author" href="/user/{alice_id}">앨리스</a>' in post_block(page, post_id)
+    assert '<h1 class="user-name">앨리스</h1>' in alice.get(f"/user/{alice_id}").text
     assert "Saved." in alice.get("/account?done=nick").text
     bad = alice.post("/account/nick", {"nick": ""})
     assert bad.status_code == 400 and "Enter a nickname." in bad.text
