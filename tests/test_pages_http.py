@@ -21,7 +21,7 @@ def test_every_response_names_its_worker_and_carries_security_headers(client: Cl
         assert response.headers["X-Content-Type-Options"] == "nosniff", path
         csp = response.headers["Content-Security-Policy"]
         assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
-        assert response.headers["Referrer-Policy"], path
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin", path
         assert "Server" not in response.headers, path
 
 
