@@ -42,12 +42,26 @@ def test_session_cookie_is_signed_httponly_and_samesite_lax(server):
     assert "|" in sid_part.split(";")[0], "the cookie value must be signed"
 
 
-def test_a_tampered_session_cookie_is_ignored(client: Client):
-    client.join()
-    sid = client.http.cookies.get("sid")
-    client.http.cookies.set("sid", sid[:-2] + ("00" if not sid.endswith("00") else "11"))
-    page = client.get("/")
-    assert 'action="/auth/logout"' not in page.text
+def test_a_tampered_session_cookie_is_ignored(server):
+    alice, bob = server.client(), server.client()
+    alice.join()
+    bob.join()
+    # "2|1:0|10:<time>|3:sid|<n>:<session id, base64>|<signature>"
+    fields = alice.http.cookies.get("sid").strip('"').split("|")
+    bobs_session = bob.http.cookies.get("sid").strip('"').split("|")[4]
+
+    def logged_in_with(fields: list[str]) -> bool:
+        """Whether a browser holding only this sid cookie is logged in."""
+        fresh = server.client()
+        fresh.http.cookies.set("sid", "|".join(fields))
+        return 'action="/auth/logout"' in fresh.get("/").text
+
+    assert logged_in_with(fields), "the untouched cookie, alone, opens the session"
+    signature = fields[5]
+    other_signature = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    assert not logged_in_with([*fields[:5], other_signature])
+    # A live session id under a signature made for another: still nobody.
+    assert not logged_in_with([*fields[:4], bobs_session, signature])
 
 
 @pytest.mark.parametrize(
