@@ -39,7 +39,8 @@ def test_unknown_page_is_a_404_page_without_traceback(client: Client):
     assert response.status_code == 404
     assert "There is no such page." in response.text
     assert "Traceback" not in response.text
-    assert 'href="/"' in response.text
+    # The page's own way back; the top bar's brand links to "/" on every page.
+    assert '<a href="/">Back to the timeline</a>' in response.text
 
 
 def test_wrong_method_is_a_405_page(client: Client):
