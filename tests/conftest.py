@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import MariaDBServer, RedisServer, ensure_installed
+from tests.services import MariaDBServer, RedisServer
 from tests.sns_server import Client, SnsServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -43,8 +43,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def _started(server_class, base_dir: Path):
-    """Start a service; where it cannot run, skip (or, in CI, fail: a skip there is a bug)."""
-    ensure_installed(required=IN_CI)
+    """Start a service; where it cannot run, skip (or, in CI, fail: a skip there is a bug).
+
+    Nothing is installed from here: .ci/run and ``python -m tests.services --ensure`` (run by
+    ``make test`` before pytest) install packages, never a fixture.
+    """
     server = server_class(base_dir)
     try:
         server.start()

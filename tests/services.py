@@ -226,7 +226,7 @@ class MariaDBServer(_Service):
         install_db = find_install_db()
         mariadbd = find_mariadbd()
         if install_db is None or mariadbd is None:
-            raise RuntimeError("MariaDB is not installed (see tests.services.ensure_installed)")
+            raise RuntimeError("MariaDB is not installed (python -m tests.services --ensure)")
         self.datadir.mkdir(parents=True, exist_ok=True)
         cmd = [
             install_db,
@@ -414,7 +414,7 @@ class RedisServer(_Service):
             raise RuntimeError("RedisServer already started")
         redis_server = find_redis_server()
         if redis_server is None:
-            raise RuntimeError("redis-server is not installed (see ensure_installed)")
+            raise RuntimeError("redis-server is not installed (python -m tests.services --ensure)")
         began = time.monotonic()
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()  # a restart keeps its port

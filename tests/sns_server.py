@@ -95,6 +95,15 @@ class SnsServer:
 
 
 XSRF_INPUT = re.compile(r'name="_xsrf" value="([^"]+)"')
+USER_ID_HOOK = re.compile(r'data-user-id="(\d+)"')
+
+
+def my_user_id(html: str) -> int:
+    """The logged-in user's id: the ``data-user-id`` hook inside the page's profile box
+    (on its "My posts" link), never the first ``/user/<id>`` link on the page."""
+    start = html.index('class="profile-box"')
+    box = html[start : html.index("</section>", start)]
+    return int(USER_ID_HOOK.search(box).group(1))
 
 
 class Client:
@@ -139,6 +148,10 @@ class Client:
     def login(self, email: str, password: str = PASSWORD, **kwargs) -> requests.Response:
         kwargs.setdefault("allow_redirects", False)
         return self.post("/auth/login", {"email": email, "password": password}, **kwargs)
+
+    def user_id(self) -> int:
+        """The id of the user logged in on this client, read from the profile box."""
+        return my_user_id(self.get("/").text)
 
     def logout(self) -> requests.Response:
         return self.post("/auth/logout", allow_redirects=False)

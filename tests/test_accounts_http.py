@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
 import pytest
+from tornado.web import decode_signed_value
 
-from tests.sns_server import PASSWORD, Client
+from tests.sns_server import PASSWORD, Client, my_user_id
 
 
 def test_sign_up_logs_the_new_user_in_and_shows_the_profile_box(client: Client):
@@ -18,7 +20,10 @@ def test_sign_up_logs_the_new_user_in_and_shows_the_profile_box(client: Client):
     assert 'action="/auth/logout"' in page.text
     assert 'class="following-count">0<' in page.text
     assert 'class="follower-count">0<' in page.text
-    assert who["email"] not in page.text or "value=" not in page.text
+    assert '<p class="greeting">Hello, 새싹개발자</p>' in page.text
+    assert 'class="login-box"' not in page.text
+    # The profile box names the user by nick; the email is not shown on the page.
+    assert who["email"] not in page.text
 
 
 def test_session_cookie_is_signed_httponly_and_samesite_lax(server):
@@ -37,12 +42,26 @@ def test_session_cookie_is_signed_httponly_and_samesite_lax(server):
     assert "|" in sid_part.split(";")[0], "the cookie value must be signed"
 
 
-def test_a_tampered_session_cookie_is_ignored(client: Client):
-    client.join()
-    sid = client.http.cookies.get("sid")
-    client.http.cookies.set("sid", sid[:-2] + ("00" if not sid.endswith("00") else "11"))
-    page = client.get("/")
-    assert 'action="/auth/logout"' not in page.text
+def test_a_tampered_session_cookie_is_ignored(server):
+    alice, bob = server.client(), server.client()
+    alice.join()
+    bob.join()
+    # "2|1:0|10:<time>|3:sid|<n>:<session id, base64>|<signature>"
+    fields = alice.http.cookies.get("sid").strip('"').split("|")
+    bobs_session = bob.http.cookies.get("sid").strip('"').split("|")[4]
+
+    def logged_in_with(fields: list[str]) -> bool:
+        """Whether a browser holding only this sid cookie is logged in."""
+        fresh = server.client()
+        fresh.http.cookies.set("sid", "|".join(fields))
+        return 'action="/auth/logout"' in fresh.get("/").text
+
+    assert logged_in_with(fields), "the untouched cookie, alone, opens the session"
+    signature = fields[5]
+    other_signature = signature[:-1] + ("0" if signature[-1] != "0" else "1")
+    assert not logged_in_with([*fields[:5], other_signature])
+    # A live session id under a signature made for another: still nobody.
+    assert not logged_in_with([*fields[:4], bobs_session, signature])
 
 
 @pytest.mark.parametrize(
@@ -217,16 +236,27 @@ def test_spoofed_forwarded_for_from_an_untrusted_peer_changes_nothing(make_serve
     assert statuses == [401, 401, 429]
 
 
+def session_id_of(server, client: Client) -> str:
+    """The session id inside the client's signed ``sid`` cookie (re-signed as it slides)."""
+    secret = json.loads((server.data_dir / "secrets.json").read_text())["cookie_secret"]
+    cookie = client.http.cookies.get("sid").strip('"')
+    return decode_signed_value(secret, "sid", cookie).decode()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
 def test_a_session_survives_a_server_restart(make_server, backend):
     server = make_server(backend)
     client = server.client()
-    who = client.join(nick="persistent")
+    client.join(nick="persistent")
+    user_id, session_id = client.user_id(), session_id_of(server, client)
+    first_process = server.process.pid
     server.restart()
+    assert server.process.pid != first_process, "the server did not restart"
     page = client.get("/")
     assert 'action="/auth/logout"' in page.text
-    assert "persistent" in page.text
-    assert who["email"]
+    assert '<p class="greeting">Hello, persistent</p>' in page.text
+    assert my_user_id(page.text) == user_id
+    assert session_id_of(server, client) == session_id, "the old session, not a new one"
 
 
 def test_join_page_is_for_logged_out_users(client: Client):

@@ -9,6 +9,8 @@ import pytest
 
 from tests.sns_server import Client
 
+JSON = {"Accept": "application/json"}
+
 
 def tag() -> str:
     """A hashtag no other test uses, so pages can be checked exactly."""
@@ -19,15 +21,26 @@ def post_ids(html: str) -> list[int]:
     return [int(i) for i in re.findall(r'data-post-id="(\d+)"', html)]
 
 
+def post_block(html: str, post_id: int) -> str:
+    """The HTML of one post's article (other tests write "#노드 hello" too)."""
+    start = html.index(f'id="post-{post_id}"')
+    return html[start : html.index("</article>", start)]
+
+
 def test_a_post_appears_on_the_timeline_with_linked_hashtags(client: Client, user):
     unique = tag()
     response = client.write(f"#노드 hello #Tornado #{unique}")
     assert response.status_code == 302
-    page = client.get("/")
-    assert "hello" in page.text
-    assert '<a class="hashtag" href="/hashtag?hashtag=%EB%85%B8%EB%93%9C">#노드</a>' in page.text
-    assert '<a class="hashtag" href="/hashtag?hashtag=tornado">#Tornado</a>' in page.text
-    assert user["nick"] in page.text
+    [post_id] = post_ids(client.get("/hashtag", params={"hashtag": unique}).text)
+    page = client.get("/").text
+    assert f'data-post-id="{post_id}"' in page
+    block = post_block(page, post_id)
+    assert "hello" in block
+    assert '<a class="hashtag" href="/hashtag?hashtag=%EB%85%B8%EB%93%9C">#노드</a>' in block
+    assert '<a class="hashtag" href="/hashtag?hashtag=tornado">#Tornado</a>' in block
+    assert f'<a class="hashtag" href="/hashtag?hashtag={unique}">#{unique}</a>' in block
+    # The author link, not the sidebar's greeting, which names the user on every page.
+    assert f'<a class="author" href="/user/{client.user_id()}">{user["nick"]}</a>' in block
 
 
 def test_hashtag_search_finds_posts_case_insensitively_and_korean(client: Client, user):
@@ -98,12 +111,15 @@ def test_140_characters_are_accepted_counting_code_points_not_bytes(client: Clie
 
 
 def test_post_text_is_shown_as_text_not_markup(client: Client, user):
-    payload = f'<script>alert("{tag()}")</script><img src=x onerror=alert(1)>'
-    client.write(payload)
-    page = client.get("/")
-    assert "<script>alert(" not in page.text
-    assert "&lt;script&gt;alert(" in page.text
-    assert "<img src=x" not in page.text
+    marker = tag()
+    payload = f'<script>alert("{marker}")</script><img src=x onerror=alert(1)>'
+    assert client.write(payload).status_code == 302
+    page = client.get("/").text
+    assert f'<script>alert("{marker}")' not in page
+    assert "<img src=x" not in page
+    # This post's own text, escaped (not any post's "&lt;script&gt;").
+    escaped = f"&lt;script&gt;alert(&quot;{marker}&quot;)&lt;/script&gt;"
+    assert escaped + "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 def test_writing_needs_a_login(server):
@@ -128,15 +144,25 @@ def test_writing_as_json_answers_created_and_bad_input_as_code_message(client: C
 
 def test_the_author_is_the_session_user_whatever_the_form_says(server):
     victim = server.client()
-    victim_user = victim.join(nick="victim")
+    victim.join(nick="victim")
+    victim_id = victim.user_id()
     attacker = server.client()
     attacker.join(nick="attacker")
-    text = f"who wrote this {tag()}"
-    attacker.post("/post", {"content": text, "user_id": "1", "UserId": "1", "nick": "victim"})
-    page = victim.get("/").text
-    block = page[page.index(text) - 600 : page.index(text)]
-    assert "attacker" in block
-    assert victim_user
+    attacker_id = attacker.user_id()
+    forged = {"user_id": str(victim_id), "UserId": str(victim_id), "nick": "victim"}
+    response = attacker.post(
+        "/post", {"content": f"who wrote this {tag()}", **forged}, headers=JSON
+    )
+    assert response.status_code == 201
+    post_id = response.json()["payload"]["id"]
+    author = re.search(
+        rf'id="post-{post_id}".*?<a class="author" href="/user/(\d+)">([^<]*)</a>',
+        victim.get("/").text,
+        re.S,
+    )
+    assert (int(author.group(1)), author.group(2)) == (attacker_id, "attacker")
+    assert post_id in post_ids(victim.get(f"/user/{attacker_id}").text)
+    assert post_id not in post_ids(victim.get(f"/user/{victim_id}").text)
 
 
 def test_timeline_pages_with_a_before_cursor(make_server):

@@ -38,7 +38,7 @@ def test_timeline_pages_cost_a_fixed_number_of_queries(make_server, backend):
     viewer, author = server.client(), server.client()
     viewer.join(nick="viewer")
     author.join(nick="author")
-    author_id = int(re.search(r'href="/user/(\d+)">', author.get("/likes").text).group(1))
+    author_id = author.user_id()
     viewer.post(f"/user/{author_id}/follow")
     commenters = [server.client() for _ in range(2)]
     for commenter in commenters:

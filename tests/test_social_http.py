@@ -21,11 +21,6 @@ def new_post(client: Client, text: str | None = None) -> tuple[int, str]:
     return response.json()["payload"]["id"], text
 
 
-def user_id_of(client: Client) -> int:
-    page = client.get("/").text
-    return int(re.search(r'href="/user/(\d+)">[^<]*</a>\s*<a href="/account"', page).group(1))
-
-
 def post_block(html: str, post_id: int) -> str:
     start = html.index(f'id="post-{post_id}"')
     end = html.find("<article", start)
@@ -50,7 +45,7 @@ def bob(server) -> Client:
 
 
 def test_following_someone_shows_in_both_profile_boxes_and_lists(alice, bob):
-    bob_id = user_id_of(bob)
+    bob_id = bob.user_id()
     response = alice.post(f"/user/{bob_id}/follow", headers=JSON)
     assert response.status_code == 200
     assert response.json()["payload"]["following"] is True
@@ -65,7 +60,7 @@ def test_following_someone_shows_in_both_profile_boxes_and_lists(alice, bob):
 
 
 def test_following_twice_is_a_no_op_and_unfollow_twice_too(alice, bob):
-    bob_id = user_id_of(bob)
+    bob_id = bob.user_id()
     for _ in range(2):
         assert alice.post(f"/user/{bob_id}/follow", headers=JSON).status_code == 200
     assert 'class="follower-count">1<' in bob.get("/").text
@@ -75,7 +70,7 @@ def test_following_twice_is_a_no_op_and_unfollow_twice_too(alice, bob):
 
 
 def test_you_cannot_follow_yourself_and_unknown_users_are_404(alice):
-    me = user_id_of(alice)
+    me = alice.user_id()
     response = alice.post(f"/user/{me}/follow", headers=JSON)
     assert response.status_code == 400
     assert response.json()["message"] == "You cannot follow yourself."
@@ -85,7 +80,7 @@ def test_you_cannot_follow_yourself_and_unknown_users_are_404(alice):
 
 
 def test_follow_without_javascript_redirects_back(alice, bob):
-    bob_id = user_id_of(bob)
+    bob_id = bob.user_id()
     response = alice.post(
         f"/user/{bob_id}/follow", {"next": f"/user/{bob_id}"}, allow_redirects=False
     )
@@ -99,8 +94,8 @@ def test_each_button_on_the_profile_page_acts_on_its_own_person(server, alice):
     for nick in ("first", "second", "third"):
         other = server.client()
         other.join(nick=nick)
-        other_id = user_id_of(other)
-        other.post(f"/user/{user_id_of(alice)}/follow")
+        other_id = other.user_id()
+        other.post(f"/user/{alice.user_id()}/follow")
         people.append(other_id)
     alice.post(f"/user/{people[1]}/follow")
     profile = alice.get("/profile").text
@@ -122,7 +117,7 @@ def test_each_button_on_the_profile_page_acts_on_its_own_person(server, alice):
 
 
 def test_a_user_page_shows_their_posts_counts_and_follow_button(alice, bob):
-    bob_id = user_id_of(bob)
+    bob_id = bob.user_id()
     _, bob_text = new_post(bob)
     _, alice_text = new_post(alice)
     page = alice.get(f"/user/{bob_id}").text
@@ -136,7 +131,7 @@ def test_a_user_page_shows_their_posts_counts_and_follow_button(alice, bob):
 def test_the_following_timeline_shows_followed_people_and_me_only(server, alice, bob):
     carol = server.client()
     carol.join(nick="carol")
-    alice.post(f"/user/{user_id_of(bob)}/follow")
+    alice.post(f"/user/{bob.user_id()}/follow")
     _, bob_text = new_post(bob)
     _, carol_text = new_post(carol)
     _, alice_text = new_post(alice)
@@ -159,7 +154,7 @@ def test_like_and_unlike_are_idempotent_and_show_a_filled_heart(alice, bob):
         state = alice.post(f"/post/{post_id}/like", headers=JSON).json()["payload"]
         assert state == {"post_id": post_id, "liked": True, "like_count": 1}
     tag = re.search(r"#(\S+)", text).group(1)
-    for path in ("/", f"/user/{user_id_of(bob)}", "/likes", f"/hashtag?hashtag={tag}"):
+    for path in ("/", f"/user/{bob.user_id()}", "/likes", f"/hashtag?hashtag={tag}"):
         block = post_block(alice.get(path).text, post_id)
         assert 'aria-pressed="true"' in block, path
         assert '<span class="like-count">1</span>' in block, path
@@ -240,12 +235,21 @@ def test_comments_and_replies_show_oldest_first_under_their_post(alice, bob):
 
 def test_a_comment_author_is_the_session_user_whatever_the_form_says(server, alice, bob):
     post_id, _ = new_post(bob)
+    bob_id = str(bob.user_id())
     response = alice.post(
         f"/comment/{post_id}",
-        {"content": "who am i", "user_id": "1", "UserId": "1", "nick": "bob"},
+        {"content": "who am i", "user_id": bob_id, "UserId": bob_id, "nick": "bob"},
         headers=JSON,
     )
-    assert response.json()["payload"]["author_nick"] == "alice"
+    comment = response.json()["payload"]
+    alice_id = alice.user_id()
+    assert (comment["author_id"], comment["author_nick"]) == (alice_id, "alice")
+    shown = re.search(
+        rf'id="comment-{comment["id"]}".*?<a class="author" href="/user/(\d+)">([^<]*)</a>',
+        bob.get("/").text,
+        re.S,
+    )
+    assert (int(shown.group(1)), shown.group(2)) == (alice_id, "alice")
 
 
 def test_comments_on_missing_things_are_a_clear_404(alice):
@@ -342,8 +346,12 @@ def test_changing_the_nickname_shows_everywhere(alice):
     response = alice.post("/account/nick", {"nick": "앨리스"}, allow_redirects=False)
     assert response.status_code == 302
     page = alice.get("/").text
-    assert "앨리스님, 안녕하세요" in page or "Hello, 앨리스" in page
-    assert '">앨리스</a>' in post_block(page, post_id)
+    assert '<p class="greeting">Hello, 앨리스</p>' in page
+    korean = alice.get("/", headers={"Accept-Language": "ko-KR"}).text
+    assert '<p class="greeting">앨리스님, 안녕하세요</p>' in korean
+    alice_id = alice.user_id()
+    assert f'<a class="author" href="/user/{alice_id}">앨리스</a>' in post_block(page, post_id)
+    assert '<h1 class="user-name">앨리스</h1>' in alice.get(f"/user/{alice_id}").text
     assert "Saved." in alice.get("/account?done=nick").text
     bad = alice.post("/account/nick", {"nick": ""})
     assert bad.status_code == 400 and "Enter a nickname." in bad.text
@@ -372,7 +380,7 @@ def test_deleting_my_account_logs_me_out_hides_my_posts_and_frees_my_email(serve
     who = client.join(nick="leaving")
     post_id, text = new_post(client)
     client.post(f"/post/{post_id}/like")
-    bob.post(f"/user/{user_id_of(client)}/follow")
+    bob.post(f"/user/{client.user_id()}/follow")
     refused = client.post("/account/delete", {"password": "wrong password"})
     assert refused.status_code == 401
     response = client.post("/account/delete", {"password": who["password"]}, allow_redirects=False)
