@@ -101,9 +101,22 @@ def parse_profile(data: object) -> KakaoProfile:
     return KakaoProfile(id=sns_id, nick=clean_nick(nickname), email=_clean_email(account))
 
 
+def _loads(body: bytes) -> object:
+    """JSON from the provider; ``ValueError`` for anything that is not, however it fails.
+
+    Nesting deeper than the parser's recursion limit raises ``RecursionError``, not
+    ``ValueError``: a provider (or whoever answers in its place) must not make that a
+    500 (#12).
+    """
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def _json_body(response: HTTPResponse, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(response.body)
+        data = _loads(response.body)
     except ValueError:
         log.warning("kakao %s: answer is not JSON (status %d)", what, response.code)
         raise BadGateway(BAD_ANSWER) from None
@@ -116,7 +129,7 @@ def _json_body(response: HTTPResponse, what: str) -> dict[str, Any]:
 def _provider_error(response: HTTPResponse) -> str:
     """Kakao's error code from an error answer, short and safe to log (no tokens in it)."""
     try:
-        data = json.loads(response.body)
+        data = _loads(response.body)
     except ValueError:
         return "(not JSON)"
     if not isinstance(data, dict):

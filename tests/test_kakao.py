@@ -31,6 +31,7 @@ from tests.sns_server import PASSWORD, Client, SnsServer
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["sqlite", "mariadb"]
 LOGOUT_BUTTON = 'action="/auth/logout"'
+NESTED = b"[" * 100_000 + b"]" * 100_000
 KAKAO_BUTTON = 'href="/auth/kakao"'
 
 
@@ -255,6 +256,12 @@ def test_the_state_cookie_is_cleared_and_works_only_once(site, kakao):
         ({"user_body": b"not json"}, "could not understand"),
         ({"user_body": b'{"properties": {"nickname": "no id"}}'}, "could not understand"),
         ({"user_body": b'{"id": true}'}, "could not understand"),
+        # Nesting deep enough to exhaust the JSON parser's recursion was a 500 (#12).
+        ({"token_body": NESTED}, "could not understand"),
+        ({"user_body": NESTED}, "could not understand"),
+        ({"user_body": b'{"id": 5, "kakao_account": ' + NESTED + b"}"}, "could not understand"),
+        ({"token_status": 400, "token_body": NESTED}, "Kakao refused the login"),
+        ({"user_status": 500, "user_body": NESTED}, "Kakao did not answer"),
     ],
 )
 def test_a_failing_or_nonsensical_provider_gives_a_502_page(site, kakao, breakage, message):
