@@ -19,6 +19,7 @@ from sns.accounts import ProfileCounts, User
 from sns.errors import ServiceError, TooManyRequests, Unauthorized
 from sns.net import client_ip, is_trusted
 from sns.services import Services
+from sns.text import positive_int
 
 log = logging.getLogger("sns.handlers")
 
@@ -189,9 +190,10 @@ class BaseHandler(RequestHandler):
         raw = self.get_argument(name, None)
         if raw is None or raw == "":
             return None
-        if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+        value = positive_int(raw)
+        if value is None:
             raise HTTPError(400, reason=f"{name} must be a positive whole number")
-        return int(raw)
+        return value
 
     def redirect_to_next(self, default: str = "/") -> None:
         """Go back where the form said, but only to a path on this site (CWE-601)."""

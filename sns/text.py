@@ -43,5 +43,20 @@ def split_hashtags(content: str) -> list[tuple[str, str | None]]:
     return pieces
 
 
+POSITIVE_INT_RE = re.compile(r"[0-9]{1,18}")
+
+
+def positive_int(raw: str) -> int | None:
+    """``raw`` as a whole number from 1 to 10**18 - 1, or None.
+
+    Only ASCII digits count: ``str.isdigit`` also says yes to "²" and "١", which ``int``
+    refuses or reads (a 500 on ``/?before=%C2%B2``, #12).
+    """
+    if not POSITIVE_INT_RE.fullmatch(raw):
+        return None
+    value = int(raw)
+    return value if value >= 1 else None
+
+
 def has_control_chars(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value)

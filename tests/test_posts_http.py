@@ -175,9 +175,14 @@ def test_hashtag_pages_keep_the_tag_in_the_next_link(make_server):
     assert "untagged" not in first.text + second.text
 
 
-@pytest.mark.parametrize("before", ["abc", "-1", "0", "1.5", "99999999999999999999999"])
-def test_a_bad_before_cursor_is_a_400_page(client: Client, before):
-    response = client.get("/", params={"before": before})
+@pytest.mark.parametrize(
+    "before",
+    # "²" and "١" (Arabic-Indic one) pass str.isdigit(); "²" then broke int() with a 500 (#12).
+    ["abc", "-1", "0", "1.5", "99999999999999999999999", "²", "١", "1²", "+1", "0x1"],
+)
+@pytest.mark.parametrize("path", ["/", "/hashtag?hashtag=x"])
+def test_a_bad_before_cursor_is_a_400_page(client: Client, path, before):
+    response = client.get(path, params={"before": before})
     assert response.status_code == 400
     assert "before must be a positive whole number" in response.text
 

@@ -85,3 +85,23 @@ def test_join_validation_names_the_field(email, nick, password, field):
 def test_join_validation_accepts_good_input_at_the_limits():
     validate_join("a@example.com", "n" * 20, "é" * 36)
     validate_join("한글@example.com", "닉네임", "12345678")
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("1", 1), ("42", 42), ("007", 7), ("9" * 18, 10**18 - 1)],
+)
+def test_positive_int_reads_ascii_digits(raw, value):
+    assert text.positive_int(raw) == value
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        *("", "0", "000", "-1", "+1", " 1", "1 ", "1.5", "1e3", "0x1", "1_000", "9" * 19),
+        # Digits outside ASCII: str.isdigit() says yes to all, int() to some (#12).
+        *("²", "1²", "١", "١٢", "৩", "１", "𝟏"),
+    ],
+)
+def test_positive_int_refuses_everything_else(raw):
+    assert text.positive_int(raw) is None
