@@ -9,7 +9,7 @@ import os
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import tornado.locale
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler
@@ -17,7 +17,7 @@ from tornado.web import HTTPError, RequestHandler, StaticFileHandler
 from sns import sessions as session_backends
 from sns.accounts import ProfileCounts, User
 from sns.errors import ServiceError, TooManyRequests, Unauthorized
-from sns.net import client_ip, is_trusted
+from sns.net import client_ip, is_trusted, safe_next_url
 from sns.services import Services
 from sns.text import positive_int
 
@@ -197,17 +197,7 @@ class BaseHandler(RequestHandler):
 
     def redirect_to_next(self, default: str = "/") -> None:
         """Go back where the form said, but only to a path on this site (CWE-601)."""
-        target = self.get_argument("next", default) or default
-        parts = urlsplit(target)
-        if (
-            not target.startswith("/")
-            or target.startswith("//")
-            or "\\" in target
-            or parts.scheme
-            or parts.netloc
-        ):
-            target = default
-        self.redirect(target)
+        self.redirect(safe_next_url(self.get_argument("next", default), default))
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")

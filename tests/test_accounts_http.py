@@ -112,7 +112,26 @@ def test_login_with_email_in_other_case_works_and_redirects_to_next(server):
 
 
 @pytest.mark.parametrize(
-    "target", ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"]
+    "target",
+    [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        # Control characters and whitespace: browsers drop tabs and line breaks from URLs
+        # (so "/\t/evil" is "//evil"), and Tornado refuses them in a header; these were
+        # 500s after a successful login (#12).
+        "/\x0b/x",
+        "/\x0c",
+        "/\x0c/x",
+        "/\x7f",
+        "/\t/evil.example",
+        "/\r\n/evil.example",
+        "/\x00",
+        "/\x85",
+        "/a b",
+        "/\u2028/evil.example",
+    ],
 )
 def test_login_never_redirects_off_site(server, target):
     who = server.client().join()
