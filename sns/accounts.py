@@ -60,8 +60,14 @@ def validate_nick(nick: str) -> None:
             field="nick",
             max=text.NICK_MAX_CHARS,
         )
-    if text.has_control_chars(nick) or "\n" in nick or "\t" in nick:
+    if text.has_line_breaks(nick):
+        raise Invalid("The nickname cannot contain line breaks.", field="nick")
+    if text.has_control_chars(nick) or "\t" in nick:
         raise Invalid("The nickname cannot contain control characters.", field="nick")
+    if text.has_bidi_controls(nick):
+        raise Invalid("The nickname cannot contain text-direction controls.", field="nick")
+    if text.is_invisible(nick):
+        raise Invalid("The nickname must have at least one visible character.", field="nick")
 
 
 def validate_password(password: str) -> None:

@@ -51,19 +51,23 @@ class KakaoProfile:
 
 
 def clean_nick(raw: object) -> str:
-    """A nick fit for our users table: no control characters, at most 20 characters.
+    """A nick that passes sign-up's rules (``validate_nick``), made from Kakao's.
 
-    Kakao nicknames follow Kakao's rules, not ours, so they are trimmed rather than refused.
+    Kakao nicknames follow Kakao's rules, not ours, so they are cleaned rather than
+    refused: line breaks and other spaces become one space, control and text-direction
+    characters go, the rest is cut to 20 characters, and a nick with nothing visible
+    left is replaced by ``FALLBACK_NICK``.
     """
     if not isinstance(raw, str):
         return FALLBACK_NICK
     kept = "".join(
         " " if ch.isspace() else ch
         for ch in unicodedata.normalize("NFC", raw)
-        if unicodedata.category(ch) not in ("Cc", "Cs") or ch.isspace()
+        if ch.isspace()
+        or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in text.BIDI_CONTROLS)
     )
     nick = " ".join(kept.split())[: text.NICK_MAX_CHARS].strip()
-    return nick or FALLBACK_NICK
+    return FALLBACK_NICK if text.is_invisible(nick) else nick
 
 
 def _clean_email(account: dict[str, Any]) -> str | None:

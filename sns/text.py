@@ -60,3 +60,32 @@ def positive_int(raw: str) -> int | None:
 
 def has_control_chars(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value)
+
+
+# What str.splitlines() breaks on: a nick must stay on one line.
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+# Embeddings, overrides and isolates: they reorder the text around them, so a nick could
+# make the rest of a line read otherwise (CVE-2021-42574). The marks LRM, RLM and ALM
+# only steer neutral characters and stay allowed.
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Characters that draw nothing: controls, format characters (zero-width, soft hyphen,
+# tags), separators, and marks, which have no letter to sit on when they stand alone.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp", "Mn", "Me"})
+# Letters that draw nothing: the Hangul fillers and the braille blank, the usual way to
+# get an "empty" name on Korean services.
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def has_line_breaks(value: str) -> bool:
+    return any(ch in LINE_BREAKS for ch in value)
+
+
+def has_bidi_controls(value: str) -> bool:
+    return any(ch in BIDI_CONTROLS for ch in value)
+
+
+def is_invisible(value: str) -> bool:
+    """Whether ``value`` would show as nothing at all (an empty string does too)."""
+    return all(
+        ch in _BLANK_LETTERS or unicodedata.category(ch) in _INVISIBLE_CATEGORIES for ch in value
+    )

@@ -55,6 +55,13 @@ def test_a_tampered_session_cookie_is_ignored(client: Client):
         ("{unique}", "", PASSWORD, 400, "Enter a nickname.", "nick"),
         ("{unique}", "   ", PASSWORD, 400, "Enter a nickname.", "nick"),
         ("{unique}", "n" * 21, PASSWORD, 400, "at most 20 characters", "nick"),
+        # Nicks that show as nothing, reorder the text around them, or break lines (#12).
+        ("{unique}", "\u200b\u2060", PASSWORD, 400, "at least one visible character", "nick"),
+        ("{unique}", "\u3164", PASSWORD, 400, "at least one visible character", "nick"),
+        ("{unique}", "admin\u202egnp.exe", PASSWORD, 400, "text-direction controls", "nick"),
+        ("{unique}", "a\u2067b", PASSWORD, 400, "text-direction controls", "nick"),
+        ("{unique}", "two\rlines", PASSWORD, 400, "cannot contain line breaks", "nick"),
+        ("{unique}", "two\u2028lines", PASSWORD, 400, "cannot contain line breaks", "nick"),
         ("{unique}", "nick", "short", 400, "at least 8 characters", "password"),
         ("{unique}", "nick", "", 400, "at least 8 characters", "password"),
         ("{unique}", "nick", "가" * 25, 400, "at most 72 bytes", "password"),

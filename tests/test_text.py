@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sns import text
-from sns.accounts import validate_join
+from sns.accounts import validate_join, validate_nick
 from sns.errors import Invalid
 from sns.posts import clean_content
 
@@ -63,6 +63,28 @@ def test_clean_content_refuses_empty_long_and_control_text(raw):
     assert caught.value.status == 400
 
 
+# Nicks that draw nothing: zero-width and format characters, marks without a letter,
+# Hangul fillers and the braille blank (the usual "empty name" on Korean services) (#12).
+INVISIBLE_NICKS = [
+    "\u200b",
+    "\u200b\u200c\u200d\u2060",
+    "\ufeff",
+    "\u00ad",
+    "\u200e\u200f",
+    "\U000e0041\U000e0042",
+    "\u0301",
+    "\ufe0f",
+    "\u3164",
+    "\u115f\u1160",
+    "\uffa0",
+    "\u2800",
+    "\u3164 \u200b",
+]
+# Embeddings, overrides and isolates reorder the page text around the nick (CVE-2021-42574).
+BIDI_NICKS = [f"x{ch}y" for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]
+MULTI_LINE_NICKS = [f"a{ch}b" for ch in "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"]
+
+
 @pytest.mark.parametrize(
     ("email", "nick", "password", "field"),
     [
@@ -72,6 +94,9 @@ def test_clean_content_refuses_empty_long_and_control_text(raw):
         ("a@example.com", "", "password1", "nick"),
         ("a@example.com", "n" * 21, "password1", "nick"),
         ("a@example.com", "tab\there", "password1", "nick"),
+        *(("a@example.com", nick, "password1", "nick") for nick in INVISIBLE_NICKS),
+        *(("a@example.com", nick, "password1", "nick") for nick in BIDI_NICKS),
+        *(("a@example.com", nick, "password1", "nick") for nick in MULTI_LINE_NICKS),
         ("a@example.com", "n", "1234567", "password"),
         ("a@example.com", "n", "é" * 37, "password"),
     ],
@@ -85,6 +110,16 @@ def test_join_validation_names_the_field(email, nick, password, field):
 def test_join_validation_accepts_good_input_at_the_limits():
     validate_join("a@example.com", "n" * 20, "é" * 36)
     validate_join("한글@example.com", "닉네임", "12345678")
+
+
+@pytest.mark.parametrize(
+    "nick",
+    # A zero-width joiner inside an emoji, marks on a letter, right-to-left names with
+    # their marks, compatibility jamo: all visible.
+    ["👨\u200d👩\u200d👧", "e\u0301", "שלום\u200f", "ㅎㅎ", "x\u200by", "a b"],
+)
+def test_nicks_with_visible_characters_are_accepted(nick):
+    validate_nick(nick)
 
 
 @pytest.mark.parametrize(
