@@ -10,6 +10,7 @@ NICK_MAX_CHARS = 20
 EMAIL_MAX_CHARS = 254
 PASSWORD_MIN_CHARS = 8
 PASSWORD_MAX_BYTES = 72  # bcrypt ignores every byte after the 72nd
+HASHTAG_MAX_CHARS = 140  # hashtags.title, which holds the folded form
 
 # `#` then Unicode letters, digits or `_`; not in the middle of a word (`a#b` is no tag).
 HASHTAG_RE = re.compile(r"(?<!\w)#(\w+)")

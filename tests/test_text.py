@@ -7,7 +7,8 @@ import pytest
 from sns import text
 from sns.accounts import validate_join, validate_nick
 from sns.errors import Invalid
-from sns.posts import clean_content
+from sns.posts import clean_content, hashtags_of_post
+from sns.schema import hashtags
 
 
 @pytest.mark.parametrize(
@@ -140,3 +141,33 @@ def test_positive_int_reads_ascii_digits(raw, value):
 )
 def test_positive_int_refuses_everything_else(raw):
     assert text.positive_int(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("content", "tags"),
+    [
+        ("#" + "ß" * 70, ["ss" * 70]),
+        ("#a #" + "x" * 139, None),  # 145 characters: refused by clean_content first
+        ("#" + "ﬃ" * 46, ["ffi" * 46]),
+    ],
+)
+def test_post_hashtags_fit_the_hashtags_table(content, tags):
+    if tags is None:
+        with pytest.raises(Invalid):
+            clean_content(content)
+        return
+    assert hashtags_of_post(content) == tags
+    assert all(len(tag) <= hashtags.c.title.type.length for tag in tags)
+
+
+@pytest.mark.parametrize("content", ["#" + "ß" * 71, "#ok #" + "ß" * 100, "#" + "ﬃ" * 47])
+def test_a_hashtag_longer_than_the_column_once_folded_is_invalid(content):
+    # "ß" folds to "ss", "ﬃ" to "ffi": the stored form can outgrow the typed one (#12).
+    with pytest.raises(Invalid) as caught:
+        hashtags_of_post(content)
+    assert caught.value.field == "content"
+    assert caught.value.status == 400
+
+
+def test_the_hashtag_limit_is_the_column_length():
+    assert text.HASHTAG_MAX_CHARS == hashtags.c.title.type.length
