@@ -77,10 +77,19 @@ def validate_password(password: str) -> None:
             field="password",
             min=text.PASSWORD_MIN_CHARS,
         )
+    validate_password_bytes(password)
+
+
+def validate_password_bytes(password: str, field: str = "password") -> None:
+    """bcrypt's limit, for a new password and for one typed to be checked alike.
+
+    bcrypt 5 refuses a password over 72 bytes (ValueError) where older releases cut it,
+    so checking one at login, password change or account deletion was a 500 (#12).
+    """
     if len(password.encode("utf-8")) > text.PASSWORD_MAX_BYTES:
         raise Invalid(
             "The password is too long: at most {max} bytes (a Korean character takes 3).",
-            field="password",
+            field=field,
             max=text.PASSWORD_MAX_BYTES,
         )
 
@@ -176,6 +185,11 @@ class AccountService:
                     retry_after=count.reset_in,
                     minutes=max(1, (count.reset_in + 59) // 60),
                 )
+        try:
+            validate_password_bytes(password)
+        except Invalid:
+            await self._count_failure(account_key, ip_key)
+            raise
         row = None
         if email and password:
             async with self.db.read() as conn:
@@ -189,9 +203,12 @@ class AccountService:
             return row_to_user(row)
         if row is None:
             await self._check_password(password, None)
+        await self._count_failure(account_key, ip_key)
+        raise Unauthorized(LOGIN_FAILED)
+
+    async def _count_failure(self, account_key: str, ip_key: str) -> None:
         await self.limiter.hit(account_key, self.failure_window)
         await self.limiter.hit(ip_key, self.failure_window)
-        raise Unauthorized(LOGIN_FAILED)
 
     async def get(self, user_id: int) -> User | None:
         async with self.db.read() as conn:
@@ -229,6 +246,7 @@ class AccountService:
         stored = await self._password_hash(user_id)
         if stored is None:
             raise Invalid("This account logs in with Kakao and has no password.", field="current")
+        validate_password_bytes(current, field="current")
         if not await self._check_password(current, stored):
             raise Unauthorized("The current password is not right.", field="current")
         try:
@@ -253,6 +271,7 @@ class AccountService:
         """
         stored = await self._password_hash(user_id)
         if stored is not None:
+            validate_password_bytes(password)
             if not await self._check_password(password, stored):
                 raise Unauthorized("The password is not right.", field="password")
         elif confirmation.strip().lower() != "delete":

@@ -94,6 +94,50 @@ def test_password_of_exactly_72_bytes_is_accepted_and_works_for_login(server):
     assert second.login(who["email"], password[:-1] + "나").status_code == 401
 
 
+TOO_LONG = "가" * 24 + "a"  # 73 bytes: bcrypt 5 refuses it (ValueError) instead of cutting it
+
+
+def error_log(server) -> str:
+    path = server.data_dir / "logs" / "error.log"
+    return path.read_text() if path.exists() else ""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_a_login_with_a_password_over_72_bytes_is_a_counted_400_with_the_sign_up_message(
+    make_server, backend
+):
+    # With the bcrypt release `make run` installs (5.x) this was a 500 with a traceback (#12).
+    server = make_server(backend, SNS_LOGIN_MAX_FAILURES="2")
+    who = server.client().join()
+    attacker = server.client()
+    for password in (TOO_LONG, "x" * 200):
+        response = attacker.login(who["email"], password)
+        assert response.status_code == 400
+        assert "The password is too long: at most 72 bytes" in response.text
+        assert f'value="{who["email"]}"' in response.text
+    # Both were counted as failed logins for the account.
+    assert attacker.login(who["email"]).status_code == 429
+    assert "Traceback" not in error_log(server) and '"trace"' not in error_log(server)
+
+
+@pytest.mark.parametrize(
+    ("path", "form", "field"),
+    [
+        ("/account/password", {"current": TOO_LONG, "new": "brand new 1"}, "current"),
+        ("/account/delete", {"password": TOO_LONG}, "password"),
+    ],
+)
+def test_a_password_over_72_bytes_in_account_settings_is_a_400(server, path, form, field):
+    client = server.client()
+    client.join()
+    response = client.post(path, form, allow_redirects=False)
+    assert response.status_code == 400
+    assert "The password is too long: at most 72 bytes" in response.text
+    assert re.search(rf'name="{field}"[^>]*aria-invalid="true"', response.text)
+    assert 'action="/auth/logout"' in client.get("/").text  # still there, still logged in
+    assert "Traceback" not in error_log(server) and '"trace"' not in error_log(server)
+
+
 def test_duplicate_email_is_refused_even_with_other_letter_case(server):
     who = server.client().join()
     other = server.client()
