@@ -74,6 +74,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("bcrypt_rounds", "SNS_BCRYPT_ROUNDS", "12", "bcrypt cost factor (4..16)"),
     Setting(
+        "bcrypt_concurrency",
+        "SNS_BCRYPT_CONCURRENCY",
+        "0",
+        "bcrypt hashes and checks running at once in one process; 0: one per CPU core",
+    ),
+    Setting(
+        "bcrypt_wait",
+        "SNS_BCRYPT_WAIT",
+        "5",
+        "seconds a login, sign-up or password change waits for a bcrypt turn before it gets a 503",
+    ),
+    Setting(
         "login_max_failures",
         "SNS_LOGIN_MAX_FAILURES",
         "5",
@@ -215,6 +227,8 @@ class Settings:
     jwt_secret: str = field(repr=False)
     session_ttl: int
     bcrypt_rounds: int
+    bcrypt_concurrency: int
+    bcrypt_wait: int
     login_max_failures: int
     login_max_failures_ip: int
     login_failure_window: int
@@ -285,6 +299,10 @@ class Settings:
             "jwt_secret": raw["jwt_secret"],
             "session_ttl": _as_int(by_name["session_ttl"], raw["session_ttl"], 60, 10**8),
             "bcrypt_rounds": _as_int(by_name["bcrypt_rounds"], raw["bcrypt_rounds"], 4, 16),
+            "bcrypt_concurrency": _as_int(
+                by_name["bcrypt_concurrency"], raw["bcrypt_concurrency"], 0, 1024
+            ),
+            "bcrypt_wait": _as_int(by_name["bcrypt_wait"], raw["bcrypt_wait"], 1, 600),
             "login_max_failures": _as_int(
                 by_name["login_max_failures"], raw["login_max_failures"], 1, 10**6
             ),
