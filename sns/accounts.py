@@ -173,23 +173,52 @@ class AccountService:
         return user
 
     async def authenticate(self, email: str, password: str, client_ip: str) -> User:
-        """The user with these credentials, or ``Unauthorized``; too many failures: 429."""
+        """The user with these credentials, or ``Unauthorized``; too many failures: 429.
+
+        The attempt takes its place under both limits before the password is checked:
+        counted only after the check, guesses sent at once all passed the limit (#12).
+        A failure keeps its place, a password too long for bcrypt too. A success clears
+        the account's failures and gives the address its place back, so that people
+        behind one address can keep logging in. An attempt that was never checked (a
+        database error) gives both places back.
+        """
         email = normalize_email(email)
         account_key = "login:acct:" + hashlib.sha256(email.encode()).hexdigest()
         ip_key = "login:ip:" + client_ip
-        for key, limit in ((account_key, self.max_failures), (ip_key, self.max_failures_ip)):
-            count = await self.limiter.peek(key)
-            if count.hits >= limit:
+        await self._reserve_attempt(
+            (account_key, self.max_failures), (ip_key, self.max_failures_ip)
+        )
+        validate_password_bytes(password)
+        try:
+            user = await self._check_credentials(email, password)
+        except Exception:
+            for key in (account_key, ip_key):
+                await self.limiter.release(key)
+            raise
+        if user is None:
+            raise Unauthorized(LOGIN_FAILED)
+        await self.limiter.clear(account_key)
+        await self.limiter.release(ip_key)
+        return user
+
+    async def _reserve_attempt(self, *limits: tuple[str, int]) -> None:
+        """A place under each (key, limit), or none at all and ``TooManyRequests``."""
+        taken: list[str] = []
+        for key, limit in limits:
+            reservation = await self.limiter.reserve(key, limit, self.failure_window)
+            if not reservation.granted:
+                for earlier in taken:
+                    await self.limiter.release(earlier)
+                reset_in = reservation.count.reset_in
                 raise TooManyRequests(
                     "Too many failed logins. Try again in {minutes} min.",
-                    retry_after=count.reset_in,
-                    minutes=max(1, (count.reset_in + 59) // 60),
+                    retry_after=reset_in,
+                    minutes=max(1, (reset_in + 59) // 60),
                 )
-        try:
-            validate_password_bytes(password)
-        except Invalid:
-            await self._count_failure(account_key, ip_key)
-            raise
+            taken.append(key)
+
+    async def _check_credentials(self, email: str, password: str) -> User | None:
+        """The live user with this email and password, else None after a full check."""
         row = None
         if email and password:
             async with self.db.read() as conn:
@@ -198,17 +227,12 @@ class AccountService:
                         select(users).where(users.c.email == email, users.c.deleted_at.is_(None))
                     )
                 ).first()
-        if row is not None and await self._check_password(password, row.password_hash):
-            await self.limiter.clear(account_key)
-            return row_to_user(row)
         if row is None:
             await self._check_password(password, None)
-        await self._count_failure(account_key, ip_key)
-        raise Unauthorized(LOGIN_FAILED)
-
-    async def _count_failure(self, account_key: str, ip_key: str) -> None:
-        await self.limiter.hit(account_key, self.failure_window)
-        await self.limiter.hit(ip_key, self.failure_window)
+            return None
+        if await self._check_password(password, row.password_hash):
+            return row_to_user(row)
+        return None
 
     async def get(self, user_id: int) -> User | None:
         async with self.db.read() as conn:
