@@ -21,7 +21,7 @@ from datetime import datetime
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import tornado.locale
 from tornado.concurrent import Future
@@ -42,11 +42,12 @@ from sns.errors import (
 from sns.follows import FollowCounts, FollowService
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
-from sns.net import client_ip, is_trusted
+from sns.net import client_ip, is_trusted, safe_next_url
 from sns.posts import PostService
 from sns.services import Services
 from sns.sessions import SessionStore
 from sns.settings import Settings
+from sns.text import positive_int
 
 log = logging.getLogger("sns.handlers")
 
@@ -311,23 +312,14 @@ class BaseHandler(RequestHandler):
         raw = self.get_argument(name, None)
         if raw is None or raw == "":
             return None
-        if not raw.isdigit() or len(raw) > 18 or int(raw) < 1:
+        value = positive_int(raw)
+        if value is None:
             raise HTTPError(400, reason=f"{name} must be a positive whole number")
-        return int(raw)
+        return value
 
     def redirect_to_next(self, default: str = "/") -> None:
         """Go back where the form said, but only to a path on this site (CWE-601)."""
-        target = self.get_argument("next", default) or default
-        parts = urlsplit(target)
-        if (
-            not target.startswith("/")
-            or target.startswith("//")
-            or "\\" in target
-            or parts.scheme
-            or parts.netloc
-        ):
-            target = default
-        self.redirect(target)
+        self.redirect(safe_next_url(self.get_argument("next", default), default))
 
     def wants_json(self) -> bool:
         accept = self.request.headers.get("Accept", "")

@@ -55,8 +55,14 @@ def validate_nick(nick: str) -> None:
             field="nick",
             max=text.NICK_MAX_CHARS,
         )
-    if text.has_control_chars(nick) or "\n" in nick or "\t" in nick:
+    if text.has_line_breaks(nick):
+        raise Invalid("The nickname cannot contain line breaks.", field="nick")
+    if text.has_control_chars(nick) or "\t" in nick:
         raise Invalid("The nickname cannot contain control characters.", field="nick")
+    if text.has_bidi_controls(nick):
+        raise Invalid("The nickname cannot contain text-direction controls.", field="nick")
+    if text.is_invisible(nick):
+        raise Invalid("The nickname must have at least one visible character.", field="nick")
 
 
 def validate_password(password: str) -> None:
@@ -66,10 +72,19 @@ def validate_password(password: str) -> None:
             field="password",
             min=text.PASSWORD_MIN_CHARS,
         )
+    validate_password_bytes(password)
+
+
+def validate_password_bytes(password: str, field: str = "password") -> None:
+    """bcrypt's limit, for a new password and for one typed to be checked alike.
+
+    bcrypt 5 refuses a password over 72 bytes (ValueError) where older releases cut it,
+    so checking one at login, password change or account deletion was a 500 (#12).
+    """
     if len(password.encode("utf-8")) > text.PASSWORD_MAX_BYTES:
         raise Invalid(
             "The password is too long: at most {max} bytes (a Korean character takes 3).",
-            field="password",
+            field=field,
             max=text.PASSWORD_MAX_BYTES,
         )
 
@@ -153,32 +168,64 @@ class AccountService:
         return user
 
     async def authenticate(self, email: str, password: str, client_ip: str) -> User:
-        """The user with these credentials, or ``Unauthorized``; too many failures: 429."""
+        """The user with these credentials, or ``Unauthorized``; too many failures: 429.
+
+        The attempt takes its place under both limits before the password is checked:
+        counted only after the check, guesses sent at once all passed the limit (#12).
+        A failure keeps its place, a password too long for bcrypt too. A success clears
+        the account's failures and gives the address its place back, so that people
+        behind one address can keep logging in. An attempt that was never checked (a
+        database error) gives both places back.
+        """
         email = normalize_email(email)
         account_key = "login:acct:" + hashlib.sha256(email.encode()).hexdigest()
         ip_key = "login:ip:" + client_ip
-        for key, limit in ((account_key, self.max_failures), (ip_key, self.max_failures_ip)):
-            count = await self.limiter.peek(key)
-            if count.hits >= limit:
+        await self._reserve_attempt(
+            (account_key, self.max_failures), (ip_key, self.max_failures_ip)
+        )
+        validate_password_bytes(password)
+        try:
+            user = await self._check_credentials(email, password)
+        except Exception:
+            for key in (account_key, ip_key):
+                await self.limiter.release(key)
+            raise
+        if user is None:
+            raise Unauthorized(LOGIN_FAILED)
+        await self.limiter.clear(account_key)
+        await self.limiter.release(ip_key)
+        return user
+
+    async def _reserve_attempt(self, *limits: tuple[str, int]) -> None:
+        """A place under each (key, limit), or none at all and ``TooManyRequests``."""
+        taken: list[str] = []
+        for key, limit in limits:
+            reservation = await self.limiter.reserve(key, limit, self.failure_window)
+            if not reservation.granted:
+                for earlier in taken:
+                    await self.limiter.release(earlier)
+                reset_in = reservation.count.reset_in
                 raise TooManyRequests(
                     "Too many failed logins. Try again in {minutes} min.",
-                    retry_after=count.reset_in,
-                    minutes=max(1, (count.reset_in + 59) // 60),
+                    retry_after=reset_in,
+                    minutes=max(1, (reset_in + 59) // 60),
                 )
+            taken.append(key)
+
+    async def _check_credentials(self, email: str, password: str) -> User | None:
+        """The live user with this email and password, else None after a full check."""
         row = None
         if email and password:
             async with self.db.read() as conn:
                 row = (
                     await conn.execute(select(users).where(users.c.email == email, LIVE_USER))
                 ).first()
-        if row is not None and await self._check_password(password, row.password_hash):
-            await self.limiter.clear(account_key)
-            return row_to_user(row)
         if row is None:
             await self._check_password(password, None)
-        await self.limiter.hit(account_key, self.failure_window)
-        await self.limiter.hit(ip_key, self.failure_window)
-        raise Unauthorized(LOGIN_FAILED)
+            return None
+        if await self._check_password(password, row.password_hash):
+            return row_to_user(row)
+        return None
 
     async def get(self, user_id: int) -> User | None:
         async with self.db.read() as conn:
@@ -210,6 +257,7 @@ class AccountService:
         stored = await self._password_hash(user_id)
         if stored is None:
             raise Invalid("This account logs in with Kakao and has no password.", field="current")
+        validate_password_bytes(current, field="current")
         if not await self._check_password(current, stored):
             raise Unauthorized("The current password is not right.", field="current")
         try:
@@ -234,6 +282,7 @@ class AccountService:
         """
         stored = await self._password_hash(user_id)
         if stored is not None:
+            validate_password_bytes(password)
             if not await self._check_password(password, stored):
                 raise Unauthorized("The password is not right.", field="password")
         elif confirmation.strip().lower() != "delete":

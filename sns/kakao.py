@@ -51,19 +51,23 @@ class KakaoProfile:
 
 
 def clean_nick(raw: object) -> str:
-    """A nick fit for our users table: no control characters, at most 20 characters.
+    """A nick that passes sign-up's rules (``validate_nick``), made from Kakao's.
 
-    Kakao nicknames follow Kakao's rules, not ours, so they are trimmed rather than refused.
+    Kakao nicknames follow Kakao's rules, not ours, so they are cleaned rather than
+    refused: line breaks and other spaces become one space, control and text-direction
+    characters go, the rest is cut to 20 characters, and a nick with nothing visible
+    left is replaced by ``FALLBACK_NICK``.
     """
     if not isinstance(raw, str):
         return FALLBACK_NICK
     kept = "".join(
         " " if ch.isspace() else ch
         for ch in unicodedata.normalize("NFC", raw)
-        if unicodedata.category(ch) not in ("Cc", "Cs") or ch.isspace()
+        if ch.isspace()
+        or (unicodedata.category(ch) not in ("Cc", "Cs") and ch not in text.BIDI_CONTROLS)
     )
     nick = " ".join(kept.split())[: text.NICK_MAX_CHARS].strip()
-    return nick or FALLBACK_NICK
+    return FALLBACK_NICK if text.is_invisible(nick) else nick
 
 
 def _clean_email(account: dict[str, Any]) -> str | None:
@@ -101,9 +105,22 @@ def parse_profile(data: object) -> KakaoProfile:
     return KakaoProfile(id=sns_id, nick=clean_nick(nickname), email=_clean_email(account))
 
 
+def _loads(body: bytes) -> object:
+    """JSON from the provider; ``ValueError`` for anything that is not, however it fails.
+
+    Nesting deeper than the parser's recursion limit raises ``RecursionError``, not
+    ``ValueError``: a provider (or whoever answers in its place) must not make that a
+    500 (#12).
+    """
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
 def _json_body(response: HTTPResponse, what: str) -> dict[str, Any]:
     try:
-        data = json.loads(response.body)
+        data = _loads(response.body)
     except ValueError:
         log.warning("kakao %s: answer is not JSON (status %d)", what, response.code)
         raise BadGateway(BAD_ANSWER) from None
@@ -116,7 +133,7 @@ def _json_body(response: HTTPResponse, what: str) -> dict[str, Any]:
 def _provider_error(response: HTTPResponse) -> str:
     """Kakao's error code from an error answer, short and safe to log (no tokens in it)."""
     try:
-        data = json.loads(response.body)
+        data = _loads(response.body)
     except ValueError:
         return "(not JSON)"
     if not isinstance(data, dict):

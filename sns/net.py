@@ -1,9 +1,12 @@
-"""The client's address: from proxy headers only when the peer is a trusted proxy."""
+"""Addresses: the client's (from proxy headers only when the peer is a trusted proxy),
+and where a form may send the browser next."""
 
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -58,3 +61,25 @@ def client_ip(peer: str, headers: Mapping[str, str], trusted: Iterable[Network])
     if real_ip is not None:
         return str(real_ip)
     return str(peer_address)
+
+
+def safe_next_url(target: str, default: str) -> str:
+    """``target`` if it is a path on this site, else ``default`` (CWE-601).
+
+    Refused: anything not starting with one ``/``, backslashes (browsers read them as
+    ``/``), a scheme or host, and any control or whitespace character. Browsers drop tabs
+    and line breaks inside a URL, so ``/%09/evil.example`` would become ``//evil.example``;
+    and Tornado refuses control characters in the ``Location`` header, which made
+    ``next=/%0B/x`` a 500 after a successful login (#12).
+    """
+    if (
+        not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+        or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in target)
+    ):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target

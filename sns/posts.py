@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sns import text
 from sns.comments import CommentService, CommentView
 from sns.db import Database, new_id, utcnow
-from sns.errors import Forbidden, NotFound
+from sns.errors import Forbidden, Invalid, NotFound
 from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
@@ -49,6 +49,27 @@ class Page:
 
     posts: list[PostView]
     next_before: int | None
+
+
+def hashtags_of_post(content: str) -> list[str]:
+    """The folded hashtags of a post's text, each of which fits ``hashtags.title``.
+
+    Case folding can lengthen a tag ("ß" becomes "ss", "ﬃ" "ffi"), so a tag typed within
+    140 characters can outgrow the column: MariaDB refused it (a 500) or, next to another
+    tag, cut it and left it unlinked, while SQLite kept it whole (#12). Such a post is
+    refused with a message on both.
+    """
+    tags = text.extract_hashtags(content)
+    for tag in tags:
+        if len(tag) > text.HASHTAG_MAX_CHARS:
+            raise Invalid(
+                "A hashtag can have at most {max} characters once in lower case "
+                "(ß counts as ss); one here has {count}.",
+                field="content",
+                max=text.HASHTAG_MAX_CHARS,
+                count=len(tag),
+            )
+    return tags
 
 
 POST_COLUMNS = (
@@ -90,6 +111,7 @@ class PostService:
     async def create(self, user_id: int, content: str, img: str | None = None) -> int:
         """Store the post and link its hashtags, all in one transaction."""
         content = clean_content(content)
+        tags = hashtags_of_post(content)
         now = utcnow()
         async with self.db.transaction() as conn:
             result = await conn.execute(
@@ -98,7 +120,7 @@ class PostService:
                 )
             )
             post_id = new_id(result)
-            await self._link_hashtags(conn, post_id, text.extract_hashtags(content))
+            await self._link_hashtags(conn, post_id, tags)
         return post_id
 
     async def _link_hashtags(self, conn: AsyncConnection, post_id: int, titles: list[str]) -> None:
@@ -133,6 +155,7 @@ class PostService:
     async def update(self, user_id: int, post_id: int, content: str) -> None:
         """New text for one's own post; its hashtags are replaced to match."""
         content = clean_content(content)
+        tags = hashtags_of_post(content)
         await self.get_own(user_id, post_id)
         async with self.db.transaction() as conn:
             await conn.execute(
@@ -141,7 +164,7 @@ class PostService:
                 .values(content=content, updated_at=utcnow())
             )
             await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
-            await self._link_hashtags(conn, post_id, text.extract_hashtags(content))
+            await self._link_hashtags(conn, post_id, tags)
 
     async def delete(self, user_id: int, post_id: int) -> None:
         """Delete one's own post with its comments, replies, likes and hashtag links."""

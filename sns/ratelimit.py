@@ -2,6 +2,10 @@
 
 In-process counters for the embedded default; Redis when configured, so that every process
 and node shares one count. Used for failed logins now, and for the API's tiers.
+
+``reserve`` checks the limit and counts in one atomic step. Checking first and counting
+after some awaited work (a bcrypt check) lets every request that arrives meanwhile pass
+the check: forty guesses sent at once were all tried (#12).
 """
 
 from __future__ import annotations
@@ -22,12 +26,29 @@ class Count:
     reset_in: int
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """The answer to ``reserve``: whether a place was taken, and the count after it."""
+
+    granted: bool
+    count: Count
+
+
 class RateLimiter(Protocol):
     async def hit(self, key: str, window: int) -> Count:
         """Count one more hit for ``key``; a new window starts at the first hit."""
 
     async def peek(self, key: str) -> Count:
         """The count so far, without adding to it."""
+
+    async def reserve(self, key: str, limit: int, window: int) -> Reservation:
+        """Atomically: count one more hit unless ``key`` already has ``limit`` of them.
+
+        Refused, nothing is counted. A new window starts at the first hit.
+        """
+
+    async def release(self, key: str) -> None:
+        """Give back one reserved hit (never below zero; a key that is gone stays gone)."""
 
     async def clear(self, key: str) -> None:
         """Forget the key (a successful login clears its failures)."""
@@ -62,17 +83,66 @@ class MemoryRateLimiter:
             return Count(0, 0)
         return Count(entry[0], max(1, round(entry[1] - self._clock())))
 
+    async def reserve(self, key: str, limit: int, window: int) -> Reservation:
+        # Atomic because nothing here awaits: no other task runs in between.
+        count = await self.peek(key)
+        if count.hits >= limit:
+            return Reservation(False, count)
+        return Reservation(True, await self.hit(key, window))
+
+    async def release(self, key: str) -> None:
+        entry = self._current(key)
+        if entry is None:
+            return
+        if entry[0] <= 1:
+            del self._windows[key]
+        else:
+            self._windows[key] = (entry[0] - 1, entry[1])
+
     async def clear(self, key: str) -> None:
         self._windows.pop(key, None)
 
 
+# KEYS[1]: the counter; ARGV[1]: the limit; ARGV[2]: the window in seconds.
+# Returns {granted (0|1), hits, ttl}. A counter found without expiry gets one, so that
+# no key can refuse logins for ever.
+_RESERVE = """
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+local granted = 0
+if hits < tonumber(ARGV[1]) then
+    hits = redis.call('INCR', KEYS[1])
+    granted = 1
+end
+local ttl = redis.call('TTL', KEYS[1])
+if hits > 0 and ttl < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+    ttl = tonumber(ARGV[2])
+end
+return {granted, hits, ttl}
+"""
+
+# KEYS[1]: the counter. One less, and no key at all once it reaches zero.
+_RELEASE = """
+local hits = tonumber(redis.call('GET', KEYS[1]) or '0')
+if hits > 1 then
+    redis.call('DECR', KEYS[1])
+elseif hits == 1 then
+    redis.call('DEL', KEYS[1])
+end
+return hits
+"""
+
+
 class RedisRateLimiter:
-    """Counters in Redis (INCR + EXPIRE NX in one round trip), shared by all processes."""
+    """Counters in Redis, shared by all processes: INCR + EXPIRE NX in one round trip,
+    and ``reserve``/``release`` as Lua scripts, which Redis runs atomically."""
 
     PREFIX = "sns:rate:"
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
+        self._reserve = redis.register_script(_RESERVE)
+        self._release = redis.register_script(_RELEASE)
 
     async def hit(self, key: str, window: int) -> Count:
         name = self.PREFIX + key
@@ -92,6 +162,13 @@ class RedisRateLimiter:
         if hits is None:
             return Count(0, 0)
         return Count(int(hits), max(1, int(ttl)))
+
+    async def reserve(self, key: str, limit: int, window: int) -> Reservation:
+        granted, hits, ttl = await self._reserve(keys=[self.PREFIX + key], args=[limit, window])
+        return Reservation(bool(granted), Count(int(hits), max(1, int(ttl))))
+
+    async def release(self, key: str) -> None:
+        await self._release(keys=[self.PREFIX + key])
 
     async def clear(self, key: str) -> None:
         await self.redis.delete(self.PREFIX + key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 import redis.asyncio as redis_asyncio
@@ -128,3 +129,49 @@ async def test_the_redis_limiter_is_shared_between_clients(redis_server):
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_the_limiter_reserves_up_to_the_limit_and_no_more_when_asked_at_once(limiter):
+    # Login attempts are counted before the password is checked; twenty at once must get
+    # exactly five places, whichever way they interleave (#12).
+    key = f"reserve:{uuid.uuid4().hex}"
+    answers = await asyncio.gather(*(limiter.reserve(key, 5, 60) for _ in range(20)))
+    granted = [answer for answer in answers if answer.granted]
+    assert len(granted) == 5
+    assert sorted(answer.count.hits for answer in granted) == [1, 2, 3, 4, 5]
+    refused = [answer for answer in answers if not answer.granted]
+    assert all(answer.count.hits == 5 and 0 < answer.count.reset_in <= 60 for answer in refused)
+    assert (await limiter.peek(key)).hits == 5
+
+
+async def test_a_released_reservation_gives_its_place_back(limiter):
+    key = f"release:{uuid.uuid4().hex}"
+    assert [(await limiter.reserve(key, 2, 60)).granted for _ in range(3)] == [True, True, False]
+    await limiter.release(key)
+    assert (await limiter.peek(key)).hits == 1
+    assert (await limiter.reserve(key, 2, 60)).granted
+    await limiter.release(key)
+    await limiter.release(key)
+    assert (await limiter.peek(key)).hits == 0
+    # Releasing more than was reserved, or a key that is gone, never goes below zero.
+    await limiter.release(key)
+    await limiter.release(f"never:{uuid.uuid4().hex}")
+    assert (await limiter.peek(key)).hits == 0
+    assert (await limiter.reserve(key, 1, 60)).count.hits == 1
+
+
+async def test_reservations_end_with_their_window(limiter):
+    key = f"reserve-window:{uuid.uuid4().hex}"
+    assert (await limiter.reserve(key, 1, 1)).granted
+    assert not (await limiter.reserve(key, 1, 1)).granted
+    await asyncio.sleep(2.1)
+    assert (await limiter.reserve(key, 1, 1)).granted
+
+
+async def test_the_redis_limiter_gives_a_key_without_expiry_one(redis_server, redis_client):
+    limiter = RedisRateLimiter(redis_client())
+    key = f"stuck:{uuid.uuid4().hex}"
+    await limiter.redis.set(limiter.PREFIX + key, 9)  # a count left with no TTL
+    answer = await limiter.reserve(key, 5, 60)
+    assert not answer.granted
+    assert 0 < await limiter.redis.ttl(limiter.PREFIX + key) <= 60

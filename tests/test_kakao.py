@@ -16,7 +16,7 @@ from sqlalchemy import Connection, create_engine, func, select, update
 
 import handlers.kakao as kakao_pages
 import sns.kakao as kakao_module
-from sns.accounts import AccountService
+from sns.accounts import AccountService, validate_nick
 from sns.db import Database, utcnow
 from sns.errors import BadGateway
 from sns.kakao import KakaoClient, KakaoLogin, KakaoProfile, clean_nick, parse_profile
@@ -27,10 +27,12 @@ from tests.conftest import backend_env
 from tests.fake_kakao import FakeKakao, kakao_user
 from tests.services import free_port
 from tests.sns_server import PASSWORD, Client, SnsServer
+from tests.test_text import BIDI_NICKS, INVISIBLE_NICKS, MULTI_LINE_NICKS
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["sqlite", "mariadb"]
 LOGOUT_BUTTON = 'action="/auth/logout"'
+NESTED = b"[" * 100_000 + b"]" * 100_000
 KAKAO_BUTTON = 'href="/auth/kakao"'
 
 
@@ -255,6 +257,12 @@ def test_the_state_cookie_is_cleared_and_works_only_once(site, kakao):
         ({"user_body": b"not json"}, "could not understand"),
         ({"user_body": b'{"properties": {"nickname": "no id"}}'}, "could not understand"),
         ({"user_body": b'{"id": true}'}, "could not understand"),
+        # Nesting deep enough to exhaust the JSON parser's recursion was a 500 (#12).
+        ({"token_body": NESTED}, "could not understand"),
+        ({"user_body": NESTED}, "could not understand"),
+        ({"user_body": b'{"id": 5, "kakao_account": ' + NESTED + b"}"}, "could not understand"),
+        ({"token_status": 400, "token_body": NESTED}, "Kakao refused the login"),
+        ({"user_status": 500, "user_body": NESTED}, "Kakao did not answer"),
     ],
 )
 def test_a_failing_or_nonsensical_provider_gives_a_502_page(site, kakao, breakage, message):
@@ -437,6 +445,29 @@ def test_a_profile_without_a_usable_id_is_a_bad_gateway(answer):
 def test_nicks_lose_control_characters_and_keep_korean():
     assert clean_nick("새싹\x00개발자\x7f") == "새싹개발자"
     assert clean_nick(None) == "kakao user"
+
+
+@pytest.mark.parametrize(
+    ("raw", "nick"),
+    [
+        ("admin\u202egnp.exe", "admingnp.exe"),
+        ("\u2066새싹\u2069", "새싹"),
+        ("two\u2028lines\rhere\x85too", "two lines here too"),
+        ("\u200b\u200d", "kakao user"),
+        ("\u3164", "kakao user"),
+        ("\u202e\u3164\u2800", "kakao user"),
+        ("👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"),
+    ],
+)
+def test_kakao_nicks_are_cleaned_by_the_rules_of_sign_up(raw, nick):
+    """What sign-up refuses, a Kakao nick loses; what is left, sign-up accepts (#12)."""
+    assert clean_nick(raw) == nick
+    validate_nick(clean_nick(raw))
+
+
+@pytest.mark.parametrize("raw", [*BIDI_NICKS, *INVISIBLE_NICKS, *MULTI_LINE_NICKS, "\t\x00"])
+def test_every_cleaned_kakao_nick_passes_the_sign_up_rules(raw):
+    validate_nick(clean_nick(raw))
 
 
 def test_kakao_settings_default_to_kakao_and_keep_the_secret_out_of_repr():

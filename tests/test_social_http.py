@@ -357,6 +357,27 @@ def test_changing_the_nickname_shows_everywhere(alice):
     assert bad.status_code == 400 and "Enter a nickname." in bad.text
 
 
+@pytest.mark.parametrize(
+    ("nick", "message"),
+    [
+        ("\u200b", "at least one visible character"),
+        ("\u3164\u3164", "at least one visible character"),
+        ("\u2800", "at least one visible character"),
+        ("\u0301\ufe0f", "at least one visible character"),
+        ("bob\u202e", "text-direction controls"),
+        ("\u2066bob\u2069", "text-direction controls"),
+        ("bob\rby", "cannot contain line breaks"),
+        ("bob\u2029by", "cannot contain line breaks"),
+        ("bob\x85by", "cannot contain line breaks"),
+    ],
+)
+def test_an_invisible_reordering_or_multi_line_nickname_is_refused(alice, nick, message):
+    bad = alice.post("/account/nick", {"nick": nick})
+    assert bad.status_code == 400
+    assert message in bad.text
+    assert '">alice</a>' in alice.get("/").text
+
+
 def test_changing_the_password_needs_the_current_one(server):
     client = server.client()
     who = client.join()
