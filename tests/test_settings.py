@@ -42,7 +42,6 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
         ("SNS_PORT", "70000"),
         ("SNS_ENV", "staging"),
         ("SNS_BCRYPT_ROUNDS", "2"),
-        ("SNS_BCRYPT_WAIT", "0"),
         ("SNS_TRUSTED_PROXIES", "10.0.0.0/8, nonsense"),
         ("SNS_DATABASE_URL", "just words"),
         ("SNS_DEBUG", "maybe"),
