@@ -8,7 +8,6 @@ session's parametrized ``server`` fixture to that one parameter (and so reuses i
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
@@ -53,8 +52,7 @@ def new_post(client: Client, text: str) -> int:
 
 
 def own_id(client: Client) -> int:
-    html = client.get("/account").text
-    return int(re.search(r'<a href="/user/(\d+)">', html).group(1))
+    return client.user_id()
 
 
 @pytest.fixture(scope="module")
