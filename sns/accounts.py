@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import bcrypt
 from sqlalchemy import Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from sns import text
 from sns.db import Database, new_id, utcnow
 from sns.errors import Conflict, Invalid, TooManyRequests, Unauthorized
+from sns.passwords import PasswordHasher
 from sns.ratelimit import RateLimiter
 from sns.schema import follows, likes, posts, users
 from sns.visible import LIVE_USER
@@ -109,34 +108,24 @@ class AccountService:
         limiter: RateLimiter,
         *,
         bcrypt_rounds: int = 12,
+        bcrypt_concurrency: int = 0,
+        bcrypt_wait: float = 5.0,
         max_failures: int = 5,
         max_failures_ip: int = 30,
         failure_window: int = 900,
     ) -> None:
         self.db = db
         self.limiter = limiter
-        self.bcrypt_rounds = bcrypt_rounds
+        self.passwords = PasswordHasher(bcrypt_rounds, bcrypt_concurrency, bcrypt_wait)
         self.max_failures = max_failures
         self.max_failures_ip = max_failures_ip
         self.failure_window = failure_window
-        self._dummy_hash: bytes | None = None
 
     async def hash_password(self, password: str) -> str:
-        salt = bcrypt.gensalt(self.bcrypt_rounds)
-        hashed = await asyncio.to_thread(bcrypt.hashpw, password.encode("utf-8"), salt)
-        return hashed.decode("ascii")
+        return await self.passwords.hash(password)
 
     async def _check_password(self, password: str, hashed: str | None) -> bool:
-        if hashed is None:
-            # Spend the same time as a real check, so timing does not tell which
-            # emails have an account.
-            if self._dummy_hash is None:
-                self._dummy_hash = (await self.hash_password("not a password")).encode()
-            await asyncio.to_thread(bcrypt.checkpw, password.encode("utf-8"), self._dummy_hash)
-            return False
-        return await asyncio.to_thread(
-            bcrypt.checkpw, password.encode("utf-8"), hashed.encode("ascii")
-        )
+        return await self.passwords.check(password, hashed)
 
     async def join(self, email: str, nick: str, password: str) -> User:
         email = normalize_email(email)
@@ -174,8 +163,8 @@ class AccountService:
         counted only after the check, guesses sent at once all passed the limit (#12).
         A failure keeps its place, a password too long for bcrypt too. A success clears
         the account's failures and gives the address its place back, so that people
-        behind one address can keep logging in. An attempt that was never checked (a
-        database error) gives both places back.
+        behind one address can keep logging in. An attempt that was never checked (no
+        bcrypt turn, a database error) gives both places back.
         """
         email = normalize_email(email)
         account_key = "login:acct:" + hashlib.sha256(email.encode()).hexdigest()

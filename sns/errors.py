@@ -83,3 +83,13 @@ class TooManyRequests(ServiceError):
     def __init__(self, template: str, *, retry_after: int, **params: Any) -> None:
         super().__init__(template, **params)
         self.retry_after = retry_after
+
+
+class Busy(TooManyRequests):
+    """The server has too much of some work in hand (bcrypt checks): 503 with Retry-After.
+
+    A ``TooManyRequests``, so that every handler that sends Retry-After with a 429 sends
+    it here too.
+    """
+
+    status = 503

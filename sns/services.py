@@ -77,6 +77,8 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         db,
         limiter,
         bcrypt_rounds=settings.bcrypt_rounds,
+        bcrypt_concurrency=settings.bcrypt_concurrency,
+        bcrypt_wait=settings.bcrypt_wait,
         max_failures=settings.login_max_failures,
         max_failures_ip=settings.login_max_failures_ip,
         failure_window=settings.login_failure_window,

@@ -206,6 +206,19 @@ class Settings:
         "seconds a session lives without use; every visit pushes it forward",
     )
     bcrypt_rounds: int = setting(None, "12", whole(4, 16), "bcrypt cost factor")
+    bcrypt_concurrency: int = setting(
+        None,
+        "0",
+        whole(0, 1024),
+        "bcrypt hashes and checks running at once in one process; 0: one per CPU core",
+    )
+    bcrypt_wait: int = setting(
+        None,
+        "5",
+        whole(1, 600),
+        "seconds a login, sign-up or password change waits for a bcrypt turn; after that it "
+        "gets a 503 busy page with `Retry-After` instead of queueing on",
+    )
     login_max_failures: int = setting(
         None,
         "5",

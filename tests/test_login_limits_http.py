@@ -1,4 +1,4 @@
-"""Login limits under concurrency, over HTTP on both backends.
+"""Login limits under concurrency, and the bound on bcrypt work, over HTTP on both backends.
 
 Guesses are sent at once from threads, each with its own client, against a real server:
 the limits must hold however the requests interleave (#12).
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
 import pytest
@@ -19,6 +20,7 @@ BACKENDS = ["sqlite", "mariadb"]
 LIMIT = 5
 GUESSES = 20
 TOO_MANY = "Too many failed logins"
+BUSY = "The server is busy checking passwords"
 
 
 def start(make_server, backend: str, **env: str) -> SnsServer:
@@ -113,3 +115,38 @@ def test_successful_logins_do_not_use_up_the_address_limit(make_server, backend)
     assert logins == [302] * 6
     guesses = [client_from(server, office).login(who["email"], "bad guess!") for _ in range(4)]
     assert [response.status_code for response in guesses] == [401, 401, 401, 429]
+
+
+def test_a_storm_of_logins_cannot_make_other_logins_wait_long(make_server):
+    # One bcrypt check at a time, and a second at most to get a turn: a storm of logins
+    # for many accounts gets quick 503s instead of a queue that grows without end, and
+    # someone else's login answers within about a second either way.
+    server = start(
+        make_server,
+        "sqlite",
+        SNS_BCRYPT_ROUNDS="12",
+        SNS_BCRYPT_CONCURRENCY="1",
+        SNS_BCRYPT_WAIT="1",
+    )
+    who = server.client().join()
+    clients = [client_from(server, new_address()) for _ in range(GUESSES)]
+    together = threading.Barrier(GUESSES)
+
+    def unknown(number: int) -> tuple[requests.Response, float]:
+        together.wait()
+        began = time.monotonic()
+        response = clients[number].login(f"nobody{number}@example.com", "some guess 1")
+        return response, time.monotonic() - began
+
+    with ThreadPoolExecutor(GUESSES) as pool:
+        answers = list(pool.map(unknown, range(GUESSES)))
+
+    statuses = [response.status_code for response, _ in answers]
+    assert set(statuses) <= {401, 503}
+    busy = [response for response, _ in answers if response.status_code == 503]
+    assert busy, statuses
+    assert all(BUSY in response.text and "Retry-After" in response.headers for response in busy)
+    # A check waits at most 1 s for its turn and then takes ~0.3 s; the rest is slack
+    # for a loaded machine. Unbounded, twenty checks took several seconds.
+    assert max(took for _, took in answers) < 4
+    assert server.client().login(who["email"]).status_code == 302

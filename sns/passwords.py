@@ -1,0 +1,62 @@
+"""bcrypt, run in threads and bounded: at most N hashes and checks at once per process.
+
+Without a bound, a storm of logins fills the thread pool with bcrypt work and everyone
+else's login waits behind it (300 guesses at once made other logins take 47 s, #12).
+With it, a request waits at most ``wait`` seconds for a turn and then gets ``Busy`` (503)
+rather than queueing for ever. Every bcrypt call goes through here: hashing at sign-up
+and password change, and every check, including the dummy one for unknown emails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+import bcrypt
+
+from sns.errors import Busy
+
+T = TypeVar("T")
+
+BUSY = "The server is busy checking passwords. Please try again in a moment."
+
+
+class PasswordHasher:
+    """bcrypt hash and check in threads, ``concurrency`` at a time (0: one per CPU core)."""
+
+    def __init__(self, rounds: int = 12, concurrency: int = 0, wait: float = 5.0) -> None:
+        self.rounds = rounds
+        self.concurrency = concurrency or os.cpu_count() or 1
+        self.wait = wait
+        self._turns = asyncio.Semaphore(self.concurrency)
+        self._dummy_hash: bytes | None = None
+
+    async def _run(self, work: Callable[..., T], *args: object) -> T:
+        """``work(*args)`` in a thread once a turn is free; ``Busy`` after ``wait`` s."""
+        try:
+            await asyncio.wait_for(self._turns.acquire(), self.wait)
+        except TimeoutError:
+            raise Busy(BUSY, retry_after=max(1, math.ceil(self.wait))) from None
+        try:
+            return await asyncio.to_thread(work, *args)
+        finally:
+            self._turns.release()
+
+    async def hash(self, password: str) -> str:
+        salt = bcrypt.gensalt(self.rounds)
+        hashed = await self._run(bcrypt.hashpw, password.encode("utf-8"), salt)
+        return hashed.decode("ascii")
+
+    async def check(self, password: str, hashed: str | None) -> bool:
+        """Whether ``password`` matches ``hashed``; with no hash, False after as long."""
+        if hashed is None:
+            # Spend the same time as a real check, so timing does not tell which
+            # emails have an account.
+            if self._dummy_hash is None:
+                self._dummy_hash = (await self.hash("not a password")).encode("ascii")
+            await self._run(bcrypt.checkpw, password.encode("utf-8"), self._dummy_hash)
+            return False
+        return await self._run(bcrypt.checkpw, password.encode("utf-8"), hashed.encode("ascii"))
