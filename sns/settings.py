@@ -34,30 +34,25 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def whole(low: int, high: int) -> Parser:
-    def parse(variable: str, raw: str) -> int:
+def _bounded(kind: Callable[[str], float], noun: str, low: float, high: float) -> Parser:
+    def parse(variable: str, raw: str) -> float:
         try:
-            value = int(raw.strip())
+            value = kind(raw.strip())
         except ValueError:
-            raise SettingsError(f"{variable} must be a whole number, not {raw!r}") from None
+            raise SettingsError(f"{variable} must be {noun}, not {raw!r}") from None
         if not low <= value <= high:
             raise SettingsError(f"{variable} must be between {low} and {high}, not {value}")
         return value
 
     return parse
+
+
+def whole(low: int, high: int) -> Parser:
+    return _bounded(int, "a whole number", low, high)
 
 
 def seconds(low: float, high: float) -> Parser:
-    def parse(variable: str, raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise SettingsError(f"{variable} must be a number of seconds, not {raw!r}") from None
-        if not low <= value <= high:
-            raise SettingsError(f"{variable} must be between {low} and {high}, not {value}")
-        return value
-
-    return parse
+    return _bounded(float, "a number of seconds", low, high)
 
 
 def boolean(variable: str, raw: str) -> bool:
