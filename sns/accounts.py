@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Row, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
 from sns.db import Database, new_id, utcnow
@@ -276,7 +277,11 @@ class AccountService:
                 raise Unauthorized("The password is not right.", field="password")
         elif confirmation.strip().lower() != "delete":
             raise Invalid('Type "delete" to confirm.', field="confirmation")
-        async with self.db.transaction() as conn:
+
+        async def work(conn: AsyncConnection) -> None:
+            # The account's row first, for update: its likes and follows in flight (which
+            # lock it for share) finish before, and later ones find the account gone.
+            await conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
             liked = (
                 (await conn.execute(select(likes.c.post_id).where(likes.c.user_id == user_id)))
                 .scalars()
@@ -299,3 +304,5 @@ class AccountService:
                 .where(users.c.id == user_id)
                 .values(deleted_at=utcnow(), email=None, sns_id=None, password_hash=None)
             )
+
+        await self.db.write(work)

@@ -19,7 +19,7 @@ from sns.db import Database, new_id, utcnow
 from sns.errors import NotFound
 from sns.schema import comments, users
 from sns.text import clean_content
-from sns.visible import LIVE_USER, require_visible_post
+from sns.visible import LIVE_USER, lock_visible_post
 
 
 @dataclass(frozen=True)
@@ -74,14 +74,18 @@ class CommentService:
     async def comment(self, user_id: int, post_id: int, content: str) -> CommentView:
         """A comment by ``user_id`` (always the session's user) on a visible post."""
         content = clean_content(content)
-        async with self.db.transaction() as conn:
-            await require_visible_post(conn, post_id)
+
+        async def work(conn: AsyncConnection) -> CommentView:
+            await lock_visible_post(conn, post_id, exclusive=False)
             return await self._insert(conn, user_id, post_id, None, content)
+
+        return await self.db.write(work)
 
     async def reply(self, user_id: int, comment_id: int, content: str) -> CommentView:
         """A reply to a comment; a reply to a reply joins the same thread (one level)."""
         content = clean_content(content)
-        async with self.db.transaction() as conn:
+
+        async def work(conn: AsyncConnection) -> CommentView:
             parent = (
                 await conn.execute(
                     select(comments.c.id, comments.c.post_id, comments.c.parent_id)
@@ -91,9 +95,13 @@ class CommentService:
             ).first()
             if parent is None:
                 raise NotFound("There is no such comment.")
-            await require_visible_post(conn, parent.post_id)
+            # Locked for share: a deletion of the post waits, or has already taken the
+            # comment with it (then this is a 404, not a foreign-key error).
+            await lock_visible_post(conn, parent.post_id, exclusive=False)
             thread = parent.parent_id or parent.id
             return await self._insert(conn, user_id, parent.post_id, thread, content)
+
+        return await self.db.write(work)
 
     async def _insert(
         self,

@@ -9,11 +9,12 @@ the busy timeout; an immediate one takes the write lock up front and waits its t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -21,10 +22,21 @@ from sqlalchemy import Insert, Table, event, text
 from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, CursorResult
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15000
+MYSQL_DEADLOCK = 1213
+DEADLOCK_ATTEMPTS = 4
+
+T = TypeVar("T")
+
+
+def is_deadlock(exc: DBAPIError) -> bool:
+    """MySQL's "Deadlock found when trying to get lock" (1213)."""
+    args: tuple[Any, ...] = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] == MYSQL_DEADLOCK
 
 
 def new_id(result: CursorResult[Any]) -> int:
@@ -104,6 +116,23 @@ class Database:
                 await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 yield conn
+
+    async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` in one write transaction; run it again when it lost a deadlock.
+
+        The database rolls a deadlock's victim back whole, so running it again is safe and is
+        what MySQL's manual asks of applications. Locks are taken in one order (user rows,
+        then the post row, then what hangs on it) so that deadlocks stay rare.
+        """
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                async with self.transaction() as conn:
+                    return await work(conn)
+            except DBAPIError as exc:
+                if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(exc):
+                    raise
+                await asyncio.sleep(random.uniform(0.005, 0.02) * attempt)
+        raise AssertionError("unreachable")
 
     def insert_ignore(self, table: Table) -> Insert:
         """An INSERT that skips rows clashing with a unique key (and only those on SQLite).

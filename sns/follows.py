@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.accounts import User, row_to_user
 from sns.db import Database, utcnow
-from sns.errors import Invalid
+from sns.errors import Invalid, NotFound, Unauthorized
 from sns.schema import follows, users
-from sns.visible import LIVE_USER, live_user_row
+from sns.visible import LIVE_USER, live_user_row, lock_live_users
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,9 @@ class FollowService:
 
     async def follow(self, follower_id: int, following_id: int) -> FollowCounts:
         """Follow someone (again changes nothing); returns the follower's new counts."""
-        if follower_id == following_id:
-            raise Invalid("You cannot follow yourself.")
-        async with self.db.transaction() as conn:
-            await live_user_row(conn, following_id)
+
+        async def work(conn: AsyncConnection) -> FollowCounts:
+            await self._lock_both(conn, follower_id, following_id)
             await conn.execute(
                 self.db.insert_ignore(follows).values(
                     follower_id=follower_id, following_id=following_id, created_at=utcnow()
@@ -79,17 +78,30 @@ class FollowService:
             )
             return await count_follows(conn, follower_id)
 
+        return await self.db.write(work)
+
     async def unfollow(self, follower_id: int, following_id: int) -> FollowCounts:
-        if follower_id == following_id:
-            raise Invalid("You cannot follow yourself.")
-        async with self.db.transaction() as conn:
-            await live_user_row(conn, following_id)
+        async def work(conn: AsyncConnection) -> FollowCounts:
+            await self._lock_both(conn, follower_id, following_id)
             await conn.execute(
                 delete(follows).where(
                     follows.c.follower_id == follower_id, follows.c.following_id == following_id
                 )
             )
             return await count_follows(conn, follower_id)
+
+        return await self.db.write(work)
+
+    async def _lock_both(self, conn: AsyncConnection, follower_id: int, following_id: int) -> None:
+        """Both accounts' rows for share: neither can be deleted while the follow is written,
+        so no follow of a deleted account is left behind."""
+        if follower_id == following_id:
+            raise Invalid("You cannot follow yourself.")
+        live = await lock_live_users(conn, [follower_id, following_id])
+        if follower_id not in live:
+            raise Unauthorized("Please log in first.")
+        if following_id not in live:
+            raise NotFound("There is no such user.")
 
     async def counts(self, user_id: int) -> FollowCounts:
         async with self.db.read() as conn:

@@ -14,8 +14,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, utcnow
+from sns.errors import Unauthorized
 from sns.schema import likes, posts
-from sns.visible import require_visible_post
+from sns.visible import lock_live_users, lock_visible_post
 
 
 @dataclass(frozen=True)
@@ -29,47 +30,45 @@ class LikeService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def _lock_post(self, conn: AsyncConnection, post_id: int) -> None:
-        """Take the post row's write lock before touching its likes.
-
-        Inserting a like takes a shared lock on the post (the foreign key check); two
-        clicks holding it at once would then deadlock on ``like_count``. Locking first
-        makes concurrent clicks queue up instead (SQLite's BEGIN IMMEDIATE already does).
-        """
-        await conn.execute(select(posts.c.id).where(posts.c.id == post_id).with_for_update())
-
     async def like(self, user_id: int, post_id: int) -> LikeState:
         """Like a post (once); returns the state to show."""
-        async with self.db.transaction() as conn:
-            await self._lock_post(conn, post_id)
-            await require_visible_post(conn, post_id)
+
+        async def work(conn: AsyncConnection) -> LikeState:
+            await self._lock(conn, user_id, post_id)
             added = await conn.execute(
                 self.db.insert_ignore(likes).values(
                     user_id=user_id, post_id=post_id, created_at=utcnow()
                 )
             )
             if added.rowcount == 1:
-                await conn.execute(
-                    update(posts)
-                    .where(posts.c.id == post_id)
-                    .values(like_count=posts.c.like_count + 1)
-                )
+                await self._move_count(conn, post_id, +1)
             return await self._state(conn, user_id, post_id)
 
+        return await self.db.write(work)
+
     async def unlike(self, user_id: int, post_id: int) -> LikeState:
-        async with self.db.transaction() as conn:
-            await self._lock_post(conn, post_id)
-            await require_visible_post(conn, post_id)
+        async def work(conn: AsyncConnection) -> LikeState:
+            await self._lock(conn, user_id, post_id)
             removed = await conn.execute(
                 delete(likes).where(likes.c.user_id == user_id, likes.c.post_id == post_id)
             )
             if removed.rowcount == 1:
-                await conn.execute(
-                    update(posts)
-                    .where(posts.c.id == post_id)
-                    .values(like_count=posts.c.like_count - 1)
-                )
+                await self._move_count(conn, post_id, -1)
             return await self._state(conn, user_id, post_id)
+
+        return await self.db.write(work)
+
+    async def _lock(self, conn: AsyncConnection, user_id: int, post_id: int) -> None:
+        """The liker's row for share (their account cannot be deleted meanwhile), then the
+        post's for update (the counter's writers queue up instead of deadlocking on it)."""
+        if user_id not in await lock_live_users(conn, [user_id]):
+            raise Unauthorized("Please log in first.")
+        await lock_visible_post(conn, post_id, exclusive=True)
+
+    async def _move_count(self, conn: AsyncConnection, post_id: int, by: int) -> None:
+        await conn.execute(
+            update(posts).where(posts.c.id == post_id).values(like_count=posts.c.like_count + by)
+        )
 
     async def _state(self, conn: AsyncConnection, user_id: int, post_id: int) -> LikeState:
         row = (

@@ -23,7 +23,7 @@ from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
 from sns.text import clean_content
-from sns.visible import LIVE_USER
+from sns.visible import LIVE_USER, lock_visible_post
 
 
 @dataclass(frozen=True)
@@ -156,26 +156,39 @@ class PostService:
         """New text for one's own post; its hashtags are replaced to match."""
         content = clean_content(content)
         tags = hashtags_of_post(content)
-        await self.get_own(user_id, post_id)
-        async with self.db.transaction() as conn:
+
+        async def work(conn: AsyncConnection) -> None:
+            await self._lock_own(conn, user_id, post_id)
             await conn.execute(
                 update(posts)
-                .where(posts.c.id == post_id, posts.c.user_id == user_id)
+                .where(posts.c.id == post_id)
                 .values(content=content, updated_at=utcnow())
             )
             await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
             await self._link_hashtags(conn, post_id, tags)
 
+        await self.db.write(work)
+
     async def delete(self, user_id: int, post_id: int) -> None:
-        """Delete one's own post with its comments, replies, likes and hashtag links."""
-        await self.get_own(user_id, post_id)
-        async with self.db.transaction() as conn:
+        """Delete one's own post with its comments, replies, likes and hashtag links.
+
+        The post row is locked first, so a like, comment or reply on it either finishes
+        before or finds the post gone (404) after; nothing is left hanging on it.
+        """
+
+        async def work(conn: AsyncConnection) -> None:
+            await self._lock_own(conn, user_id, post_id)
             await self.comments.remove_all(conn, post_id)
             await self.likes.remove_all(conn, post_id)
             await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
-            await conn.execute(
-                delete(posts).where(posts.c.id == post_id, posts.c.user_id == user_id)
-            )
+            await conn.execute(delete(posts).where(posts.c.id == post_id))
+
+        await self.db.write(work)
+
+    async def _lock_own(self, conn: AsyncConnection, user_id: int, post_id: int) -> None:
+        """Lock the post for update; only its author may go on (``Forbidden`` otherwise)."""
+        if await lock_visible_post(conn, post_id, exclusive=True) != user_id:
+            raise Forbidden("Only the author can change this post.")
 
     async def _page(
         self, query: Select[Any], key: ColumnElement[int], before: int | None, viewer_id: int | None

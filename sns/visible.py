@@ -2,10 +2,18 @@
 
 Accounts are deleted softly (``users.deleted_at``), so every read that shows a person, a
 post or a comment goes through ``LIVE_USER``: one expression, one meaning.
+
+Writes that must not interleave with a deletion lock rows in one order: user rows first
+(in id order), then the post row, then what hangs on the post. Deleting an account locks
+its user row for update; liking or following locks the actor's row for share, so the two
+cannot overlap. Deleting a post locks the post for update; liking locks it for update and
+commenting for share, so each of them runs wholly before the deletion or finds the post
+gone (404) after it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, select
@@ -24,6 +32,38 @@ async def live_user_row(conn: AsyncConnection, user_id: int) -> Row[Any]:
     if row is None:
         raise NotFound("There is no such user.")
     return row
+
+
+async def lock_live_users(conn: AsyncConnection, user_ids: Iterable[int]) -> set[int]:
+    """Lock these users' rows for share, in id order; return the ids still live.
+
+    While the lock is held, none of them can be deleted (deletion locks for update).
+    """
+    wanted = sorted(set(user_ids))
+    rows = await conn.execute(
+        select(users.c.id, users.c.deleted_at)
+        .where(users.c.id.in_(wanted))
+        .order_by(users.c.id)
+        .with_for_update(read=True)
+    )
+    return {row.id for row in rows if row.deleted_at is None}
+
+
+async def lock_visible_post(conn: AsyncConnection, post_id: int, *, exclusive: bool) -> int:
+    """Lock the post row (for update, or for share), then check that it is still shown.
+
+    Only the post row is locked: a locking join would lock the author's user row too and
+    break the order above. Returns the author's id; a missing post is ``NotFound``.
+    """
+    author = (
+        await conn.execute(
+            select(posts.c.user_id).where(posts.c.id == post_id).with_for_update(read=not exclusive)
+        )
+    ).scalar()
+    if author is None:
+        raise NotFound("There is no such post.")
+    await require_visible_post(conn, post_id)
+    return int(author)
 
 
 async def require_visible_post(conn: AsyncConnection, post_id: int) -> None:

@@ -9,9 +9,12 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from sqlalchemy import Connection, create_engine
 
 from tests.services import free_port
 
@@ -92,6 +95,22 @@ class SnsServer:
 
     def client(self) -> Client:
         return Client(self.url)
+
+    @contextmanager
+    def sql(self) -> Iterator[Connection]:
+        """A transaction on the server's own database, straight from SQL."""
+        url = self.extra_env.get("SNS_DATABASE_URL")
+        url = url.replace("+aiomysql", "+pymysql") if url else f"sqlite:///{self.sqlite_path}"
+        engine = create_engine(url)
+        try:
+            with engine.begin() as conn:
+                yield conn
+        finally:
+            engine.dispose()
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "sns.sqlite3"
 
 
 XSRF_INPUT = re.compile(r'name="_xsrf" value="([^"]+)"')

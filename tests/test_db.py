@@ -223,3 +223,39 @@ async def test_deleting_a_post_removes_every_row_that_hangs_on_it(database: Data
     async with database.read() as conn:
         titles = set((await conn.execute(select(hashtags.c.title))).scalars())
     assert titles == {"one", "둘"}
+
+
+async def test_a_write_that_loses_a_deadlock_runs_again(mariadb):
+    """Two transactions lock two rows in opposite orders: MariaDB kills one (1213); ``write``
+    runs it again, so both land. Plain ``transaction`` would have raised for the loser."""
+    from sqlalchemy import update
+
+    db = Database(new_mariadb_url(mariadb))
+    await db.migrate()
+    try:
+        first, second = (
+            await make_user(db, "p@example.com", "p"),
+            await make_user(db, "q@example.com", "q"),
+        )
+        both_hold_one = asyncio.Barrier(2)
+        runs: list[str] = []
+
+        def locker(name: str, order: tuple[int, int]):
+            async def work(conn) -> None:
+                runs.append(name)
+                await conn.execute(update(users).where(users.c.id == order[0]).values(nick=name))
+                if runs.count(name) == 1:
+                    await both_hold_one.wait()
+                await conn.execute(update(users).where(users.c.id == order[1]).values(nick=name))
+
+            return work
+
+        await asyncio.gather(
+            db.write(locker("a", (first, second))), db.write(locker("b", (second, first)))
+        )
+        assert sorted(runs) in (["a", "a", "b"], ["a", "b", "b"])  # the loser ran twice
+        async with db.read() as conn:
+            nicks = set((await conn.execute(select(users.c.nick))).scalars())
+        assert len(nicks) == 1  # the retried one ran last and wrote both rows
+    finally:
+        await db.dispose()

@@ -6,13 +6,12 @@ import asyncio
 import csv
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from sqlalchemy import Connection, create_engine, func, select, update
+from sqlalchemy import func, select, update
 
 import handlers.kakao as kakao_pages
 import sns.kakao as kakao_module
@@ -95,30 +94,15 @@ def with_query(url: str, **changes: str | None) -> str:
     return parts._replace(query="&".join(f"{k}={v}" for k, v in query.items())).geturl()
 
 
-@contextmanager
-def sql(server: SnsServer) -> Iterator[Connection]:
-    """A transaction on the server's own database, straight from SQL."""
-    url = server.extra_env.get("SNS_DATABASE_URL")
-    url = (
-        url.replace("+aiomysql", "+pymysql") if url else f"sqlite:///{server.data_dir}/sns.sqlite3"
-    )
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            yield conn
-    finally:
-        engine.dispose()
-
-
 def user_rows(server: SnsServer, **where) -> list:
     """Rows of the users table matching ``column=value`` pairs."""
     query = select(users).where(*(users.c[key] == value for key, value in where.items()))
-    with sql(server) as conn:
+    with server.sql() as conn:
         return list(conn.execute(query.order_by(users.c.id)).all())
 
 
 def user_count(server: SnsServer) -> int:
-    with sql(server) as conn:
+    with server.sql() as conn:
         return conn.execute(select(func.count()).select_from(users)).scalar_one()
 
 
@@ -374,7 +358,7 @@ def test_a_nick_with_script_shows_as_text(site, kakao):
 def test_a_soft_deleted_kakao_user_is_refused_with_a_clear_message(site, kakao):
     kakao.sign_in_as(4242006, nick="gone soon")
     assert log_in_with_kakao(site.client()).status_code == 302
-    with sql(site) as conn:
+    with site.sql() as conn:
         conn.execute(update(users).where(users.c.sns_id == "4242006").values(deleted_at=utcnow()))
     client = site.client()
     before = user_count(site)
