@@ -9,6 +9,8 @@ the busy timeout; an immediate one takes the write lock up front and waits its t
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15000
+MIGRATION_LOCK = "sns:migrate"
+MIGRATION_LOCK_WAIT = 300  # seconds; a migration of a large table can take a while
 MYSQL_DEADLOCK = 1213
 DEADLOCK_ATTEMPTS = 4
 
@@ -150,10 +154,43 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def migrate(self) -> None:
-        """Apply every pending migration (both databases), holding one connection."""
+        """Apply every pending migration, one process at a time.
+
+        Processes starting together on an empty database take turns: MySQL's ``GET_LOCK``
+        on the migrating connection, or a file lock beside the SQLite file. The one that
+        comes second finds the database at head and has nothing to do.
+        """
+        if self.is_sqlite:
+            async with _file_lock(self._sqlite_lock_path()):
+                await self._upgrade()
+            return
+        async with self.engine.connect() as conn:
+            got = (
+                await conn.execute(
+                    text("SELECT GET_LOCK(:name, :wait)"),
+                    {"name": MIGRATION_LOCK, "wait": MIGRATION_LOCK_WAIT},
+                )
+            ).scalar()
+            if got != 1:
+                raise RuntimeError(
+                    f"another process held the migration lock for {MIGRATION_LOCK_WAIT} s"
+                )
+            try:
+                await conn.commit()
+                await conn.run_sync(_upgrade)
+                await conn.commit()
+            finally:
+                await conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": MIGRATION_LOCK})
+                await conn.commit()
+
+    async def _upgrade(self) -> None:
         async with self.engine.connect() as conn:
             await conn.run_sync(_upgrade)
             await conn.commit()
+
+    def _sqlite_lock_path(self) -> Path:
+        path = self.url.split("///", 1)[-1]
+        return Path(path + ".migrate-lock") if path and path != ":memory:" else Path(os.devnull)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
@@ -180,6 +217,20 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_on_begin(conn: Connection) -> None:
     mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
     conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+@asynccontextmanager
+async def _file_lock(path: Path) -> AsyncIterator[None]:
+    """An exclusive ``flock`` on ``path``, waited for in a thread (not on the event loop)."""
+    if path == Path(os.devnull):
+        yield
+        return
+    with path.open("a") as handle:
+        await asyncio.to_thread(fcntl.flock, handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 async def migrate_url(url: str) -> None:

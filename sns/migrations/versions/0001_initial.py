@@ -12,6 +12,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
+from sns.ddl import create_index, create_table
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -26,7 +28,7 @@ Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "users",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("email", sa.String(254), nullable=True),
@@ -40,7 +42,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("provider", "sns_id", name="uq_users_provider_sns_id"),
         **MYSQL,
     )
-    op.create_table(
+    create_table(
         "posts",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("user_id", Id, sa.ForeignKey("users.id", name="fk_posts_user"), nullable=False),
@@ -51,8 +53,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime, nullable=False),
         **MYSQL,
     )
-    op.create_index("ix_posts_user_id_id", "posts", ["user_id", "id"])
-    op.create_table(
+    create_index("ix_posts_user_id_id", "posts", ["user_id", "id"])
+    create_table(
         "hashtags",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("title", sa.String(140), nullable=False),
@@ -60,7 +62,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("title", name="uq_hashtags_title"),
         **MYSQL,
     )
-    op.create_table(
+    create_table(
         "post_hashtags",
         sa.Column(
             "hashtag_id",
@@ -77,8 +79,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("hashtag_id", "post_id", name="pk_post_hashtags"),
         **MYSQL,
     )
-    op.create_index("ix_post_hashtags_post_id", "post_hashtags", ["post_id"])
-    op.create_table(
+    create_index("ix_post_hashtags_post_id", "post_hashtags", ["post_id"])
+    create_table(
         "follows",
         sa.Column(
             "follower_id", Id, sa.ForeignKey("users.id", name="fk_follows_follower"), nullable=False
@@ -93,10 +95,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("follower_id", "following_id", name="pk_follows"),
         **MYSQL,
     )
-    op.create_index(
-        "ix_follows_following_id_follower_id", "follows", ["following_id", "follower_id"]
-    )
-    op.create_table(
+    create_index("ix_follows_following_id_follower_id", "follows", ["following_id", "follower_id"])
+    create_table(
         "likes",
         sa.Column("user_id", Id, sa.ForeignKey("users.id", name="fk_likes_user"), nullable=False),
         sa.Column(
@@ -109,8 +109,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "post_id", name="pk_likes"),
         **MYSQL,
     )
-    op.create_index("ix_likes_post_id", "likes", ["post_id"])
-    op.create_table(
+    create_index("ix_likes_post_id", "likes", ["post_id"])
+    create_table(
         "comments",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column(
@@ -132,9 +132,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime, nullable=False),
         **MYSQL,
     )
-    op.create_index("ix_comments_post_id_id", "comments", ["post_id", "id"])
-    op.create_index("ix_comments_parent_id", "comments", ["parent_id"])
-    op.create_table(
+    create_index("ix_comments_post_id_id", "comments", ["post_id", "id"])
+    create_index("ix_comments_parent_id", "comments", ["parent_id"])
+    create_table(
         "domains",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
         sa.Column("user_id", Id, sa.ForeignKey("users.id", name="fk_domains_user"), nullable=False),
@@ -146,16 +146,16 @@ def upgrade() -> None:
         sa.UniqueConstraint("client_secret", name="uq_domains_client_secret"),
         **MYSQL,
     )
-    op.create_index("ix_domains_user_id", "domains", ["user_id"])
-    op.create_index("ix_domains_host", "domains", ["host"])
-    op.create_table(
+    create_index("ix_domains_user_id", "domains", ["user_id"])
+    create_index("ix_domains_host", "domains", ["host"])
+    create_table(
         "sessions",
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("data", sa.Text, nullable=False),
         sa.Column("expires_at", sa.BigInteger, nullable=False),
         **MYSQL,
     )
-    op.create_index("ix_sessions_expires_at", "sessions", ["expires_at"])
+    create_index("ix_sessions_expires_at", "sessions", ["expires_at"])
 
 
 def downgrade() -> None:

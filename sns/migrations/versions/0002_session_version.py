@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from sns.ddl import add_column
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -17,7 +19,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column(
+    add_column(
         "users", sa.Column("session_version", sa.Integer, nullable=False, server_default="0")
     )
 

@@ -1,0 +1,95 @@
+"""Migrations survive being cut short and being started by several processes at once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
+from sqlalchemy.schema import CreateTable
+
+from sns.db import Database, alembic_config
+from sns.schema import metadata
+from tests.conftest import new_mariadb_url
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
+TABLES = [table.name for table in metadata.sorted_tables]
+
+
+def sync_url(url: str) -> str:
+    return url.replace("+aiomysql", "+pymysql").replace("+aiosqlite", "")
+
+
+def schema_state(url: str) -> tuple[str | None, list]:
+    """The stamped version and what differs from the model (empty when all is there)."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn)
+            return context.get_current_revision(), compare_metadata(context, metadata)
+    finally:
+        engine.dispose()
+
+
+def leave_half_done(url: str, made: int) -> None:
+    """What a start-up killed inside the first migration leaves on MySQL: the first
+    ``made`` tables whole, the next one without its indexes, no version stamped."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.begin() as conn:
+            for table in metadata.sorted_tables[:made]:
+                table.create(conn)
+            if made < len(TABLES):
+                conn.execute(CreateTable(metadata.sorted_tables[made]))
+    finally:
+        engine.dispose()
+
+
+def run_migrate(url: str, data_dir: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SNS_")}
+    env.update(SNS_DATA_DIR=str(data_dir), SNS_DATABASE_URL=url)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "migrate", "--env-file", ""],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.mark.parametrize("made", range(len(TABLES) + 1))
+def test_a_first_migration_cut_short_on_mysql_is_completed_by_the_next_start(mariadb, made):
+    url = new_mariadb_url(mariadb)
+    leave_half_done(url, made)
+    database = Database(url)
+    try:
+        asyncio.run(database.migrate())
+    finally:
+        asyncio.run(database.dispose())
+    assert schema_state(url) == (HEAD, [])
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_processes_starting_together_on_an_empty_database_all_succeed(request, backend, tmp_path):
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'together.sqlite3'}"
+    else:
+        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+    processes = [run_migrate(url, tmp_path / f"p{n}") for n in range(4)]
+    outputs = [process.communicate(timeout=120)[0].decode() for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, outputs
+    assert schema_state(url) == (HEAD, [])
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
+    finally:
+        engine.dispose()
