@@ -127,6 +127,24 @@ def http_url(required: bool) -> Parser:
     return parse
 
 
+def sizes(variable: str, raw: str) -> tuple[int, ...]:
+    """Comma-separated pixel sizes, smallest first, each 16..8192, at least one."""
+    found: set[int] = set()
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        try:
+            size = int(part.strip())
+        except ValueError:
+            raise SettingsError(f"{variable}: {part.strip()!r} is not a whole number") from None
+        if not 16 <= size <= 8192:
+            raise SettingsError(f"{variable}: sizes must be between 16 and 8192, not {size}")
+        found.add(size)
+    if not found:
+        raise SettingsError(f"{variable} must list at least one size, e.g. 200,1080")
+    return tuple(sorted(found))
+
+
 @dataclass(frozen=True)
 class Setting:
     """One row: the field's name, its flag (if any), the default as text, parser and help."""
@@ -330,6 +348,58 @@ class Settings:
         http_url(required=False),
         "the callback URL registered with Kakao; unset: `<this site>/auth/kakao/callback` "
         "(set it behind a proxy that changes the host or scheme)",
+    )
+    s3_bucket: str = setting(
+        None,
+        "",
+        plain,
+        "S3 bucket for pictures (credentials: the usual AWS chain; no ACL headers are sent); "
+        "unset: files in `<data dir>/images`",
+    )
+    s3_region: str = setting(None, "", plain, "the bucket's region, e.g. `ap-northeast-2`")
+    s3_endpoint_url: str = setting(
+        None,
+        "",
+        http_url(required=False),
+        "endpoint of an S3-compatible store (MinIO, R2, B2); unset: AWS",
+    )
+    s3_path_style: bool = setting(
+        None, "false", boolean, "address the bucket as `<endpoint>/<bucket>/<key>`"
+    )
+    s3_public_url: str = setting(
+        None,
+        "",
+        http_url(required=False),
+        "public base URL of the bucket (a CDN or public bucket domain); pictures are linked "
+        "there; unset: the app serves them under `/img/`",
+    )
+    image_max_bytes: int = setting(
+        None, "5242880", whole(1024, 10**9), "largest picture upload in bytes"
+    )
+    image_max_pixels: int = setting(
+        None,
+        "50000000",
+        whole(1, 10**10),
+        "largest picture in pixels (width x height); larger ones are refused as bombs",
+    )
+    thumb_sizes: tuple[int, ...] = setting(
+        None,
+        "200,1080",
+        sizes,
+        "long sides of the thumbnails: the smallest for timelines, the largest for a post's page",
+    )
+    resize: str = setting(
+        None,
+        "inline",
+        choice("inline", "lambda"),
+        "`inline`: thumbnails made in a process pool right after upload; `lambda`: left to the "
+        "S3 trigger",
+    )
+    orphan_hours: int = setting(
+        None,
+        "24",
+        whole(1, 10**5),
+        "hours an uploaded picture may stay unused by any post before it is removed",
     )
 
     @property
