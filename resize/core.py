@@ -1,0 +1,220 @@
+"""Pictures in, pictures out: check an upload, clean its original, make its thumbnails.
+
+Pure functions of bytes (no files, no network, no ``sns``), so that the app's process pool,
+the Lambda handler and the batch tool all run the same code.
+
+- Checked by decoding, never by name or Content-Type: JPEG, PNG, GIF and WebP only, with a
+  pixel cap read from the header before any pixel is decoded (decompression bombs).
+- The original is re-encoded once by Pillow, which applies the EXIF orientation and drops
+  every metadata block (EXIF with its GPS, XMP, IPTC, comments) while keeping the ICC colour
+  profile. JPEGs are re-encoded with their own quantisation tables and chroma subsampling
+  (what ``quality="keep"`` does, which Pillow allows only before any rotation).
+- Thumbnails fit inside a square of each size, are never enlarged, keep the format of the
+  original, and are all made from one decode. For a JPEG that decode uses the decoder's draft
+  mode, which scales by 1/2, 1/4 or 1/8 inside the decoder: most of the speed comes from it.
+  Animated GIF and WebP thumbnails keep only the first frame; the original keeps them all.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from PIL import Image, ImageFile, ImageOps, JpegImagePlugin, UnidentifiedImageError
+
+FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
+"""Pillow's format name -> the extension our keys use."""
+
+CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
+
+DEFAULT_MAX_PIXELS = 50_000_000
+MAX_FRAMES = 500
+JPEG_THUMB_QUALITY = 85
+WEBP_THUMB_QUALITY = 80
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class ImageError(ValueError):
+    """The bytes are not a picture we take; ``reason`` is a stable code for messages."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """An original fit to serve: no metadata, upright; ``extension`` names its format."""
+
+    data: bytes
+    extension: str
+    width: int
+    height: int
+    frames: int
+
+
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """Open from the header only and refuse anything that is not one of ours, or too big."""
+    if not data:
+        raise ImageError("empty", "The file is empty.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+        except (
+            UnidentifiedImageError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+        ):
+            raise ImageError("not_image", "This is not a JPEG, PNG, GIF or WebP picture.") from None
+        except (OSError, SyntaxError, ValueError):
+            raise ImageError("corrupt", "The picture is damaged and cannot be read.") from None
+    if image.format not in FORMATS:
+        raise ImageError("not_image", "This is not a JPEG, PNG, GIF or WebP picture.")
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageError("corrupt", "The picture is damaged and cannot be read.")
+    if width * height > max_pixels:
+        raise ImageError(
+            "too_many_pixels",
+            f"The picture has {width}x{height} pixels; at most {max_pixels:,} are allowed.",
+        )
+    return image
+
+
+def _load(image: Image.Image) -> None:
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise ImageError("corrupt", "The picture is damaged or cut short.") from None
+
+
+def _frame_count(image: Image.Image, max_pixels: int) -> int:
+    frames = int(getattr(image, "n_frames", 1))
+    if frames > MAX_FRAMES or frames * image.width * image.height > 4 * max_pixels:
+        raise ImageError(
+            "too_many_pixels", f"The animation is too large ({frames} frames of {image.size})."
+        )
+    return frames
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image turned the way its EXIF orientation says (a copy when it must turn)."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise ImageError("corrupt", "The picture is damaged or cut short.") from None
+
+
+def _icc(image: Image.Image) -> dict[str, bytes]:
+    profile = image.info.get("icc_profile")
+    return {"icc_profile": profile} if profile else {}
+
+
+def _save(image: Image.Image, fmt: str, *, thumbnail: bool, source: Image.Image) -> bytes:
+    """Encode without any metadata but the colour profile."""
+    out = io.BytesIO()
+    options: dict[str, object] = _icc(source)
+    if fmt == "JPEG":
+        if image.mode not in ("RGB", "L", "CMYK"):
+            image = image.convert("RGB")
+        if thumbnail:
+            options.update(quality=JPEG_THUMB_QUALITY)
+        elif isinstance(source, JpegImagePlugin.JpegImageFile) and source.quantization:
+            options.update(
+                qtables=source.quantization,
+                subsampling=JpegImagePlugin.get_sampling(source),
+            )
+        else:
+            options.update(quality=95)
+    elif fmt == "WEBP":
+        lossless = bool(source.info.get("lossless")) if not thumbnail else False
+        options.update(quality=WEBP_THUMB_QUALITY if thumbnail else 90, lossless=lossless)
+    elif fmt == "GIF":
+        if "transparency" in image.info:
+            options["transparency"] = image.info["transparency"]
+    image.save(out, format=fmt, **options)
+    return out.getvalue()
+
+
+def inspect(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, int, int]:
+    """(extension, width, height) from the header, or ``ImageError``; decodes no pixels."""
+    image = _open(data, max_pixels)
+    return FORMATS[str(image.format)], image.width, image.height
+
+
+def clean(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Cleaned:
+    """The original to store: fully decoded (so a cut-off file is caught), upright, without
+    metadata. An animation keeps its frames and timing."""
+    image = _open(data, max_pixels)
+    fmt = str(image.format)
+    frames = _frame_count(image, max_pixels)
+    _load(image)
+    out = io.BytesIO()
+    if frames > 1:
+        sequence = []
+        durations = []
+        try:
+            for index in range(frames):
+                image.seek(index)
+                sequence.append(image.copy())
+                durations.append(int(image.info.get("duration", 100)))
+        except (OSError, SyntaxError, ValueError, EOFError):
+            raise ImageError("corrupt", "The animation is damaged or cut short.") from None
+        image.seek(0)
+        first = sequence[0]
+        options: dict[str, object] = {
+            "save_all": True,
+            "append_images": sequence[1:],
+            "duration": durations,
+            "loop": int(image.info.get("loop", 0)),
+        }
+        if fmt == "GIF":
+            options["disposal"] = 2
+        first.save(out, format=fmt, **options, **_icc(image))
+        width, height = first.size
+        return Cleaned(out.getvalue(), FORMATS[fmt], width, height, frames)
+    upright = _upright(image)
+    encoded = _save(upright, fmt, thumbnail=False, source=image)
+    return Cleaned(encoded, FORMATS[fmt], upright.width, upright.height, 1)
+
+
+def fit(width: int, height: int, size: int) -> tuple[int, int]:
+    """The size of a ``width`` x ``height`` picture fitted inside ``size`` x ``size``,
+    never enlarged."""
+    scale = min(1.0, size / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def thumbnails(
+    data: bytes, sizes: Iterable[int], max_pixels: int = DEFAULT_MAX_PIXELS
+) -> dict[int, bytes]:
+    """Every thumbnail of ``sizes`` from one decode: ``{size: encoded bytes}``."""
+    wanted = sorted(set(sizes), reverse=True)
+    if not wanted:
+        return {}
+    image = _open(data, max_pixels)
+    fmt = str(image.format)
+    largest = fit(image.width, image.height, wanted[0])
+    if fmt == "JPEG":
+        # Scaling inside the decoder; the result stays at least as large as asked.
+        mode = image.mode if image.mode in ("RGB", "L", "CMYK") else "RGB"
+        image.draft(mode, largest)
+    _load(image)
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+    upright = _upright(image)
+    if upright.mode in ("P", "PA", "1", "LA", "I;16", "I", "F"):
+        has_alpha = upright.mode in ("PA", "LA") or "transparency" in upright.info
+        upright = upright.convert("RGBA" if has_alpha else "RGB")
+    results: dict[int, bytes] = {}
+    current = upright
+    for size in wanted:
+        target = fit(upright.width, upright.height, size)
+        if target != current.size:
+            current = current.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        results[size] = _save(current, fmt, thumbnail=True, source=image)
+    return results
