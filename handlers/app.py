@@ -11,7 +11,7 @@ from pathlib import Path
 import tornado.locale
 import tornado.web
 
-from handlers import account, auth, kakao, pages, posts, social
+from handlers import account, auth, images, kakao, pages, posts, social
 from handlers.base import NotFoundHandler, StaticHandler
 from handlers.ui import ui_methods
 from sns.logs import log_request
@@ -36,6 +36,7 @@ def make_app(services: Services) -> tornado.web.Application:
         *pages.default_handlers,
         *auth.default_handlers,
         *kakao.default_handlers,
+        *images.default_handlers,
         *posts.default_handlers,
         *social.default_handlers,
         *account.default_handlers,

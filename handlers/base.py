@@ -40,6 +40,7 @@ from sns.errors import (
     is_outage,
 )
 from sns.follows import FollowCounts, FollowService
+from sns.images import ImageService
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
 from sns.net import client_ip, is_trusted, safe_next_url
@@ -58,16 +59,22 @@ WORKER = str(os.getpid())
 HSTS = "max-age=15552000; includeSubDomains"  # 180 days, sent only over HTTPS
 PRIVATE = "private, no-store"  # what a logged-in person sees is theirs alone
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+
+@functools.cache
+def content_security_policy(image_origin: str | None = None) -> str:
+    """helmet's policy; pictures may also come from the bucket's public URL when set."""
+    images = "img-src 'self' data:" + (f" {image_origin}" if image_origin else "")
+    return "; ".join(
+        (
+            "default-src 'self'",
+            images,
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
 
 _DEFAULT_MESSAGES = {
     400: "The request was not understood.",
@@ -86,7 +93,9 @@ def set_common_headers(handler: RequestHandler) -> None:
     handler.set_header("X-Frame-Options", "DENY")
     handler.set_header("Referrer-Policy", "strict-origin-when-cross-origin")
     handler.set_header("Cross-Origin-Opener-Policy", "same-origin")
-    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    services = handler.settings.get("services")
+    origin = services.images.origin if services is not None else None
+    handler.set_header("Content-Security-Policy", content_security_policy(origin))
     handler.clear_header("Server")
 
 
@@ -148,6 +157,10 @@ class BaseHandler(RequestHandler):
     @property
     def follows(self) -> FollowService:
         return self.services.follows
+
+    @property
+    def images(self) -> ImageService:
+        return self.services.images
 
     @property
     def kakao(self) -> KakaoLogin | None:
@@ -398,6 +411,7 @@ class PageHandler(BaseHandler):
         namespace.update(
             follow_counts=self.follow_counts,
             kakao_login=self.kakao is not None,
+            max_image_bytes=self.images.max_bytes,
             locales=SUPPORTED_LOCALES,
             this_url=uri,
             next_url=uri,

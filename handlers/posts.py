@@ -5,6 +5,7 @@ from __future__ import annotations
 from handlers.base import PageHandler, login_required
 from handlers.pages import TimelineHandler
 from sns.errors import ServiceError
+from sns.posts import KEEP, Keep
 
 
 class PostCreateHandler(TimelineHandler):
@@ -13,16 +14,27 @@ class PostCreateHandler(TimelineHandler):
     @login_required
     async def post(self) -> None:
         content = self.get_argument("content", "")
+        url = self.get_argument("url", "")
         try:
-            post_id = await self.posts.create(self.user.id, content)
+            picture = self.images.name_from_reference(url)
+            post_id = await self.posts.create(self.user.id, content, picture)
         except ServiceError as exc:
             if self.wants_json():
                 raise
             page = await self.posts.timeline(viewer_id=self.user.id)
-            values = self.timeline_values(page, compose=True, form={"content": content})
+            form = {"content": content, "url": url}
+            values = self.timeline_values(page, compose=True, form=form)
             await self.refuse(exc, "main.html", **values)
             return
         self.answer({"id": post_id}, status=201)
+
+
+class PostPageHandler(PageHandler):
+    """GET /post/<id>: the post's own page, the link people share (Open Graph tags)."""
+
+    async def get(self, post_id: str) -> None:
+        post = await self.posts.view(int(post_id), self.viewer_id)
+        await self.render_page("post_page.html", post=post)
 
 
 class PostEditHandler(PageHandler):
@@ -31,7 +43,8 @@ class PostEditHandler(PageHandler):
     @login_required
     async def get(self, post_id: str) -> None:
         post = await self.posts.get_own(self.user.id, int(post_id))
-        await self.render_page("edit.html", post=post, form={"content": post.content})
+        url = self.images.original_url(post.img) if post.img else ""
+        await self.render_page("edit.html", post=post, form={"content": post.content, "url": url})
 
 
 class PostUpdateHandler(PageHandler):
@@ -40,15 +53,26 @@ class PostUpdateHandler(PageHandler):
     @login_required
     async def post(self, post_id: str) -> None:
         content = self.get_argument("content", "")
+        url = self.get_argument("url", None)
         try:
-            await self.posts.update(self.user.id, int(post_id), content)
+            picture = self._picture(url)
+            await self.posts.update(self.user.id, int(post_id), content, picture)
         except ServiceError as exc:
             if self.wants_json() or exc.status in (403, 404):
                 raise
             post = await self.posts.get_own(self.user.id, int(post_id))
-            await self.refuse(exc, "edit.html", post=post, form={"content": content})
+            form = {"content": content, "url": url or ""}
+            await self.refuse(exc, "edit.html", post=post, form=form)
             return
         self.answer({"id": int(post_id)}, default=f"/#post-{int(post_id)}")
+
+    def _picture(self, url: str | None) -> str | Keep | None:
+        """No ``url`` field: keep the picture; empty, or "remove" ticked: none; else that one."""
+        if self.get_argument("remove_img", ""):
+            return None
+        if url is None:
+            return KEEP
+        return self.images.name_from_reference(url)
 
 
 class PostDeleteHandler(PageHandler):
@@ -62,6 +86,7 @@ class PostDeleteHandler(PageHandler):
 
 default_handlers = [
     (r"/post", PostCreateHandler),
+    (r"/post/(\d{1,18})", PostPageHandler),
     (r"/post/(\d{1,18})/edit", PostEditHandler),
     (r"/post/(\d{1,18})/update", PostUpdateHandler),
     (r"/post/(\d{1,18})/delete", PostDeleteHandler),

@@ -156,6 +156,7 @@ async def serve(settings: Settings) -> None:
         services.session_backend,
         server.max_connections,
     )
+    sweeper = asyncio.create_task(services.images.sweep_forever(settings.orphan_sweep))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -167,6 +168,7 @@ async def serve(settings: Settings) -> None:
         await asyncio.wait_for(server.close_all_connections(), timeout=10)
     except TimeoutError:
         log.warning("some connections were still open after 10 s")
+    sweeper.cancel()
     await services.close()
 
 

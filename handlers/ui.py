@@ -37,4 +37,25 @@ def iso_time(handler: RequestHandler, when: datetime) -> str:
     return when.replace(tzinfo=UTC).isoformat()
 
 
-ui_methods = {"post_html": post_html, "relative_time": relative_time, "iso_time": iso_time}
+def image_url(handler: RequestHandler, name: str, size: str = "small") -> str:
+    """A post picture's URL: ``small`` (timelines), ``large`` (its page) or ``original``."""
+    images = handler.settings["services"].images
+    if size == "original":
+        return str(images.original_url(name))
+    return str(images.thumb_url(name, images.large if size == "large" else images.small))
+
+
+def absolute_url(handler: RequestHandler, url: str) -> str:
+    """``url`` made absolute on this site (Open Graph wants absolute URLs)."""
+    if "://" in url:
+        return url
+    return f"{handler.request.protocol}://{handler.request.host}{url}"
+
+
+ui_methods = {
+    "post_html": post_html,
+    "relative_time": relative_time,
+    "iso_time": iso_time,
+    "image_url": image_url,
+    "absolute_url": absolute_url,
+}

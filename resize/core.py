@@ -41,8 +41,13 @@ class ImageError(ValueError):
     """The bytes are not a picture we take; ``reason`` is a stable code for messages."""
 
     def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+        # Both in ``args``, so that the error crosses a process pool intact.
+        super().__init__(reason, message)
         self.reason = reason
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -64,11 +69,11 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data), formats=list(FORMATS))
-        except (
-            UnidentifiedImageError,
-            Image.DecompressionBombError,
-            Image.DecompressionBombWarning,
-        ):
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(
+                "too_many_pixels", f"The picture has too many pixels; at most {max_pixels:,}."
+            ) from None
+        except UnidentifiedImageError:
             raise ImageError("not_image", "This is not a JPEG, PNG, GIF or WebP picture.") from None
         except (OSError, SyntaxError, ValueError):
             raise ImageError("corrupt", "The picture is damaged and cannot be read.") from None
@@ -117,7 +122,7 @@ def _icc(image: Image.Image) -> dict[str, bytes]:
 def _save(image: Image.Image, fmt: str, *, thumbnail: bool, source: Image.Image) -> bytes:
     """Encode without any metadata but the colour profile."""
     out = io.BytesIO()
-    options: dict[str, object] = _icc(source)
+    options: dict[str, object] = {**_icc(source)}
     if fmt == "JPEG":
         if image.mode not in ("RGB", "L", "CMYK"):
             image = image.convert("RGB")

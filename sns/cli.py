@@ -28,10 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=("serve", "migrate", "demo"),
+        choices=("serve", "migrate", "demo", "images"),
         help="serve (default): run the web server; migrate: apply database migrations and "
-        "exit; demo: fill an empty database with a few people, posts, likes and comments",
+        "exit; demo: fill an empty database with a few people, posts, likes and comments; "
+        "images usage|clean: what the image store holds, and removing its orphans",
     )
+    parser.add_argument(
+        "action", nargs="?", choices=("usage", "clean"), help="for images: usage or clean"
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="images clean: list what would go, remove nothing"
+    )
+    parser.add_argument("--yes", action="store_true", help="images clean: remove the orphans")
     for row in SETTINGS:
         if row.flag:
             parser.add_argument(
@@ -67,6 +75,8 @@ def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
         return 0
     if args.command == "demo":
         return asyncio.run(demo(settings))
+    if args.command == "images":
+        return asyncio.run(images(settings, args.action or "usage", args.dry_run, args.yes))
     asyncio.run(serve(settings))
     return 0
 
@@ -88,4 +98,48 @@ async def demo(settings: Settings) -> int:
         f"Added {len(PEOPLE)} people and {written} posts. Log in as any of {emails} "
         f"with the password {DEMO_PASSWORD!r}."
     )
+    return 0
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{count} B"
+        value /= 1024
+    return f"{count} B"
+
+
+async def images(settings: Settings, action: str, dry_run: bool, yes: bool) -> int:
+    """``images usage``: what the store holds; ``images clean``: remove orphans."""
+    from sns.services import build_services
+
+    if action == "clean" and dry_run == yes:
+        print("run.py images clean: say --dry-run (list) or --yes (remove)", file=sys.stderr)
+        return 2
+    services = await build_services(settings)
+    try:
+        store = services.images
+        if action == "usage":
+            usage = await store.usage()
+        else:
+            usage = await store.clean(dry_run=dry_run)
+    finally:
+        await services.close()
+    where = f"s3://{settings.s3_bucket}" if settings.s3_bucket else settings.data_dir / "images"
+    print(f"image store: {where}")
+    rows = (
+        ("objects", usage.objects, usage.bytes),
+        ("originals", usage.originals, usage.original_bytes),
+        ("thumbnails", usage.thumbnails, usage.thumbnail_bytes),
+        ("orphans", usage.orphans, usage.orphan_bytes),
+        (f"orphans older than {settings.orphan_hours} h", usage.removable, usage.removable_bytes),
+    )
+    for label, count, size in rows:
+        print(f"{label:<28} {count:>9}  {size:>14} bytes  ({_size(size)})")
+    if action == "clean":
+        verb = "would remove" if dry_run else "removed"
+        for key in usage.removable_keys:
+            print(f"{verb} {key}")
+        print(f"{verb} {usage.removable} objects, {_size(usage.removable_bytes)}")
     return 0

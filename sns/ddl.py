@@ -24,9 +24,9 @@ def create_table(name: str, *items: Any, **options: Any) -> None:
         op.create_table(name, *items, **options)
 
 
-def create_index(name: str, table: str, columns: list[str]) -> None:
+def create_index(name: str, table: str, columns: list[str], *, unique: bool = False) -> None:
     if name not in {index["name"] for index in _inspector().get_indexes(table)}:
-        op.create_index(name, table, columns)
+        op.create_index(name, table, columns, unique=unique)
 
 
 def add_column(table: str, column: sa.Column[Any]) -> None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, delete, insert, select, union, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
@@ -20,10 +21,20 @@ from sns.comments import CommentService, CommentView
 from sns.db import Database, new_id, utcnow
 from sns.errors import Forbidden, Invalid, NotFound
 from sns.follows import FollowService
+from sns.images import ImageService
 from sns.likes import LikeService
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post
+
+PICTURE_TAKEN = "This picture is already in a post; upload it again for a new one."
+
+
+class Keep:
+    """The type of ``KEEP``: an edit that leaves the post's picture as it is."""
+
+
+KEEP = Keep()
 
 
 @dataclass(frozen=True)
@@ -101,27 +112,47 @@ class PostService:
         likes: LikeService,
         follows: FollowService,
         page_size: int = 20,
+        images: ImageService | None = None,
     ) -> None:
         self.db = db
         self.comments = comments
         self.likes = likes
         self.follows = follows
         self.page_size = page_size
+        self.images = images
 
     async def create(self, user_id: int, content: str, img: str | None = None) -> int:
-        """Store the post and link its hashtags, all in one transaction."""
+        """Store the post and link its hashtags, all in one transaction.
+
+        ``img`` is the name of a picture the same user uploaded and no post carries yet.
+        """
         content = clean_content(content)
         tags = hashtags_of_post(content)
         now = utcnow()
         async with self.db.transaction() as conn:
-            result = await conn.execute(
-                insert(posts).values(
-                    user_id=user_id, content=content, img=img, created_at=now, updated_at=now
+            if img is not None:
+                await self._claim_picture(conn, user_id, img, post_id=None)
+            try:
+                result = await conn.execute(
+                    insert(posts).values(
+                        user_id=user_id, content=content, img=img, created_at=now, updated_at=now
+                    )
                 )
-            )
+            except IntegrityError:
+                raise Invalid(PICTURE_TAKEN, field="url") from None
             post_id = new_id(result)
             await self._link_hashtags(conn, post_id, tags)
         return post_id
+
+    async def _claim_picture(
+        self, conn: AsyncConnection, user_id: int, name: str, *, post_id: int | None
+    ) -> None:
+        if self.images is None:
+            raise Invalid("Pictures are not taken here.", field="url")
+        await self.images.claim(conn, user_id, name)
+        holder = (await conn.execute(select(posts.c.id).where(posts.c.img == name))).scalar()
+        if holder is not None and holder != post_id:
+            raise Invalid(PICTURE_TAKEN, field="url")
 
     async def _link_hashtags(self, conn: AsyncConnection, post_id: int, titles: list[str]) -> None:
         if not titles:
@@ -145,6 +176,15 @@ class PostService:
             raise NotFound("There is no such post.")
         return PostView(**row._mapping)
 
+    async def view(self, post_id: int, viewer_id: int | None = None) -> PostView:
+        """One visible post with all its comments and what the reader needs to act on it."""
+        async with self.db.read() as conn:
+            row = (await conn.execute(visible_posts().where(posts.c.id == post_id))).first()
+            if row is None:
+                raise NotFound("There is no such post.")
+            (view,) = await self._decorate(conn, [PostView(**row._mapping)], viewer_id)
+        return view
+
     async def get_own(self, user_id: int, post_id: int) -> PostView:
         """The post if ``user_id`` wrote it; someone else's is ``Forbidden``."""
         post = await self.get(post_id)
@@ -152,22 +192,47 @@ class PostService:
             raise Forbidden("Only the author can change this post.")
         return post
 
-    async def update(self, user_id: int, post_id: int, content: str) -> None:
-        """New text for one's own post; its hashtags are replaced to match."""
+    async def update(
+        self, user_id: int, post_id: int, content: str, img: str | Keep | None = KEEP
+    ) -> None:
+        """New text for one's own post; its hashtags are replaced to match.
+
+        ``img``: ``KEEP`` leaves the picture, None removes it, a name replaces it. A
+        picture that leaves the post is deleted from the store once the change is stored.
+        """
         content = clean_content(content)
         tags = hashtags_of_post(content)
+        replaced: list[str] = []
 
         async def work(conn: AsyncConnection) -> None:
+            replaced.clear()
             await self._lock_own(conn, user_id, post_id)
-            await conn.execute(
-                update(posts)
-                .where(posts.c.id == post_id)
-                .values(content=content, updated_at=utcnow())
-            )
+            values: dict[str, Any] = {"content": content, "updated_at": utcnow()}
+            if not isinstance(img, Keep):
+                old = (
+                    await conn.execute(select(posts.c.img).where(posts.c.id == post_id))
+                ).scalar()
+                if img != old:
+                    if img is not None:
+                        await self._claim_picture(conn, user_id, img, post_id=post_id)
+                    if old is not None and self.images is not None:
+                        await self.images.forget(conn, old)
+                        replaced.append(old)
+                    values["img"] = img
+            try:
+                await conn.execute(update(posts).where(posts.c.id == post_id).values(**values))
+            except IntegrityError:
+                raise Invalid(PICTURE_TAKEN, field="url") from None
             await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
             await self._link_hashtags(conn, post_id, tags)
 
         await self.db.write(work)
+        await self._discard(replaced)
+
+    async def _discard(self, names: list[str]) -> None:
+        if self.images is not None:
+            for name in names:
+                await self.images.discard(name)
 
     async def delete(self, user_id: int, post_id: int) -> None:
         """Delete one's own post with its comments, replies, likes and hashtag links.
@@ -176,14 +241,24 @@ class PostService:
         before or finds the post gone (404) after; nothing is left hanging on it.
         """
 
+        pictures: list[str] = []
+
         async def work(conn: AsyncConnection) -> None:
+            pictures.clear()
             await self._lock_own(conn, user_id, post_id)
+            picture = (
+                await conn.execute(select(posts.c.img).where(posts.c.id == post_id))
+            ).scalar()
+            if picture is not None and self.images is not None:
+                await self.images.forget(conn, picture)
+                pictures.append(picture)
             await self.comments.remove_all(conn, post_id)
             await self.likes.remove_all(conn, post_id)
             await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
             await conn.execute(delete(posts).where(posts.c.id == post_id))
 
         await self.db.write(work)
+        await self._discard(pictures)
 
     async def _lock_own(self, conn: AsyncConnection, user_id: int, post_id: int) -> None:
         """Lock the post for update; only its author may go on (``Forbidden`` otherwise)."""

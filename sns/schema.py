@@ -60,11 +60,13 @@ posts = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("user_id", Id, ForeignKey("users.id", name="fk_posts_user"), nullable=False),
     Column("content", String(140), nullable=False),
+    # The name of the post's picture (``<time>_<random>.<ext>``); one picture, one post.
     Column("img", String(255), nullable=True),
     Column("like_count", Integer, nullable=False, server_default="0"),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("ix_posts_user_id_id", "user_id", "id"),
+    Index("ix_posts_img", "img", unique=True),
     **MYSQL_TABLE_ARGS,
 )
 
@@ -159,6 +161,18 @@ domains = Table(
     UniqueConstraint("client_secret", name="uq_domains_client_secret"),
     Index("ix_domains_user_id", "user_id"),
     Index("ix_domains_host", "host"),
+    **MYSQL_TABLE_ARGS,
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    # Who uploaded which picture: a post may carry only its own author's upload.
+    Column("name", String(64), primary_key=True),
+    Column("user_id", Id, ForeignKey("users.id", name="fk_uploads_user"), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_uploads_created_at", "created_at"),
     **MYSQL_TABLE_ARGS,
 )
 

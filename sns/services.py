@@ -14,6 +14,7 @@ from sns.accounts import AccountService
 from sns.comments import CommentService
 from sns.db import Database
 from sns.follows import FollowService
+from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
 from sns.posts import PostService
@@ -34,6 +35,7 @@ class Services:
     comments: CommentService
     likes: LikeService
     follows: FollowService
+    images: ImageService
     kakao: KakaoLogin | None
     """Kakao login, or None when it is not configured (its pages then answer 404)."""
 
@@ -42,6 +44,7 @@ class Services:
         return "redis" if self.redis is not None else "sql"
 
     async def close(self) -> None:
+        await self.images.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.db.dispose()
@@ -86,6 +89,7 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     comments = CommentService(db)
     likes = LikeService(db)
     follows = FollowService(db)
+    images = build_image_service(settings, db)
     return Services(
         settings=settings,
         db=db,
@@ -94,10 +98,16 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         limiter=limiter,
         accounts=accounts,
         posts=PostService(
-            db, comments=comments, likes=likes, follows=follows, page_size=settings.page_size
+            db,
+            comments=comments,
+            likes=likes,
+            follows=follows,
+            page_size=settings.page_size,
+            images=images,
         ),
         comments=comments,
         likes=likes,
         follows=follows,
+        images=images,
         kakao=KakaoLogin.from_settings(settings, db, accounts),
     )

@@ -401,6 +401,13 @@ class Settings:
         whole(1, 10**5),
         "hours an uploaded picture may stay unused by any post before it is removed",
     )
+    orphan_sweep: int = setting(
+        None,
+        "3600",
+        whole(1, 10**7),
+        "seconds between the server's sweeps of orphan pictures (`python run.py images clean` "
+        "does the same by hand)",
+    )
 
     @property
     def production(self) -> bool:

@@ -140,3 +140,33 @@ def browser():
         )
         yield instance
         instance.close()
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator:
+    """A real S3 API (moto's server) on loopback, shared by the whole run."""
+    from tests.s3 import MotoS3
+
+    server = MotoS3().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=("sqlite-local", "mariadb-s3"))
+def image_server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[SnsServer]:
+    """An SNS server per image store: SQLite with the local folder, MariaDB + Redis with
+    an S3 bucket on moto. ``store`` says which; ``bucket`` names the bucket."""
+    backend, store = request.param.split("-")
+    env = backend_env(backend, request)
+    bucket = None
+    if store == "s3":
+        moto = request.getfixturevalue("moto_s3")
+        bucket = moto.new_bucket()
+        env.update(moto.sns_env(bucket))
+    instance = SnsServer(tmp_path_factory.mktemp(f"sns-images-{request.param}"), env)
+    instance.backend = backend
+    instance.store = store
+    instance.bucket = bucket
+    instance.start()
+    yield instance
+    instance.stop()

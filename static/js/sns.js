@@ -129,8 +129,93 @@ async function submitQuietly(event) {
   }
 }
 
+// A picture falls back to its original while its thumbnail is not made yet (a 404).
+function useFallback(img) {
+  const fallback = img.dataset.fallback;
+  if (!fallback || img.getAttribute("src") === fallback) return;
+  delete img.dataset.fallback;
+  img.src = fallback;
+}
+
+function setUpFallbacks() {
+  document.addEventListener(
+    "error",
+    (event) => {
+      if (event.target instanceof HTMLImageElement) useFallback(event.target);
+    },
+    true,
+  );
+  // Pictures that failed before this deferred script ran.
+  for (const img of document.querySelectorAll("img[data-fallback]")) {
+    if (img.complete && img.naturalWidth === 0) useFallback(img);
+  }
+}
+
+// Upload a picture as soon as it is chosen, show its progress and then a preview; the
+// post is sent with the URL the upload returned (field `url`).
+function setUpPictureFields() {
+  for (const field of document.querySelectorAll(".picture-field[data-upload]")) {
+    const form = field.closest("form");
+    const input = field.querySelector(".picture-input");
+    const progress = field.querySelector(".picture-progress");
+    const status = field.querySelector(".picture-status");
+    const url = form.querySelector(".picture-url");
+    const preview = form.querySelector(".picture-preview");
+    const previewImg = preview.querySelector("img");
+    const remove = preview.querySelector(".picture-remove");
+    const submits = form.querySelectorAll("button[type=submit]");
+    field.hidden = false;
+    remove.addEventListener("change", () => preview.classList.toggle("removed", remove.checked));
+    input.addEventListener("change", () => {
+      const file = input.files[0];
+      if (!file) return;
+      clearError(form);
+      if (file.size > Number(field.dataset.maxBytes)) {
+        showError(form, field.dataset.tooLarge);
+        input.value = "";
+        return;
+      }
+      const body = new FormData();
+      body.append("img", file);
+      const request = new XMLHttpRequest();
+      request.open("POST", field.dataset.upload);
+      request.setRequestHeader("X-XSRFToken", xsrfToken());
+      request.setRequestHeader("Accept", "application/json");
+      request.responseType = "json";
+      for (const button of submits) button.disabled = true;
+      progress.hidden = false;
+      progress.value = 0;
+      status.textContent = field.dataset.uploading;
+      request.upload.addEventListener("progress", (event) => {
+        if (event.lengthComputable) progress.value = (100 * event.loaded) / event.total;
+      });
+      request.addEventListener("loadend", () => {
+        for (const button of submits) button.disabled = false;
+        progress.hidden = true;
+        input.value = "";
+        const answer = request.response;
+        if (request.status !== 200 || !answer?.url) {
+          status.textContent = "";
+          showError(form, answer?.message || field.dataset.failed);
+          return;
+        }
+        url.value = answer.url;
+        remove.checked = false;
+        preview.classList.remove("removed");
+        previewImg.dataset.fallback = answer.originalUrl;
+        previewImg.src = answer.url;
+        preview.hidden = false;
+        status.textContent = field.dataset.done;
+      });
+      request.send(body);
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   setUpCounters();
+  setUpFallbacks();
+  setUpPictureFields();
   document.addEventListener("submit", (event) => {
     const form = event.target;
     if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {

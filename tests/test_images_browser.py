@@ -1,0 +1,121 @@
+"""Pictures in a real Chromium: choose one, see the preview, post, see the thumbnail, open
+the post's page and see the large size; and the fallback to the original while a
+thumbnail is missing."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.images import jpeg, wait_for
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+def new_page(browser, server, errors: list[str]):
+    context = browser.new_context(
+        base_url=server.url, locale="en-US", viewport={"width": 390, "height": 844}
+    )
+    tab = context.new_page()
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
+    return context, tab
+
+
+def sign_up(tab, server) -> None:
+    tab.goto("/join")
+    tab.get_by_label("Email").fill(f"p{uuid.uuid4().hex[:10]}@example.com")
+    tab.get_by_label("Nickname").fill(f"사진{uuid.uuid4().hex[:4]}")
+    tab.get_by_label("Password").fill("picture pass 1")
+    tab.get_by_role("button", name="Sign up").click()
+    tab.wait_for_url(server.url + "/")
+
+
+def natural_width(locator) -> int:
+    return int(locator.evaluate("img => img.complete ? img.naturalWidth : 0"))
+
+
+def test_choose_preview_post_and_see_thumbnail_then_large(browser, server, tmp_path) -> None:
+    from playwright.sync_api import expect
+
+    errors: list[str] = []
+    not_found: list[str] = []
+    context, tab = new_page(browser, server, errors)
+    tab.on("response", lambda r: not_found.append(r.url) if r.status == 404 else None)
+    try:
+        sign_up(tab, server)
+        photo = tmp_path / "여행 사진.jpg"
+        photo.write_bytes(jpeg(2400, 1600))
+        tab.get_by_label("Add a picture").set_input_files(str(photo))
+        expect(tab.locator(".picture-status")).to_have_text("Picture ready.")
+        preview = tab.locator(".picture-preview img")
+        expect(preview).to_be_visible()
+        tab.wait_for_function(
+            "() => document.querySelector('.picture-preview img').naturalWidth > 0"
+        )
+        url = tab.locator("input.picture-url").input_value()
+        assert url.startswith("/img/thumb/200/")
+
+        marker = uuid.uuid4().hex[:8]
+        tab.get_by_label("What's happening?").fill(f"바다 #여행 {marker}")
+        tab.get_by_role("button", name="Post", exact=True).click()
+        post = tab.locator("article.post", has_text=marker)
+        expect(post).to_be_visible()
+        thumbnail = post.locator(".post-picture img")
+        expect(thumbnail).to_be_visible()
+        tab.wait_for_function(
+            "el => el.complete && el.naturalWidth > 0", arg=thumbnail.element_handle()
+        )
+        assert natural_width(thumbnail) == 200  # the small thumbnail, 2400x1600 -> 200x133
+        ARTIFACTS.mkdir(exist_ok=True)
+        tab.screenshot(path=str(ARTIFACTS / f"picture-timeline-{server.backend}.png"))
+
+        thumbnail.click()
+        tab.wait_for_url("**/post/*")
+        large = tab.locator(".post-picture.large img")
+        expect(large).to_be_visible()
+        tab.wait_for_function(
+            "() => document.querySelector('.post-picture.large img').naturalWidth > 0"
+        )
+        assert natural_width(large) == 1080
+        assert "/thumb/1080/" in large.get_attribute("src")
+        tab.screenshot(path=str(ARTIFACTS / f"picture-post-page-{server.backend}.png"))
+        # A thumbnail may 404 for a moment after the upload; the page then shows the
+        # original, which must never be missing.
+        assert not [u for u in not_found if "/img/original/" in u], not_found
+    finally:
+        context.close()
+    assert errors == [], errors
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_missing_thumbnail_falls_back_to_the_original(browser, make_server, backend) -> None:
+    server = make_server(backend)
+    client = server.client()
+    client.join()
+    answer = client.http.post(
+        server.url + "/post/img",
+        files={"img": ("a.jpg", jpeg(900, 600), "image/jpeg")},
+        headers={"X-XSRFToken": client.xsrf()},
+        timeout=30,
+    ).json()
+    assert wait_for(client, answer["url"]).status_code == 200
+    client.post("/post", {"content": "fallback", "url": answer["url"]})
+    for size in ("200", "1080"):
+        (server.data_dir / "images" / "thumb" / size / answer["name"]).unlink()
+
+    errors: list[str] = []
+    context, tab = new_page(browser, server, errors)
+    try:
+        tab.goto("/")
+        picture = tab.locator("article.post", has_text="fallback").locator(".post-picture img")
+        tab.wait_for_function(
+            "el => el.complete && el.naturalWidth > 0", arg=picture.element_handle()
+        )
+        assert picture.get_attribute("src") == answer["originalUrl"]
+        assert natural_width(picture) == 900
+    finally:
+        context.close()
+    assert errors == [], errors

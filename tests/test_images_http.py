@@ -1,0 +1,399 @@
+"""Pictures end to end over HTTP, on both stores: the local folder (with SQLite) and an S3
+bucket on moto's server (with MariaDB + Redis).
+
+Upload checks, what is served (no camera metadata, turned upright, thumbnails in both
+sizes), who may attach which picture, what editing and deleting leave behind, and
+``images usage``/``clean`` agreeing with what the store really holds.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.images import GPS_IFD, MAKE, jpeg, opened, png, png_claiming, upload, wait_for
+from tests.sns_server import ROOT, Client, SnsServer
+
+NAME = re.compile(r"[0-9]{14}_[A-Za-z0-9_-]{16}\.(?:jpg|png|gif|webp)")
+
+
+@pytest.fixture
+def objects(image_server: SnsServer, request: pytest.FixtureRequest) -> Callable[[], dict]:
+    """What the image store holds right now: ``{key: size}``."""
+    if image_server.store == "s3":
+        moto = request.getfixturevalue("moto_s3")
+        return lambda: moto.objects(image_server.bucket)
+    root = image_server.data_dir / "images"
+    return lambda: {
+        path.relative_to(root).as_posix(): path.stat().st_size
+        for path in root.rglob("*")
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def author(image_server: SnsServer) -> Client:
+    client = image_server.client()
+    client.join()
+    return client
+
+
+def keys_of(name: str) -> set[str]:
+    return {f"original/{name}", f"thumb/200/{name}", f"thumb/1080/{name}"}
+
+
+def uploaded(client: Client, data: bytes | None = None) -> dict:
+    response = upload(client, data or jpeg())
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert wait_for(client, answer["url"]).status_code == 200
+    return answer
+
+
+def post_with(client: Client, content: str, url: str) -> int:
+    response = client.post("/post", {"content": content, "url": url}, allow_redirects=False)
+    assert response.status_code == 302, response.text
+    page = client.get("/").text
+    return int(re.search(r'id="post-(\d+)"', page).group(1))
+
+
+def test_an_upload_is_cleaned_and_thumbnailed(author: Client, objects) -> None:
+    response = upload(author, jpeg(1600, 1200, orientation=6), filename="../../etc/passwd.png")
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    name = answer["name"]
+    assert NAME.fullmatch(name) and name.endswith(".jpg")  # never the client's file name
+    assert answer["url"].endswith(f"/thumb/200/{name}")
+    assert answer["originalUrl"].endswith(f"/original/{name}")
+    # EXIF orientation 6: stored 1600x1200, shown upright as 1200x1600.
+    assert (answer["width"], answer["height"]) == (1200, 1600)
+
+    original = author.get(answer["originalUrl"])
+    assert original.status_code == 200
+    assert original.headers["Content-Type"] == "image/jpeg"
+    assert original.headers["X-Content-Type-Options"] == "nosniff"
+    assert "immutable" in original.headers["Cache-Control"]
+    picture = opened(original)
+    assert picture.size == (1200, 1600)
+    exif = picture.getexif()
+    assert MAKE not in exif and GPS_IFD not in exif and b"TestCam" not in original.content
+    # The red corner, stored top left, is top right once turned clockwise.
+    assert picture.getpixel((1199 - 10, 10))[0] > 200
+    assert picture.getpixel((10, 10))[0] < 200
+
+    small = opened(wait_for(author, answer["url"]))
+    large = opened(wait_for(author, answer["url"].replace("/thumb/200/", "/thumb/1080/")))
+    assert small.format == large.format == "JPEG"
+    assert small.size == (150, 200) and large.size == (810, 1080)
+    assert GPS_IFD not in small.getexif() and GPS_IFD not in large.getexif()
+    assert keys_of(name) <= set(objects())
+
+
+@pytest.mark.parametrize(
+    ("files", "status", "message"),
+    [
+        ({"img": ("photo.jpg", b"just some text, renamed", "image/jpeg")}, 400, "not a JPEG"),
+        ({"img": ("photo.jpg", jpeg()[:3000], "image/jpeg")}, 400, "damaged"),
+        ({"img": ("photo.jpg", b"", "image/jpeg")}, 400, "empty"),
+        ({"img": ("bomb.png", png_claiming(100_000, 100_000), "image/png")}, 400, "pixels"),
+        ({"other": ("photo.jpg", jpeg(), "image/jpeg")}, 400, "field img"),
+        (
+            [("img", ("a.jpg", jpeg(), "image/jpeg")), ("img", ("b.png", png(), "image/png"))],
+            400,
+            "one picture",
+        ),
+        ({}, 400, "Choose a picture"),
+    ],
+    ids=["text-as-jpg", "truncated", "zero-bytes", "bomb", "wrong-field", "two-files", "none"],
+)
+def test_bad_uploads_are_refused_and_nothing_is_stored(
+    author: Client, objects, image_server: SnsServer, files, status: int, message: str
+) -> None:
+    before = objects()
+    with image_server.sql() as sql:
+        rows_before = sql.execute(text("SELECT COUNT(*) FROM uploads")).scalar()
+    if files:
+        response = upload(author, None, files=files)
+    else:  # a multipart body with a text field and no file at all
+        response = upload(author, None, files={"note": (None, "hello")})
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["code"] == status and message.lower() in body["message"].lower()
+    assert objects() == before
+    with image_server.sql() as sql:
+        assert sql.execute(text("SELECT COUNT(*) FROM uploads")).scalar() == rows_before
+
+
+def test_an_upload_that_is_not_multipart_is_refused(author: Client) -> None:
+    response = author.http.post(
+        author.base_url + "/post/img",
+        data=jpeg(),
+        headers={"X-XSRFToken": author.xsrf(), "Content-Type": "image/jpeg"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert "multipart" in response.json()["message"]
+
+
+def test_a_body_over_the_limit_gets_413_before_it_is_sent(
+    author: Client, image_server: SnsServer, objects
+) -> None:
+    """The answer comes from the Content-Length alone: the client sends only headers."""
+    before = objects()
+    cookies = "; ".join(f"{c.name}={c.value}" for c in author.http.cookies)
+    with socket.create_connection(("127.0.0.1", image_server.port), timeout=10) as sock:
+        sock.sendall(
+            (
+                "POST /post/img HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Cookie: {cookies}\r\nX-XSRFToken: {author.xsrf()}\r\n"
+                "Content-Type: multipart/form-data; boundary=b\r\n"
+                f"Content-Length: {50 * 2**20}\r\n\r\n"
+            ).encode()
+        )
+        answer = sock.recv(65536).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "larger than 5.0 MiB" in answer
+    assert objects() == before
+
+
+def test_logged_out_uploads_are_refused(image_server: SnsServer, objects) -> None:
+    before = objects()
+    response = upload(image_server.client(), jpeg())
+    assert response.status_code == 401
+    assert response.json()["code"] == 401
+    assert objects() == before
+
+
+def test_a_post_shows_its_thumbnail_and_its_page_the_large_size(
+    author: Client, image_server: SnsServer
+) -> None:
+    answer = uploaded(author)
+    post_id = post_with(author, "사진 한 장 #여행", answer["url"])
+    home = author.get("/").text
+    block = home[home.index(f'id="post-{post_id}"') :]
+    assert f'href="/post/{post_id}"' in block
+    assert f'src="{answer["url"]}"' in block
+    assert f'data-fallback="{answer["originalUrl"]}"' in block
+
+    anonymous = image_server.client()
+    page = anonymous.get(f"/post/{post_id}")
+    assert page.status_code == 200
+    large = answer["url"].replace("/thumb/200/", "/thumb/1080/")
+    assert f'src="{large}"' in page.text
+    assert '<meta property="og:description" content="사진 한 장 #여행">' in page.text
+    og_image = re.search(r'<meta property="og:image" content="([^"]+)">', page.text).group(1)
+    assert og_image.startswith("http") and og_image.endswith(large)
+    assert "<title>" in page.text and "사진 한 장" in page.text.split("</title>")[0]
+    assert anonymous.get("/post/999999999").status_code == 404
+
+
+def test_only_ones_own_upload_can_be_attached_and_only_once(
+    author: Client, image_server: SnsServer
+) -> None:
+    other = image_server.client()
+    other.join()
+    theirs = uploaded(other)
+    mine = uploaded(author)
+    for url in (
+        theirs["url"],
+        theirs["originalUrl"],
+        "https://evil.example/thumb/200/" + mine["name"],
+        "/img/original/../../secrets.json",
+        "javascript:alert(1)",
+    ):
+        response = author.post("/post", {"content": "not mine", "url": url})
+        assert response.status_code == 400, url
+        assert "uploaded here" in response.text
+        assert ">not mine</textarea>" in response.text  # the text is kept for another try
+    assert "not mine" not in author.get(f"/user/{author.user_id()}").text
+
+    post_with(author, "first use", mine["url"])
+    again = author.post("/post", {"content": "second use", "url": mine["originalUrl"]})
+    assert again.status_code == 400
+    assert "already in a post" in again.text
+
+
+def test_deleting_a_post_deletes_its_picture(author: Client, objects) -> None:
+    answer = uploaded(author)
+    post_id = post_with(author, "going away", answer["url"])
+    assert keys_of(answer["name"]) <= set(objects())
+    response = author.post(f"/post/{post_id}/delete", allow_redirects=False)
+    assert response.status_code == 302
+    assert not keys_of(answer["name"]) & set(objects())
+    assert author.get(answer["originalUrl"]).status_code == 404
+
+
+def test_editing_keeps_replaces_or_removes_the_picture(
+    author: Client, objects, image_server: SnsServer
+) -> None:
+    first = uploaded(author)
+    post_id = post_with(author, "v1", first["url"])
+    edit_page = author.get(f"/post/{post_id}/edit").text
+    assert first["originalUrl"] in edit_page
+
+    # A form without the url field (an old script) keeps the picture.
+    assert author.post(f"/post/{post_id}/update", {"content": "v2"}).status_code == 200
+    assert first["name"] in author.get(f"/post/{post_id}").text
+
+    second = uploaded(author)
+    response = author.post(f"/post/{post_id}/update", {"content": "v3", "url": second["url"]})
+    assert response.status_code == 200
+    page = author.get(f"/post/{post_id}").text
+    assert second["name"] in page and first["name"] not in page
+    assert not keys_of(first["name"]) & set(objects())
+
+    response = author.post(
+        f"/post/{post_id}/update",
+        {"content": "v4", "url": second["url"], "remove_img": "1"},
+    )
+    assert response.status_code == 200
+    assert "post-picture" not in author.get(f"/post/{post_id}").text
+    assert not keys_of(second["name"]) & set(objects())
+    with image_server.sql() as sql:
+        names = {first["name"], second["name"]}
+        rows = sql.execute(text("SELECT name FROM uploads")).scalars().all()
+        assert not names & set(rows)
+
+
+def backdate(image_server: SnsServer, name: str, hours: int = 48) -> None:
+    then = datetime.utcnow().replace(microsecond=0) - timedelta(hours=hours)
+    with image_server.sql() as sql:
+        sql.execute(
+            text("UPDATE uploads SET created_at = :t WHERE name = :n"), {"t": then, "n": name}
+        )
+
+
+def run_images(image_server: SnsServer, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "images", *args, "--env-file", ""],
+        cwd=ROOT,
+        env=image_server.environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def usage_numbers(output: str) -> dict[str, tuple[int, int]]:
+    found = {}
+    for line in output.splitlines():
+        match = re.match(r"(\w[\w ]*?)\s+(\d+)\s+(\d+) bytes", line)
+        if match:
+            found[match.group(1)] = (int(match.group(2)), int(match.group(3)))
+    return found
+
+
+def test_usage_matches_the_store_and_clean_removes_only_old_orphans(
+    author: Client, objects, image_server: SnsServer
+) -> None:
+    kept = uploaded(author)
+    post_with(author, "kept", kept["url"])
+    old_orphan = uploaded(author)
+    new_orphan = uploaded(author)
+    backdate(image_server, old_orphan["name"])
+
+    result = run_images(image_server, "usage")
+    assert result.returncode == 0, result.stderr
+    numbers = usage_numbers(result.stdout)
+    held = objects()
+    assert numbers["objects"] == (len(held), sum(held.values()))
+    originals = {k: v for k, v in held.items() if k.startswith("original/")}
+    assert numbers["originals"] == (len(originals), sum(originals.values()))
+    assert numbers["thumbnails"][0] == len(held) - len(originals)
+    old_keys = keys_of(old_orphan["name"])
+    assert numbers["orphans older than 24 h"] == (3, sum(held[k] for k in old_keys))
+    assert numbers["orphans"][0] >= 6  # both orphans, and any left by other tests
+
+    dry = run_images(image_server, "clean", "--dry-run")
+    assert dry.returncode == 0 and "would remove 3 objects" in dry.stdout
+    assert objects() == held
+
+    refused = run_images(image_server, "clean")
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+
+    done = run_images(image_server, "clean", "--yes")
+    assert done.returncode == 0, done.stderr
+    left = set(objects())
+    assert not old_keys & left
+    assert keys_of(kept["name"]) <= left and keys_of(new_orphan["name"]) <= left
+    assert author.get(kept["url"]).status_code == 200
+
+
+def test_a_leftover_object_counts_as_an_orphan_by_its_own_age(
+    author: Client, image_server: SnsServer, objects, request: pytest.FixtureRequest
+) -> None:
+    """An object with no upload row (a crash between storing and recording) is an orphan,
+    removable once the object itself is old."""
+    key = "original/20200101000000_leftoverleftover.jpg"
+    if image_server.store == "s3":
+        moto = request.getfixturevalue("moto_s3")
+        moto.client().put_object(Bucket=image_server.bucket, Key=key, Body=jpeg(64, 64))
+    else:
+        path = image_server.data_dir / "images" / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(jpeg(64, 64))
+    numbers = usage_numbers(run_images(image_server, "usage").stdout)
+    assert numbers["orphans"][0] >= 1
+    assert key in objects()
+    if image_server.store == "local":
+        old = time.time() - 3 * 86400
+        path = Path(image_server.data_dir / "images" / key)
+        os.utime(path, (old, old))
+        run_images(image_server, "clean", "--yes")
+        assert key not in objects()
+
+
+def test_the_server_sweeps_old_orphans_by_itself(make_server, tmp_path: Path) -> None:
+    server = make_server("sqlite", SNS_ORPHAN_SWEEP="1")
+    client = server.client()
+    client.join()
+    answer = uploaded(client)
+    backdate(server, answer["name"])
+    original = server.data_dir / "images" / "original" / answer["name"]
+    deadline = time.monotonic() + 20
+    while original.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not original.exists()
+    assert client.get(answer["originalUrl"]).status_code == 404
+
+
+def test_image_paths_outside_the_store_are_not_served(image_server: SnsServer) -> None:
+    client = image_server.client()
+    for path in (
+        "/img/original/../../secrets.json",
+        "/img/original/%2e%2e%2fsecrets.json",
+        "/img/thumb/200/../../../sns.sqlite3",
+        "/img/original/20261126000000_aaaaaaaaaaaaaaaa.exe",
+        "/img/original/20261126000000_aaaaaaaaaaaaaaaa.jpg",
+    ):
+        assert client.get(path).status_code == 404, path
+
+
+def test_a_public_bucket_url_is_used_for_links_and_allowed_by_the_csp(make_server, moto_s3) -> None:
+    bucket = moto_s3.new_bucket()
+    public = f"{moto_s3.endpoint_url}/{bucket}"
+    server = make_server("sqlite", **moto_s3.sns_env(bucket), SNS_S3_PUBLIC_URL=public)
+    client = server.client()
+    client.join()
+    response = upload(client, jpeg())
+    answer = response.json()
+    assert answer["url"] == f"{public}/thumb/200/{answer['name']}"
+    post_with(client, "public", answer["url"])
+    home = client.get("/")
+    assert f'src="{answer["url"]}"' in home.text
+    assert f"img-src 'self' data: {moto_s3.endpoint_url}" in home.headers["Content-Security-Policy"]
+    # The bucket holds what the links name (reading it anonymously is the CDN's business).
+    deadline = time.monotonic() + 20
+    while not keys_of(answer["name"]) <= set(moto_s3.objects(bucket)):
+        assert time.monotonic() < deadline, moto_s3.objects(bucket)
+        time.sleep(0.1)
