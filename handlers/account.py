@@ -39,6 +39,7 @@ class AccountActionHandler(PageHandler):
                 await self.accounts.delete_account(
                     me, self.get_argument("password", ""), self.get_argument("confirmation", "")
                 )
+                await self.images.remove_all_of(me)
                 await self.end_session()
                 self.redirect("/?deleted=1")
                 return

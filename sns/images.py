@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resize import core
@@ -485,6 +485,30 @@ class ImageService:
             await self.store.delete(self.keys_of(name))
         except Exception:
             log.exception("could not remove the objects of %s; the sweep will", name)
+
+    async def remove_all_of(self, user_id: int) -> int:
+        """A deleted account's pictures leave the store: its hidden posts keep their text,
+        but a picture link someone kept must stop working. Returns how many went."""
+        names: list[str] = []
+
+        async def work(conn: AsyncConnection) -> None:
+            names.clear()
+            posted = await conn.execute(
+                select(posts.c.img).where(posts.c.user_id == user_id, posts.c.img.is_not(None))
+            )
+            pending = await conn.execute(select(uploads.c.name).where(uploads.c.user_id == user_id))
+            names.extend({*posted.scalars(), *pending.scalars()})
+            await conn.execute(
+                update(posts)
+                .where(posts.c.user_id == user_id, posts.c.img.is_not(None))
+                .values(img=None)
+            )
+            await conn.execute(delete(uploads).where(uploads.c.user_id == user_id))
+
+        await self.db.write(work)
+        for name in names:
+            await self.discard(name)
+        return len(names)
 
     async def usage(self, now: float | None = None) -> Usage:
         """List the store and sort every object: original, thumbnail, orphan, removable."""

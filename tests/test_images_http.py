@@ -397,3 +397,67 @@ def test_a_public_bucket_url_is_used_for_links_and_allowed_by_the_csp(make_serve
     while not keys_of(answer["name"]) <= set(moto_s3.objects(bucket)):
         assert time.monotonic() < deadline, moto_s3.objects(bucket)
         time.sleep(0.1)
+
+
+def test_a_deleted_account_takes_its_pictures_with_it(image_server: SnsServer, objects) -> None:
+    leaving = image_server.client()
+    leaving.join()
+    posted = uploaded(leaving)
+    post_with(leaving, "bye", posted["url"])
+    pending = uploaded(leaving)
+    response = leaving.post(
+        "/account/delete", {"password": "correct horse 9"}, allow_redirects=False
+    )
+    assert response.status_code == 302, response.text
+    left = set(objects())
+    assert not (keys_of(posted["name"]) | keys_of(pending["name"])) & left
+    assert image_server.client().get(posted["originalUrl"]).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("data", "extension"),
+    [(png(1600, 400), "png"), (None, "gif"), (None, "webp")],
+    ids=["png", "gif", "webp"],
+)
+def test_every_format_keeps_its_format(author: Client, data, extension: str) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    if data is None:
+        out = BytesIO()
+        frames = [Image.new("RGB", (600, 300), (40 * i, 90, 160)) for i in range(3)]
+        kind = "GIF" if extension == "gif" else "WEBP"
+        frames[0].save(out, kind, save_all=True, append_images=frames[1:], duration=80, loop=0)
+        data = out.getvalue()
+    answer = uploaded(author, data)
+    assert answer["name"].endswith("." + extension)
+    original = opened(author.get(answer["originalUrl"]))
+    small = opened(wait_for(author, answer["url"]))
+    assert original.format == small.format
+    assert max(small.size) == 200
+    if extension in ("gif", "webp"):
+        assert getattr(original, "n_frames", 1) == 3  # the original keeps its animation
+        assert getattr(small, "n_frames", 1) == 1  # the thumbnail is the first frame
+
+
+def test_deleting_from_the_post_page_returns_to_the_timeline(author: Client) -> None:
+    answer = uploaded(author)
+    post_id = post_with(author, "from its page", answer["url"])
+    page = author.get(f"/post/{post_id}").text
+    form = page[page.index(f'action="/post/{post_id}/delete"') :]
+    assert 'name="next" value="/"' in form.split("</form>")[0]
+    response = author.post(f"/post/{post_id}/delete", {"next": "/"}, allow_redirects=False)
+    assert response.headers["Location"] == "/"
+
+
+def test_lambda_mode_leaves_thumbnails_to_the_trigger(make_server, moto_s3) -> None:
+    bucket = moto_s3.new_bucket()
+    server = make_server("sqlite", **moto_s3.sns_env(bucket), SNS_RESIZE="lambda")
+    client = server.client()
+    client.join()
+    answer = upload(client, jpeg()).json()
+    time.sleep(1.0)
+    assert set(moto_s3.objects(bucket)) == {f"original/{answer['name']}"}
+    assert client.get(answer["url"]).status_code == 404
+    assert client.get(answer["originalUrl"]).status_code == 200
