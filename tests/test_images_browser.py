@@ -49,7 +49,8 @@ def test_choose_preview_post_and_see_thumbnail_then_large(browser, server, tmp_p
         photo = tmp_path / "여행 사진.jpg"
         photo.write_bytes(jpeg(2400, 1600))
         tab.get_by_label("Add a picture").set_input_files(str(photo))
-        expect(tab.locator(".picture-status")).to_have_text("Picture ready.")
+        # The first upload starts the process pool, slow on a loaded machine.
+        expect(tab.locator(".picture-status")).to_have_text("Picture ready.", timeout=60_000)
         preview = tab.locator(".picture-preview img")
         expect(preview).to_be_visible()
         tab.wait_for_function(
