@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import jwt
 import requests
@@ -11,6 +16,7 @@ import requests
 from tests.sns_server import Client, SnsServer
 
 JSON = {"Accept": "application/json"}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def register_site(client: Client, host: str = "example.com", tier: str = "free") -> dict:
@@ -62,3 +68,35 @@ def good_claims(token: str, **changes) -> dict:
 
 def now() -> int:
     return int(time.time())
+
+
+@contextmanager
+def demo_site(sns_url: str, secret: str, port: int) -> Iterator[str]:
+    """``python -m sns.client demo`` on a loopback port, stopped by its own handle."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sns.client",
+            "demo",
+            "--sns",
+            sns_url,
+            "--secret",
+            secret,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        first_line = process.stdout.readline()
+        yield json.loads(first_line)["demo"]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
