@@ -495,3 +495,35 @@ def test_a_request_without_origin_is_served_without_cors_headers(server, token):
     response = call(server, "/v2/posts/my", token)
     assert response.status_code == 200
     assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_an_account_has_at_most_twenty_sites(client: Client, user):
+    for number in range(20):
+        register_site(client, f"many{number}.example")
+    response = client.post("/developers/domain", {"host": "one-more.example"}, headers=JSON)
+    assert response.status_code == 409
+    assert response.json()["message"] == "You can register at most 20 sites."
+
+
+def test_an_api_page_costs_the_same_queries_at_any_size(make_server):
+    server = make_server("sqlite", SNS_QUERY_COUNT_HEADER="true")
+    owner = server.client()
+    owner.join()
+    token = token_for(server, register_site(owner, "count.example")["clientSecret"])
+    origin = {"Origin": "https://count.example"}
+
+    def cost(path: str) -> int:
+        response = call(server, path, token, headers=origin)
+        assert response.status_code == 200
+        return int(response.headers["X-SNS-Queries"])
+
+    paths = ("/v2/posts/my", "/v2/posts/myLikes", "/v2/posts/hashtag/qc")
+    new_post(owner, "#qc one")
+    small = {path: cost(path) for path in paths}
+    for number in range(25):
+        post_id = new_post(owner, f"#qc post {number}")
+        owner.post(f"/post/{post_id}/like", headers=JSON)
+    assert {path: cost(path) for path in paths} == small
+    # Reads of the origin, the token's site, the page, and the tag's id for a hashtag; on
+    # SQLite each read is a BEGIN and a SELECT.
+    assert small == {"/v2/posts/my": 6, "/v2/posts/myLikes": 6, "/v2/posts/hashtag/qc": 8}
