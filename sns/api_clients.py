@@ -87,7 +87,10 @@ def normalize_host(raw: str) -> str:
     """
     value = raw.strip()
     if "://" in value:
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            raise _bad_host() from None
         if (
             parts.scheme.lower() not in ("http", "https")
             or parts.path not in ("", "/")
