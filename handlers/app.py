@@ -11,7 +11,8 @@ from pathlib import Path
 import tornado.locale
 import tornado.web
 
-from handlers import account, auth, images, kakao, pages, posts, social
+from handlers import account, auth, developers, images, kakao, pages, posts, social
+from handlers.api import api_routes
 from handlers.base import NotFoundHandler, StaticHandler
 from handlers.ui import ui_methods
 from sns.logs import log_request
@@ -29,7 +30,7 @@ def load_locales() -> None:
 
 
 def make_app(services: Services) -> tornado.web.Application:
-    """The Application serving pages (and, later, the API) on the given services."""
+    """The Application serving pages and the API on the given services."""
     load_locales()
     settings = services.settings
     routes = [
@@ -41,6 +42,8 @@ def make_app(services: Services) -> tornado.web.Application:
         *social.default_handlers,
         *account.default_handlers,
     ]
+    # -- the API for other sites (#9): /developers, /v1 and /v2, /api/openapi.json, /api/docs
+    routes += [*developers.default_handlers, *api_routes(settings)]
     return tornado.web.Application(
         routes,
         services=services,

@@ -42,6 +42,18 @@ class Conflict(ServiceError):
     status = 409
 
 
+class Gone(ServiceError):
+    """Something that was served once and never will be again (the API's v1)."""
+
+    status = 410
+
+
+class TokenExpired(ServiceError):
+    """An API token that was good but has run out: NodeBird's 419, on which clients renew."""
+
+    status = 419
+
+
 class BadGateway(ServiceError):
     """An upstream service (such as a login provider) failed or answered nonsense."""
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from sns.accounts import AccountService
+from sns.api_clients import ApiClientService
+from sns.api_posts import ApiPostService
 from sns.comments import CommentService
 from sns.db import Database
 from sns.follows import FollowService
@@ -38,6 +40,8 @@ class Services:
     images: ImageService
     kakao: KakaoLogin | None
     """Kakao login, or None when it is not configured (its pages then answer 404)."""
+    api_clients: ApiClientService
+    api_posts: ApiPostService
 
     @property
     def session_backend(self) -> str:
@@ -90,6 +94,14 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     likes = LikeService(db)
     follows = FollowService(db)
     images = build_image_service(settings, db)
+    posts = PostService(
+        db,
+        comments=comments,
+        likes=likes,
+        follows=follows,
+        page_size=settings.page_size,
+        images=images,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -97,17 +109,19 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         sessions=sessions,
         limiter=limiter,
         accounts=accounts,
-        posts=PostService(
-            db,
-            comments=comments,
-            likes=likes,
-            follows=follows,
-            page_size=settings.page_size,
-            images=images,
-        ),
+        posts=posts,
         comments=comments,
         likes=likes,
         follows=follows,
         images=images,
         kakao=KakaoLogin.from_settings(settings, db, accounts),
+        api_clients=ApiClientService(
+            db,
+            limiter,
+            jwt_secret=settings.jwt_secret,
+            rate_free=settings.rate_free,
+            rate_premium=settings.rate_premium,
+            rate_anonymous=settings.rate_anonymous,
+        ),
+        api_posts=ApiPostService(db, posts),
     )

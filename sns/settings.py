@@ -408,6 +408,30 @@ class Settings:
         "seconds between the server's sweeps of orphan pictures (`python run.py images clean` "
         "does the same by hand)",
     )
+    api_v1: str = setting(
+        None,
+        "gone",
+        choice("gone", "on"),
+        "`gone`: every `/v1/...` answers 410 telling clients to use v2; `on`: v1 is served, "
+        "with 1-minute tokens",
+    )
+    rate_free: int = setting(
+        None,
+        "60",
+        whole(1, 10**7),
+        "API requests per minute for one site of the free tier (token requests are counted "
+        "apart, with the same limit)",
+    )
+    rate_premium: int = setting(
+        None, "1000", whole(1, 10**7), "the same for a site of the premium tier"
+    )
+    rate_anonymous: int = setting(
+        None,
+        "30",
+        whole(1, 10**7),
+        "API requests per minute from one client address that no site answers for (no token, "
+        "a bad or expired token, an unknown client secret: what guessing looks like)",
+    )
 
     @property
     def production(self) -> bool:

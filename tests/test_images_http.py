@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import text
 
 from tests.images import GPS_IFD, MAKE, jpeg, opened, png, png_claiming, upload, wait_for
@@ -461,3 +462,17 @@ def test_lambda_mode_leaves_thumbnails_to_the_trigger(make_server, moto_s3) -> N
     assert set(moto_s3.objects(bucket)) == {f"original/{answer['name']}"}
     assert client.get(answer["url"]).status_code == 404
     assert client.get(answer["originalUrl"]).status_code == 200
+
+
+def test_the_api_gives_absolute_picture_urls(author: Client, image_server: SnsServer) -> None:
+    from tests.api_support import call, register_site, token_for
+
+    answer = uploaded(author)
+    post_id = post_with(author, "via the api", answer["url"])
+    site = register_site(author, host=f"pics{post_id}.example.com")
+    token = token_for(image_server, site["clientSecret"])
+    posts = call(image_server, "/v2/posts/my", token).json()["payload"]
+    mine = next(post for post in posts if post["id"] == post_id)
+    assert mine["thumbnailUrl"] == image_server.url + answer["url"]
+    assert mine["originalUrl"] == image_server.url + answer["originalUrl"]
+    assert requests.get(mine["originalUrl"], timeout=30).status_code == 200

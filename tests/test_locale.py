@@ -15,6 +15,8 @@ ERROR_CLASSES = {
     "Forbidden",
     "NotFound",
     "Conflict",
+    "Gone",
+    "TokenExpired",
     "TooManyRequests",
     "BadGateway",
     "ServiceError",

@@ -49,6 +49,9 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
         ("SNS_KAKAO_AUTH_URL", "ftp://example.com/x"),
         ("SNS_REDIS_URL", "localhost:6379"),
         ("SNS_DATA_DIR", "  "),
+        ("SNS_API_V1", "off"),
+        ("SNS_RATE_FREE", "0"),
+        ("SNS_RATE_ANONYMOUS", "many"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value):

@@ -1,0 +1,92 @@
+"""/developers: register the sites that use the API, see their client secrets, rotate, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.base import PageHandler, login_required
+from sns.api_clients import TIERS, ApiClientService, Site
+from sns.errors import ServiceError
+
+NOTICES = {
+    "added": "The site was registered. Its client secret is below.",
+    "secret": "The site has a new client secret; tokens bought with the old one stop working.",
+    "delete": "The site was deleted; its secret and tokens no longer work.",
+}
+
+
+def site_payload(site: Site) -> dict[str, Any]:
+    return {
+        "id": site.id,
+        "host": site.host,
+        "type": site.tier,
+        "clientSecret": site.client_secret,
+    }
+
+
+class DevelopersBase(PageHandler):
+    @property
+    def api_clients(self) -> ApiClientService:
+        return self.services.api_clients
+
+    async def render_developers(self, **values: Any) -> None:
+        values.setdefault("form", {"type": "free"})
+        notice = NOTICES.get(self.get_query_argument("done", ""))
+        await self.render_page(
+            "developers.html",
+            sites=await self.api_clients.sites_of(self.user.id),
+            tiers=TIERS,
+            limits=self.api_clients.limits,
+            notice=notice if self.request.method == "GET" else None,
+            **values,
+        )
+
+
+class DevelopersPageHandler(DevelopersBase):
+    """GET /developers: my sites with their secrets, and the form to add one."""
+
+    @login_required
+    async def get(self) -> None:
+        await self.render_developers()
+
+
+class DomainCreateHandler(DevelopersBase):
+    """POST /developers/domain: NodeBird's form, ``host`` and ``type`` (free|premium)."""
+
+    @login_required
+    async def post(self) -> None:
+        host = self.get_argument("host", "")
+        tier = self.get_argument("type", "free")
+        try:
+            site = await self.api_clients.register(self.user.id, host, tier)
+        except ServiceError as exc:
+            if self.wants_json():
+                raise
+            self.set_status(self.status_for(exc))
+            await self.render_developers(
+                error=self.tr(exc), field=exc.field, form={"host": host, "type": tier}
+            )
+            return
+        self.answer(
+            site_payload(site), status=201, default=f"/developers?done=added#site-{site.id}"
+        )
+
+
+class DomainActionHandler(DevelopersBase):
+    """POST /developers/domain/<id>/secret (rotate) and /developers/domain/<id>/delete."""
+
+    @login_required
+    async def post(self, site_id: str, action: str) -> None:
+        if action == "secret":
+            site = await self.api_clients.rotate_secret(self.user.id, int(site_id))
+            self.answer(site_payload(site), default=f"/developers?done=secret#site-{site.id}")
+            return
+        await self.api_clients.delete(self.user.id, int(site_id))
+        self.answer({"id": int(site_id), "deleted": True}, default="/developers?done=delete")
+
+
+default_handlers = [
+    (r"/developers", DevelopersPageHandler),
+    (r"/developers/domain", DomainCreateHandler),
+    (r"/developers/domain/(\d{1,18})/(secret|delete)", DomainActionHandler),
+]

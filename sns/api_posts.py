@@ -1,0 +1,152 @@
+"""Posts as the API serves them: pages of a chosen size with a cursor, and their JSON shape.
+
+A page costs one query whatever its size: the posts, keyset-paginated on the same indexes
+as the timelines. A post's hashtags are those of its text (the links are kept equal to them
+on every write), in the order they appear. Writing goes through ``PostService``, so the
+content rules are the pages' own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select
+
+from sns import text
+from sns.db import Database
+from sns.errors import NotFound
+from sns.posts import POST_COLUMNS, PostService, visible_posts
+from sns.schema import hashtags, likes, post_hashtags, posts, users
+from sns.visible import LIVE_USER
+
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+
+ImageUrls = Callable[[str], tuple[str, str]]
+"""An image key -> (thumbnail URL, original URL); the image store provides it."""
+
+
+@dataclass(frozen=True)
+class ApiPost:
+    id: int
+    content: str
+    img: str | None
+    like_count: int
+    created_at: datetime
+    author_id: int
+    author_nick: str
+    hashtags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiPage:
+    """Posts newest first; ``next_cursor`` is the ``cursor`` of the next page, if any."""
+
+    posts: list[ApiPost]
+    next_cursor: int | None
+
+
+def image_fields(post: ApiPost, image_urls: ImageUrls | None = None) -> dict[str, str | None]:
+    """The post's picture as URLs, or nulls when it has none (or no store is wired)."""
+    if post.img is None or image_urls is None:
+        return {"thumbnailUrl": None, "originalUrl": None}
+    thumbnail, original = image_urls(post.img)
+    return {"thumbnailUrl": thumbnail, "originalUrl": original}
+
+
+def post_payload(post: ApiPost, image_urls: ImageUrls | None = None) -> dict[str, Any]:
+    """One post in the API's JSON shape (camelCase, like NodeBird's)."""
+    return {
+        "id": post.id,
+        "content": post.content,
+        "likeCount": post.like_count,
+        "user": {"id": post.author_id, "nick": post.author_nick},
+        "hashtags": list(post.hashtags),
+        "createdAt": post.created_at.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z"),
+        **image_fields(post, image_urls),
+    }
+
+
+class ApiPostService:
+    """Reads for the API's lists, and writing a post for a site's owner."""
+
+    def __init__(self, db: Database, posts: PostService) -> None:
+        self.db = db
+        self.posts = posts
+
+    async def by_author(self, author_id: int, limit: int, before: int | None) -> ApiPage:
+        """The author's posts, newest first."""
+        query = visible_posts().where(posts.c.user_id == author_id)
+        return await self._page(query, posts.c.id, limit, before)
+
+    async def liked_by(self, user_id: int, limit: int, before: int | None) -> ApiPage:
+        """Posts the user liked, newest post first."""
+        query = (
+            select(*POST_COLUMNS)
+            .select_from(likes)
+            .join(posts, posts.c.id == likes.c.post_id)
+            .join(users, users.c.id == posts.c.user_id)
+            .where(likes.c.user_id == user_id, LIVE_USER)
+        )
+        return await self._page(query, likes.c.post_id, limit, before)
+
+    async def by_hashtag(self, title: str, limit: int, before: int | None) -> ApiPage:
+        """Posts carrying #title; a tag nobody ever used is ``NotFound``."""
+        folded = text.fold_hashtag(title.strip().lstrip("#"))
+        tag_id = None
+        if folded and len(folded) <= text.HASHTAG_MAX_CHARS:
+            async with self.db.read() as conn:
+                tag_id = (
+                    await conn.execute(select(hashtags.c.id).where(hashtags.c.title == folded))
+                ).scalar()
+        if tag_id is None:
+            raise NotFound("There is no such hashtag.")
+        query = (
+            select(*POST_COLUMNS)
+            .select_from(post_hashtags)
+            .join(posts, posts.c.id == post_hashtags.c.post_id)
+            .join(users, users.c.id == posts.c.user_id)
+            .where(post_hashtags.c.hashtag_id == tag_id, LIVE_USER)
+        )
+        return await self._page(query, post_hashtags.c.post_id, limit, before)
+
+    async def create(self, user_id: int, content: str) -> ApiPost:
+        """A post by ``user_id``, under the same rules as the compose form."""
+        post_id = await self.posts.create(user_id, content)
+        page = await self._page(visible_posts().where(posts.c.id == post_id), posts.c.id, 1, None)
+        if not page.posts:
+            raise NotFound("There is no such post.")
+        return page.posts[0]
+
+    async def _page(
+        self, query: Select[Any], key: ColumnElement[int], limit: int, before: int | None
+    ) -> ApiPage:
+        if before is not None:
+            query = query.where(key < before)
+        # Walk the index of ``key`` newest first, as the timelines do (sns/posts.py).
+        query = (
+            query.order_by(key.desc())
+            .limit(limit + 1)
+            .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+        )
+        async with self.db.read() as conn:
+            rows = (await conn.execute(query)).all()
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        found = [
+            ApiPost(
+                id=row.id,
+                content=row.content,
+                img=row.img,
+                like_count=row.like_count,
+                created_at=row.created_at,
+                author_id=row.author_id,
+                author_nick=row.author_nick,
+                hashtags=tuple(text.extract_hashtags(row.content)),
+            )
+            for row in rows
+        ]
+        return ApiPage(found, found[-1].id if has_more and found else None)
