@@ -59,6 +59,8 @@ log = logging.getLogger("sns")
 
 FD_RESERVE = 64  # descriptors kept for database and Redis pools, log files, the listener
 ACCEPT_BACKOFF = 0.5  # seconds to stop accepting after the process ran out of descriptors
+ACCEPT_YIELD = 0.001  # on a shared socket: seconds of pause after an accept, per connection held
+ACCEPT_YIELD_MAX = 0.02  # ... and at most this
 WARN_EVERY = 10.0  # seconds between two warnings about refused connections
 DRAIN_POLL = 0.05  # seconds between two looks at the connections while draining
 RESTART_DELAY = 1.0  # seconds before --processes starts a worker again after it died
@@ -102,12 +104,12 @@ class BoundedHTTPServer(tornado.httpserver.HTTPServer):
         self,
         *args: Any,
         max_connections: int = 1000,
-        accepts_per_wakeup: int = 128,
+        shared_listener: bool = False,
         **kwargs: Any,
     ) -> None:
         super().initialize(*args, **kwargs)
         self.max_connections = max_connections
-        self.accepts_per_wakeup = accepts_per_wakeup
+        self.shared_listener = shared_listener
         self.draining = False
         self._in_flight: dict[_DrainingConnection, HTTP1ServerConnection] = {}
         self._closing: set[HTTP1ServerConnection] = set()
@@ -185,8 +187,13 @@ class BoundedHTTPServer(tornado.httpserver.HTTPServer):
                 io_loop.add_handler(sock, accept, tornado.ioloop.IOLoop.READ)
                 state["listening"] = True
 
+        def pause(seconds: float) -> None:
+            io_loop.remove_handler(sock)
+            state["listening"] = False
+            state["timer"] = io_loop.call_later(seconds, resume)
+
         def accept(fd: Any, events: int) -> None:
-            for _ in range(self.accepts_per_wakeup):
+            for _ in range(1 if self.shared_listener else 128):
                 try:
                     connection, address = sock.accept()
                 except BlockingIOError:
@@ -197,11 +204,15 @@ class BoundedHTTPServer(tornado.httpserver.HTTPServer):
                     if exc.errno not in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
                         raise
                     self._exhausted()
-                    io_loop.remove_handler(sock)
-                    state["listening"] = False
-                    state["timer"] = io_loop.call_later(ACCEPT_BACKOFF, resume)
+                    pause(ACCEPT_BACKOFF)
                     return
                 self._handle_connection(connection, address)
+            if self.shared_listener:
+                # Every worker on the shared socket wakes for a new connection and the
+                # first to run takes it; left alone, one busy worker can take nearly all
+                # of them. Each one taken holds this worker back a little longer, so the
+                # worker holding fewer connections takes the next one (bench/README.md).
+                pause(min(len(self._connections) * ACCEPT_YIELD, ACCEPT_YIELD_MAX))
 
         def remove() -> None:
             if state["timer"] is not None:
@@ -291,9 +302,8 @@ def make_server(settings: Settings, app: Any) -> BoundedHTTPServer:
         idle_connection_timeout=settings.idle_timeout,
         body_timeout=settings.body_timeout,
         max_connections=limit,
-        # Workers sharing one inherited socket all wake for each connection; taking one
-        # per wake-up lets the others take the next ones (bench/README.md).
-        accepts_per_wakeup=1 if settings.listen_fd is not None else 128,
+        # An inherited socket is shared by every worker of supervisor's fcgi-program.
+        shared_listener=settings.listen_fd is not None,
     )
 
 
