@@ -72,12 +72,12 @@ def supervise(settings: Settings, *, workers_given: bool) -> int:
         print(f"run.py supervise: {exc}", file=sys.stderr)
         return 1
     log.info(
-        "supervisord: %s workers on http://%s:%s; control: supervisorctl -s unix://%s/%s",
+        "supervisord: %s workers on http://%s:%s; control: SNS_RUN_DIR=%s supervisorctl -c %s",
         env["SNS_WORKERS"],
         settings.host,
         settings.port,
         env["SNS_RUN_DIR"],
-        "supervisor.sock",
+        CONFIG,
     )
     logging.shutdown()
     os.execve(command, [command, "-n", "-c", str(CONFIG)], env)  # noqa: S606 (replaces us)

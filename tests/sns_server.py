@@ -75,8 +75,8 @@ class SnsServer:
             try:
                 if requests.get(self.url + "/healthz", timeout=2).status_code in (200, 503):
                     return self
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or (supervisor) the socket waits for a worker
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not answer within 60 s:\n{self.output()}")
@@ -112,7 +112,7 @@ class SnsServer:
                 answer = requests.get(self.url + "/healthz", timeout=5)
                 if answer.status_code == 200:
                     seen.add(answer.headers["X-SNS-Worker"])
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         return seen
 
@@ -150,10 +150,12 @@ class SupervisedSns(SnsServer):
         return self
 
     def ctl(self, *args: str, timeout: float = 60) -> str:
-        """supervisorctl against this supervisord's control socket."""
-        socket_url = f"unix://{self.data_dir / 'run' / 'supervisor.sock'}"
+        """supervisorctl, as docs/deploy.md says: SNS_RUN_DIR names the control socket."""
+        command = [str(Path(sys.executable).parent / "supervisorctl"), "-c", "supervisord.conf"]
         result = subprocess.run(
-            [str(Path(sys.executable).parent / "supervisorctl"), "-s", socket_url, *args],
+            [*command, *args],
+            cwd=ROOT,
+            env={**os.environ, "SNS_RUN_DIR": str(self.data_dir / "run")},
             capture_output=True,
             text=True,
             timeout=timeout,
