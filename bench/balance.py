@@ -108,9 +108,7 @@ def main() -> int:
         process = start(args.mode, args.workers, port, Path(tmp))
         try:
             for round_number in range(1, args.rounds + 1):
-                holders, counts = asyncio.run(
-                    load(port, args.connections, args.seconds, args.path)
-                )
+                holders, counts = asyncio.run(load(port, args.connections, args.seconds, args.path))
                 total = sum(counts.values())
                 shares = " ".join(
                     f"{worker}: {holders[worker]} conn, {counts[worker]} req "
