@@ -340,6 +340,8 @@ async def serve(settings: Settings, listen: Listen) -> None:
 
 
 def _address(sock: socket.socket) -> str:
+    if sock.family == socket.AF_UNIX:
+        return f"unix:{sock.getsockname()}"
     host, port = sock.getsockname()[:2]
     return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
 
