@@ -4,6 +4,7 @@ acknowledged, and restarting the workers one by one loses and doubles nothing.""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -147,3 +148,11 @@ def test_restarting_each_worker_in_turn_loses_and_doubles_no_post(supervised):
         assert len(poster.acknowledged) > 20
         rows = stored(supervised, poster.prefix)
         assert sorted(rows) == sorted(poster.acknowledged)  # each once: none lost or doubled
+
+
+def test_each_worker_logs_json_lines_naming_itself_to_a_file_of_its_own(supervised):
+    supervised.client().get("/")
+    logs = supervised.data_dir / "logs"
+    for name in supervised.pids():
+        lines = (logs / f"{name}.log").read_text().splitlines()
+        assert lines and {json.loads(line)["worker"] for line in lines} == {name}

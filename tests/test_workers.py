@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from sns.settings import Settings
+from sns.supervise import supervisor_environment
 from tests.conftest import backend_env
 from tests.sns_server import ROOT, SnsServer
 
@@ -170,3 +173,20 @@ def test_many_workers_starting_together_on_an_empty_mariadb_all_serve(request, t
         for process in starters:
             process.send_signal(signal.SIGTERM)
         assert [process.wait(timeout=30) for process in starters] == [0] * 4
+
+
+def test_supervise_sets_every_variable_supervisord_conf_reads(tmp_path):
+    settings = Settings.load(
+        environ={"SNS_DATA_DIR": str(tmp_path), "SNS_SHUTDOWN_GRACE": "7", "SNS_PORT": "9100"},
+        dotenv_path=None,
+    )
+    env = supervisor_environment(settings, workers_given=False, environ={"PATH": "/usr/bin"})
+    wanted = set(re.findall(r"%\(ENV_(\w+)\)s", (ROOT / "supervisord.conf").read_text()))
+    assert wanted and wanted <= set(env)
+    assert env["SNS_WORKERS"] == str(os.cpu_count())  # one per core unless told
+    assert env["SNS_STOP_WAIT"] == "12"  # the grace and 5 s to close the pools
+    assert env["SNS_PORT"] == "9100" and env["SNS_MIGRATE"] == "check"
+    assert env["SNS_RUN_DIR"] == str(tmp_path / "run")
+    assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+    given = Settings.load(environ={"SNS_WORKERS": "3"}, dotenv_path=None)
+    assert supervisor_environment(given, workers_given=True, environ={})["SNS_WORKERS"] == "3"
