@@ -315,6 +315,62 @@ class Settings:
         "open connections one process serves at once; more are closed at once; "
         "0: the open-file limit less 64 for the database, Redis and logs",
     )
+    # Processes and deployment (#10): docs/deploy.md, supervisord.conf.
+    workers: int = setting(
+        "--processes",
+        "1",
+        whole(0, 1024),
+        "processes serving the port, each on its own `SO_REUSEPORT` listener, restarted when "
+        "they die; 0: one per CPU core (`python run.py supervise` starts one per core)",
+    )
+    listen_fd: int | None = setting(
+        "--fd",
+        "",
+        descriptor,
+        "serve on this inherited listening socket instead of binding host and port "
+        "(supervisor's `[fcgi-program]` passes it as 0)",
+    )
+    shutdown_grace: int = setting(
+        None,
+        "15",
+        whole(0, 3600),
+        "seconds a stopping process (SIGTERM, SIGINT) lets requests in flight finish; "
+        "supervisor waits 5 more before SIGKILL",
+    )
+    migrate: str = setting(
+        None,
+        "auto",
+        choice("auto", "check"),
+        "`auto`: start-up applies migrations (one process at a time); `check`: start-up only "
+        "checks the database is at head and refuses to serve an older schema "
+        "(run `python run.py migrate` first)",
+    )
+    db_pool_size: int = setting(
+        None,
+        "4",
+        whole(1, 1000),
+        "MySQL/MariaDB connections each process keeps open; every process of every node "
+        "counts against the server's `max_connections`",
+    )
+    db_max_overflow: int = setting(
+        None, "4", whole(0, 1000), "connections a process may open beyond the pool at busy times"
+    )
+    log_to: str = setting(
+        None,
+        "auto",
+        choice("auto", "files", "stdout"),
+        "`files`: JSON lines in the log dir, one pair of files per process; `stdout`: JSON "
+        "lines on stdout (errors on stderr too); `auto`: stdout on an inherited socket "
+        "(supervisor captures it), else files",
+    )
+    production_allow: frozenset[str] = setting(
+        None,
+        "",
+        risks,
+        "what `SNS_ENV=production` accepts anyway, comma-separated: "
+        + ", ".join(f"`{name}`" for name in PRODUCTION_RISKS),
+    )
+
     log_dir: Path | None = setting(
         None,
         "",
@@ -420,62 +476,6 @@ class Settings:
         "24",
         whole(1, 10**5),
         "hours an uploaded picture may stay unused by any post before it is removed",
-    )
-
-    # Processes and deployment (#10): docs/deploy.md, supervisord.conf.
-    workers: int = setting(
-        "--processes",
-        "1",
-        whole(0, 1024),
-        "processes serving the port, each on its own `SO_REUSEPORT` listener, restarted when "
-        "they die; 0: one per CPU core (`python run.py supervise` starts one per core)",
-    )
-    listen_fd: int | None = setting(
-        "--fd",
-        "",
-        descriptor,
-        "serve on this inherited listening socket instead of binding host and port "
-        "(supervisor's `[fcgi-program]` passes it as 0)",
-    )
-    shutdown_grace: int = setting(
-        None,
-        "15",
-        whole(0, 3600),
-        "seconds a stopping process (SIGTERM, SIGINT) lets requests in flight finish; "
-        "supervisor waits 5 more before SIGKILL",
-    )
-    migrate: str = setting(
-        None,
-        "auto",
-        choice("auto", "check"),
-        "`auto`: start-up applies migrations (one process at a time); `check`: start-up only "
-        "checks the database is at head and refuses to serve an older schema "
-        "(run `python run.py migrate` first)",
-    )
-    db_pool_size: int = setting(
-        None,
-        "4",
-        whole(1, 1000),
-        "MySQL/MariaDB connections each process keeps open; every process of every node "
-        "counts against the server's `max_connections`",
-    )
-    db_max_overflow: int = setting(
-        None, "4", whole(0, 1000), "connections a process may open beyond the pool at busy times"
-    )
-    log_to: str = setting(
-        None,
-        "auto",
-        choice("auto", "files", "stdout"),
-        "`files`: JSON lines in the log dir, one pair of files per process; `stdout`: JSON "
-        "lines on stdout (errors on stderr too); `auto`: stdout on an inherited socket "
-        "(supervisor captures it), else files",
-    )
-    production_allow: frozenset[str] = setting(
-        None,
-        "",
-        risks,
-        "what `SNS_ENV=production` accepts anyway, comma-separated: "
-        + ", ".join(f"`{name}`" for name in PRODUCTION_RISKS),
     )
 
     @property
