@@ -264,31 +264,42 @@ class _DrainingConnection(httputil.HTTPConnection):
 
 
 class _InFlight(httputil.HTTPMessageDelegate):
-    """Counts a request as in flight from its headers until its answer is finished."""
+    """Counts a request as in flight from its headers until its answer is finished.
+
+    A request whose headers were read just before a draining server closed its connection
+    (as idle) is dropped unanswered rather than run: its client sees the connection fail
+    and can send it again without it having been done twice.
+    """
 
     def __init__(
         self, connection: _DrainingConnection, delegate: httputil.HTTPMessageDelegate
     ) -> None:
         self.connection = connection
         self.delegate = delegate
+        self.dropped = False
 
     def headers_received(
         self,
         start_line: httputil.RequestStartLine | httputil.ResponseStartLine,
         headers: httputil.HTTPHeaders,
     ) -> Awaitable[None] | None:
+        if self.connection.server_conn.stream.closed():
+            self.dropped = True
+            return None
         self.connection.server.request_started(self.connection)
         return self.delegate.headers_received(start_line, headers)
 
     def data_received(self, chunk: bytes) -> Awaitable[None] | None:
-        return self.delegate.data_received(chunk)
+        return None if self.dropped else self.delegate.data_received(chunk)
 
     def finish(self) -> None:
-        self.delegate.finish()
+        if not self.dropped:
+            self.delegate.finish()
 
     def on_connection_close(self) -> None:
         self.connection.server.request_ended(self.connection)
-        self.delegate.on_connection_close()
+        if not self.dropped:
+            self.delegate.on_connection_close()
 
 
 def make_server(settings: Settings, app: Any) -> BoundedHTTPServer:
