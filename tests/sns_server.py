@@ -146,7 +146,11 @@ class SupervisedSns(SnsServer):
 
     def start(self) -> SupervisedSns:
         super().start()
-        self.workers(self.count)
+        try:
+            self.workers(self.count)
+        except BaseException:
+            self.stop()  # supervisord and its workers, not left behind
+            raise
         return self
 
     def ctl(self, *args: str, timeout: float = 60) -> str:
