@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format migrate demo clean
+.PHONY: run test lint format migrate demo deploy-local clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ migrate: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python run.py demo
 
-# Starts MariaDB, Redis and Chromium itself (installing them with apt when run as root).
+# supervisord.conf here: one worker per CPU core on SNS_PORT (8001), with the settings of
+# the environment and .env (local MariaDB and Redis: README "Deployment"); Ctrl-C drains.
+deploy-local: $(STAMP)
+	$(BIN)/python run.py supervise
+
+# Starts MariaDB, Redis, nginx and Chromium itself (installing them with apt when run as root).
 test: lint
 	$(BIN)/python -m tests.services --ensure
 	$(BIN)/python -m pytest

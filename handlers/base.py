@@ -55,7 +55,6 @@ log = logging.getLogger("sns.handlers")
 SESSION_COOKIE = "sid"
 LOCALE_COOKIE = "locale"
 SUPPORTED_LOCALES = ("en_US", "ko_KR")
-WORKER = str(os.getpid())
 HSTS = "max-age=15552000; includeSubDomains"  # 180 days, sent only over HTTPS
 PRIVATE = "private, no-store"  # what a logged-in person sees is theirs alone
 
@@ -88,7 +87,7 @@ _DEFAULT_MESSAGES = {
 
 def set_common_headers(handler: RequestHandler) -> None:
     """Headers every response carries, pages and static files alike (helmet's set)."""
-    handler.set_header("X-SNS-Worker", WORKER)
+    handler.set_header("X-SNS-Worker", str(os.getpid()))  # read per call: workers fork
     handler.set_header("X-Content-Type-Options", "nosniff")
     handler.set_header("X-Frame-Options", "DENY")
     handler.set_header("Referrer-Policy", "strict-origin-when-cross-origin")

@@ -1,4 +1,4 @@
-"""Command line: ``python run.py [serve]``, ``migrate`` and ``demo``.
+"""Command line: ``python run.py [serve]``, ``migrate``, ``demo`` and ``supervise``.
 
 Serving is handed in by ``handlers.server``, which owns the web layer.
 """
@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dotenv import dotenv_values
 
 from sns.settings import SETTINGS, Settings, SettingsError, help_lines
 
@@ -28,9 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=("serve", "migrate", "demo", "images"),
+        choices=("serve", "migrate", "demo", "supervise", "images"),
         help="serve (default): run the web server; migrate: apply database migrations and "
         "exit; demo: fill an empty database with a few people, posts, likes and comments; "
+        "supervise: migrate, then run supervisord.conf (one worker per core, SNS_WORKERS); "
         "images usage|clean: what the image store holds, and removing its orphans",
     )
     parser.add_argument(
@@ -52,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-Serve = Callable[[Settings], Coroutine[Any, Any, None]]
+Serve = Callable[[Settings], int]
+"""Serves until stopped and returns the exit status (``handlers.server.run``)."""
 
 
 def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
@@ -64,6 +69,12 @@ def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
     except SettingsError as exc:
         print(f"run.py: {exc}", file=sys.stderr)
         return 2
+    if args.command == "serve":
+        return serve(settings)  # sets up logging for each of its processes
+    if args.command == "supervise":
+        from sns.supervise import supervise
+
+        return supervise(settings, workers_given=_given("workers", overrides, args.env_file))
     from sns.logs import setup_logging
 
     setup_logging(settings.logs_dir, console=not settings.production)
@@ -73,12 +84,16 @@ def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
         run_migrations(settings.sql_url)
         log.info("migrations applied")
         return 0
-    if args.command == "demo":
-        return asyncio.run(demo(settings))
     if args.command == "images":
         return asyncio.run(images(settings, args.action or "usage", args.dry_run, args.yes))
-    asyncio.run(serve(settings))
-    return 0
+    return asyncio.run(demo(settings))
+
+
+def _given(name: str, overrides: dict[str, str | None], env_file: str) -> bool:
+    """Whether a setting was given at all (flag, environment or .env), not defaulted."""
+    variable = "SNS_" + name.upper()
+    in_file = bool(env_file) and Path(env_file).is_file() and variable in dotenv_values(env_file)
+    return overrides.get(name) is not None or variable in os.environ or in_file
 
 
 async def demo(settings: Settings) -> int:

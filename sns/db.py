@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Insert, Table, event, text
 from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -75,6 +77,8 @@ class Database:
         connect_timeout: float = 5,
         query_timeout: float | None = 10,
         pool_timeout: float = 5,
+        pool_size: int = 4,
+        max_overflow: int = 4,
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
@@ -93,8 +97,8 @@ class Database:
                 url,
                 pool_pre_ping=True,
                 pool_recycle=3600,
-                pool_size=10,
-                max_overflow=20,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
                 pool_timeout=pool_timeout,
                 connect_args={"connect_timeout": connect_timeout},
             )
@@ -183,6 +187,23 @@ class Database:
                 await conn.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": MIGRATION_LOCK})
                 await conn.commit()
 
+    async def check_at_head(self) -> None:
+        """Raise ``SchemaBehind`` unless the database carries every migration of this code.
+
+        Used when ``python run.py migrate`` runs before the workers (``SNS_MIGRATE=check``):
+        a worker must not serve an older schema than its code expects.
+        """
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(_current_heads)
+        wanted = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        if current != wanted:
+            have = ", ".join(sorted(current)) or "empty (no migration applied)"
+            raise SchemaBehind(
+                f"the database schema is at {have} but this code needs {', '.join(sorted(wanted))}:"
+                " run `python run.py migrate` before starting the workers"
+                " (or set SNS_MIGRATE=auto)"
+            )
+
     async def _upgrade(self) -> None:
         async with self.engine.connect() as conn:
             await conn.run_sync(_upgrade)
@@ -194,6 +215,14 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class SchemaBehind(RuntimeError):
+    """The database lacks migrations this code needs (or has ones it does not know)."""
+
+
+def _current_heads(connection: Connection) -> set[str]:
+    return set(MigrationContext.configure(connection).get_current_heads())
 
 
 def _upgrade(connection: Connection) -> None:

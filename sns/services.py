@@ -55,15 +55,27 @@ class Services:
 
 
 async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    """Connect the configured backends (SQLite + SQL sessions unless told otherwise)."""
+    """Connect the configured backends (SQLite + SQL sessions unless told otherwise).
+
+    ``migrate``: bring the schema to head (``SNS_MIGRATE=auto``) or check that it is there
+    (``check``); off for tools that work on a database as they find it.
+    """
     db = Database(
         settings.sql_url,
         connect_timeout=settings.db_connect_timeout,
         query_timeout=settings.db_query_timeout,
         pool_timeout=settings.db_pool_timeout,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
     )
-    if migrate:
-        await db.migrate()
+    try:
+        if migrate and settings.migrate == "auto":
+            await db.migrate()
+        elif migrate:
+            await db.check_at_head()
+    except BaseException:
+        await db.dispose()
+        raise
     redis: Redis | None = None
     sessions: SessionStore
     limiter: RateLimiter

@@ -93,6 +93,25 @@ def optional_directory(variable: str, raw: str) -> Path | None:
     return directory(variable, raw) if raw.strip() else None
 
 
+def descriptor(variable: str, raw: str) -> int | None:
+    """A file descriptor number, or empty for none."""
+    return None if not raw.strip() else int(whole(0, 65535)(variable, raw))
+
+
+PRODUCTION_RISKS = ("sqlite", "sql-sessions", "generated-secrets", "local-images", "debug")
+
+
+def risks(variable: str, raw: str) -> frozenset[str]:
+    """Comma-separated names among ``PRODUCTION_RISKS``."""
+    found = {part.strip().lower() for part in raw.split(",") if part.strip()}
+    unknown = sorted(found - set(PRODUCTION_RISKS))
+    if unknown:
+        raise SettingsError(
+            f"{variable}: {', '.join(unknown)} is not one of {', '.join(PRODUCTION_RISKS)}"
+        )
+    return frozenset(found)
+
+
 def networks(variable: str, raw: str) -> tuple[Network, ...]:
     found = []
     for part in raw.split(","):
@@ -185,7 +204,8 @@ class Settings:
         None,
         "development",
         choice("development", "production"),
-        "`production` refuses unsafe defaults (generated secrets, debug)",
+        "`production` refuses to start on SQLite, SQL sessions, generated secrets, local "
+        "pictures or debug, unless `SNS_PRODUCTION_ALLOW` names them",
     )
     database_url: str = setting(
         None,
@@ -295,6 +315,62 @@ class Settings:
         "open connections one process serves at once; more are closed at once; "
         "0: the open-file limit less 64 for the database, Redis and logs",
     )
+    # Processes and deployment (#10): docs/deploy.md, supervisord.conf.
+    workers: int = setting(
+        "--processes",
+        "1",
+        whole(0, 1024),
+        "processes serving the port, each on its own `SO_REUSEPORT` listener, restarted when "
+        "they die; 0: one per CPU core (`python run.py supervise` starts one per core)",
+    )
+    listen_fd: int | None = setting(
+        "--fd",
+        "",
+        descriptor,
+        "serve on this inherited listening socket instead of binding host and port "
+        "(supervisor's `[fcgi-program]` passes it as 0)",
+    )
+    shutdown_grace: int = setting(
+        None,
+        "15",
+        whole(0, 3600),
+        "seconds a stopping process (SIGTERM, SIGINT) lets requests in flight finish; "
+        "supervisor waits 5 more before SIGKILL",
+    )
+    migrate: str = setting(
+        None,
+        "auto",
+        choice("auto", "check"),
+        "`auto`: start-up applies migrations (one process at a time); `check`: start-up only "
+        "checks the database is at head and refuses to serve an older schema "
+        "(run `python run.py migrate` first)",
+    )
+    db_pool_size: int = setting(
+        None,
+        "4",
+        whole(1, 1000),
+        "MySQL/MariaDB connections each process keeps open; every process of every node "
+        "counts against the server's `max_connections`",
+    )
+    db_max_overflow: int = setting(
+        None, "4", whole(0, 1000), "connections a process may open beyond the pool at busy times"
+    )
+    log_to: str = setting(
+        None,
+        "auto",
+        choice("auto", "files", "stdout"),
+        "`files`: JSON lines in the log dir, one pair of files per process; `stdout`: JSON "
+        "lines on stdout (errors on stderr too); `auto`: stdout on an inherited socket "
+        "(supervisor captures it), else files",
+    )
+    production_allow: frozenset[str] = setting(
+        None,
+        "",
+        risks,
+        "what `SNS_ENV=production` accepts anyway, comma-separated: "
+        + ", ".join(f"`{name}`" for name in PRODUCTION_RISKS),
+    )
+
     log_dir: Path | None = setting(
         None,
         "",
@@ -475,16 +551,34 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        """Refuse what production must not run with, in one sentence each."""
+        """Refuse what production must not run with, naming each setting to change."""
         if not self.production:
             return
-        if self.debug:
-            raise SettingsError("SNS_DEBUG must be off when SNS_ENV=production")
-        for row in SETTINGS:
-            if row.name in ("cookie_secret", "jwt_secret") and len(getattr(self, row.name)) < 32:
-                raise SettingsError(
-                    f"{row.variable} must be set to at least 32 characters when SNS_ENV=production"
-                )
+        short = [
+            row.variable
+            for row in SETTINGS
+            if row.name in ("cookie_secret", "jwt_secret") and len(getattr(self, row.name)) < 32
+        ]
+        risky = {
+            "sqlite": "" if self.database_url else "SNS_DATABASE_URL is unset: the embedded SQLite",
+            "sql-sessions": ""
+            if self.redis_url
+            else "SNS_REDIS_URL is unset: sessions in SQL, rate limits in each process",
+            "generated-secrets": f"{' and '.join(short)} must be set to at least 32 characters"
+            if short
+            else "",
+            "local-images": ""
+            if self.s3_bucket
+            else "SNS_S3_BUCKET is unset: pictures on this disk",
+            "debug": "SNS_DEBUG must be off" if self.debug else "",
+        }
+        problems = [
+            f"{problem} (to accept that, add `{name}` to SNS_PRODUCTION_ALLOW)."
+            for name, problem in risky.items()
+            if problem and name not in self.production_allow
+        ]
+        if problems:
+            raise SettingsError(" ".join(["SNS_ENV=production refuses to start.", *problems]))
 
     def with_secrets(self) -> Settings:
         """Fill empty secrets from ``<data dir>/secrets.json``, creating it once (mode 0600)."""

@@ -63,6 +63,11 @@ def find_redis_server() -> str | None:
     return _which_any(("redis-server",), ("/usr/bin/redis-server",))
 
 
+def find_nginx() -> str | None:
+    """Locate nginx (the reverse proxy in front of several nodes)."""
+    return _which_any(("nginx",), ("/usr/sbin/nginx",))
+
+
 CHROMIUM = "/usr/bin/chromium"
 KOREAN_FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/nanum")
 
@@ -76,6 +81,8 @@ def _missing() -> dict[str, str]:
         missing["mariadb-install-db"] = "mariadb-server"
     if find_redis_server() is None:
         missing["redis-server"] = "redis-server"
+    if find_nginx() is None:
+        missing["nginx"] = "nginx-light"
     if not os.path.exists(CHROMIUM):
         missing["chromium"] = "chromium"
     if not any(os.path.isdir(path) for path in KOREAN_FONT_DIRS):
@@ -84,8 +91,8 @@ def _missing() -> dict[str, str]:
 
 
 def ensure_installed(required: bool) -> None:
-    """Make sure MariaDB, Redis, Chromium and a Korean font exist, installing them via apt
-    when we can.
+    """Make sure MariaDB, Redis, nginx, Chromium and a Korean font exist, installing them
+    via apt when we can.
 
     Fresh CI machines may lack them; as root with apt-get we install them once. Otherwise
     raise (when ``required``) or return quietly so the caller can skip the tests.
@@ -459,6 +466,96 @@ class RedisServer(_Service):
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+
+
+# --------------------------------------------------------------------------- nginx
+
+NGINX_CONF = """\
+{user}
+worker_processes 1;
+daemon off;
+pid {base}/nginx.pid;
+error_log {base}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    access_log {base}/access.log;
+    client_body_temp_path {base}/body;
+    proxy_temp_path {base}/proxy;
+    fastcgi_temp_path {base}/fastcgi;
+    uwsgi_temp_path {base}/uwsgi;
+    scgi_temp_path {base}/scgi;
+    upstream sns {{
+{servers}
+        keepalive 16;
+    }}
+    server {{
+        listen {host}:{port};
+        client_max_body_size 6m;
+        location / {{
+            proxy_pass http://sns;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            add_header X-Upstream $upstream_addr always;
+        }}
+    }}
+}}
+"""
+
+
+class NginxServer(_Service):
+    """A private nginx on 127.0.0.1 balancing over the given upstream ports (round robin);
+    every answer names its upstream in ``X-Upstream``."""
+
+    def __init__(self, base_dir: pathlib.Path, upstreams: list[int]) -> None:
+        self.base_dir = pathlib.Path(base_dir)
+        self.upstreams = upstreams
+        self.port = 0
+        self.url = ""
+        self.proc = None
+
+    def start(self) -> None:
+        nginx = find_nginx()
+        if nginx is None:
+            raise RuntimeError("nginx is not installed (python -m tests.services --ensure)")
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        servers = "\n".join(f"        server {HOST}:{port};" for port in self.upstreams)
+        conf = self.base_dir / "nginx.conf"
+        conf.write_text(
+            NGINX_CONF.format(
+                user="user root;" if os.geteuid() == 0 else "",  # its temp dirs are ours
+                base=self.base_dir,
+                servers=servers,
+                host=HOST,
+                port=self.port,
+            )
+        )
+        self.proc = subprocess.Popen(
+            [nginx, "-p", str(self.base_dir), "-c", str(conf), "-e", str(self.base_dir / "e.log")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 20.0
+        while True:
+            try:
+                socket.create_connection((HOST, self.port), timeout=1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"nginx did not start:\n{_tail(self.base_dir / 'error.log')}"
+                    ) from None
+                time.sleep(0.05)
+        self.url = f"http://{HOST}:{self.port}"
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        _stop_process(proc)
 
 
 # --------------------------------------------------------------------------- CLI

@@ -33,6 +33,7 @@ class SnsServer:
         self.process: subprocess.Popen | None = None
         self.log_path = data_dir / "server.out"
         self.command_prefix: list[str] = []  # e.g. ["prlimit", "--nofile=200"]
+        self.args: list[str] = []  # e.g. ["--processes", "2"] or ["supervise"]
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SNS_")}
@@ -55,7 +56,14 @@ class SnsServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         out = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [*self.command_prefix, sys.executable, str(ROOT / "run.py"), "--env-file", ""],
+            [
+                *self.command_prefix,
+                sys.executable,
+                str(ROOT / "run.py"),
+                *self.args,
+                "--env-file",
+                "",
+            ],
             cwd=ROOT,
             env=self.environment(),
             stdout=out,
@@ -69,8 +77,8 @@ class SnsServer:
             try:
                 if requests.get(self.url + "/healthz", timeout=2).status_code in (200, 503):
                     return self
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or (supervisor) the socket waits for a worker
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"server did not answer within 60 s:\n{self.output()}")
@@ -95,6 +103,21 @@ class SnsServer:
         self.stop()
         self.start()
 
+    def workers(self, count: int, timeout: float = 60) -> set[str]:
+        """Wait until ``count`` different workers have answered (fresh connections)."""
+        seen: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while len(seen) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only workers {seen} answered:\n{self.output()}")
+            try:
+                answer = requests.get(self.url + "/healthz", timeout=5)
+                if answer.status_code == 200:
+                    seen.add(answer.headers["X-SNS-Worker"])
+            except (requests.ConnectionError, requests.Timeout):
+                time.sleep(0.1)
+        return seen
+
     def client(self) -> Client:
         return Client(self.url)
 
@@ -113,6 +136,46 @@ class SnsServer:
     @property
     def sqlite_path(self) -> Path:
         return self.data_dir / "sns.sqlite3"
+
+
+class SupervisedSns(SnsServer):
+    """``python run.py supervise``: supervisord.conf with ``workers`` workers on one port."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str], workers: int = 2) -> None:
+        super().__init__(data_dir, {**env, "SNS_WORKERS": str(workers)})
+        self.args = ["supervise"]
+        self.count = workers
+
+    def start(self) -> SupervisedSns:
+        super().start()
+        try:
+            self.workers(self.count)
+        except BaseException:
+            self.stop()  # supervisord and its workers, not left behind
+            raise
+        return self
+
+    def ctl(self, *args: str, timeout: float = 60) -> str:
+        """supervisorctl, as docs/deploy.md says: SNS_RUN_DIR names the control socket."""
+        command = [str(Path(sys.executable).parent / "supervisorctl"), "-c", "supervisord.conf"]
+        result = subprocess.run(
+            [*command, *args],
+            cwd=ROOT,
+            env={**os.environ, "SNS_RUN_DIR": str(self.data_dir / "run")},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return result.stdout + result.stderr
+
+    def pids(self) -> dict[str, int]:
+        """Worker name -> pid of the running workers, from ``supervisorctl status``."""
+        found = {}
+        for line in self.ctl("status").splitlines():
+            match = re.match(r"sns:(\S+)\s+RUNNING\s+pid (\d+)", line)
+            if match:
+                found[match.group(1)] = int(match.group(2))
+        return found
 
 
 XSRF_INPUT = re.compile(r'name="_xsrf" value="([^"]+)"')

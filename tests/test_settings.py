@@ -52,6 +52,17 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
         ("SNS_API_V1", "off"),
         ("SNS_RATE_FREE", "0"),
         ("SNS_RATE_ANONYMOUS", "many"),
+        ("SNS_WORKERS", "-1"),
+        ("SNS_LISTEN_FD", "stdin"),
+        ("SNS_SHUTDOWN_GRACE", "soon"),
+        ("SNS_MIGRATE", "later"),
+        ("SNS_DB_POOL_SIZE", "0"),
+        ("SNS_LOG_TO", "syslog"),
+        ("SNS_THUMB_SIZES", "200,huge"),
+        ("SNS_THUMB_SIZES", "8"),
+        ("SNS_THUMB_SIZES", " , "),
+        ("SNS_RESIZE", "later"),
+        ("SNS_S3_ENDPOINT_URL", "minio:9000"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value):
@@ -59,13 +70,65 @@ def test_a_bad_value_names_its_variable(variable, value):
         Settings.load(environ={variable: value}, dotenv_path=None)
 
 
-def test_production_refuses_generated_secrets_and_debug():
-    with pytest.raises(SettingsError, match="SNS_COOKIE_SECRET"):
+PRODUCTION = {
+    "SNS_ENV": "production",
+    "SNS_DATABASE_URL": "mysql+aiomysql://sns:pw@127.0.0.1/sns",
+    "SNS_REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SNS_COOKIE_SECRET": "c" * 40,
+    "SNS_JWT_SECRET": "j" * 40,
+    "SNS_S3_BUCKET": "sns-pictures",
+}
+
+
+def test_production_starts_when_every_backend_is_configured():
+    assert Settings.load(environ=PRODUCTION, dotenv_path=None).production
+
+
+@pytest.mark.parametrize(
+    ("change", "named", "allowance"),
+    [
+        ({"SNS_DATABASE_URL": ""}, "SNS_DATABASE_URL is unset", "sqlite"),
+        ({"SNS_REDIS_URL": ""}, "SNS_REDIS_URL is unset", "sql-sessions"),
+        ({"SNS_COOKIE_SECRET": ""}, "SNS_COOKIE_SECRET must be set", "generated-secrets"),
+        ({"SNS_JWT_SECRET": "short"}, "SNS_JWT_SECRET must be set", "generated-secrets"),
+        ({"SNS_S3_BUCKET": ""}, "SNS_S3_BUCKET is unset", "local-images"),
+        ({"SNS_DEBUG": "true"}, "SNS_DEBUG must be off", "debug"),
+    ],
+)
+def test_production_names_the_one_unsafe_setting_unless_it_is_allowed(change, named, allowance):
+    with pytest.raises(SettingsError) as refused:
+        Settings.load(environ={**PRODUCTION, **change}, dotenv_path=None)
+    message = str(refused.value)
+    assert named in message and f"`{allowance}`" in message
+    assert message.count("SNS_PRODUCTION_ALLOW") == 1  # only what is wrong is named
+    allowed = {**PRODUCTION, **change, "SNS_PRODUCTION_ALLOW": f"{allowance}, debug"}
+    assert Settings.load(environ=allowed, dotenv_path=None).production
+
+
+def test_production_with_nothing_configured_lists_every_missing_setting():
+    with pytest.raises(SettingsError) as refused:
         Settings.load(environ={"SNS_ENV": "production"}, dotenv_path=None)
-    good = {"SNS_ENV": "production", "SNS_COOKIE_SECRET": "c" * 40, "SNS_JWT_SECRET": "j" * 40}
-    assert Settings.load(environ=good, dotenv_path=None).production
-    with pytest.raises(SettingsError, match="SNS_DEBUG"):
-        Settings.load(environ={**good, "SNS_DEBUG": "true"}, dotenv_path=None)
+    for variable in ("SNS_DATABASE_URL", "SNS_REDIS_URL", "SNS_COOKIE_SECRET", "SNS_S3_BUCKET"):
+        assert variable in str(refused.value)
+
+
+def test_production_allow_refuses_an_unknown_word():
+    with pytest.raises(SettingsError, match="SNS_PRODUCTION_ALLOW: sqlight is not one of"):
+        Settings.load(environ={"SNS_PRODUCTION_ALLOW": "sqlight"}, dotenv_path=None)
+
+
+def test_production_refusal_stops_run_py_before_it_listens(tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--env-file", ""],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "SNS_ENV": "production", "SNS_DATA_DIR": str(tmp_path)},
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "SNS_ENV=production refuses to start" in result.stderr
+    assert "SNS_S3_BUCKET is unset" in result.stderr
 
 
 def test_secrets_hide_in_repr_and_are_made_once(tmp_path):

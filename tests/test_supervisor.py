@@ -1,0 +1,158 @@
+"""supervisord.conf itself (``python run.py supervise``) on MariaDB + Redis with two
+workers: sessions hold on every worker, a killed worker comes back without losing what was
+acknowledged, and restarting the workers one by one loses and doubles nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from tests.conftest import backend_env
+from tests.sns_server import Client, SupervisedSns, my_user_id
+
+CLOSE = {"Connection": "close"}  # a fresh connection per request: any worker may take it
+
+
+@pytest.fixture(scope="module")
+def supervised(request, tmp_path_factory):
+    env = {**backend_env("mariadb", request), "SNS_SHUTDOWN_GRACE": "5"}
+    instance = SupervisedSns(tmp_path_factory.mktemp("supervised"), env, workers=2)
+    instance.start()
+    yield instance
+    instance.stop()
+    assert instance.process.returncode == 0, instance.output()
+
+
+def wait_for(condition, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    return found
+
+
+def stored(server, prefix: str) -> list[str]:
+    with server.sql() as sql:
+        rows = sql.exec_driver_sql(
+            "SELECT content FROM posts WHERE content LIKE %s", (prefix + "%",)
+        )
+        return [row[0] for row in rows]
+
+
+class Poster(threading.Thread):
+    """Posts numbered lines one after another until stopped; ``retry``: send a post again
+    when its connection failed before any answer (a drained worker processed nothing)."""
+
+    def __init__(
+        self, client: Client, prefix: str, *, retry: bool, headers=None, pause: float = 0.02
+    ) -> None:
+        super().__init__()
+        self.client, self.prefix, self.retry, self.pause = client, prefix, retry, pause
+        self.headers = headers or {}
+        self.acknowledged: list[str] = []
+        self.failed: list[str] = []
+        self.retries = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        number = 0
+        while not self.halt.is_set():
+            content = f"{self.prefix}{number}"
+            while True:
+                try:
+                    answer = self.client.write(content, headers=self.headers, timeout=30)
+                except requests.ConnectionError:
+                    if self.retry and not self.halt.is_set():
+                        self.retries += 1
+                        continue
+                    self.failed.append(content)
+                    break
+                if answer.status_code == 302:
+                    self.acknowledged.append(content)
+                else:
+                    self.failed.append(content)
+                break
+            number += 1
+            time.sleep(self.pause)
+
+
+def test_a_session_holds_on_every_worker(supervised):
+    client = supervised.client()
+    client.join()
+    me = client.user_id()
+    workers = set()
+    for _ in range(50):
+        page = client.get("/", headers=CLOSE)
+        assert page.status_code == 200
+        assert my_user_id(page.text) == me
+        workers.add(page.headers["X-SNS-Worker"])
+    assert len(workers) >= 2
+    assert workers <= {str(pid) for pid in supervised.pids().values()}
+
+
+def test_a_killed_worker_comes_back_and_nothing_acknowledged_is_lost(supervised):
+    client = supervised.client()
+    client.join()
+    prefix = f"kill-{uuid.uuid4().hex[:8]}-"
+    before = supervised.pids()
+    name, victim = sorted(before.items())[0]
+    poster = Poster(client, prefix, retry=False, headers=CLOSE)
+    poster.start()
+    try:
+        time.sleep(1)
+        os.kill(victim, signal.SIGKILL)
+        reborn = wait_for(
+            lambda: supervised.pids().get(name) not in (None, victim) and supervised.pids()[name]
+        )
+        time.sleep(1)
+    finally:
+        poster.halt.set()
+        poster.join(60)
+    assert len(poster.acknowledged) > 20
+    assert len(poster.failed) <= 2, poster.failed  # at most what was in flight on the victim
+    rows = stored(supervised, prefix)
+    assert set(rows) >= set(poster.acknowledged) and len(set(rows)) == len(rows)
+    assert str(reborn) in supervised.workers(2)
+
+
+def test_restarting_each_worker_in_turn_loses_and_doubles_no_post(supervised):
+    # Two people posting back to back on keep-alive connections (as browsers or nginx
+    # would), so that a post is in flight on the worker being stopped.
+    posters = []
+    for number in range(2):
+        client = supervised.client()
+        client.join()
+        prefix = f"restart-{uuid.uuid4().hex[:8]}-{number}-"
+        posters.append(Poster(client, prefix, retry=True, pause=0))
+    for poster in posters:
+        poster.start()
+    try:
+        time.sleep(0.5)
+        for name in sorted(supervised.pids()):
+            answer = supervised.ctl("restart", f"sns:{name}")
+            assert "stopped" in answer and "started" in answer, answer
+            time.sleep(0.5)
+    finally:
+        for poster in posters:
+            poster.halt.set()
+            poster.join(60)
+    for poster in posters:
+        assert not poster.failed
+        assert len(poster.acknowledged) > 20
+        rows = stored(supervised, poster.prefix)
+        assert sorted(rows) == sorted(poster.acknowledged)  # each once: none lost or doubled
+
+
+def test_each_worker_logs_json_lines_naming_itself_to_a_file_of_its_own(supervised):
+    supervised.client().get("/")
+    logs = supervised.data_dir / "logs"
+    for name in supervised.pids():
+        lines = (logs / f"{name}.log").read_text().splitlines()
+        assert lines and {json.loads(line)["worker"] for line in lines} == {name}
