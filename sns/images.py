@@ -438,7 +438,7 @@ class ImageService:
         except Exception:
             log.exception("thumbnails of %s failed; pages show the original", name)
 
-    async def settle(self, wait: float = 30.0) -> None:
+    async def settle(self, wait: float = 10.0) -> None:
         """Wait (bounded) for thumbnails still being made, e.g. before the process stops."""
         if self._background:
             await asyncio.wait(list(self._background), timeout=wait)
