@@ -1,4 +1,4 @@
-"""Command line: ``python run.py [serve]``, ``migrate`` and ``demo``.
+"""Command line: ``python run.py [serve]``, ``migrate``, ``demo`` and ``search reindex``.
 
 Serving is handed in by ``handlers.server``, which owns the web layer.
 """
@@ -28,10 +28,12 @@ def build_parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=("serve", "migrate", "demo"),
+        choices=("serve", "migrate", "demo", "search"),
         help="serve (default): run the web server; migrate: apply database migrations and "
-        "exit; demo: fill an empty database with a few people, posts, likes and comments",
+        "exit; demo: fill an empty database with a few people, posts, likes and comments; "
+        "search reindex: rebuild the search index from the stored posts",
     )
+    parser.add_argument("action", nargs="?", choices=("reindex",), help=argparse.SUPPRESS)
     for row in SETTINGS:
         if row.flag:
             parser.add_argument(
@@ -67,6 +69,11 @@ def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
         return 0
     if args.command == "demo":
         return asyncio.run(demo(settings))
+    if args.command == "search":
+        if args.action != "reindex":
+            print("run.py: search needs an action: search reindex", file=sys.stderr)
+            return 2
+        return asyncio.run(search_reindex(settings))
     asyncio.run(serve(settings))
     return 0
 
@@ -88,4 +95,21 @@ async def demo(settings: Settings) -> int:
         f"Added {len(PEOPLE)} people and {written} posts. Log in as any of {emails} "
         f"with the password {DEMO_PASSWORD!r}."
     )
+    return 0
+
+
+async def search_reindex(settings: Settings) -> int:
+    """Rebuild the search index from every stored post, with a progress bar."""
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    from sns.services import build_services
+
+    services = await build_services(settings)
+    try:
+        total = await services.search.count_posts()
+        with tqdm(total=total, unit="post", desc="search reindex") as bar:
+            indexed = await services.search.reindex(progress=bar.update)
+    finally:
+        await services.close()
+    print(f"Indexed {indexed} posts for search.")
     return 0

@@ -171,3 +171,31 @@ sessions = Table(
     Index("ix_sessions_expires_at", "expires_at"),
     **MYSQL_TABLE_ARGS,
 )
+
+# Search (sns/search.py): each post's normalised text for the final check, and the
+# (term, post) index walked newest first. The index has no second index on post_id: the
+# rows to delete are found from the stored body. On SQLite the index is a WITHOUT ROWID
+# table, one B-tree clustered on its key as on InnoDB (search_docs' key is the rowid).
+search_docs = Table(
+    "search_docs",
+    metadata,
+    Column(
+        "post_id",
+        Id,
+        ForeignKey("posts.id", name="fk_search_docs_post", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("body", Text, nullable=False),
+    **MYSQL_TABLE_ARGS,
+)
+
+search_terms = Table(
+    "search_terms",
+    metadata,
+    Column("term", String(8), nullable=False),
+    Column("post_id", Id, nullable=False, autoincrement=False),
+    PrimaryKeyConstraint("term", "post_id", name="pk_search_terms"),
+    sqlite_with_rowid=False,
+    **MYSQL_TABLE_ARGS,
+)

@@ -18,6 +18,7 @@ from sns.kakao import KakaoLogin
 from sns.likes import LikeService
 from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from sns.search import SearchIndex, SearchService
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from sns.settings import Settings
 
@@ -35,6 +36,7 @@ class Services:
     likes: LikeService
     follows: FollowService
     kakao: KakaoLogin | None
+    search: SearchService
     """Kakao login, or None when it is not configured (its pages then answer 404)."""
 
     @property
@@ -86,6 +88,14 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     comments = CommentService(db)
     likes = LikeService(db)
     follows = FollowService(db)
+    post_service = PostService(
+        db,
+        comments=comments,
+        likes=likes,
+        follows=follows,
+        page_size=settings.page_size,
+        search_index=SearchIndex(),
+    )
     return Services(
         settings=settings,
         db=db,
@@ -93,11 +103,10 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         sessions=sessions,
         limiter=limiter,
         accounts=accounts,
-        posts=PostService(
-            db, comments=comments, likes=likes, follows=follows, page_size=settings.page_size
-        ),
+        posts=post_service,
         comments=comments,
         likes=likes,
         follows=follows,
         kakao=KakaoLogin.from_settings(settings, db, accounts),
+        search=SearchService(db, posts=post_service),
     )

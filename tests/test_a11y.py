@@ -153,7 +153,7 @@ def test_the_tab_key_reaches_every_action_on_the_timeline_with_a_visible_focus(
     browser, server, world
 ):
     actions = {
-        "search box": "#search-hashtag",
+        "search box": "#search-q",
         "language button": ".lang button",
         "log out button": "form[action='/auth/logout'] button",
         "compose box": "#post-content",

@@ -1,0 +1,85 @@
+"""Search: search_docs (each post's normalised text) and search_terms (the word index),
+built here for the posts already stored.
+
+Revision ID: 0004
+Revises: 0002
+Create Date: 2026-11-26
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from sns.ddl import create_table
+from sns.search import index_rows
+
+revision = "0004"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+MYSQL: dict[str, Any] = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_bin",
+}
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+BATCH = 1000
+
+
+def upgrade() -> None:
+    create_table(
+        "search_docs",
+        sa.Column(
+            "post_id",
+            Id,
+            sa.ForeignKey("posts.id", name="fk_search_docs_post", ondelete="CASCADE"),
+            primary_key=True,
+            autoincrement=False,
+        ),
+        sa.Column("body", sa.Text, nullable=False),
+        **MYSQL,
+    )
+    create_table(
+        "search_terms",
+        sa.Column("term", sa.String(8), nullable=False),
+        sa.Column("post_id", Id, nullable=False, autoincrement=False),
+        sa.PrimaryKeyConstraint("term", "post_id", name="pk_search_terms"),
+        sqlite_with_rowid=False,
+        **MYSQL,
+    )
+    build_index()
+
+
+def build_index() -> None:
+    """Index every stored post, in batches; a run cut short is started over from empty."""
+    bind = op.get_bind()
+    meta = sa.MetaData()
+    posts = sa.Table("posts", meta, autoload_with=bind)
+    docs = sa.Table("search_docs", meta, autoload_with=bind)
+    terms = sa.Table("search_terms", meta, autoload_with=bind)
+    bind.execute(terms.delete())
+    bind.execute(docs.delete())
+    after = 0
+    while True:
+        rows = bind.execute(
+            sa.select(posts.c.id, posts.c.content)
+            .where(posts.c.id > after)
+            .order_by(posts.c.id)
+            .limit(BATCH)
+        ).all()
+        if not rows:
+            return
+        doc_rows, term_rows = index_rows((row.id, row.content) for row in rows)
+        bind.execute(docs.insert(), doc_rows)
+        if term_rows:
+            bind.execute(terms.insert(), term_rows)
+        after = rows[-1].id
+
+
+def downgrade() -> None:
+    op.drop_table("search_terms")
+    op.drop_table("search_docs")
