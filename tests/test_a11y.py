@@ -118,6 +118,8 @@ def test_every_page_has_no_serious_accessibility_violation(browser, server, worl
         "/login": 200,
         f"/hashtag?hashtag={world['tag']}": 200,
         f"/user/{world['bob_id']}": 200,
+        f"/search?q=writes+{world['tag']}": 200,  # marked words, inside hashtags too
+        "/search?q=": 200,
     }
     logged_in = {
         "/": 200,
@@ -127,6 +129,7 @@ def test_every_page_has_no_serious_accessibility_violation(browser, server, worl
         "/account": 200,
         f"/post/{world['alice_post']}/edit": 200,
         f"/user/{world['bob_id']}": 200,
+        f"/search?q=writes+{world['tag']}": 200,
         "/no-such-page": 404,
     }
     problems: list[str] = []
