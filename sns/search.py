@@ -1,17 +1,17 @@
 """Search posts by their words, Korean included, with an index of our own on both databases.
 
 MariaDB has no n-gram parser for InnoDB full-text indexes and SQLite's trigram tokenizer
-cannot find two-syllable words, so the index is two plain tables kept in the post's own
-transaction (``SearchIndex``, called by ``PostService``):
+cannot find two-syllable words, so the index is a plain table, ``search_terms``, kept in
+the post's own transaction (``SearchIndex``, called by ``PostService``):
 
-- ``search_docs``: each post's text normalised (NFKC, case-folded), cut into runs of one
-  script and joined by spaces (``" node js 와 노드 "``). The last check of every search is
-  made against it, so index coincidences never reach a page.
-- ``search_terms``: (term, post id) pairs. A run of Hangul, Han or Kana gives every
-  overlapping 2-gram and every single character (so that one-character queries are an
-  index lookup too); any other word (Latin, digits, other scripts) gives its prefixes of
-  1, 2, 3, 4, 6 and 8 characters, so that ``post`` finds ``posts`` and ``Node`` finds
-  ``node.js``.
+- (term, post id) rows. A run of Hangul, Han or Kana gives every overlapping 2-gram and
+  every single character (so that one-character queries are an index lookup too); any
+  other word (Latin, digits, other scripts) gives its prefixes of 1, 2, 3, 4, 6 and 8
+  characters, so that ``post`` finds ``posts`` and ``Node`` finds ``node.js``.
+- one row per post under the empty term, whose ``body`` is the post's text normalised
+  (NFKC, case-folded), cut into runs of one script and joined by spaces
+  (``" node js 와 노드 "``). The last check of every search is made against it, so index
+  coincidences never reach a page.
 
 A query is cut the same way. Its terms are looked up with one capped count each, the
 rarest walks the index newest first (like a hashtag page walks its tag), up to three more
@@ -32,9 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sns.db import Database
 from sns.errors import Invalid
 from sns.posts import POST_COLUMNS, Page, PostService
-from sns.schema import posts, search_docs, search_terms, users
+from sns.schema import posts, search_terms, users
 from sns.visible import LIVE_USER
 
+BODY_TERM = ""
+"""The term of the row that holds a post's normalised text (no real term is empty)."""
 QUERY_MAX_CHARS = 140
 """Longest query accepted: a post is at most 140 characters, so a longer query finds nothing."""
 WORD_PREFIXES = (1, 2, 3, 4, 6, 8)
@@ -226,62 +228,62 @@ def document(content: str) -> tuple[str, set[str]]:
     return body_of(pieces), index_terms(pieces)
 
 
-def index_rows(
-    post_ids_and_contents: Iterable[tuple[int, str]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Rows for ``search_docs`` and ``search_terms`` (bulk loads, reindex, migration)."""
-    docs: list[dict[str, Any]] = []
-    terms: list[dict[str, Any]] = []
+def term_rows(post_id: int, terms: Iterable[str]) -> list[dict[str, Any]]:
+    return [{"term": term, "post_id": post_id, "body": None} for term in sorted(terms)]
+
+
+def index_rows(post_ids_and_contents: Iterable[tuple[int, str]]) -> list[dict[str, Any]]:
+    """All ``search_terms`` rows of these posts, body rows included (bulk loads, reindex,
+    the migration)."""
+    rows: list[dict[str, Any]] = []
     for post_id, content in post_ids_and_contents:
-        body, post_terms = document(content)
-        docs.append({"post_id": post_id, "body": body})
-        terms.extend({"term": term, "post_id": post_id} for term in post_terms)
-    return docs, terms
+        body, terms = document(content)
+        rows.append({"term": BODY_TERM, "post_id": post_id, "body": body})
+        rows.extend(term_rows(post_id, terms))
+    return rows
 
 
 class SearchIndex:
     """Keeps the index in step with posts, inside the caller's transaction.
 
-    The rows to remove are found from the stored body (the terms are a function of it),
-    so ``search_terms`` needs no second index on the post id.
+    A new post costs one INSERT (its body row and its terms together). The rows to remove
+    are found from the stored body (the terms are a function of it), so ``search_terms``
+    needs no second index on the post id.
     """
 
     async def add(self, conn: AsyncConnection, post_id: int, content: str) -> None:
-        body, terms = document(content)
-        await conn.execute(insert(search_docs).values(post_id=post_id, body=body))
-        await self._insert_terms(conn, post_id, terms)
+        await conn.execute(insert(search_terms), index_rows([(post_id, content)]))
 
     async def replace(self, conn: AsyncConnection, post_id: int, content: str) -> None:
-        """After an edit: drop the terms the post lost, add the ones it gained."""
+        """After an edit: store the new body, drop the terms the post lost, add the new."""
         body, terms = document(content)
         old = await self._old_terms(conn, post_id)
         if old is None:
-            await conn.execute(insert(search_docs).values(post_id=post_id, body=body))
-            old = set()
-        else:
-            await conn.execute(
-                update(search_docs).where(search_docs.c.post_id == post_id).values(body=body)
-            )
+            await conn.execute(insert(search_terms), index_rows([(post_id, content)]))
+            return
+        await conn.execute(
+            update(search_terms)
+            .where(search_terms.c.term == BODY_TERM, search_terms.c.post_id == post_id)
+            .values(body=body)
+        )
         await self._delete_terms(conn, post_id, old - terms)
-        await self._insert_terms(conn, post_id, terms - old)
+        if terms - old:
+            await conn.execute(insert(search_terms), term_rows(post_id, terms - old))
 
     async def remove(self, conn: AsyncConnection, post_id: int) -> None:
         old = await self._old_terms(conn, post_id)
         if old is not None:
-            await self._delete_terms(conn, post_id, old)
-            await conn.execute(delete(search_docs).where(search_docs.c.post_id == post_id))
+            await self._delete_terms(conn, post_id, {*old, BODY_TERM})
 
     async def _old_terms(self, conn: AsyncConnection, post_id: int) -> set[str] | None:
         body = (
-            await conn.execute(select(search_docs.c.body).where(search_docs.c.post_id == post_id))
+            await conn.execute(
+                select(search_terms.c.body).where(
+                    search_terms.c.term == BODY_TERM, search_terms.c.post_id == post_id
+                )
+            )
         ).scalar()
         return None if body is None else index_terms(pieces_of_body(body))
-
-    async def _insert_terms(self, conn: AsyncConnection, post_id: int, terms: set[str]) -> None:
-        if terms:
-            await conn.execute(
-                insert(search_terms), [{"term": t, "post_id": post_id} for t in sorted(terms)]
-            )
 
     async def _delete_terms(self, conn: AsyncConnection, post_id: int, terms: set[str]) -> None:
         if terms:
@@ -317,6 +319,7 @@ class SearchService:
             return Page([], None)
         terms = await self._walk_order(parsed.terms)
         walked = search_terms.alias("walked")
+        doc = search_terms.alias("doc")
         checks = [
             exists()
             .where(search_terms.c.term == term, search_terms.c.post_id == walked.c.post_id)
@@ -328,9 +331,9 @@ class SearchService:
             .select_from(walked)
             .join(posts, posts.c.id == walked.c.post_id)
             .join(users, users.c.id == posts.c.user_id)
-            .join(search_docs, search_docs.c.post_id == walked.c.post_id)
+            .join(doc, (doc.c.term == BODY_TERM) & (doc.c.post_id == walked.c.post_id))
             .where(walked.c.term == terms[0], LIVE_USER, *checks)
-            .where(*(search_docs.c.body.like(like_pattern(piece)) for piece in parsed.pieces))
+            .where(*(doc.c.body.like(like_pattern(piece)) for piece in parsed.pieces))
         )
         return await self.posts.page_of_posts(
             statement, walked.c.post_id, before, viewer_id, limit=limit
@@ -375,7 +378,6 @@ class SearchService:
         """
         async with self.db.transaction() as conn:
             await conn.execute(delete(search_terms))
-            await conn.execute(delete(search_docs))
         done = 0
         after = 0
         while True:
@@ -390,10 +392,10 @@ class SearchService:
                 ).all()
                 if not rows:
                     return done
-                docs, terms = index_rows((row.id, row.content) for row in rows)
-                await conn.execute(self.db.insert_ignore(search_docs), docs)
-                if terms:
-                    await conn.execute(self.db.insert_ignore(search_terms), terms)
+                await conn.execute(
+                    self.db.insert_ignore(search_terms),
+                    index_rows((row.id, row.content) for row in rows),
+                )
             after = rows[-1].id
             done += len(rows)
             if progress is not None:

@@ -1,5 +1,5 @@
-"""Search: search_docs (each post's normalised text) and search_terms (the word index),
-built here for the posts already stored.
+"""Search: search_terms, the word index with each post's normalised text, built here for
+the posts already stored.
 
 Revision ID: 0004
 Revises: 0002
@@ -32,21 +32,10 @@ BATCH = 1000
 
 def upgrade() -> None:
     create_table(
-        "search_docs",
-        sa.Column(
-            "post_id",
-            Id,
-            sa.ForeignKey("posts.id", name="fk_search_docs_post", ondelete="CASCADE"),
-            primary_key=True,
-            autoincrement=False,
-        ),
-        sa.Column("body", sa.Text, nullable=False),
-        **MYSQL,
-    )
-    create_table(
         "search_terms",
         sa.Column("term", sa.String(8), nullable=False),
         sa.Column("post_id", Id, nullable=False, autoincrement=False),
+        sa.Column("body", sa.Text, nullable=True),
         sa.PrimaryKeyConstraint("term", "post_id", name="pk_search_terms"),
         sqlite_with_rowid=False,
         **MYSQL,
@@ -59,10 +48,8 @@ def build_index() -> None:
     bind = op.get_bind()
     meta = sa.MetaData()
     posts = sa.Table("posts", meta, autoload_with=bind)
-    docs = sa.Table("search_docs", meta, autoload_with=bind)
     terms = sa.Table("search_terms", meta, autoload_with=bind)
     bind.execute(terms.delete())
-    bind.execute(docs.delete())
     after = 0
     while True:
         rows = bind.execute(
@@ -73,13 +60,9 @@ def build_index() -> None:
         ).all()
         if not rows:
             return
-        doc_rows, term_rows = index_rows((row.id, row.content) for row in rows)
-        bind.execute(docs.insert(), doc_rows)
-        if term_rows:
-            bind.execute(terms.insert(), term_rows)
+        bind.execute(terms.insert(), index_rows((row.id, row.content) for row in rows))
         after = rows[-1].id
 
 
 def downgrade() -> None:
     op.drop_table("search_terms")
-    op.drop_table("search_docs")
