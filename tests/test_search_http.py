@@ -8,7 +8,9 @@ import sys
 import uuid
 
 import pytest
+from sqlalchemy import text
 
+from sns.search import document
 from tests.sns_server import ROOT, Client
 
 JSON = {"Accept": "application/json"}
@@ -119,9 +121,21 @@ def test_an_edit_that_removes_a_word_and_a_delete_take_the_post_out_of_results(s
     assert search(client, f"노드 {marker}") == []
     assert search(client, f"파이썬 {marker}") == [post_id]
     assert search(client, f"배우는 {marker}") == [post_id]
+    # The index holds exactly the edited text's rows: nothing of 노드를 is left behind.
+    body, terms = document(f"파이썬을 배우는 중 {marker}")
+    assert index_of(server, post_id) == {"": body, **dict.fromkeys(terms)}
     client.post(f"/post/{post_id}/delete")
     assert search(client, marker) == []
     assert search(client, f"파이썬 {marker}") == []
+    assert index_of(server, post_id) == {}
+
+
+def index_of(server, post_id: int) -> dict[str, str | None]:
+    with server.sql() as conn:
+        rows = conn.execute(
+            text("SELECT term, body FROM search_terms WHERE post_id = :id"), {"id": post_id}
+        )
+        return {row.term: row.body for row in rows}
 
 
 def test_a_deleted_accounts_posts_are_not_found(server):
