@@ -197,6 +197,8 @@ def mark_spans(content: str, pieces: Sequence[Piece]) -> list[tuple[int, int]]:
     is marked for ``tornado`` and ``ｎｏｄｅ`` for ``node``. Words are marked where a word
     starts, CJK pieces anywhere (as they are matched).
     """
+    if not pieces:  # every timeline but the search page: nothing to look for
+        return []
     owners: list[int] = []
     folded: list[str] = []
     for index, ch in enumerate(content):
