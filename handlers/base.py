@@ -415,6 +415,7 @@ class PageHandler(BaseHandler):
             this_url=uri,
             next_url=uri,
             hashtag=None,
+            search_query=None,
             form={},
             error=None,
             field=None,

@@ -1,4 +1,4 @@
-"""Pages anyone can read: timelines, hashtag search, user pages, join and login forms."""
+"""Pages anyone can read: timelines, hashtag pages, search, user pages, join and login forms."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from tornado.web import HTTPError
 
 from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, PageHandler, login_required
 from sns.posts import Page
+from sns.search import Piece, parse_query
+from sns.text import HASHTAG_RE
 
 HEALTH_TIMEOUT = 1.5  # seconds each dependency has to answer /healthz
 
@@ -76,6 +78,49 @@ class HashtagHandler(TimelineHandler):
             hashtag=query,
             pager_prefix="hashtag=" + url_escape(query) + "&",
             empty="No posts with this hashtag yet.",
+        )
+
+
+class SearchHandler(TimelineHandler):
+    """GET /search?q=words: posts holding every word, newest first, the words marked.
+
+    The top bar's one box sends everything here; a lone ``#tag`` goes on to its hashtag
+    page, so the box works with JavaScript off.
+    """
+
+    search_marks: tuple[Piece, ...] = ()
+
+    async def get(self) -> None:
+        raw = self.get_argument("q", "").strip()
+        if HASHTAG_RE.fullmatch(raw):
+            self.redirect("/hashtag?hashtag=" + url_escape(raw[1:]))
+            return
+        query = parse_query(raw)
+        if not query.searchable:
+            empty = (
+                "Type a word to search for."
+                if not raw
+                else "Search with letters or numbers: punctuation and emoji alone find nothing."
+            )
+            page = Page([], None)
+        else:
+            empty = "No posts hold all of these words."
+            page = await self.services.search.search(
+                query, self.int_argument("before"), self.viewer_id
+            )
+            # handlers.ui.post_html marks these in every post of the page.
+            self.search_marks = query.pieces
+        await self.render_timeline(
+            page,
+            title="Search",
+            heading=(
+                self.locale.translate("Posts with %(query)s") % {"query": f"“{raw}”"}
+                if raw
+                else self.locale.translate("Search")
+            ),
+            search_query=raw,
+            pager_prefix="q=" + url_escape(raw) + "&",
+            empty=empty,
         )
 
 
@@ -185,6 +230,7 @@ default_handlers = [
     (r"/", MainHandler),
     (r"/following", FollowingTimelineHandler),
     (r"/hashtag", HashtagHandler),
+    (r"/search", SearchHandler),
     (r"/user/(\d{1,18})", UserPageHandler),
     (r"/likes", LikesPageHandler),
     (r"/profile", ProfilePageHandler),

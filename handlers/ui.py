@@ -7,25 +7,44 @@ from datetime import UTC, datetime
 from tornado.escape import url_escape, xhtml_escape
 from tornado.web import RequestHandler
 
+from sns.search import mark_spans
 from sns.text import split_hashtags
 
 
 def post_html(handler: RequestHandler, content: str) -> str:
-    """The post's text, escaped, with each hashtag linked to its search page.
+    """The post's text, escaped, with each hashtag linked to its search page and, on the
+    search page, the words searched for marked.
 
     Templates must output this with ``{% raw %}``: every piece of user text goes through
     ``xhtml_escape`` here, so nothing the author typed becomes markup.
     """
+    marks = mark_spans(content, getattr(handler, "search_marks", ()))
     out = []
+    offset = 0
     for piece, tag in split_hashtags(content):
+        html = _marked_html(piece, offset, marks)
         if tag is None:
-            out.append(xhtml_escape(piece).replace("\n", "<br>"))
+            out.append(html)
         else:
-            out.append(
-                f'<a class="hashtag" href="/hashtag?hashtag={url_escape(tag)}">'
-                f"{xhtml_escape(piece)}</a>"
-            )
+            out.append(f'<a class="hashtag" href="/hashtag?hashtag={url_escape(tag)}">{html}</a>')
+        offset += len(piece)
     return "".join(out)
+
+
+def _marked_html(text: str, offset: int, marks: list[tuple[int, int]]) -> str:
+    """``text`` (found at ``offset`` in the post) escaped, with the marked spans in it
+    wrapped in ``<mark>``; line breaks become ``<br>``."""
+    out = []
+    position = 0
+    for start, end in marks:
+        start, end = max(start - offset, position), min(end - offset, len(text))
+        if start >= end:
+            continue
+        out.append(xhtml_escape(text[position:start]))
+        out.append(f"<mark>{xhtml_escape(text[start:end])}</mark>")
+        position = end
+    out.append(xhtml_escape(text[position:]))
+    return "".join(out).replace("\n", "<br>")
 
 
 def relative_time(handler: RequestHandler, when: datetime) -> str:

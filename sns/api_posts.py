@@ -20,6 +20,7 @@ from sns.db import Database
 from sns.errors import NotFound
 from sns.posts import POST_COLUMNS, PostService, visible_posts
 from sns.schema import hashtags, likes, post_hashtags, posts, users
+from sns.search import SearchService
 from sns.visible import LIVE_USER
 
 DEFAULT_LIMIT = 20
@@ -73,9 +74,28 @@ def post_payload(post: ApiPost, image_urls: ImageUrls | None = None) -> dict[str
 class ApiPostService:
     """Reads for the API's lists, and writing a post for a site's owner."""
 
-    def __init__(self, db: Database, posts: PostService) -> None:
+    def __init__(self, db: Database, posts: PostService, search: SearchService) -> None:
         self.db = db
         self.posts = posts
+        self.search_service = search
+
+    async def search(self, query: str, limit: int, before: int | None) -> ApiPage:
+        """Posts holding every word of ``query``, newest first (the /search page's rules)."""
+        page = await self.search_service.search(query, before=before, limit=limit)
+        found = [
+            ApiPost(
+                id=post.id,
+                content=post.content,
+                img=post.img,
+                like_count=post.like_count,
+                created_at=post.created_at,
+                author_id=post.author_id,
+                author_nick=post.author_nick,
+                hashtags=tuple(text.extract_hashtags(post.content)),
+            )
+            for post in page.posts
+        ]
+        return ApiPage(found, page.next_before)
 
     async def by_author(self, author_id: int, limit: int, before: int | None) -> ApiPage:
         """The author's posts, newest first."""

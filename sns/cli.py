@@ -1,4 +1,5 @@
-"""Command line: ``python run.py [serve]``, ``migrate``, ``demo`` and ``supervise``.
+"""Command line: ``python run.py [serve]``, ``migrate``, ``demo``, ``supervise``,
+``images usage|clean`` and ``search reindex``.
 
 Serving is handed in by ``handlers.server``, which owns the web layer.
 """
@@ -31,14 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=("serve", "migrate", "demo", "supervise", "images"),
+        choices=("serve", "migrate", "demo", "supervise", "images", "search"),
         help="serve (default): run the web server; migrate: apply database migrations and "
         "exit; demo: fill an empty database with a few people, posts, likes and comments; "
         "supervise: migrate, then run supervisord.conf (one worker per core, SNS_WORKERS); "
-        "images usage|clean: what the image store holds, and removing its orphans",
+        "images usage|clean: what the image store holds, and removing its orphans; "
+        "search reindex: rebuild the search index from the stored posts",
     )
     parser.add_argument(
-        "action", nargs="?", choices=("usage", "clean"), help="for images: usage or clean"
+        "action",
+        nargs="?",
+        choices=("usage", "clean", "reindex"),
+        help="images: usage or clean; search: reindex",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="images clean: list what would go, remove nothing"
@@ -85,7 +90,15 @@ def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
         log.info("migrations applied")
         return 0
     if args.command == "images":
+        if args.action not in (None, "usage", "clean"):
+            print("run.py: images takes usage or clean", file=sys.stderr)
+            return 2
         return asyncio.run(images(settings, args.action or "usage", args.dry_run, args.yes))
+    if args.command == "search":
+        if args.action != "reindex":
+            print("run.py: search needs an action: search reindex", file=sys.stderr)
+            return 2
+        return asyncio.run(search_reindex(settings))
     return asyncio.run(demo(settings))
 
 
@@ -157,4 +170,21 @@ async def images(settings: Settings, action: str, dry_run: bool, yes: bool) -> i
         for key in usage.removable_keys:
             print(f"{verb} {key}")
         print(f"{verb} {usage.removable} objects, {_size(usage.removable_bytes)}")
+    return 0
+
+
+async def search_reindex(settings: Settings) -> int:
+    """Rebuild the search index from every stored post, with a progress bar."""
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    from sns.services import build_services
+
+    services = await build_services(settings)
+    try:
+        total = await services.search.count_posts()
+        with tqdm(total=total, unit="post", desc="search reindex") as bar:
+            indexed = await services.search.reindex(progress=bar.update)
+    finally:
+        await services.close()
+    print(f"Indexed {indexed} posts for search.")
     return 0

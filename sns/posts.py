@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, delete, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +26,9 @@ from sns.likes import LikeService
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post
+
+if TYPE_CHECKING:
+    from sns.search import SearchIndex
 
 PICTURE_TAKEN = "This picture is already in a post; upload it again for a new one."
 
@@ -113,8 +116,12 @@ class PostService:
         follows: FollowService,
         page_size: int = 20,
         images: ImageService | None = None,
+        search_index: SearchIndex | None = None,
     ) -> None:
         self.db = db
+        # The search index is kept in each post's own transaction; None only in the
+        # benchmark that measures writing without it.
+        self.search_index = search_index
         self.comments = comments
         self.likes = likes
         self.follows = follows
@@ -142,6 +149,8 @@ class PostService:
                 raise Invalid(PICTURE_TAKEN, field="url") from None
             post_id = new_id(result)
             await self._link_hashtags(conn, post_id, tags)
+            if self.search_index is not None:
+                await self.search_index.add(conn, post_id, content)
         return post_id
 
     async def _claim_picture(
@@ -225,6 +234,8 @@ class PostService:
                 raise Invalid(PICTURE_TAKEN, field="url") from None
             await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
             await self._link_hashtags(conn, post_id, tags)
+            if self.search_index is not None:
+                await self.search_index.replace(conn, post_id, content)
 
         await self.db.write(work)
         await self._discard(replaced)
@@ -255,6 +266,8 @@ class PostService:
             await self.comments.remove_all(conn, post_id)
             await self.likes.remove_all(conn, post_id)
             await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
+            if self.search_index is not None:
+                await self.search_index.remove(conn, post_id)
             await conn.execute(delete(posts).where(posts.c.id == post_id))
 
         await self.db.write(work)
@@ -266,24 +279,42 @@ class PostService:
             raise Forbidden("Only the author can change this post.")
 
     async def _page(
-        self, query: Select[Any], key: ColumnElement[int], before: int | None, viewer_id: int | None
+        self,
+        query: Select[Any],
+        key: ColumnElement[int],
+        before: int | None,
+        viewer_id: int | None,
+        *,
+        limit: int | None = None,
     ) -> Page:
+        size = limit or self.page_size
         if before is not None:
             query = query.where(key < before)
         # Join in the written order, so MySQL walks the index of ``key`` newest first and
         # stops after a page; left to itself it starts from the small users table and
         # sorts every post (measured: bench/timeline.py, 30-100x slower at 100k posts).
         query = (
-            query.order_by(key.desc())
-            .limit(self.page_size + 1)
-            .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+            query.order_by(key.desc()).limit(size + 1).prefix_with("STRAIGHT_JOIN", dialect="mysql")
         )
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
-            views = [PostView(**row._mapping) for row in rows[: self.page_size]]
+            views = [PostView(**row._mapping) for row in rows[:size]]
             views = await self._decorate(conn, views, viewer_id)
-        has_more = len(rows) > self.page_size
+        has_more = len(rows) > size
         return Page(views, views[-1].id if has_more and views else None)
+
+    async def page_of_posts(
+        self,
+        query: Select[Any],
+        key: ColumnElement[int],
+        before: int | None,
+        viewer_id: int | None,
+        *,
+        limit: int | None = None,
+    ) -> Page:
+        """A timeline page of a query over ``POST_COLUMNS`` built elsewhere (search), walked
+        newest first on ``key`` and decorated for the reader like every timeline."""
+        return await self._page(query, key, before, viewer_id, limit=limit)
 
     async def _decorate(
         self, conn: AsyncConnection, views: list[PostView], viewer_id: int | None

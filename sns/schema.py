@@ -185,3 +185,20 @@ sessions = Table(
     Index("ix_sessions_expires_at", "expires_at"),
     **MYSQL_TABLE_ARGS,
 )
+
+# Search (sns/search.py): (term, post) pairs walked newest first by term, and for each post
+# one row with the empty term whose body holds the post's normalised text for the final
+# check. One table, so a new post costs one more INSERT; no second index on post_id (the
+# rows to delete are found from the body) and so no foreign key either (InnoDB would add
+# that index): PostService.delete removes a post's rows. On SQLite it is a WITHOUT ROWID
+# table, one B-tree clustered on its key as on InnoDB.
+search_terms = Table(
+    "search_terms",
+    metadata,
+    Column("term", String(8), nullable=False),
+    Column("post_id", Id, nullable=False, autoincrement=False),
+    Column("body", Text, nullable=True),
+    PrimaryKeyConstraint("term", "post_id", name="pk_search_terms"),
+    sqlite_with_rowid=False,
+    **MYSQL_TABLE_ARGS,
+)

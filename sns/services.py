@@ -21,6 +21,7 @@ from sns.kakao import KakaoLogin
 from sns.likes import LikeService
 from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from sns.search import SearchIndex, SearchService
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from sns.settings import Settings
 
@@ -39,6 +40,7 @@ class Services:
     follows: FollowService
     images: ImageService
     kakao: KakaoLogin | None
+    search: SearchService
     """Kakao login, or None when it is not configured (its pages then answer 404)."""
     api_clients: ApiClientService
     api_posts: ApiPostService
@@ -113,7 +115,9 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         follows=follows,
         page_size=settings.page_size,
         images=images,
+        search_index=SearchIndex(),
     )
+    search = SearchService(db, posts=posts)
     return Services(
         settings=settings,
         db=db,
@@ -135,5 +139,6 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
             rate_premium=settings.rate_premium,
             rate_anonymous=settings.rate_anonymous,
         ),
-        api_posts=ApiPostService(db, posts),
+        api_posts=ApiPostService(db, posts, search),
+        search=search,
     )

@@ -121,6 +121,8 @@ def test_every_page_has_no_serious_accessibility_violation(browser, server, worl
         f"/hashtag?hashtag={world['tag']}": 200,
         f"/user/{world['bob_id']}": 200,
         "/api/docs": 200,
+        f"/search?q=writes+{world['tag']}": 200,  # marked words, inside hashtags too
+        "/search?q=": 200,
     }
     logged_in = {
         "/": 200,
@@ -131,6 +133,7 @@ def test_every_page_has_no_serious_accessibility_violation(browser, server, worl
         "/developers": 200,
         f"/post/{world['alice_post']}/edit": 200,
         f"/user/{world['bob_id']}": 200,
+        f"/search?q=writes+{world['tag']}": 200,
         "/no-such-page": 404,
     }
     problems: list[str] = []
@@ -157,7 +160,7 @@ def test_the_tab_key_reaches_every_action_on_the_timeline_with_a_visible_focus(
     browser, server, world
 ):
     actions = {
-        "search box": "#search-hashtag",
+        "search box": "#search-q",
         "language button": ".lang button",
         "log out button": "form[action='/auth/logout'] button",
         "compose box": "#post-content",

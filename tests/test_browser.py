@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 
@@ -219,3 +220,29 @@ def test_the_author_edits_and_deletes_a_post_in_the_browser(page, server):
     page.once("dialog", lambda dialog: dialog.accept())
     post.get_by_role("button", name="Delete").click()
     expect(page.locator("article.post", has_text=marker)).to_have_count(0)
+
+
+def test_a_post_is_found_from_the_top_bars_box_with_the_word_marked(page, server):
+    from playwright.sync_api import expect
+
+    page.goto("/join")
+    page.get_by_label("Email").fill(f"s{uuid.uuid4().hex[:10]}@example.com")
+    page.get_by_label("Nickname").fill("searcher")
+    page.get_by_label("Password").fill("browser pass 1")
+    page.get_by_role("button", name="Sign up").click()
+    marker = uuid.uuid4().hex[:8]
+    page.get_by_label("What's happening?").fill(f"노드를 배우는 중 {marker}")
+    page.get_by_role("button", name="Post").click()
+    expect(page.locator("article.post", has_text=marker)).to_be_visible()
+
+    box = page.get_by_role("searchbox", name="Search posts")
+    box.fill(f"노드 {marker}")
+    box.press("Enter")
+    expect(page).to_have_url(re.compile(r"/search\?q="))
+    expect(page.get_by_role("heading", name=f"Posts with “노드 {marker}”")).to_be_visible()
+    found = page.locator("article.post", has_text=marker)
+    expect(found).to_have_count(1)
+    expect(found.locator("mark")).to_have_text(["노드", marker])
+    expect(box).to_have_value(f"노드 {marker}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"search-{server.backend}.png"), full_page=True)

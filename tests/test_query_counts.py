@@ -9,7 +9,15 @@ import pytest
 from tests.sns_server import Client
 
 JSON = {"Accept": "application/json"}
-PAGES = ("/", "/following", "/hashtag?hashtag=qc", "/user/{author}", "/likes")
+PAGES = (
+    "/",
+    "/following",
+    "/hashtag?hashtag=qc",
+    "/user/{author}",
+    "/likes",
+    "/search?q=qc",  # one term: the index walked like a hashtag
+    "/search?q=qc+post",  # two terms: one capped count first, to walk the rarer
+)
 
 
 def post_with_thread(author: Client, commenters: list[Client], liker: Client, number: int) -> None:

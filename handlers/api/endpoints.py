@@ -70,6 +70,17 @@ class MyLikesHandler(APIHandler):
         self.write_page(await self.api_posts.liked_by(self.caller.user_id, *self.paging()))
 
 
+class SearchPostsHandler(APIHandler):
+    """GET /v2/posts/search?q=words: posts holding every word, as the /search page finds
+    them (beyond NodeBird)."""
+
+    async def get(self) -> None:
+        query = self.get_query_argument("q", "")
+        if not query.strip():
+            raise Invalid("Send the words to search for in q.", field="q")
+        self.write_page(await self.api_posts.search(query, *self.paging()))
+
+
 class PostCreateHandler(APIHandler):
     """POST /v2/posts ``{content}``: a post by the token's user, under the page's rules."""
 
@@ -90,6 +101,7 @@ def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str
         (r"/posts", PostCreateHandler),
         (r"/posts/my", MyPostsHandler),
         (r"/posts/myLikes", MyLikesHandler),
+        (r"/posts/search", SearchPostsHandler),
         (r"/posts/hashtag/([^/]+)", HashtagPostsHandler),
     ]
     return [(prefix + path, handler, {"version": version}) for path, handler in table]

@@ -144,6 +144,25 @@ DOCUMENT: dict[str, Any] = {
                 },
             }
         },
+        "/v2/posts/search": {
+            "get": {
+                "operationId": "searchPosts",
+                "summary": "Posts holding every word of q, newest first (Korean by 2-grams, as "
+                "/search does)",
+                "security": TOKEN,
+                "parameters": [
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "required": True,
+                        "description": "The words; at most 140 characters",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 140},
+                    },
+                    *PAGING,
+                ],
+                "responses": {**_ok("A page of posts", "PostList"), **COMMON_ERRORS},
+            }
+        },
         "/v2/posts": {
             "post": {
                 "operationId": "createPost",
