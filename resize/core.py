@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from PIL import Image, ImageFile, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
 """Pillow's format name -> the extension our keys use."""
@@ -35,6 +35,13 @@ JPEG_THUMB_QUALITY = 85
 WEBP_THUMB_QUALITY = 80
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+KEPT_INFO = ("transparency", "duration", "loop", "background")
+"""What of ``Image.info`` may reach an encoder: Pillow's JPEG and GIF writers take a comment
+(and GIF every other string key) from ``info`` when the caller passes none, so everything
+else (comments, EXIF, XMP) is removed before saving."""
+
+_SRGB = ImageCms.createProfile("sRGB")
 
 
 class ImageError(ValueError):
@@ -61,16 +68,16 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     if not data:
         raise ImageError("empty", "The file is empty.")
     with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        # Our own cap below replaces Pillow's warning (its limit is not ours); Pillow still
+        # raises DecompressionBombError above twice its limit, which is a refusal too.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data), formats=list(FORMATS))
-        except (
-            UnidentifiedImageError,
-            Image.DecompressionBombError,
-            Image.DecompressionBombWarning,
-        ):
+        except Image.DecompressionBombError:
+            raise _too_many_pixels(max_pixels) from None
+        except UnidentifiedImageError:
             raise ImageError("not_image", "This is not a JPEG, PNG, GIF or WebP picture.") from None
-        except (OSError, SyntaxError, ValueError):
+        except (OSError, SyntaxError, ValueError, EOFError):
             raise ImageError("corrupt", "The picture is damaged and cannot be read.") from None
     if image.format not in FORMATS:
         raise ImageError("not_image", "This is not a JPEG, PNG, GIF or WebP picture.")
@@ -78,11 +85,15 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     if width < 1 or height < 1:
         raise ImageError("corrupt", "The picture is damaged and cannot be read.")
     if width * height > max_pixels:
-        raise ImageError(
-            "too_many_pixels",
-            f"The picture has {width}x{height} pixels; at most {max_pixels:,} are allowed.",
-        )
+        raise _too_many_pixels(max_pixels, width, height)
     return image
+
+
+def _too_many_pixels(max_pixels: int, width: int = 0, height: int = 0) -> ImageError:
+    size = f"{width}x{height} pixels" if width else "too many pixels"
+    return ImageError(
+        "too_many_pixels", f"The picture has {size}; at most {max_pixels:,} are allowed."
+    )
 
 
 def _load(image: Image.Image) -> None:
@@ -93,7 +104,12 @@ def _load(image: Image.Image) -> None:
 
 
 def _frame_count(image: Image.Image, max_pixels: int) -> int:
-    frames = int(getattr(image, "n_frames", 1))
+    try:
+        frames = int(getattr(image, "n_frames", 1))
+    except Image.DecompressionBombError:
+        raise _too_many_pixels(max_pixels) from None
+    except (OSError, SyntaxError, ValueError, EOFError):
+        raise ImageError("corrupt", "The animation is damaged or cut short.") from None
     if frames > MAX_FRAMES or frames * image.width * image.height > 4 * max_pixels:
         raise ImageError(
             "too_many_pixels", f"The animation is too large ({frames} frames of {image.size})."
@@ -109,15 +125,37 @@ def _upright(image: Image.Image) -> Image.Image:
         raise ImageError("corrupt", "The picture is damaged or cut short.") from None
 
 
-def _icc(image: Image.Image) -> dict[str, bytes]:
+def _icc(image: Image.Image) -> bytes | None:
     profile = image.info.get("icc_profile")
-    return {"icc_profile": profile} if profile else {}
+    return profile if isinstance(profile, bytes) and profile else None
 
 
-def _save(image: Image.Image, fmt: str, *, thumbnail: bool, source: Image.Image) -> bytes:
-    """Encode without any metadata but the colour profile."""
+def _bare(image: Image.Image) -> Image.Image:
+    """``image`` with nothing in ``info`` but what encoders need (see ``KEPT_INFO``)."""
+    image.info = {key: value for key, value in image.info.items() if key in KEPT_INFO}
+    return image
+
+
+def _to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
+    """A CMYK picture as RGB for browsers: through its own profile when it has one (the
+    result is sRGB, which browsers assume), else Pillow's plain conversion."""
+    if icc:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+            converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+        except (ImageCms.PyCMSError, OSError, ValueError):
+            converted = None
+        if isinstance(converted, Image.Image):
+            return converted, None
+    return image.convert("RGB"), None
+
+
+def _save(
+    image: Image.Image, fmt: str, *, thumbnail: bool, source: Image.Image, icc: bytes | None
+) -> bytes:
+    """Encode without any metadata but the colour profile ``icc``."""
     out = io.BytesIO()
-    options: dict[str, object] = _icc(source)
+    options: dict[str, object] = {"icc_profile": icc} if icc else {}
     if fmt == "JPEG":
         if image.mode not in ("RGB", "L", "CMYK"):
             image = image.convert("RGB")
@@ -136,7 +174,7 @@ def _save(image: Image.Image, fmt: str, *, thumbnail: bool, source: Image.Image)
     elif fmt == "GIF":
         if "transparency" in image.info:
             options["transparency"] = image.info["transparency"]
-    image.save(out, format=fmt, **options)
+    _bare(image).save(out, format=fmt, **options)
     return out.getvalue()
 
 
@@ -160,8 +198,10 @@ def clean(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Cleaned:
         try:
             for index in range(frames):
                 image.seek(index)
-                sequence.append(image.copy())
+                sequence.append(_bare(image.copy()))
                 durations.append(int(image.info.get("duration", 100)))
+        except Image.DecompressionBombError:
+            raise _too_many_pixels(max_pixels) from None
         except (OSError, SyntaxError, ValueError, EOFError):
             raise ImageError("corrupt", "The animation is damaged or cut short.") from None
         image.seek(0)
@@ -174,11 +214,14 @@ def clean(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Cleaned:
         }
         if fmt == "GIF":
             options["disposal"] = 2
-        first.save(out, format=fmt, **options, **_icc(image))
+        icc = _icc(image)
+        if icc:
+            options["icc_profile"] = icc
+        first.save(out, format=fmt, **options)
         width, height = first.size
         return Cleaned(out.getvalue(), FORMATS[fmt], width, height, frames)
     upright = _upright(image)
-    encoded = _save(upright, fmt, thumbnail=False, source=image)
+    encoded = _save(upright, fmt, thumbnail=False, source=image, icc=_icc(image))
     return Cleaned(encoded, FORMATS[fmt], upright.width, upright.height, 1)
 
 
@@ -207,7 +250,10 @@ def thumbnails(
     if getattr(image, "n_frames", 1) > 1:
         image.seek(0)
     upright = _upright(image)
-    if upright.mode in ("P", "PA", "1", "LA", "I;16", "I", "F"):
+    icc = _icc(image)
+    if upright.mode == "CMYK":
+        upright, icc = _to_rgb(upright, icc)
+    elif upright.mode in ("P", "PA", "1", "LA", "I;16", "I", "F"):
         has_alpha = upright.mode in ("PA", "LA") or "transparency" in upright.info
         upright = upright.convert("RGBA" if has_alpha else "RGB")
     results: dict[int, bytes] = {}
@@ -216,5 +262,5 @@ def thumbnails(
         target = fit(upright.width, upright.height, size)
         if target != current.size:
             current = current.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
-        results[size] = _save(current, fmt, thumbnail=True, source=image)
+        results[size] = _save(current, fmt, thumbnail=True, source=image, icc=icc)
     return results
