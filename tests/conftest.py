@@ -140,3 +140,9 @@ def browser():
         )
         yield instance
         instance.close()
+
+
+# --- S3 (moto's server on loopback) -------------------------------------------------------
+# ``moto_s3``: a session-wide S3 endpoint URL with dummy AWS credentials in the environment;
+# helpers (``new_bucket``, ``s3_client``, ``keys``) live in tests/s3.py.
+from tests.s3 import moto_s3  # noqa: E402, F401
