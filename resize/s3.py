@@ -13,9 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import botocore.session
-from botocore.config import Config
-
 from resize.keys import parse_flag
 
 
@@ -37,7 +34,12 @@ class S3Options:
 
 
 def make_client(options: S3Options) -> Any:
-    """A botocore S3 client (not thread-safe to create, safe to use from one thread)."""
+    """A botocore S3 client (not thread-safe to create, safe to use from one thread).
+
+    botocore is imported here: batch workers on a local folder never pay for it."""
+    import botocore.session
+    from botocore.config import Config
+
     config = Config(
         s3={"addressing_style": "path" if options.path_style else "auto"},
         retries={"max_attempts": 4, "mode": "standard"},
