@@ -42,7 +42,7 @@ SIZES = (200, 1080)
 
 def photo(width: int, height: int, seed: int) -> Image.Image:
     """Gradients with texture at three scales (broad blotches, detail, sensor grain): compresses
-    like a photograph, about 3.5 to 4 MB for 12 Mpx at quality 90. Pure per-pixel noise would
+    like a photograph, about 4 MB for 12 Mpx at quality 90. Pure per-pixel noise would
     be a worst case (a very high ISO), a flat colour an unrealistically easy one."""
     rng = random.Random(seed)
 

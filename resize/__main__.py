@@ -84,14 +84,18 @@ def batch_main(argv: Sequence[str]) -> int:
         store = open_store(args.source, options)
     except (ConfigError, SourceError) as error:
         parser.error(str(error))
-    summary = run(
-        store,
-        sizes,
-        jobs=args.jobs,
-        force=args.force,
-        max_pixels=max_pixels,
-        progress=True if args.progress else False if args.quiet else None,
-    )
+    try:
+        summary = run(
+            store,
+            sizes,
+            jobs=args.jobs,
+            force=args.force,
+            max_pixels=max_pixels,
+            progress=True if args.progress else False if args.quiet else None,
+        )
+    except SourceError as error:
+        print(f"python -m resize: {error}", file=sys.stderr)
+        return 2
     return report(summary, store)
 
 

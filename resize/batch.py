@@ -108,10 +108,13 @@ class S3Store:
         return _s3_clients[self.options]
 
     def _keys(self, prefix: str) -> Iterator[str]:
-        paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                yield item["Key"][len(prefix) :]
+        try:
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(prefix) :]
+        except Exception as error:  # no bucket, no credentials, no network: say which
+            raise SourceError(f"s3://{self.bucket}/{prefix}: cannot list: {error}") from error
 
     def originals(self) -> Iterator[str]:
         prefix = f"{self.root}{ORIGINAL_PREFIX}"

@@ -178,6 +178,15 @@ def test_a_bucket_gets_every_missing_thumbnail_skips_and_forces(moto_s3: str):
     assert Image.open(io.BytesIO(remade)).size == (1080, 810)
 
 
+def test_a_missing_bucket_is_a_clear_error(moto_s3: str):
+    done = resize_cli("s3://no-such-bucket-here", "--endpoint-url", moto_s3)
+    assert done.returncode == 2
+    assert "python -m resize: s3://no-such-bucket-here/" in done.stderr
+    assert ": cannot list: " in done.stderr
+    assert "NoSuchBucket" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_a_bucket_root_and_a_part_of_original(moto_s3: str):
     bucket = new_bucket(moto_s3)
     fill_bucket(moto_s3, bucket, root="site/")
