@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import argparse
 import io
+import multiprocessing
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from PIL import Image
@@ -106,17 +109,51 @@ def one_core(pictures: list[bytes], rounds: int) -> dict[str, float]:
     return {name: made / seconds for name, seconds in spent.items()}
 
 
-def batch(folder: Path, jobs: tuple[int, ...], rounds: int) -> dict[int, float]:
-    """Median images per second (wall clock) of the batch tool for each number of processes,
-    worker start-up included, as a user sees it; the settings take turns, so that other load
-    on the machine falls on each alike."""
+def batch(folder: Path, jobs: tuple[int, ...], rounds: int) -> dict[int, tuple[float, float]]:
+    """For each number of processes: the median images per second (wall clock) of the batch
+    tool, worker start-up included, as a user sees it, and the CPU seconds per image of all
+    its processes. The settings take turns, so that other load falls on each alike."""
     rates: dict[int, list[float]] = {count: [] for count in jobs}
+    cpu: dict[int, list[float]] = {count: [] for count in jobs}
     for _ in range(rounds):
         for count in jobs:
+            before = cpu_seconds()
             summary = run(LocalStore(folder), SIZES, jobs=count, force=True, progress=False)
             assert not summary.failed, summary.failed
             rates[count].append(summary.per_second)
-    return {count: statistics.median(found) for count, found in rates.items()}
+            cpu[count].append((cpu_seconds() - before) / summary.done)
+    return {
+        count: (statistics.median(rates[count]), statistics.median(cpu[count])) for count in jobs
+    }
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the pool's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def spin(count: int) -> int:
+    total = 0
+    for number in range(count):
+        total += number * number
+    return total
+
+
+def free_cores(jobs: int, rounds: int) -> float:
+    """How many times one process's work ``jobs`` processes get done on this machine right
+    now (a pure CPU loop, no I/O): the ceiling for the batch tool's ratio while others run."""
+    context = multiprocessing.get_context("spawn")
+    rates: dict[int, list[float]] = {1: [], jobs: []}
+    for _ in range(rounds):
+        for count in (1, jobs):
+            with ProcessPoolExecutor(count, mp_context=context) as pool:
+                list(pool.map(spin, [10_000] * count))  # started
+                started = time.perf_counter()
+                list(pool.map(spin, [3_000_000] * 4 * jobs))
+                rates[count].append(4 * jobs / (time.perf_counter() - started))
+    return statistics.median(rates[jobs]) / statistics.median(rates[1])
 
 
 def machine() -> str:
@@ -163,8 +200,10 @@ def main() -> None:
     print(
         "\nbatch tool (python -m resize --force), images per wall-clock second, start-up included\n"
     )
-    print(f"| pictures | --jobs 1 | --jobs {args.jobs} | ratio |")
-    print("|---|---|---|---|")
+    print(
+        f"| pictures | --jobs 1 | --jobs {args.jobs} | ratio | CPU s per image, 1 / {args.jobs} |"
+    )
+    print("|---|---|---|---|---|")
     for kind, pictures in kinds.items():
         folder = Path(tempfile.mkdtemp(prefix="sns-bench-resize-"))
         try:
@@ -174,10 +213,16 @@ def main() -> None:
                 data = pictures[index % len(pictures)]
                 (folder / "original" / f"{index:04d}.{extension}").write_bytes(data)
             rates = batch(folder, (1, args.jobs), args.rounds)
-            single, many = rates[1], rates[args.jobs]
+            (single, single_cpu), (many, many_cpu) = rates[1], rates[args.jobs]
         finally:
             shutil.rmtree(folder)
-        print(f"| {kind} x{args.batch} | {single:.2f} | {many:.2f} | {many / single:.2f}x |")
+        print(
+            f"| {kind} x{args.batch} | {single:.2f} | {many:.2f} | {many / single:.2f}x "
+            f"| {single_cpu:.3f} / {many_cpu:.3f} |"
+        )
+    ceiling = free_cores(args.jobs, args.rounds)
+    print(f"\na pure CPU loop on {args.jobs} processes did {ceiling:.2f}x the work of one")
+    print(f"load average after the run {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":
