@@ -205,3 +205,11 @@ def test_an_empty_event_does_nothing(bucket):
         "ignored": [],
         "failed": [],
     }
+
+
+def test_an_object_too_large_to_be_ours_is_refused_before_reading(moto_s3, bucket, monkeypatch):
+    monkeypatch.setattr(lambda_handler, "MAX_OBJECT_BYTES", 1000)
+    put(moto_s3, bucket, "original/big.jpg", pictures.jpeg(pictures.photo(300, 200)))
+    result = lambda_handler.handler(event(record(bucket, "original/big.jpg")), None)
+    assert [item["reason"] for item in result["failed"]] == ["too_large"]
+    assert keys(moto_s3, bucket, "thumb/") == []
