@@ -175,7 +175,7 @@ async def images(settings: Settings, action: str, dry_run: bool, yes: bool) -> i
 
 async def search_reindex(settings: Settings) -> int:
     """Rebuild the search index from every stored post, with a progress bar."""
-    from tqdm import tqdm  # type: ignore[import-untyped]
+    from tqdm import tqdm
 
     from sns.services import build_services
 

@@ -142,14 +142,16 @@ def browser():
         instance.close()
 
 
-@pytest.fixture(scope="session")
-def moto_s3() -> Iterator:
-    """A real S3 API (moto's server) on loopback, shared by the whole run."""
-    from tests.s3 import MotoS3
+# --- S3 (moto's server on loopback) -------------------------------------------------------
+# ``moto_s3``: a session-wide S3 endpoint URL with dummy AWS credentials in the environment;
+# helpers (``new_bucket``, ``s3_client``, ``keys``) live in tests/s3.py. ``s3_server`` is
+# the same endpoint as a store for SNS servers (buckets, their objects, the settings).
+from tests.s3 import MotoS3, moto_s3  # noqa: E402, F401
 
-    server = MotoS3().start()
-    yield server
-    server.stop()
+
+@pytest.fixture(scope="session")
+def s3_server(request: pytest.FixtureRequest) -> MotoS3:
+    return MotoS3(request.getfixturevalue("moto_s3"))
 
 
 @pytest.fixture(scope="module", params=("sqlite-local", "mariadb-s3"))
@@ -160,9 +162,9 @@ def image_server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[S
     env = backend_env(backend, request)
     bucket = None
     if store == "s3":
-        moto = request.getfixturevalue("moto_s3")
-        bucket = moto.new_bucket()
-        env.update(moto.sns_env(bucket))
+        s3 = request.getfixturevalue("s3_server")
+        bucket = s3.new_bucket()
+        env.update(s3.sns_env(bucket))
     instance = SnsServer(tmp_path_factory.mktemp(f"sns-images-{request.param}"), env)
     instance.backend = backend
     instance.store = store

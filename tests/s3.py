@@ -1,46 +1,91 @@
-"""A real S3 API on loopback for the tests: moto in server mode, not mocks in-process."""
+"""A real S3 API for the tests: moto's server on loopback, one per test session.
+
+``moto_s3`` (registered in tests/conftest.py) yields the endpoint URL. While it runs, the usual
+AWS variables hold dummy credentials and a region, so that clients made anywhere in the run,
+including server processes started with this environment, reach it and never a real account.
+Each test makes its own bucket with ``new_bucket``.
+"""
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import os
+from collections.abc import Iterator
+from typing import Any
 
-import boto3
+import botocore.session
+import pytest
+from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
-from tests.services import free_port
-
 REGION = "us-east-1"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+DUMMY_AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+}
+_bucket_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """The endpoint URL (``http://127.0.0.1:<port>``) of a moto S3 server."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in DUMMY_AWS_ENV.items():
+            patch.setenv(name, value)
+        # Never read a developer's real profile or config by accident.
+        patch.setenv("AWS_CONFIG_FILE", os.devnull)
+        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+        patch.delenv("AWS_PROFILE", raising=False)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+def s3_client(endpoint_url: str) -> Any:
+    """A plain (synchronous) botocore S3 client for the endpoint, path-style."""
+    return botocore.session.get_session().create_client(
+        "s3",
+        region_name=REGION,
+        endpoint_url=endpoint_url,
+        config=Config(s3={"addressing_style": "path"}),
+    )
+
+
+def new_bucket(endpoint_url: str, prefix: str = "sns-test") -> str:
+    """Create an empty bucket of its own for one test and return its name."""
+    name = f"{prefix}-{os.getpid()}-{next(_bucket_numbers)}"
+    s3_client(endpoint_url).create_bucket(Bucket=name)
+    return name
+
+
+def keys(endpoint_url: str, bucket: str, prefix: str = "") -> list[str]:
+    """Every key in the bucket under ``prefix``, sorted."""
+    paginator = s3_client(endpoint_url).get_paginator("list_objects_v2")
+    found: list[str] = []
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        found.extend(item["Key"] for item in page.get("Contents", []))
+    return sorted(found)
 
 
 class MotoS3:
-    """moto's HTTP server on 127.0.0.1, and a boto3 client to look into its buckets."""
+    """The moto endpoint seen as an S3 store for SNS servers: buckets, what they hold, and
+    the settings that point a server at one."""
 
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+    def __init__(self, endpoint_url: str) -> None:
+        self.endpoint_url = endpoint_url
 
-    def start(self) -> MotoS3:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def client(self):
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        )
+    def client(self) -> Any:
+        return s3_client(self.endpoint_url)
 
     def new_bucket(self) -> str:
-        name = f"sns-test-{uuid.uuid4().hex[:12]}"
-        self.client().create_bucket(Bucket=name)
-        return name
+        return new_bucket(self.endpoint_url)
 
     def objects(self, bucket: str) -> dict[str, int]:
         """Every key in the bucket with its size."""
@@ -57,5 +102,5 @@ class MotoS3:
             "SNS_S3_REGION": REGION,
             "SNS_S3_ENDPOINT_URL": self.endpoint_url,
             "SNS_S3_PATH_STYLE": "true",
-            **CREDENTIALS,
+            **DUMMY_AWS_ENV,
         }

@@ -32,7 +32,7 @@ NAME = re.compile(r"[0-9]{14}_[A-Za-z0-9_-]{16}\.(?:jpg|png|gif|webp)")
 def objects(image_server: SnsServer, request: pytest.FixtureRequest) -> Callable[[], dict]:
     """What the image store holds right now: ``{key: size}``."""
     if image_server.store == "s3":
-        moto = request.getfixturevalue("moto_s3")
+        moto = request.getfixturevalue("s3_server")
         return lambda: moto.objects(image_server.bucket)
     root = image_server.data_dir / "images"
     return lambda: {
@@ -337,7 +337,7 @@ def test_a_leftover_object_counts_as_an_orphan_by_its_own_age(
     removable once the object itself is old."""
     key = "original/20200101000000_leftoverleftover.jpg"
     if image_server.store == "s3":
-        moto = request.getfixturevalue("moto_s3")
+        moto = request.getfixturevalue("s3_server")
         moto.client().put_object(Bucket=image_server.bucket, Key=key, Body=jpeg(64, 64))
     else:
         path = image_server.data_dir / "images" / key
@@ -380,10 +380,12 @@ def test_image_paths_outside_the_store_are_not_served(image_server: SnsServer) -
         assert client.get(path).status_code == 404, path
 
 
-def test_a_public_bucket_url_is_used_for_links_and_allowed_by_the_csp(make_server, moto_s3) -> None:
-    bucket = moto_s3.new_bucket()
-    public = f"{moto_s3.endpoint_url}/{bucket}"
-    server = make_server("sqlite", **moto_s3.sns_env(bucket), SNS_S3_PUBLIC_URL=public)
+def test_a_public_bucket_url_is_used_for_links_and_allowed_by_the_csp(
+    make_server, s3_server
+) -> None:
+    bucket = s3_server.new_bucket()
+    public = f"{s3_server.endpoint_url}/{bucket}"
+    server = make_server("sqlite", **s3_server.sns_env(bucket), SNS_S3_PUBLIC_URL=public)
     client = server.client()
     client.join()
     response = upload(client, jpeg())
@@ -392,11 +394,13 @@ def test_a_public_bucket_url_is_used_for_links_and_allowed_by_the_csp(make_serve
     post_with(client, "public", answer["url"])
     home = client.get("/")
     assert f'src="{answer["url"]}"' in home.text
-    assert f"img-src 'self' data: {moto_s3.endpoint_url}" in home.headers["Content-Security-Policy"]
+    assert (
+        f"img-src 'self' data: {s3_server.endpoint_url}" in home.headers["Content-Security-Policy"]
+    )
     # The bucket holds what the links name (reading it anonymously is the CDN's business).
     deadline = time.monotonic() + 20
-    while not keys_of(answer["name"]) <= set(moto_s3.objects(bucket)):
-        assert time.monotonic() < deadline, moto_s3.objects(bucket)
+    while not keys_of(answer["name"]) <= set(s3_server.objects(bucket)):
+        assert time.monotonic() < deadline, s3_server.objects(bucket)
         time.sleep(0.1)
 
 
@@ -452,14 +456,14 @@ def test_deleting_from_the_post_page_returns_to_the_timeline(author: Client) -> 
     assert response.headers["Location"] == "/"
 
 
-def test_lambda_mode_leaves_thumbnails_to_the_trigger(make_server, moto_s3) -> None:
-    bucket = moto_s3.new_bucket()
-    server = make_server("sqlite", **moto_s3.sns_env(bucket), SNS_RESIZE="lambda")
+def test_lambda_mode_leaves_thumbnails_to_the_trigger(make_server, s3_server) -> None:
+    bucket = s3_server.new_bucket()
+    server = make_server("sqlite", **s3_server.sns_env(bucket), SNS_RESIZE="lambda")
     client = server.client()
     client.join()
     answer = upload(client, jpeg()).json()
     time.sleep(1.0)
-    assert set(moto_s3.objects(bucket)) == {f"original/{answer['name']}"}
+    assert set(s3_server.objects(bucket)) == {f"original/{answer['name']}"}
     assert client.get(answer["url"]).status_code == 404
     assert client.get(answer["originalUrl"]).status_code == 200
 

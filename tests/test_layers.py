@@ -62,3 +62,34 @@ def test_the_check_allows_what_the_core_may_use(tmp_path: Path):
     module = tmp_path / "module.py"
     module.write_text("import tornado.httpclient\nfrom tornado.httputil import url_concat\n")
     assert breaks_the_layers(imported_modules(module)) == []
+
+
+RESIZE_FORBIDDEN = ("sns", "handlers", "tornado")
+"""resize/ runs in AWS Lambda and in batch workers where the app is not installed."""
+
+
+def resize_modules() -> list[Path]:
+    return sorted((ROOT / "resize").rglob("*.py"))
+
+
+def imports_of_the_app(modules: set[str]) -> list[str]:
+    return sorted(
+        name
+        for name in modules
+        for banned in RESIZE_FORBIDDEN
+        if name == banned or name.startswith(banned + ".")
+    )
+
+
+@pytest.mark.parametrize("path", resize_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_resize_imports_nothing_of_the_app(path: Path):
+    assert imports_of_the_app(imported_modules(path)) == []
+
+
+@pytest.mark.parametrize(
+    "source", ["import sns", "from sns.settings import Settings", "from sns import images"]
+)
+def test_the_resize_check_catches_an_import_of_sns(tmp_path: Path, source: str):
+    module = tmp_path / "module.py"
+    module.write_text(source + "\n")
+    assert imports_of_the_app(imported_modules(module)) != []

@@ -8,18 +8,25 @@ import secrets
 
 import pytest
 
+from tests.api_support import register_site, token_for
 from tests.conftest import IN_CI, new_mariadb_url
-from tests.services import NginxServer, find_nginx
+from tests.images import jpeg, upload, wait_for
+from tests.services import NginxServer, RedisServer, find_nginx
 from tests.sns_server import Client, SnsServer, my_user_id
 
+RATE_FREE = 6
 
-def node_env(request) -> dict[str, str]:
-    """What every node shares. Extension points: the images issue (#8) adds the S3 settings
-    of a moto server here (SNS_S3_BUCKET, SNS_S3_ENDPOINT_URL, SNS_S3_PATH_STYLE,
-    SNS_S3_REGION and AWS credentials), the API issue (#9) its rate-limit settings."""
+
+def node_env(request, redis_url: str) -> dict[str, str]:
+    """What every node shares: MariaDB, a Redis of their own (API quotas are keyed by site
+    id, and ids repeat across the suite's databases), a bucket on moto, the secrets."""
+    moto = request.getfixturevalue("s3_server")
+    bucket = moto.new_bucket()
     return {
+        **moto.sns_env(bucket),
         "SNS_DATABASE_URL": new_mariadb_url(request.getfixturevalue("mariadb")),
-        "SNS_REDIS_URL": request.getfixturevalue("redis_server").url,
+        "SNS_REDIS_URL": redis_url,
+        "SNS_RATE_FREE": str(RATE_FREE),
         "SNS_COOKIE_SECRET": secrets.token_urlsafe(40),
         "SNS_JWT_SECRET": secrets.token_urlsafe(40),
         "SNS_TRUSTED_PROXIES": "127.0.0.1",
@@ -34,7 +41,13 @@ def nodes(request, tmp_path_factory):
         if IN_CI:
             pytest.fail("nginx is missing: .ci/run installs Debian's nginx-light")
         pytest.skip("nginx is not installed (python -m tests.services --ensure)")
-    env = node_env(request)
+    redis = RedisServer(tmp_path_factory.mktemp("nodes-redis"))
+    try:
+        redis.start()
+    except (RuntimeError, FileNotFoundError) as exc:
+        pytest.fail(f"Redis did not start: {exc}")
+    request.addfinalizer(redis.stop)
+    env = node_env(request, redis.url)
     started = []
     try:
         for name in ("a", "b"):
@@ -83,10 +96,37 @@ def test_a_post_written_through_nginx_shows_on_both_nodes(nodes):
         assert "written behind the proxy" in Client(node.url).get("/hashtag?hashtag=노드").text
 
 
-# Extension points, for the lead to fill in when the images (#8) and API (#9) issues land:
-# - a picture uploaded through node A (POST /post/img) shows through node B and through
-#   nginx: add the moto S3 settings to node_env(), upload with a client on node_a.url, then
-#   GET the returned url (or /img/<key>) on node_b.url and proxy.url;
-# - the API rate limit is shared: register a free domain, get a v2 token, then send
-#   SNS_RATE_FREE + 1 requests alternately to node_a.url and node_b.url (Origin of the
-#   domain): the last one answers 429 with Retry-After on whichever node it reaches.
+def test_a_picture_uploaded_through_one_node_shows_through_the_other(nodes):
+    node_a, node_b, proxy = nodes
+    on_a = node_a.client()
+    on_a.join()
+    answer = upload(on_a, jpeg(800, 600))
+    assert answer.status_code == 200, answer.text
+    picture = answer.json()
+    on_b = Client(node_b.url)
+    through = Client(proxy.url)
+    for client in (on_b, through):
+        assert wait_for(client, picture["url"]).status_code == 200
+        original = client.get(picture["originalUrl"])
+        assert original.status_code == 200 and original.content[:2] == b"\xff\xd8"
+    on_a.post("/post", {"content": "two nodes, one bucket", "url": picture["url"]})
+    assert picture["url"] in on_b.get("/").text
+
+
+def test_the_api_quota_is_one_count_across_nodes(nodes):
+    """A free site's calls alternate between the nodes; the one over the quota gets 429
+    on whichever node it reaches."""
+    node_a, node_b, _ = nodes
+    owner = node_a.client()
+    owner.join()
+    site = register_site(owner, "quota.example")
+    token = token_for(node_b, site["clientSecret"])
+    answers = []
+    for index in range(RATE_FREE + 1):
+        node = (node_a, node_b)[index % 2]
+        response = Client(node.url).get("/v2/posts/my", headers={"Authorization": token})
+        answers.append(response)
+    assert [r.status_code for r in answers] == [200] * RATE_FREE + [429]
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    remaining = [int(r.headers["RateLimit-Remaining"]) for r in answers[:RATE_FREE]]
+    assert remaining == list(range(RATE_FREE - 1, -1, -1))

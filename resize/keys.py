@@ -1,0 +1,85 @@
+"""The store's layout, shared with the app: ``original/<name>`` and ``thumb/<size>/<name>``.
+
+``<name>`` is ``<time>_<random>.<ext>``, made by the app; the thumbnail of every size keeps the
+original's name, so that one name finds them all. Configuration from the environment uses the
+app's variable names, with the same rules.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+ORIGINAL_PREFIX = "original/"
+THUMB_PREFIX = "thumb/"
+DEFAULT_SIZES = (200, 1080)
+MIN_SIZE, MAX_SIZE = 16, 8192
+THUMB_CACHE_CONTROL = "public, max-age=31536000, immutable"
+"""Thumbnails never change under their key (a new upload gets a new name)."""
+
+
+class ConfigError(ValueError):
+    """A setting has a value we cannot use; the message names the variable or option."""
+
+
+def name_of(key: str) -> str | None:
+    """The name of an original's key (``original/<name>`` -> ``<name>``), or None for any
+    other key, a "folder", or a hidden file (temporary files are written hidden)."""
+    if not key.startswith(ORIGINAL_PREFIX):
+        return None
+    name = key[len(ORIGINAL_PREFIX) :]
+    if not name or name.endswith("/") or name.rsplit("/", 1)[-1].startswith("."):
+        return None
+    return name
+
+
+def thumb_key(size: int, name: str) -> str:
+    return f"{THUMB_PREFIX}{size}/{name}"
+
+
+def parse_sizes(raw: str, what: str = "SNS_THUMB_SIZES") -> tuple[int, ...]:
+    """``"200,1080"`` -> ``(200, 1080)``: whole numbers 16..8192, at least one, smallest first
+    (the same rule as the app's setting)."""
+    found: set[int] = set()
+    for part in raw.split(","):
+        if not part.strip():
+            continue
+        try:
+            size = int(part.strip())
+        except ValueError:
+            raise ConfigError(f"{what}: {part.strip()!r} is not a whole number") from None
+        if not MIN_SIZE <= size <= MAX_SIZE:
+            raise ConfigError(f"{what}: sizes must be between 16 and 8192, not {size}")
+        found.add(size)
+    if not found:
+        raise ConfigError(f"{what} must list at least one size, e.g. 200,1080")
+    return tuple(sorted(found))
+
+
+def parse_pixels(raw: str, what: str = "SNS_IMAGE_MAX_PIXELS") -> int:
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{what}: {raw!r} is not a whole number") from None
+    if value < 1:
+        raise ConfigError(f"{what} must be at least 1, not {value}")
+    return value
+
+
+def parse_flag(raw: str, what: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{what}: {raw!r} is not true or false")
+
+
+def env_sizes(environ: Mapping[str, str] = os.environ) -> tuple[int, ...]:
+    raw = environ.get("SNS_THUMB_SIZES", "")
+    return parse_sizes(raw) if raw.strip() else DEFAULT_SIZES
+
+
+def env_max_pixels(environ: Mapping[str, str] = os.environ, default: int = 50_000_000) -> int:
+    raw = environ.get("SNS_IMAGE_MAX_PIXELS", "")
+    return parse_pixels(raw) if raw.strip() else default

@@ -1,0 +1,261 @@
+"""resize.core on real pictures of every format, made here with Pillow."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import pytest
+from PIL import Image
+
+from resize import core
+from resize.core import ImageError
+from tests import pictures
+
+SIZES = (200, 1080)
+
+
+def opened(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def colour_at(image: Image.Image, x: int, y: int) -> tuple[int, ...]:
+    return image.convert("RGB").getpixel((x, y))  # type: ignore[return-value]
+
+
+def close_to(pixel: tuple[int, ...], expected: tuple[int, ...], tolerance: int = 12) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel, expected, strict=True))
+
+
+def is_mark(pixel: tuple[int, ...]) -> bool:
+    red, green, blue = pixel[:3]
+    return red > 200 and green < 60 and blue < 60
+
+
+# -- orientation --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size", "marked_corner"),
+    [
+        # 6: the camera was turned right; the stored top-left ends up top-right.
+        (6, (200, 400), "top-right"),
+        # 3: upside down; the stored top-left ends up bottom-right.
+        (3, (400, 200), "bottom-right"),
+    ],
+)
+def test_exif_orientation_is_applied_to_the_original_and_thumbnails(
+    orientation, size, marked_corner
+):
+    data = pictures.rotated_jpeg(orientation, 400, 200)
+    cleaned = core.clean(data)
+    thumbs = core.thumbnails(data, (100,))
+    results = [(opened(cleaned.data), size), (opened(thumbs[100]), core.fit(*size, 100))]
+    assert (cleaned.width, cleaned.height) == size
+    for image, expected in results:
+        assert image.size == expected
+        assert image.getexif().get(0x0112) in (None, 1)
+        width, height = image.size
+        corners = {
+            "top-left": (2, 2),
+            "top-right": (width - 3, 2),
+            "bottom-left": (2, height - 3),
+            "bottom-right": (width - 3, height - 3),
+        }
+        for name, (x, y) in corners.items():
+            assert is_mark(colour_at(image, x, y)) == (name == marked_corner), (name, image.size)
+
+
+# -- metadata -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])
+def test_exif_gps_xmp_and_comments_are_gone_from_the_original_and_thumbnails(fmt):
+    data = pictures.with_metadata(fmt)
+    assert pictures.SECRET in data
+    outputs = [core.clean(data).data, *core.thumbnails(data, (50, 100)).values()]
+    for output in outputs:
+        image = opened(output)
+        assert pictures.SECRET not in output
+        assert b"Exif" not in output
+        assert not image.getexif()
+        assert not {"exif", "xmp", "comment", "XML:com.adobe.xmp", "Comment"} & set(image.info)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_the_icc_colour_profile_stays(fmt):
+    data = pictures.with_metadata(fmt)
+    profile = pictures.srgb_profile()
+    assert opened(core.clean(data).data).info.get("icc_profile") == profile
+    for thumb in core.thumbnails(data, SIZES).values():
+        assert opened(thumb).info.get("icc_profile") == profile
+
+
+# -- formats ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("make", "extension"),
+    [
+        (pictures.jpeg, "jpg"),
+        (pictures.png, "png"),
+        (pictures.gif, "gif"),
+        (pictures.webp, "webp"),
+    ],
+)
+def test_every_format_keeps_its_format_and_fits_each_size(make, extension):
+    data = make(pictures.photo(1600, 1200))
+    assert core.inspect(data) == (extension, 1600, 1200)
+    cleaned = core.clean(data)
+    assert (cleaned.extension, cleaned.width, cleaned.height, cleaned.frames) == (
+        extension,
+        1600,
+        1200,
+        1,
+    )
+    thumbs = core.thumbnails(data, SIZES)
+    assert sorted(thumbs) == [200, 1080]
+    for size, thumb in thumbs.items():
+        image = opened(thumb)
+        assert core.FORMATS[str(image.format)] == extension
+        assert image.size == core.fit(1600, 1200, size)
+
+
+def test_a_small_picture_is_never_enlarged():
+    thumbs = core.thumbnails(pictures.jpeg(pictures.photo(120, 90)), SIZES)
+    assert {size: opened(data).size for size, data in thumbs.items()} == {
+        200: (120, 90),
+        1080: (120, 90),
+    }
+
+
+def test_a_cmyk_jpeg_is_read_and_its_thumbnails_are_rgb_with_the_right_colour():
+    data = pictures.cmyk_jpeg()
+    cleaned = core.clean(data)
+    assert opened(cleaned.data).mode == "CMYK"
+    for thumb in core.thumbnails(data, SIZES).values():
+        image = opened(thumb)
+        assert (image.format, image.mode) == ("JPEG", "RGB")
+        red, green, blue = colour_at(image, 10, 10)
+        assert red < 40 and green > 215 and blue > 215  # cyan
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "GIF"])
+def test_a_palette_picture_keeps_its_transparency(fmt):
+    data = pictures.palette_with_transparency(fmt)
+    outputs = [core.clean(data).data, *core.thumbnails(data, (100,)).values()]
+    for output in outputs:
+        image = opened(output).convert("RGBA")
+        width, height = image.size
+        assert image.getpixel((2, height // 2))[3] == 0
+        assert image.getpixel((width - 3, height // 2)) == (0, 0, 255, 255)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_an_animation_keeps_its_frames_and_its_thumbnails_show_the_first(fmt):
+    data = pictures.animated(fmt)
+    cleaned = core.clean(data)
+    assert cleaned.frames == 3
+    original = Image.open(io.BytesIO(cleaned.data))
+    assert original.n_frames == 3
+    for index in range(3):
+        original.seek(index)
+        assert close_to(colour_at(original, 5, 5), pictures.FRAME_COLOURS[index])
+        assert original.info.get("duration") == (index + 1) * 100
+    for thumb in core.thumbnails(data, (100,)).values():
+        image = Image.open(io.BytesIO(thumb))
+        assert getattr(image, "n_frames", 1) == 1
+        assert image.size == (100, 67)
+        assert close_to(colour_at(image, 5, 5), pictures.FRAME_COLOURS[0])
+
+
+# -- refusals -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pictures.png_claiming(100_000, 100_000),
+        pictures.jpeg_claiming(65_000, 65_000),
+        pictures.gif_claiming(65_535, 65_535),
+        pictures.png_claiming(10_000, 6_000),  # 60 Mpx: above our cap, below Pillow's own
+    ],
+    ids=["png-100000", "jpeg-65000", "gif-65535", "png-60mpx"],
+)
+def test_huge_dimensions_are_refused_without_allocating_them(data):
+    for call in (core.inspect, core.clean, lambda d: core.thumbnails(d, SIZES)):
+        tracemalloc.start()
+        try:
+            with pytest.raises(ImageError) as refused:
+                call(data)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert refused.value.reason == "too_many_pixels"
+        assert peak < 5_000_000
+
+
+def test_the_pixel_cap_is_a_parameter_and_may_exceed_pillows_own_limit():
+    data = pictures.png_claiming(10_000, 10_000)  # 100 Mpx, above Pillow's warning level
+    assert core.inspect(data, max_pixels=200_000_000) == ("png", 10_000, 10_000)
+    with pytest.raises(ImageError, match="at most 1,000"):
+        core.inspect(pictures.png(), max_pixels=1000)
+
+
+def truncated(data: bytes) -> bytes:
+    return data[: len(data) * 2 // 3]
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"hello, this is text renamed to photo.jpg\n" * 20, "not_image"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 100, "not_image"),
+        (truncated(pictures.jpeg(pictures.photo(800, 600))), "corrupt"),
+        (truncated(pictures.png(pictures.photo(800, 600))), "corrupt"),
+        (truncated(pictures.webp(pictures.photo(800, 600))), "corrupt"),
+        (truncated(pictures.gif(pictures.photo(800, 600))), "corrupt"),
+        (pictures.encode(pictures.photo(40, 40), "BMP"), "not_image"),
+        (pictures.encode(pictures.photo(40, 40), "TIFF"), "not_image"),
+    ],
+    ids=[
+        "empty",
+        "text",
+        "jpeg-header-only",
+        "truncated-jpeg",
+        "truncated-png",
+        "truncated-webp",
+        "truncated-gif",
+        "bmp",
+        "tiff",
+    ],
+)
+def test_bad_files_are_refused_with_a_reason(data, reason):
+    with pytest.raises(ImageError) as cleaned:
+        core.clean(data)
+    with pytest.raises(ImageError) as thumbs:
+        core.thumbnails(data, SIZES)
+    assert cleaned.value.reason == thumbs.value.reason == reason
+    assert str(cleaned.value)
+
+
+def test_a_cut_animation_is_refused_but_its_first_frame_still_makes_thumbnails():
+    data = truncated(pictures.animated("GIF"))
+    with pytest.raises(ImageError, match="cut short"):
+        core.clean(data)
+    thumb = opened(core.thumbnails(data, (100,))[100])
+    assert colour_at(thumb, 5, 5) == pictures.FRAME_COLOURS[0]
+
+
+def test_no_sizes_make_no_thumbnails():
+    assert core.thumbnails(pictures.jpeg(), ()) == {}
+
+
+def test_fit_keeps_the_aspect_and_never_enlarges():
+    assert core.fit(4000, 3000, 1080) == (1080, 810)
+    assert core.fit(3000, 4000, 200) == (150, 200)
+    assert core.fit(100, 50, 200) == (100, 50)
+    assert core.fit(10000, 1, 200) == (200, 1)
