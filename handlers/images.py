@@ -8,7 +8,6 @@ other route keeps the small form limit), and a declared body over the limit is a
 from __future__ import annotations
 
 from tornado import httputil
-from tornado.http1connection import HTTP1Connection
 from tornado.web import HTTPError, stream_request_body
 
 from handlers.base import BaseHandler
@@ -44,9 +43,10 @@ class ImageUploadHandler(BaseHandler):
                 status=413,
                 limit=round(self.images.max_bytes / 2**20, 1),
             )
-        connection = self.request.connection
-        if isinstance(connection, HTTP1Connection):
-            connection.set_max_body_size(limit)
+        # Any wrapper of the HTTP/1 connection (the draining server's) passes this on.
+        set_max_body_size = getattr(self.request.connection, "set_max_body_size", None)
+        if set_max_body_size is not None:
+            set_max_body_size(limit)
 
     def data_received(self, chunk: bytes) -> None:
         self._body.extend(chunk)

@@ -100,6 +100,21 @@ def test_an_upload_is_cleaned_and_thumbnailed(author: Client, objects) -> None:
     assert keys_of(name) <= set(objects())
 
 
+def test_a_picture_of_several_mib_is_taken(author: Client) -> None:
+    """Above the 64 KiB every other route allows: the upload route raises its own limit."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = BytesIO()
+    Image.effect_noise((2000, 1500), 120).convert("RGB").save(out, "JPEG", quality=97)
+    data = out.getvalue()
+    assert 2 * 2**20 < len(data) < 5 * 2**20
+    response = upload(author, data)
+    assert response.status_code == 200, response.text
+    assert opened(author.get(response.json()["originalUrl"])).size == (2000, 1500)
+
+
 @pytest.mark.parametrize(
     ("files", "status", "message"),
     [
@@ -456,16 +471,33 @@ def test_deleting_from_the_post_page_returns_to_the_timeline(author: Client) -> 
     assert response.headers["Location"] == "/"
 
 
-def test_lambda_mode_leaves_thumbnails_to_the_trigger(make_server, s3_server) -> None:
+def test_lambda_mode_leaves_thumbnails_to_the_trigger(
+    make_server, s3_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SNS_RESIZE=lambda: the app stores only the original; the page shows it until the
+    Lambda, run here on the S3 event the bucket would send, has made the thumbnails."""
+    from resize.lambda_handler import handler
+    from tests.test_resize_lambda import event, record
+
     bucket = s3_server.new_bucket()
     server = make_server("sqlite", **s3_server.sns_env(bucket), SNS_RESIZE="lambda")
     client = server.client()
     client.join()
     answer = upload(client, jpeg()).json()
+    post_with(client, "made by the lambda", answer["url"])
     time.sleep(1.0)
     assert set(s3_server.objects(bucket)) == {f"original/{answer['name']}"}
     assert client.get(answer["url"]).status_code == 404
     assert client.get(answer["originalUrl"]).status_code == 200
+
+    monkeypatch.setenv("SNS_S3_ENDPOINT_URL", s3_server.endpoint_url)
+    monkeypatch.setenv("SNS_S3_PATH_STYLE", "true")
+    result = handler(event(record(bucket, f"original/{answer['name']}")), None)
+    assert result["failed"] == [] and len(result["done"]) == 1, result
+    assert keys_of(answer["name"]) == set(s3_server.objects(bucket))
+    assert opened(client.get(answer["url"])).size == (200, 150)
+    large = answer["url"].replace("/thumb/200/", "/thumb/1080/")
+    assert opened(client.get(large)).size == (1080, 810)
 
 
 def test_the_api_gives_absolute_picture_urls(author: Client, image_server: SnsServer) -> None:
