@@ -50,6 +50,21 @@ class ApiPage:
     next_cursor: int | None
 
 
+def api_post(post: Any) -> ApiPost:
+    """An ApiPost from anything with the post columns (a row, a PostView); the hashtags come
+    from the text, so a page costs no query for them."""
+    return ApiPost(
+        id=post.id,
+        content=post.content,
+        img=post.img,
+        like_count=post.like_count,
+        created_at=post.created_at,
+        author_id=post.author_id,
+        author_nick=post.author_nick,
+        hashtags=tuple(text.extract_hashtags(post.content)),
+    )
+
+
 def image_fields(post: ApiPost, image_urls: ImageUrls | None = None) -> dict[str, str | None]:
     """The post's picture as URLs, or nulls when it has none (or no store is wired)."""
     if post.img is None or image_urls is None:
@@ -82,19 +97,7 @@ class ApiPostService:
     async def search(self, query: str, limit: int, before: int | None) -> ApiPage:
         """Posts holding every word of ``query``, newest first (the /search page's rules)."""
         page = await self.search_service.search(query, before=before, limit=limit)
-        found = [
-            ApiPost(
-                id=post.id,
-                content=post.content,
-                img=post.img,
-                like_count=post.like_count,
-                created_at=post.created_at,
-                author_id=post.author_id,
-                author_nick=post.author_nick,
-                hashtags=tuple(text.extract_hashtags(post.content)),
-            )
-            for post in page.posts
-        ]
+        found = [api_post(post) for post in page.posts]
         return ApiPage(found, page.next_before)
 
     async def by_author(self, author_id: int, limit: int, before: int | None) -> ApiPage:
@@ -156,17 +159,5 @@ class ApiPostService:
             rows = (await conn.execute(query)).all()
         has_more = len(rows) > limit
         rows = rows[:limit]
-        found = [
-            ApiPost(
-                id=row.id,
-                content=row.content,
-                img=row.img,
-                like_count=row.like_count,
-                created_at=row.created_at,
-                author_id=row.author_id,
-                author_nick=row.author_nick,
-                hashtags=tuple(text.extract_hashtags(row.content)),
-            )
-            for row in rows
-        ]
+        found = [api_post(row) for row in rows]
         return ApiPage(found, found[-1].id if has_more and found else None)

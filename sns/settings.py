@@ -147,21 +147,14 @@ def http_url(required: bool) -> Parser:
 
 
 def sizes(variable: str, raw: str) -> tuple[int, ...]:
-    """Comma-separated pixel sizes, smallest first, each 16..8192, at least one."""
-    found: set[int] = set()
-    for part in raw.split(","):
-        if not part.strip():
-            continue
-        try:
-            size = int(part.strip())
-        except ValueError:
-            raise SettingsError(f"{variable}: {part.strip()!r} is not a whole number") from None
-        if not 16 <= size <= 8192:
-            raise SettingsError(f"{variable}: sizes must be between 16 and 8192, not {size}")
-        found.add(size)
-    if not found:
-        raise SettingsError(f"{variable} must list at least one size, e.g. 200,1080")
-    return tuple(sorted(found))
+    """Comma-separated pixel sizes, smallest first, each 16..8192, at least one: the rule of
+    the ``resize`` package, which the Lambda and the batch tool read the same variable by."""
+    from resize.keys import ConfigError, parse_sizes
+
+    try:
+        return parse_sizes(raw, variable)
+    except ConfigError as exc:
+        raise SettingsError(str(exc)) from None
 
 
 @dataclass(frozen=True)
