@@ -7,21 +7,29 @@ one, a word of each together and a one-character query:
 - SQL statements per search (first page and a page 20 pages deep),
 - median time per search page against a hashtag page (first and deep),
 - post creation time through ``PostService.create`` with and without the index,
+- post creation as a user meets it: ``POST /post`` (the form, logged in, with its XSRF
+  token) to two real server processes on the same database, one with the index and one
+  without (``bench/search_server.py``), taking turns: median latency one request at a
+  time, then requests per second with a few clients at once,
 - index rows and bytes per post.
 
     .venv/bin/python bench/search.py                 # SQLite, 100,000 posts
     .venv/bin/python bench/search.py --mariadb       # starts MariaDB as tests/services.py does
     .venv/bin/python bench/search.py --url mysql+aiomysql://...   # an empty database
+    .venv/bin/python bench/search.py --posts 2000 --repeats 3 --creates 20 \
+        --http-rounds 20 --http-slices 1 --http-seconds 1                 # a smoke test
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -46,7 +54,10 @@ from sns.schema import (
     search_terms,
     users,
 )
-from sns.search import SearchIndex, SearchService, index_rows
+from sns.search import BODY_TERM, SearchIndex, SearchService, index_rows
+from tests.sns_server import Client, SnsServer
+
+HERE = Path(__file__).resolve().parent
 
 USERS = 200
 TAGS = 50
@@ -242,6 +253,183 @@ async def time_creates(
     }
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+class HttpCreates:
+    """``POST /post`` timed against two server processes on one database, one with the
+    search index and one without (``bench/search_server.py``), taking turns."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
+        self.servers: dict[bool, SnsServer] = {}
+        for indexed in (False, True):
+            server = SnsServer(data_dir, env)
+            server.command_prefix = [
+                sys.executable,
+                str(HERE / "search_server.py"),
+                "--index" if indexed else "--no-index",
+            ]
+            server.log_path = data_dir / f"server-{'index' if indexed else 'no-index'}.out"
+            self.servers[indexed] = server
+        self.clients: dict[bool, Client] = {}
+        self.sent = {False: 0, True: 0}
+        self.rng = random.Random(13)
+        self.words = vocabulary(self.rng)
+        self.lock = threading.Lock()
+
+    def start(self) -> int:
+        """Start both servers (one after the other: they share the data dir), sign up one
+        user on the first and log in on the second; returns the user's id."""
+        account: dict[str, str] | None = None
+        for indexed, server in self.servers.items():
+            server.start()
+            client = server.client()
+            if account is None:
+                account = client.join()
+            else:
+                assert client.login(account["email"]).status_code == 302
+            self.clients[indexed] = client
+        return self.clients[True].user_id()
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+    def content(self) -> str:
+        with self.lock:
+            return make_post(self.rng, self.words, self.rng.randrange(100_000))
+
+    def write(self, client: Client, indexed: bool) -> float:
+        """One post through the form; its latency in seconds."""
+        content = self.content()
+        started = time.perf_counter()
+        response = client.write(content)
+        elapsed = time.perf_counter() - started
+        if response.status_code != 302:  # the form's answer: back to the timeline
+            raise RuntimeError(f"POST /post answered {response.status_code}: {response.text}")
+        with self.lock:
+            self.sent[indexed] += 1
+        return elapsed
+
+    def one_at_a_time(self, rounds: int) -> dict[bool, list[float]]:
+        """Latencies of one request at a time, the two servers taking turns (and turns
+        about who goes first)."""
+        for indexed in (False, True):  # warm-up: connections, templates, caches
+            for _ in range(10):
+                self.write(self.clients[indexed], indexed)
+        latencies: dict[bool, list[float]] = {False: [], True: []}
+        for number in range(rounds):
+            for indexed in (False, True) if number % 2 == 0 else (True, False):
+                latencies[indexed].append(self.write(self.clients[indexed], indexed))
+        return latencies
+
+    def at_once(
+        self, threads: int, seconds: float, slices: int
+    ) -> dict[bool, tuple[int, float, list[float]]]:
+        """``threads`` clients posting as fast as they are answered, for ``seconds`` on one
+        server then on the other, ``slices`` times each: requests, seconds and latencies
+        per server."""
+        found: dict[bool, tuple[int, float, list[float]]] = {False: (0, 0, []), True: (0, 0, [])}
+        for number in range(slices):
+            for indexed in (False, True) if number % 2 == 0 else (True, False):
+                spent, latencies = self.turn(indexed, threads, seconds)
+                count, total, earlier = found[indexed]
+                found[indexed] = (count + len(latencies), total + spent, earlier + latencies)
+        return found
+
+    def turn(self, indexed: bool, threads: int, seconds: float) -> tuple[float, list[float]]:
+        """One server's turn: the seconds it took and the latencies of its requests."""
+        clients = []
+        for _ in range(threads):
+            client = Client(self.servers[indexed].url)
+            client.http.cookies.update(self.clients[indexed].http.cookies)
+            clients.append(client)
+        latencies: list[float] = []
+        deadline = time.perf_counter() + seconds
+
+        def post_until_deadline(client: Client) -> None:
+            mine = []
+            while time.perf_counter() < deadline:
+                mine.append(self.write(client, indexed))
+            with self.lock:
+                latencies.extend(mine)
+
+        workers = [threading.Thread(target=post_until_deadline, args=(c,)) for c in clients]
+        started = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        spent = time.perf_counter() - started
+        for client in clients:
+            client.http.close()
+        return spent, latencies
+
+
+async def indexed_posts(db: Database, user_id: int) -> tuple[int, int]:
+    """The user's posts and how many of them have a body row in the index: the check that
+    the server without the index really wrote none and the other indexed every post."""
+    async with db.read() as conn:
+        total = (
+            await conn.execute(
+                select(func.count()).select_from(posts).where(posts.c.user_id == user_id)
+            )
+        ).scalar_one()
+        indexed = (
+            await conn.execute(
+                select(func.count())
+                .select_from(posts)
+                .join(
+                    search_terms,
+                    (search_terms.c.post_id == posts.c.id) & (search_terms.c.term == BODY_TERM),
+                )
+                .where(posts.c.user_id == user_id)
+            )
+        ).scalar_one()
+    return int(total), int(indexed)
+
+
+async def time_http_creates(
+    db: Database, bench: HttpCreates, rounds: int, threads: int, seconds: float, slices: int
+) -> None:
+    print(f"\nPOST /post over HTTP, two server processes on this database ({load()})")
+    user_id = await asyncio.to_thread(bench.start)
+    try:
+        sequential = await asyncio.to_thread(bench.one_at_a_time, rounds)
+        print(f"  one at a time, {rounds} each, in turns ({load()}):")
+        medians = {}
+        for indexed, latencies in sequential.items():
+            medians[indexed] = statistics.median(latencies) * 1000
+            name = "with" if indexed else "without"
+            print(
+                f"    {name} the index: median {medians[indexed]:.2f} ms,"
+                f" {len(latencies) / sum(latencies):.1f} requests/s"
+            )
+        print(f"    with/without: median {(medians[True] / medians[False] - 1) * 100:+.0f}%")
+        if slices:
+            together = await asyncio.to_thread(bench.at_once, threads, seconds, slices)
+            print(f"  {threads} clients at once, {slices} turns of {seconds:g} s each ({load()}):")
+            rates = {}
+            for indexed, (count, spent, latencies) in together.items():
+                rates[indexed] = count / spent
+                print(
+                    f"    {'with' if indexed else 'without'} the index: {rates[indexed]:.1f}"
+                    f" requests/s, median {statistics.median(latencies) * 1000:.2f} ms"
+                    f" ({count} requests)"
+                )
+            print(f"    with/without: {(rates[True] / rates[False] - 1) * 100:+.0f}% requests/s")
+    finally:
+        await asyncio.to_thread(bench.stop)
+    total, indexed = await indexed_posts(db, user_id)
+    print(
+        f"  check: {total} posts written, {indexed} of them indexed;"
+        f" sent {bench.sent[True]} to the server with the index, {bench.sent[False]} without"
+    )
+    if indexed != bench.sent[True] or total != indexed + bench.sent[False]:
+        raise RuntimeError("the servers did not index as they were told")
+
+
 async def sizes(db: Database) -> dict[str, Any]:
     async with db.read() as conn:
         n_posts = (await conn.execute(select(func.count()).select_from(posts))).scalar_one()
@@ -270,7 +458,7 @@ async def sizes(db: Database) -> dict[str, Any]:
     return found
 
 
-async def run(url: str, n_posts: int, repeats: int, create_rounds: int) -> None:
+async def run(url: str, n_posts: int, args: argparse.Namespace, http: HttpCreates) -> None:
     # No per-transaction timeout: a bulk batch may take longer than a request may.
     db = Database(url, query_timeout=None)
     await db.migrate()
@@ -283,6 +471,8 @@ async def run(url: str, n_posts: int, repeats: int, create_rounds: int) -> None:
     started = time.perf_counter()
     viewer = await seed(db, n_posts, rng)
     print(f"seeded and indexed {n_posts} posts in {time.perf_counter() - started:.1f} s")
+    print(f"{db.engine.name}, {load()}")
+    sized = await sizes(db)  # before the posts the bench writes, some without the index
     post_service, search = services(db, indexed=True)
     calls: dict[str, Callable[[int | None], Awaitable[Page]]] = {
         "hashtag page #tag7": lambda before: post_service.by_hashtag("tag7", before, viewer),
@@ -298,7 +488,7 @@ async def run(url: str, n_posts: int, repeats: int, create_rounds: int) -> None:
     print(f"\nmedian ms per page (statements, posts shown), {n_posts} posts, {db.engine.name}")
     print(f"{'page':<32} {'first':>18} {'deep (20 pages in)':>20}")
     await time_pages(db, calls, 2)  # warm the caches for every query alike
-    results = await time_pages(db, calls, repeats)
+    results = await time_pages(db, calls, args.repeats)
     for name in calls:
         (fm, fs, fp), (dm, ds, dp) = results[name]["first"], results[name]["deep"]
         print(f"{name:<32} {fm:>8.2f} ({fs:>2}, {fp:>2}) {dm:>10.2f} ({ds:>2}, {dp:>2})")
@@ -308,14 +498,18 @@ async def run(url: str, n_posts: int, repeats: int, create_rounds: int) -> None:
     for name, result in results.items():
         first_ratio = result["first"][0] / base_first
         print(f"  {name:<32} {first_ratio:>5.2f} {result['deep'][0] / base_deep:>5.2f}")
-    print(f"\npost creation, median ms (statements) of {create_rounds} each:")
-    for kind, timings in (await time_creates(db, viewer, create_rounds)).items():
+    print(f"\npost creation, median ms (statements) of {args.creates} each ({load()}):")
+    for kind, timings in (await time_creates(db, viewer, args.creates)).items():
         (plain_ms, plain_n), (indexed_ms, indexed_n) = timings[False], timings[True]
         print(
             f"  {kind:<16} without the index {plain_ms:6.2f} ({plain_n}), "
             f"with it {indexed_ms:6.2f} ({indexed_n}): {(indexed_ms / plain_ms - 1) * 100:+.0f}%"
         )
-    print(f"\nsizes: {await sizes(db)}")
+    if args.http_rounds:
+        await time_http_creates(
+            db, http, args.http_rounds, args.http_clients, args.http_seconds, args.http_slices
+        )
+    print(f"\nsizes: {sized}")
     await db.dispose()
 
 
@@ -326,8 +520,16 @@ def main() -> None:
     parser.add_argument("--mariadb", action="store_true", help="start a MariaDB of our own")
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--creates", type=int, default=300)
+    parser.add_argument(
+        "--http-rounds", type=int, default=300, help="POST /post one at a time (0: no HTTP)"
+    )
+    parser.add_argument("--http-clients", type=int, default=4, help="clients at once")
+    parser.add_argument("--http-seconds", type=float, default=5, help="length of a turn")
+    parser.add_argument("--http-slices", type=int, default=6, help="turns of each server")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
+        data_dir = Path(folder) / "data"
+        data_dir.mkdir()
         if args.mariadb:
             from tests.services import MariaDBServer
 
@@ -335,12 +537,19 @@ def main() -> None:
             server.start()
             try:
                 url = server.create_database("bench_search")
-                asyncio.run(run(url, args.posts, args.repeats, args.creates))
+                http = HttpCreates(data_dir, {"SNS_DATABASE_URL": url})
+                asyncio.run(run(url, args.posts, args, http))
             finally:
                 server.stop()
             return
-        url = args.url or f"sqlite+aiosqlite:///{Path(folder) / 'bench.sqlite3'}"
-        asyncio.run(run(url, args.posts, args.repeats, args.creates))
+        if args.url:
+            http = HttpCreates(data_dir, {"SNS_DATABASE_URL": args.url})
+            asyncio.run(run(args.url, args.posts, args, http))
+            return
+        # The file the servers open by default in their data dir.
+        http = HttpCreates(data_dir, {})
+        url = f"sqlite+aiosqlite:///{http.servers[True].sqlite_path}"
+        asyncio.run(run(url, args.posts, args, http))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ normalised text: a CJK piece anywhere, a word piece at the start of a word.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -71,10 +72,19 @@ _CJK_RANGES = (
 )
 
 
+_CJK_CHAR = re.compile(
+    "["
+    + "".join(f"{re.escape(chr(low))}-{re.escape(chr(high))}" for low, high in _CJK_RANGES)
+    + "]"
+)
+
+
 def is_cjk(ch: str) -> bool:
-    """Hangul, Han or Kana: scripts written without spaces between the parts of a word."""
-    point = ord(ch)
-    return any(low <= point <= high for low, high in _CJK_RANGES)
+    """Hangul, Han or Kana: scripts written without spaces between the parts of a word.
+
+    One character class rather than a walk over the ranges: this runs for every character
+    of every new post, inside its transaction."""
+    return _CJK_CHAR.match(ch) is not None
 
 
 def is_word_char(ch: str) -> bool:
@@ -101,12 +111,12 @@ def pieces_of(text: str) -> list[Piece]:
     current: list[str] = []
     current_cjk = False
     for ch in normalize(text):
-        if not is_word_char(ch) and not is_cjk(ch):
+        cjk = is_cjk(ch)
+        if not cjk and not is_word_char(ch):
             if current:
                 found.append(Piece("".join(current), current_cjk))
                 current = []
             continue
-        cjk = is_cjk(ch)
         if current and cjk != current_cjk:
             found.append(Piece("".join(current), current_cjk))
             current = []

@@ -8,6 +8,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
+from sns import search
 from sns.comments import CommentService
 from sns.db import Database, alembic_config
 from sns.errors import Invalid
@@ -21,6 +22,7 @@ from sns.search import (
     body_of,
     document,
     index_terms,
+    is_cjk,
     like_pattern,
     mark_spans,
     parse_query,
@@ -53,6 +55,15 @@ def texts(raw: str) -> list[str]:
 )
 def test_text_is_normalised_and_cut_into_runs_of_one_kind(raw, pieces):
     assert texts(raw) == pieces
+
+
+def test_every_code_point_of_the_cjk_ranges_and_no_other_counts_as_cjk():
+    # is_cjk is one regular-expression class built from the ranges (it runs for every
+    # character of every new post); it must say what the ranges say, to the last point.
+    ranges = search._CJK_RANGES
+    for point in range(0x110000):
+        expected = any(low <= point <= high for low, high in ranges)
+        assert is_cjk(chr(point)) == expected, hex(point)
 
 
 def test_korean_runs_give_2_grams_and_characters_words_give_prefixes():
