@@ -363,7 +363,11 @@ class ApiClientService:
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(SECRET_BYTES)
+    """A random secret never starting with "-", so that after ``--secret`` it is no flag."""
+    while True:
+        secret = secrets.token_urlsafe(SECRET_BYTES)
+        if not secret.startswith("-"):
+            return secret
 
 
 def _is_id(value: object) -> bool:

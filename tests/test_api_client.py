@@ -158,3 +158,10 @@ def test_the_demo_site_shows_my_posts_and_searches_hashtags(server, owner):
         browser_page = requests.get(url + "/browser", timeout=30)
         assert "src='/demo.js'" in browser_page.text
         assert requests.get(url + "/demo.js", timeout=30).status_code == 200
+
+
+def test_the_demo_site_takes_a_secret_that_starts_with_a_dash(server):
+    """Secrets made before the fix may start with "-"; ``--secret=...`` must still carry them."""
+    port = free_port()
+    with demo_site(server.url, "-" + uuid.uuid4().hex, port) as url:
+        assert requests.get(url + "/browser", timeout=30).status_code == 200

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sns.api_clients import normalize_host, origin_host
+from sns.api_clients import new_secret, normalize_host, origin_host
 from sns.errors import Invalid
 
 HOSTISH = st.text(alphabet=st.sampled_from("ab-.:[]/@1:0 한Ａ\u0000%#?"), max_size=30)
@@ -52,3 +52,9 @@ def test_origins(origin, host):
 def test_an_unclosed_ipv6_url_is_refused_not_an_error():
     with pytest.raises(Invalid):
         normalize_host("http://[::1")
+
+
+def test_a_new_secret_never_reads_as_a_command_line_flag():
+    drawn = [new_secret() for _ in range(2000)]
+    assert not [secret for secret in drawn if secret.startswith("-")]
+    assert len(set(drawn)) == len(drawn)
