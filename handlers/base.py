@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import tornado.locale
+from tornado import escape
 from tornado.concurrent import Future
 from tornado.web import HTTPError, RequestHandler, StaticFileHandler
 
@@ -44,6 +45,7 @@ from sns.images import ImageService
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
 from sns.net import client_ip, is_trusted, safe_next_url
+from sns.pagecache import version_and_session
 from sns.posts import PostService
 from sns.services import Services
 from sns.sessions import SessionStore
@@ -57,6 +59,7 @@ LOCALE_COOKIE = "locale"
 SUPPORTED_LOCALES = ("en_US", "ko_KR")
 HSTS = "max-age=15552000; includeSubDomains"  # 180 days, sent only over HTTPS
 PRIVATE = "private, no-store"  # what a logged-in person sees is theirs alone
+XSRF_PLACEHOLDER = b"sns-xsrf-token-of-this-reader"  # in pages drawn to be kept
 
 
 @functools.cache
@@ -116,6 +119,8 @@ class BaseHandler(RequestHandler):
     """Every handler's parent; only Tornado's documented hooks are overridden."""
 
     session_id: str | None = None
+    site_version: int | None = None
+    """The site version read for this request (None: not read, or nothing is cached)."""
     _statements_at_start = 0
 
     # -- services, read-only -------------------------------------------------------------
@@ -184,16 +189,25 @@ class BaseHandler(RequestHandler):
             await result
 
     async def authenticate(self) -> User | None:
-        """The user of the signed session cookie, or None; a stale cookie is cleared."""
+        """The user of the signed session cookie, or None; a stale cookie is cleared.
+
+        The session record and the site version come in one round trip (Redis), and the
+        user is read from the database only when the site version moved since this process
+        last read them: a password change or an account deletion moves it, so such a
+        session still ends at once, on every process.
+        """
         max_age = self.config.session_ttl / 86400 + 1
         raw = self.get_signed_cookie(SESSION_COOKIE, max_age_days=max_age)
         if not raw:
             return None
         session_id = raw.decode("ascii", "replace")
-        session = await self.sessions.get(session_id)
+        version, session = await version_and_session(
+            self.services.site_version, self.sessions, session_id
+        )
+        self.site_version = version
         user = None
         if session and session.get("user_id"):
-            user = await self.accounts.get(int(session["user_id"]))
+            user = await self._known_user(int(session["user_id"]), version)
         if user is not None and session and session.get("version", 0) != user.session_version:
             await self.sessions.delete(session_id)
             user = None
@@ -203,6 +217,15 @@ class BaseHandler(RequestHandler):
         self.session_id = session_id
         if self.request.method == "GET":
             self._set_session_cookie(session_id)
+        return user
+
+    async def _known_user(self, user_id: int, version: int | None) -> User | None:
+        known = self.services.known_users
+        user = known.get(version, user_id)
+        if user is None:
+            user = await self.accounts.get(user_id)
+            if user is not None:
+                known.put(version, user_id, user)
         return user
 
     @property
@@ -400,9 +423,57 @@ class BaseHandler(RequestHandler):
 
 
 class PageHandler(BaseHandler):
-    """What only HTML pages need: the layout, the sidebar, refused forms, error pages."""
+    """What only HTML pages need: the layout, the sidebar, refused forms, error pages.
+
+    A handler with ``cache_pages = True`` has its GET answers kept (``Services.pages``)
+    and served again to the same reader, for the same URL and language, until the site
+    version moves. Such a page is drawn with a placeholder for the XSRF token, which each
+    answer fills with the reader's own.
+    """
 
     follow_counts: FollowCounts | None = None
+    cache_pages = False
+    _page_key: tuple[object, ...] | None = None
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if not self.cache_pages or self.request.method != "GET" or self._finished:
+            return
+        if self.site_version is None:
+            self.site_version = await self.services.site_version.current()
+        if self.site_version is None:
+            return
+        request = self.request
+        self._page_key = (
+            request.uri,
+            request.host,
+            request.protocol,
+            self.locale.code,
+            self.viewer_id,
+        )
+        page = self.services.pages.get(self.site_version, self._page_key)
+        if page is not None:
+            self._page_key = None  # served, not stored again: its age stays its own
+            await self.finish(self._with_xsrf_token(page))
+
+    def _with_xsrf_token(self, page: bytes) -> bytes:
+        return page.replace(XSRF_PLACEHOLDER, escape.xhtml_escape(self.xsrf_token).encode())
+
+    @property
+    def xsrf_token(self) -> bytes:
+        """While a page that will be kept is drawn, a placeholder: each answer fills in its
+        reader's token (``finish``), so no reader is ever served another's."""
+        if self._page_key is not None:
+            return XSRF_PLACEHOLDER
+        return super().xsrf_token
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
+        key, self._page_key = self._page_key, None
+        if key is not None and isinstance(chunk, bytes):
+            if self.get_status() == 200 and not self._write_buffer:
+                self.services.pages.put(self.site_version, key, chunk)
+            chunk = self._with_xsrf_token(chunk)
+        return super().finish(chunk)
 
     def get_template_namespace(self) -> dict[str, Any]:
         namespace = super().get_template_namespace()

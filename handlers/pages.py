@@ -40,6 +40,8 @@ class TimelineHandler(PageHandler):
 class MainHandler(TimelineHandler):
     """GET /: everyone's posts, newest first, a page at a time (``?before=<post id>``)."""
 
+    cache_pages = True
+
     async def get(self) -> None:
         page = await self.posts.timeline(self.int_argument("before"), self.viewer_id)
         await self.render_timeline(page, compose=bool(self.current_user))
@@ -47,6 +49,8 @@ class MainHandler(TimelineHandler):
 
 class FollowingTimelineHandler(TimelineHandler):
     """GET /following: posts of the people I follow, and mine."""
+
+    cache_pages = True
 
     @login_required
     async def get(self) -> None:
@@ -62,6 +66,8 @@ class FollowingTimelineHandler(TimelineHandler):
 
 class HashtagHandler(TimelineHandler):
     """GET /hashtag?hashtag=x: posts carrying #x, paginated like the timeline."""
+
+    cache_pages = True
 
     async def get(self) -> None:
         query = self.get_argument("hashtag", "").strip().lstrip("#").strip()
@@ -87,6 +93,8 @@ class SearchHandler(TimelineHandler):
     The top bar's one box sends everything here; a lone ``#tag`` goes on to its hashtag
     page, so the box works with JavaScript off.
     """
+
+    cache_pages = True
 
     search_marks: tuple[Piece, ...] = ()
 
@@ -127,6 +135,8 @@ class SearchHandler(TimelineHandler):
 class UserPageHandler(TimelineHandler):
     """GET /user/<id>: one person's posts, with their counts and a follow button."""
 
+    cache_pages = True
+
     async def get(self, user_id: str) -> None:
         profile = await self.follows.profile(int(user_id), self.viewer_id)
         page = await self.posts.by_user(
@@ -139,6 +149,8 @@ class UserPageHandler(TimelineHandler):
 
 class LikesPageHandler(TimelineHandler):
     """GET /likes: the posts I liked."""
+
+    cache_pages = True
 
     @login_required
     async def get(self) -> None:
@@ -153,6 +165,8 @@ class LikesPageHandler(TimelineHandler):
 
 class ProfilePageHandler(PageHandler):
     """GET /profile: my followings and followers, each with the right button."""
+
+    cache_pages = True
 
     @login_required
     async def get(self) -> None:

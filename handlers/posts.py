@@ -32,6 +32,8 @@ class PostCreateHandler(TimelineHandler):
 class PostPageHandler(PageHandler):
     """GET /post/<id>: the post's own page, the link people share (Open Graph tags)."""
 
+    cache_pages = True
+
     async def get(self, post_id: str) -> None:
         post = await self.posts.view(int(post_id), self.viewer_id)
         await self.render_page("post_page.html", post=post)

@@ -83,6 +83,8 @@ class Database:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         self.statement_count = 0
+        # Called after every committed write transaction: the page cache's site version.
+        self.after_commit: list[Callable[[], Awaitable[None]]] = []
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
@@ -124,6 +126,8 @@ class Database:
                 await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():
                 yield conn
+        for hook in self.after_commit:
+            await hook()
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in one write transaction; run it again when it lost a deadlock.

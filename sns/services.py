@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from sns.accounts import AccountService
+from sns.accounts import AccountService, User
 from sns.api_clients import ApiClientService
 from sns.api_posts import ApiPostService
 from sns.comments import CommentService
@@ -19,6 +19,14 @@ from sns.follows import FollowService
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
+from sns.pagecache import (
+    NoSiteVersion,
+    ProcessSiteVersion,
+    RedisSiteVersion,
+    SiteVersion,
+    SqliteSiteVersion,
+    VersionedCache,
+)
 from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sns.search import SearchIndex, SearchService
@@ -44,12 +52,19 @@ class Services:
     """Kakao login, or None when it is not configured (its pages then answer 404)."""
     api_clients: ApiClientService
     api_posts: ApiPostService
+    site_version: SiteVersion
+    pages: VersionedCache[bytes]
+    """Pages drawn in this process, kept until the site version moves."""
+    known_users: VersionedCache[User]
+    """Users read in this process, kept like pages: a session costs no user lookup."""
 
     @property
     def session_backend(self) -> str:
         return "redis" if self.redis is not None else "sql"
 
     async def close(self) -> None:
+        if isinstance(self.site_version, SqliteSiteVersion):
+            self.site_version.close()
         await self.images.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -118,6 +133,8 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         search_index=SearchIndex(),
     )
     search = SearchService(db, posts=posts)
+    site_version = choose_site_version(db, redis)
+    db.after_commit.append(site_version.bump)
     return Services(
         settings=settings,
         db=db,
@@ -141,4 +158,22 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         ),
         api_posts=ApiPostService(db, posts, search),
         search=search,
+        site_version=site_version,
+        pages=VersionedCache(settings.page_cache_bytes, settings.page_cache_ttl, size=len),
+        known_users=VersionedCache(
+            10_000 if settings.page_cache_bytes else 0, settings.page_cache_ttl
+        ),
     )
+
+
+def choose_site_version(db: Database, redis: Redis | None) -> SiteVersion:
+    """SQLite's own change counter for a file (it sees every writer, even a SQL shell);
+    else a counter in Redis; MySQL without Redis has nothing all nodes see: no caching."""
+    if db.is_sqlite:
+        path = db.url.split("///", 1)[-1].split("?", 1)[0]
+        if path and path != ":memory:":
+            return SqliteSiteVersion(path)
+        return ProcessSiteVersion()
+    if redis is not None:
+        return RedisSiteVersion(redis)
+    return NoSiteVersion()

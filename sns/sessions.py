@@ -13,6 +13,7 @@ import time
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from sqlalchemy import delete, insert, select, update
 
 from sns.db import Database
@@ -138,6 +139,14 @@ class RedisSessionStore:
 
     async def get(self, session_id: str) -> SessionData | None:
         raw = await self.redis.getex(self.PREFIX + _key(session_id), ex=self.ttl)
+        return self.decode(raw)
+
+    def queue_get(self, pipe: Pipeline, session_id: str) -> None:
+        """``get`` as one command of a pipeline that also asks other things."""
+        pipe.getex(self.PREFIX + _key(session_id), ex=self.ttl)
+
+    @staticmethod
+    def decode(raw: str | bytes | None) -> SessionData | None:
         return None if raw is None else json.loads(raw)
 
     async def save(self, session_id: str, data: SessionData) -> None:

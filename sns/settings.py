@@ -263,6 +263,18 @@ class Settings:
         "are believed; anyone else's are ignored",
     )
     page_size: int = setting(None, "20", whole(1, 200), "posts per timeline page")
+    page_cache_bytes: int = setting(
+        None,
+        "16777216",
+        whole(0, 10**10),
+        "bytes of drawn pages each process keeps for reuse until anything changes; 0: off",
+    )
+    page_cache_ttl: int = setting(
+        None,
+        "30",
+        whole(1, 3600),
+        "seconds a kept page may be served (relative times such as 3 minutes ago stay right)",
+    )
     db_connect_timeout: int = setting(
         None, "5", whole(1, 600), "seconds to wait for MySQL/MariaDB to accept a connection"
     )

@@ -1,0 +1,178 @@
+"""What lets a page drawn once be served again: a site version and the caches keyed by it.
+
+The site version is a token that moves whenever anything a page shows may have changed,
+in any process on any node: a counter in Redis that every committed write transaction
+moves on (``Database.after_commit``), or on the embedded default SQLite's own
+``PRAGMA data_version``, which moves on every commit to the file by any connection of any
+process and costs a few microseconds to read. Each process keeps what it drew for the
+version it saw last; a new version empties it. A page is drawn from the database and the
+reader alone, so a page drawn for one reader at one version is that reader's page until
+the version moves, except for relative times ("3 minutes ago"), which an entry's age bound
+(``ttl``) keeps honest.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, Protocol, TypeVar
+
+from redis.asyncio import Redis
+
+from sns.sessions import RedisSessionStore, SessionData, SessionStore
+
+log = logging.getLogger("sns.pagecache")
+
+V = TypeVar("V")
+
+
+class SiteVersion(Protocol):
+    """A number that grows whenever what pages show may have changed; None: do not cache."""
+
+    async def current(self) -> int | None:
+        """The version now, as every process and node sees it."""
+
+    async def bump(self) -> None:
+        """Move the version on (after a write transaction committed)."""
+
+
+class RedisSiteVersion:
+    """A counter in Redis, shared by every process and node that uses the same Redis."""
+
+    KEY = "sns:site-version"
+
+    def __init__(self, redis: Redis) -> None:
+        self.redis = redis
+
+    async def current(self) -> int | None:
+        return int(await self.redis.get(self.KEY) or 0)
+
+    async def bump(self) -> None:
+        """A failed bump is logged, not raised: the write is stored, and entries age out."""
+        try:
+            await self.redis.incr(self.KEY)
+        except Exception as exc:
+            log.warning("could not move the site version on: %s", exc)
+
+    async def current_with_session(
+        self, sessions: SessionStore, session_id: str
+    ) -> tuple[int | None, SessionData | None]:
+        """The version and a session record in one round trip when both live in this Redis."""
+        if not isinstance(sessions, RedisSessionStore) or sessions.redis is not self.redis:
+            return await self.current(), await sessions.get(session_id)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.get(self.KEY)
+            sessions.queue_get(pipe, session_id)
+            version, raw = await pipe.execute()
+        return int(version or 0), sessions.decode(raw)
+
+
+class SqliteSiteVersion:
+    """SQLite's ``data_version`` of a connection that only ever reads it.
+
+    It changes when any other connection, in this process or another, commits to the file;
+    a read of it touches no table and takes no lock.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+
+    async def current(self) -> int | None:
+        row = self.connection.execute("PRAGMA data_version").fetchone()
+        return int(row[0])
+
+    async def bump(self) -> None:
+        """Nothing to do: the commit itself moved ``data_version``."""
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class ProcessSiteVersion:
+    """A counter in this process, for an in-memory database that no other process can see."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    async def current(self) -> int | None:
+        return self.value
+
+    async def bump(self) -> None:
+        self.value += 1
+
+
+class NoSiteVersion:
+    """No version anyone else can see (MySQL without Redis): nothing is cached."""
+
+    async def current(self) -> int | None:
+        return None
+
+    async def bump(self) -> None:
+        """Nothing is cached, so nothing goes stale."""
+
+
+async def version_and_session(
+    version: SiteVersion, sessions: SessionStore, session_id: str
+) -> tuple[int | None, SessionData | None]:
+    """The site version and a session record, in one round trip where the backends allow."""
+    if isinstance(version, RedisSiteVersion):
+        return await version.current_with_session(sessions, session_id)
+    return await version.current(), await sessions.get(session_id)
+
+
+class VersionedCache(Generic[V]):
+    """Values kept for one site version at a time, least recently used out first.
+
+    ``max_size`` bounds the sum of ``size(value)``; an entry older than ``ttl`` seconds is
+    not served. Seeing a newer version empties the cache: nothing kept for an older one
+    can be served again. What a request drew after another had seen a newer version is
+    dropped, not stored.
+    """
+
+    def __init__(
+        self,
+        max_size: int,
+        ttl: float,
+        size: Callable[[V], int] = lambda _value: 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_size = max_size
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self.version: int | None = None
+        self.entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+        self.used = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, version: int | None, key: Hashable) -> V | None:
+        if version is None or self.max_size <= 0:
+            return None
+        if version != self.version:  # newer, or older after Redis lost the counter
+            self.entries.clear()
+            self.used = 0
+            self.version = version
+        entry = self.entries.get(key)
+        if entry is None or self.clock() - entry[0] > self.ttl:
+            self.misses += 1
+            return None
+        self.entries.move_to_end(key)
+        self.hits += 1
+        return entry[1]
+
+    def put(self, version: int | None, key: Hashable, value: V) -> None:
+        size = self.size(value)
+        if version is None or version != self.version or size > self.max_size:
+            return
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.used -= self.size(old[1])
+        self.entries[key] = (self.clock(), value)
+        self.used += size
+        while self.used > self.max_size:
+            _key, (_stamp, dropped) = self.entries.popitem(last=False)
+            self.used -= self.size(dropped)
