@@ -41,6 +41,23 @@ def timed(call):
     return response, time.monotonic() - started
 
 
+def freeze(pid: int) -> None:
+    """SIGSTOP, then wait until every thread of the process is stopped: on a loaded machine
+    a thread already running could still answer one more query."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    tasks = f"/proc/{pid}/task"
+    while time.monotonic() < deadline:
+        states = []
+        for task in os.listdir(tasks):
+            with open(f"{tasks}/{task}/stat") as stat:
+                states.append(stat.read().rsplit(")", 1)[1].split()[0])
+        if all(state in ("T", "t") for state in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError("the database process did not stop")
+
+
 def test_a_frozen_database_answers_503_quickly_and_recovers(make_server, private_mariadb):
     url = private_mariadb.create_database("sns_frozen")
     server = make_server("sqlite", SNS_DATABASE_URL=url, SNS_DB_QUERY_TIMEOUT="3")
@@ -48,7 +65,7 @@ def test_a_frozen_database_answers_503_quickly_and_recovers(make_server, private
     client.join()
     assert client.get("/").status_code == 200
 
-    os.kill(private_mariadb.proc.pid, signal.SIGSTOP)
+    freeze(private_mariadb.proc.pid)
     try:
         health, health_seconds = timed(lambda: requests.get(server.url + "/healthz", timeout=30))
         page, page_seconds = timed(lambda: client.get("/"))
