@@ -51,7 +51,7 @@ from tornado.iostream import IOStream
 from handlers.app import make_app
 from sns import cli
 from sns.db import SchemaBehind, run_migrations
-from sns.logs import setup_logging
+from sns.logs import access_lines, setup_logging
 from sns.services import build_services
 from sns.settings import Settings
 
@@ -349,6 +349,7 @@ async def serve(settings: Settings, listen: Listen) -> None:
         await server.drain(settings.shutdown_grace)
     finally:
         await services.close()
+        access_lines.flush()
     log.info("stopped")
 
 
