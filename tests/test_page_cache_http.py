@@ -1,0 +1,734 @@
+"""Pages stay fresh across processes: two SNS processes, A and B, share one database (and one
+Redis on the production backend); whatever is done on A shows on B's very next page.
+
+Each test first reads the pages on B twice (so a page cache in B would hold them), then acts
+on A, then reads the same URLs on B once: no sleep and no retry, since a retry would hide a
+stale page. Other tests read one URL on B as several readers in turn, so a cache entry shared
+between readers (hearts, follow buttons, edit links, the sidebar, the XSRF token, the
+language) would show up in the wrong reader's page.
+
+Backends: MariaDB + Redis sessions (separate data dirs, shared secrets, as docs/deploy.md
+says) and the embedded default (two processes on one data dir: one SQLite file, SQL
+sessions, one generated secrets file).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+import requests
+
+from tests.conftest import BACKENDS, backend_env
+from tests.sns_server import PASSWORD, XSRF_INPUT, Client, SnsServer, my_user_id
+
+JSON = {"Accept": "application/json"}
+FORM_TAG = re.compile(r"<form\b[^>]*>")
+META_XSRF = re.compile(r'<meta name="xsrf-token" content="([^"]+)">')
+
+
+def unique(prefix: str) -> str:
+    """A word (or hashtag) no other test uses, so each test reads only its own posts."""
+    return prefix + uuid.uuid4().hex[:10]
+
+
+# --- the two processes and the people using them ------------------------------------------
+
+
+@dataclass
+class Person:
+    """One browser (one cookie jar) that may talk to either process."""
+
+    a: Client
+    b: Client
+    id: int = 0
+    nick: str = ""
+    email: str = ""
+    password: str = PASSWORD
+
+    @property
+    def http(self) -> requests.Session:
+        return self.a.http
+
+
+@dataclass
+class Pair:
+    """Processes A (where people act) and B (where they read), on one database."""
+
+    backend: str
+    a: SnsServer
+    b: SnsServer
+    started: list[SnsServer] = field(default_factory=list)
+
+    def browser(self) -> Person:
+        """A new browser, logged out, whose cookies go to both processes."""
+        on_a, on_b = Client(self.a.url), Client(self.b.url)
+        on_b.http = on_a.http
+        # Its XSRF cookie from a page no cache keeps, so that signing up and logging in
+        # never depend on the pages under test.
+        assert on_a.get("/join").status_code == 200 and on_a.http.cookies.get("_xsrf")
+        return Person(on_a, on_b)
+
+    def person(self, nick: str | None = None) -> Person:
+        """A fresh account, signed up (and so logged in) on A."""
+        someone = self.browser()
+        typed = someone.a.join(nick=nick or unique("n"))
+        someone.nick, someone.email = typed["nick"], typed["email"]
+        # /account: a settings page, never one the page cache keeps.
+        someone.id = my_user_id(someone.a.get("/account").text)
+        return someone
+
+    def other_session(self, of: Person) -> Person:
+        """Another browser of the same account, logged in on B (a second device)."""
+        device = self.browser()
+        assert device.b.login(of.email, of.password).status_code == 302
+        device.id, device.nick, device.email = of.id, of.nick, of.email
+        return device
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def pair(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Pair]:
+    """A and B, started once per backend for the whole module."""
+    backend = request.param
+    env = backend_env(backend, request)
+    if backend == "sqlite":
+        # The embedded default as `run.py --processes 2` has it: one data dir, so one
+        # SQLite file and the secrets A generated; each process logs to a file of its own.
+        data_dir = tmp_path_factory.mktemp("cache-sqlite")
+        a, b = SnsServer(data_dir, env), SnsServer(data_dir, env)
+        b.log_path = data_dir / "server-b.out"
+    else:
+        env.update(
+            SNS_COOKIE_SECRET=secrets.token_urlsafe(40), SNS_JWT_SECRET=secrets.token_urlsafe(40)
+        )
+        a = SnsServer(tmp_path_factory.mktemp("cache-mariadb-a"), env)
+        b = SnsServer(tmp_path_factory.mktemp("cache-mariadb-b"), env)
+    processes = Pair(backend, a, b)
+    try:
+        for server in (a, b):  # A first: it creates the schema (and, on SQLite, the secrets)
+            server.start()
+            processes.started.append(server)
+        yield processes
+    finally:
+        for server in processes.started:
+            server.stop()
+
+
+# --- reading pages --------------------------------------------------------------------------
+
+
+def warm(client: Client, *paths: str) -> dict[str, str]:
+    """Read each page twice on ``client``'s process, so a cache there holds it; return the
+    second reading of each (what the cache would serve)."""
+    pages = {}
+    for path in paths:
+        for _ in range(2):
+            response = client.get(path, allow_redirects=False)
+            assert response.status_code == 200, (path, response.status_code)
+        pages[path] = response.text
+    return pages
+
+
+def page(client: Client, path: str, status: int = 200) -> str:
+    """One fresh reading: no retry, so a stale page fails the test."""
+    response = client.get(path, allow_redirects=False)
+    assert response.status_code == status, (path, response.status_code, response.text[:300])
+    return response.text
+
+
+def shown(html: str, post_id: int) -> bool:
+    return f'id="post-{post_id}"' in html
+
+
+def article(html: str, post_id: int) -> str:
+    """The HTML of one post's article: its text, heart, buttons, links and comments."""
+    start = html.index(f'id="post-{post_id}"')
+    return html[start : html.index("</article>", start)]
+
+
+def comment_item(html: str, comment_id: int) -> str:
+    """One comment's list item with its replies (up to its reply form or its end)."""
+    start = html.index(f'id="comment-{comment_id}"')
+    end = html.find('<details class="reply-box">', start)
+    return html[start : end if end != -1 else html.index("</li>", start)]
+
+
+def heart(block: str) -> tuple[str, str]:
+    """The like button as the reader sees it: (aria-pressed, heart)."""
+    pressed = re.search(r'class="like-button" aria-pressed="(\w+)"', block)
+    glyph = re.search(r'<span class="heart" aria-hidden="true">(.)</span>', block)
+    assert pressed and glyph, block
+    return pressed.group(1), glyph.group(1)
+
+
+def like_count(block: str) -> int:
+    return int(re.search(r'<span class="like-count">(\d+)</span>', block).group(1))
+
+
+def follow_button(html: str, user_id: int) -> tuple[str, str] | None:
+    """The first follow form for ``user_id``: (its action, aria-pressed), or None."""
+    found = re.search(
+        rf'action="/user/{user_id}/(follow|unfollow)" data-ajax="follow".*?'
+        r'class="[^"]*follow-button" aria-pressed="(\w+)"',
+        html,
+        re.S,
+    )
+    return (found.group(1), found.group(2)) if found else None
+
+
+def greeting(html: str) -> str | None:
+    found = re.search(r'<p class="greeting">([^<]*)</p>', html)
+    return found.group(1) if found else None
+
+
+def sidebar_counts(html: str) -> tuple[int, int]:
+    """(following, followers) in the reader's own profile box."""
+    followings = re.search(r'class="following-count">(\d+)<', html)
+    followers = re.search(r'class="follower-count">(\d+)<', html)
+    assert followings and followers, "no counts in the profile box"
+    return int(followings.group(1)), int(followers.group(1))
+
+
+def profile_follower_count(html: str) -> int:
+    return int(re.search(r'class="profile-follower-count">(\d+)<', html).group(1))
+
+
+def people(html: str, column: str) -> dict[int, str]:
+    """A column of /profile ("followings" or "followers"): person id -> their button."""
+    start = html.index(f'class="card people {column}"')
+    section = html[start : html.index("</section>", start)]
+    return {
+        int(person_id): re.search(r'action="/user/\d+/(follow|unfollow)"', item).group(1)
+        for person_id, item in re.findall(
+            r'<li class="person" data-user-id="(\d+)">(.*?)</li>', section, re.S
+        )
+    }
+
+
+def post_forms(html: str) -> set[str]:
+    """The actions of the page's POST forms."""
+    actions = set()
+    for tag in FORM_TAG.findall(html):
+        if 'method="post"' in tag:
+            actions.add(re.search(r'action="([^"]*)"', tag).group(1))
+    return actions
+
+
+def logged_out(html: str) -> bool:
+    """The page a logged-out visitor gets: the login box, no profile box, no logout."""
+    return (
+        'action="/auth/login"' in html
+        and 'class="profile-box"' not in html
+        and 'action="/auth/logout"' not in html
+    )
+
+
+def write(person: Person, content: str) -> int:
+    response = person.a.post("/post", {"content": content}, headers=JSON)
+    assert response.status_code == 201, response.text
+    return int(response.json()["payload"]["id"])
+
+
+def act(client: Client, path: str, data: dict | None = None, status: int = 200) -> dict:
+    response = client.post(path, data, headers=JSON)
+    assert response.status_code == status, (path, response.status_code, response.text[:300])
+    return response.json()
+
+
+# --- writes on A show on B at once --------------------------------------------------------
+
+
+def test_a_new_post_shows_on_every_page_of_the_other_process(pair):
+    author, follower, anonymous = pair.person(), pair.person(), pair.browser()
+    act(follower.a, f"/user/{author.id}/follow")
+    word, tag = unique("word"), unique("tag")
+    anonymous_pages = ("/", f"/hashtag?hashtag={tag}", f"/user/{author.id}", f"/search?q={word}")
+    before = warm(anonymous.b, *anonymous_pages)
+    before |= {f"follower {path}": text for path, text in warm(follower.b, "/following").items()}
+    warm(author.b, f"/user/{author.id}")
+    assert "No posts with this hashtag yet." in before[f"/hashtag?hashtag={tag}"]
+    assert "No posts hold all of these words." in before[f"/search?q={word}"]
+
+    post_id = write(author, f"{word} #{tag}")
+
+    for path in anonymous_pages:
+        assert shown(page(anonymous.b, path), post_id), path
+    assert shown(page(follower.b, "/following"), post_id)
+    own = article(page(author.b, f"/user/{author.id}"), post_id)
+    assert f'href="/post/{post_id}/edit"' in own
+
+
+def test_an_edit_shows_on_the_other_process(pair):
+    author, anonymous = pair.person(), pair.browser()
+    old_tag, new_tag, new_word = unique("old"), unique("new"), unique("after")
+    post_id = write(author, f"before editing #{old_tag}")
+    paths = (
+        f"/post/{post_id}",
+        "/",
+        f"/hashtag?hashtag={old_tag}",
+        f"/hashtag?hashtag={new_tag}",
+        f"/user/{author.id}",
+        f"/search?q={new_word}",
+    )
+    before = warm(anonymous.b, *paths)
+    assert "before editing" in article(before[f"/post/{post_id}"], post_id)
+    assert not shown(before[f"/hashtag?hashtag={new_tag}"], post_id)
+
+    response = author.a.post(
+        f"/post/{post_id}/update", {"content": f"{new_word} #{new_tag}"}, allow_redirects=False
+    )
+    assert response.status_code == 302
+
+    for path in (f"/post/{post_id}", "/", f"/user/{author.id}"):
+        block = article(page(anonymous.b, path), post_id)
+        assert new_word in block and "before editing" not in block, path
+    assert not shown(page(anonymous.b, f"/hashtag?hashtag={old_tag}"), post_id)
+    assert shown(page(anonymous.b, f"/hashtag?hashtag={new_tag}"), post_id)
+    assert shown(page(anonymous.b, f"/search?q={new_word}"), post_id)
+
+
+def test_a_deleted_post_leaves_every_page_of_the_other_process(pair):
+    author, liker, anonymous = pair.person(), pair.person(), pair.browser()
+    word, tag = unique("gone"), unique("tag")
+    post_id = write(author, f"{word} #{tag}")
+    act(liker.a, f"/post/{post_id}/like")
+    paths = ("/", f"/hashtag?hashtag={tag}", f"/user/{author.id}", f"/search?q={word}")
+    before = warm(anonymous.b, *paths, f"/post/{post_id}")
+    before |= warm(liker.b, "/likes")
+    assert all(shown(text, post_id) for text in before.values())
+
+    response = author.a.post(f"/post/{post_id}/delete", allow_redirects=False)
+    assert response.status_code == 302
+
+    for path in paths:
+        assert not shown(page(anonymous.b, path), post_id), path
+    assert not shown(page(liker.b, "/likes"), post_id)
+    page(anonymous.b, f"/post/{post_id}", status=404)
+
+
+def test_a_like_shows_its_count_to_everyone_and_the_heart_to_the_liker_only(pair):
+    author, liker, other, anonymous = (pair.person(), pair.person(), pair.person(), pair.browser())
+    tag = unique("tag")
+    post_id = write(author, f"likeable #{tag}")
+    liker_paths = ("/", f"/post/{post_id}", f"/hashtag?hashtag={tag}", f"/user/{author.id}")
+    before = warm(liker.b, *liker_paths, "/likes")
+    warm(other.b, f"/post/{post_id}")
+    warm(author.b, f"/post/{post_id}")
+    warm(anonymous.b, f"/post/{post_id}")
+    assert heart(article(before[f"/post/{post_id}"], post_id)) == ("false", "♡")
+    assert not shown(before["/likes"], post_id)
+
+    state = act(liker.a, f"/post/{post_id}/like")["payload"]
+    assert state == {"post_id": post_id, "liked": True, "like_count": 1}
+
+    for path in liker_paths:
+        block = article(page(liker.b, path), post_id)
+        assert heart(block) == ("true", "♥"), path
+        assert like_count(block) == 1, path
+    assert shown(page(liker.b, "/likes"), post_id)
+    for reader in (other, author):
+        block = article(page(reader.b, f"/post/{post_id}"), post_id)
+        assert heart(block) == ("false", "♡")
+        assert like_count(block) == 1
+    assert like_count(article(page(anonymous.b, f"/post/{post_id}"), post_id)) == 1
+
+
+def test_an_unlike_empties_the_heart_and_the_count_on_the_other_process(pair):
+    author, liker, anonymous = pair.person(), pair.person(), pair.browser()
+    tag = unique("tag")
+    post_id = write(author, f"liked for a while #{tag}")
+    act(liker.a, f"/post/{post_id}/like")
+    before = warm(liker.b, f"/post/{post_id}", f"/hashtag?hashtag={tag}", "/likes")
+    warm(anonymous.b, f"/post/{post_id}")
+    assert heart(article(before[f"/post/{post_id}"], post_id)) == ("true", "♥")
+
+    state = act(liker.a, f"/post/{post_id}/unlike")["payload"]
+    assert state == {"post_id": post_id, "liked": False, "like_count": 0}
+
+    for path in (f"/post/{post_id}", f"/hashtag?hashtag={tag}"):
+        block = article(page(liker.b, path), post_id)
+        assert heart(block) == ("false", "♡"), path
+        assert like_count(block) == 0, path
+    assert not shown(page(liker.b, "/likes"), post_id)
+    assert like_count(article(page(anonymous.b, f"/post/{post_id}"), post_id)) == 0
+
+
+def test_a_comment_shows_under_its_post_on_the_other_process(pair):
+    author, commenter, anonymous = pair.person(), pair.person(), pair.browser()
+    tag = unique("tag")
+    post_id = write(author, f"comment on me #{tag}")
+    paths = (f"/post/{post_id}", "/", f"/hashtag?hashtag={tag}", f"/user/{author.id}")
+    warm(anonymous.b, *paths)
+    warm(author.b, f"/post/{post_id}")
+    text = unique("comment")
+
+    comment = act(commenter.a, f"/comment/{post_id}", {"content": text}, status=201)["payload"]
+
+    for path in paths:
+        block = article(page(anonymous.b, path), post_id)
+        assert f'id="comment-{comment["id"]}"' in block and text in block, path
+    block = article(page(author.b, f"/post/{post_id}"), post_id)
+    assert text in comment_item(block, comment["id"])
+
+
+def test_a_reply_shows_in_its_thread_on_the_other_process(pair):
+    author, commenter, anonymous = pair.person(), pair.person(), pair.browser()
+    post_id = write(author, "a thread")
+    comment = act(commenter.a, f"/comment/{post_id}", {"content": "first"}, status=201)
+    comment_id = comment["payload"]["id"]
+    warm(anonymous.b, f"/post/{post_id}", "/")
+    warm(commenter.b, f"/post/{post_id}")
+    text = unique("reply")
+
+    reply = act(author.a, f"/comment/reply/{comment_id}", {"content": text}, status=201)
+    assert reply["payload"]["parent_id"] == comment_id
+
+    for reader, path in ((anonymous, f"/post/{post_id}"), (anonymous, "/")):
+        thread = comment_item(article(page(reader.b, path), post_id), comment_id)
+        assert f'id="comment-{reply["payload"]["id"]}"' in thread and text in thread, path
+    thread = comment_item(article(page(commenter.b, f"/post/{post_id}"), post_id), comment_id)
+    assert text in thread
+
+
+def follow_pages(follower: Person, followed: Person, anonymous: Person) -> None:
+    """Warm every page a follow changes, as each reader sees it."""
+    warm(follower.b, f"/user/{followed.id}", "/profile", "/", "/following")
+    warm(followed.b, "/profile", "/")
+    warm(anonymous.b, f"/user/{followed.id}")
+
+
+def test_a_follow_shows_in_buttons_counts_lists_and_timeline_on_the_other_process(pair):
+    follower, followed, anonymous = pair.person(), pair.person(), pair.browser()
+    post_id = write(followed, "worth following")
+    follow_pages(follower, followed, anonymous)
+    assert follow_button(page(follower.b, f"/user/{followed.id}"), followed.id) == (
+        "follow",
+        "false",
+    )
+
+    act(follower.a, f"/user/{followed.id}/follow")
+
+    user_page = page(follower.b, f"/user/{followed.id}")
+    assert follow_button(user_page, followed.id) == ("unfollow", "true")
+    assert profile_follower_count(user_page) == 1
+    assert profile_follower_count(page(anonymous.b, f"/user/{followed.id}")) == 1
+    home = page(follower.b, "/")
+    assert sidebar_counts(home) == (1, 0)
+    assert follow_button(article(home, post_id), followed.id) == ("unfollow", "true")
+    assert shown(page(follower.b, "/following"), post_id)
+    assert people(page(follower.b, "/profile"), "followings") == {followed.id: "unfollow"}
+    their_profile = page(followed.b, "/profile")
+    assert people(their_profile, "followers") == {follower.id: "follow"}
+    assert sidebar_counts(their_profile) == (0, 1)
+    assert sidebar_counts(page(followed.b, "/")) == (0, 1)
+
+
+def test_an_unfollow_shows_in_buttons_counts_lists_and_timeline_on_the_other_process(pair):
+    follower, followed, anonymous = pair.person(), pair.person(), pair.browser()
+    post_id = write(followed, "followed for a while")
+    act(follower.a, f"/user/{followed.id}/follow")
+    follow_pages(follower, followed, anonymous)
+    assert shown(page(follower.b, "/following"), post_id)
+
+    act(follower.a, f"/user/{followed.id}/unfollow")
+
+    user_page = page(follower.b, f"/user/{followed.id}")
+    assert follow_button(user_page, followed.id) == ("follow", "false")
+    assert profile_follower_count(user_page) == 0
+    assert profile_follower_count(page(anonymous.b, f"/user/{followed.id}")) == 0
+    home = page(follower.b, "/")
+    assert sidebar_counts(home) == (0, 0)
+    assert follow_button(article(home, post_id), followed.id) == ("follow", "false")
+    assert not shown(page(follower.b, "/following"), post_id)
+    assert people(page(follower.b, "/profile"), "followings") == {}
+    their_profile = page(followed.b, "/profile")
+    assert people(their_profile, "followers") == {}
+    assert sidebar_counts(their_profile) == (0, 0)
+
+
+def test_a_new_nickname_shows_on_posts_comments_and_the_sidebar_of_the_other_process(pair):
+    author, reader, anonymous = pair.person(), pair.person(), pair.browser()
+    tag = unique("tag")
+    post_id = write(author, f"who wrote this #{tag}")
+    comment = act(author.a, f"/comment/{post_id}", {"content": "my own comment"}, status=201)
+    comment_id = comment["payload"]["id"]
+    paths = ("/", f"/post/{post_id}", f"/hashtag?hashtag={tag}", f"/user/{author.id}")
+    warm(anonymous.b, *paths)
+    warm(reader.b, f"/post/{post_id}")
+    before = warm(author.b, "/", "/profile")
+    assert greeting(before["/"]) == f"Hello, {author.nick}"
+    new_nick = unique("renamed")
+    author_link = f'<a class="author" href="/user/{author.id}">{new_nick}</a>'
+
+    response = author.a.post("/account/nick", {"nick": new_nick}, allow_redirects=False)
+    assert response.status_code == 302
+
+    for path in paths:
+        block = article(page(anonymous.b, path), post_id)
+        assert block.count(author_link) == 2, path  # the post's author and the comment's
+        assert author.nick not in block, path
+        assert new_nick in comment_item(block, comment_id)
+    assert f'<h1 class="user-name">{new_nick}</h1>' in page(anonymous.b, f"/user/{author.id}")
+    assert author_link in article(page(reader.b, f"/post/{post_id}"), post_id)
+    for path in ("/", "/profile"):
+        assert greeting(page(author.b, path)) == f"Hello, {new_nick}", path
+
+
+def test_a_password_change_ends_the_other_sessions_on_the_other_process_at_once(pair):
+    phone = pair.person()
+    laptop, tablet = pair.other_session(phone), pair.other_session(phone)
+    for device in (laptop, tablet):
+        pages = warm(device.b, "/", f"/user/{phone.id}", "/profile")
+        assert greeting(pages["/"]) == f"Hello, {phone.nick}"
+    warm(phone.b, "/")
+    text = unique("refused")
+
+    response = phone.a.post(
+        "/account/password",
+        {"current": PASSWORD, "new": "a new password 7"},
+        allow_redirects=False,
+    )
+    assert response.status_code == 302
+
+    for path in ("/", f"/user/{phone.id}"):
+        assert logged_out(page(laptop.b, path)), path
+    assert laptop.b.get("/profile", allow_redirects=False).status_code == 302
+    refused = tablet.b.post("/post", {"content": text}, headers=JSON)
+    assert refused.status_code == 401
+    assert text not in page(pair.browser().a, "/")
+    # The device that changed the password carries on, on either process.
+    assert greeting(page(phone.b, "/")) == f"Hello, {phone.nick}"
+
+
+def test_writes_on_the_reading_process_itself_show_there_at_once(pair):
+    """SQLite's change counter (PRAGMA data_version) moves only for other connections'
+    commits: a cache resting on it alone would miss the process's own writes."""
+    author, reader, anonymous = pair.person(), pair.person(), pair.browser()
+    tag = unique("tag")
+    paths = ("/", f"/hashtag?hashtag={tag}", f"/user/{author.id}")
+    warm(anonymous.b, *paths)
+    warm(reader.b, f"/user/{author.id}", "/following")
+
+    created = author.b.post("/post", {"content": f"written on B #{tag}"}, headers=JSON)
+    assert created.status_code == 201
+    post_id = created.json()["payload"]["id"]
+    for path in paths:
+        assert shown(page(anonymous.b, path), post_id), path
+
+    warm(anonymous.b, f"/post/{post_id}")
+    warm(reader.b, f"/post/{post_id}")
+    act(reader.b, f"/post/{post_id}/like")
+    act(reader.b, f"/comment/{post_id}", {"content": "a comment on B"}, status=201)
+    act(reader.b, f"/user/{author.id}/follow")
+    block = article(page(anonymous.b, f"/post/{post_id}"), post_id)
+    assert like_count(block) == 1 and "a comment on B" in block
+    assert heart(article(page(reader.b, f"/post/{post_id}"), post_id)) == ("true", "♥")
+    assert follow_button(page(reader.b, f"/user/{author.id}"), author.id) == ("unfollow", "true")
+    assert shown(page(reader.b, "/following"), post_id)
+
+
+def test_logging_out_on_one_process_ends_the_session_on_the_other(pair):
+    person = pair.person()
+    copy = pair.browser()
+    copy.http.cookies.update(person.http.cookies)  # the same session, as a stolen cookie
+    warm(copy.b, "/", "/profile")
+
+    assert person.a.logout().status_code == 302
+
+    assert logged_out(page(copy.b, "/"))
+    assert copy.b.post(f"/user/{pair.person().id}/follow", headers=JSON).status_code == 401
+
+
+def test_a_deleted_account_vanishes_from_the_other_process_with_its_sessions(pair):
+    leaving, friend, anonymous = pair.person(), pair.person(), pair.browser()
+    laptop, tablet = pair.other_session(leaving), pair.other_session(leaving)
+    word, tag = unique("leaving"), unique("tag")
+    post_id = write(leaving, f"{word} #{tag}")
+    friend_post = write(friend, f"liked by someone leaving #{tag}")
+    act(leaving.a, f"/post/{friend_post}/like")
+    act(leaving.a, f"/user/{friend.id}/follow")
+    paths = ("/", f"/hashtag?hashtag={tag}", f"/search?q={word}")
+    before = warm(anonymous.b, *paths, f"/post/{post_id}", f"/user/{leaving.id}")
+    assert all(shown(before[path], post_id) for path in paths)
+    friend_before = warm(friend.b, "/", f"/post/{friend_post}", "/profile")
+    assert sidebar_counts(friend_before["/"]) == (0, 1)
+    assert like_count(article(friend_before[f"/post/{friend_post}"], friend_post)) == 1
+    for device in (laptop, tablet):
+        assert greeting(warm(device.b, "/")["/"]) == f"Hello, {leaving.nick}"
+
+    response = leaving.a.post(
+        "/account/delete", {"password": leaving.password}, allow_redirects=False
+    )
+    assert response.status_code == 302
+
+    for path in paths:
+        assert not shown(page(anonymous.b, path), post_id), path
+    page(anonymous.b, f"/post/{post_id}", status=404)
+    page(anonymous.b, f"/user/{leaving.id}", status=404)
+    assert sidebar_counts(page(friend.b, "/")) == (0, 0)
+    assert people(page(friend.b, "/profile"), "followers") == {}
+    assert like_count(article(page(friend.b, f"/post/{friend_post}"), friend_post)) == 0
+    assert logged_out(page(laptop.b, "/"))
+    assert tablet.b.post(f"/post/{friend_post}/like", headers=JSON).status_code == 401
+
+
+# --- one process, several readers of the same URL -----------------------------------------
+
+
+@dataclass
+class Scene:
+    """X liked P, follows Q and wrote R; Y did none of that. All three posts share a tag
+    and a word, so every page below shows each of them."""
+
+    x: Person
+    y: Person
+    anonymous: Person
+    q: Person
+    p: int
+    q_post: int
+    r: int
+    paths: tuple[str, ...]
+
+
+@pytest.fixture
+def scene(pair) -> Scene:
+    x, y, q, writer = (pair.person() for _ in range(4))
+    word, tag = unique("scene"), unique("tag")
+    p = write(writer, f"{word} P #{tag}")
+    q_post = write(q, f"{word} by Q #{tag}")
+    r = write(x, f"{word} R #{tag}")
+    act(x.a, f"/post/{p}/like")
+    act(x.a, f"/user/{q.id}/follow")
+    paths = ("/", f"/hashtag?hashtag={tag}", f"/search?q={word}")
+    return Scene(x, y, pair.browser(), q, p, q_post, r, paths)
+
+
+def check_x(html: str, s: Scene, path: str) -> None:
+    assert greeting(html) == f"Hello, {s.x.nick}", path
+    assert sidebar_counts(html) == (1, 0), path
+    p, q_post, r = (article(html, post) for post in (s.p, s.q_post, s.r))
+    assert heart(p) == ("true", "♥") and like_count(p) == 1, path
+    assert heart(q_post) == heart(r) == ("false", "♡"), path
+    assert follow_button(q_post, s.q.id) == ("unfollow", "true"), path
+    assert f'href="/post/{s.r}/edit"' in r and f'action="/post/{s.r}/delete"' in r, path
+    assert follow_button(r, s.x.id) is None, path
+    for other in (p, q_post):
+        assert "edit-link" not in other and "delete-form" not in other, path
+
+
+def check_y(html: str, s: Scene, path: str) -> None:
+    assert greeting(html) == f"Hello, {s.y.nick}", path
+    assert sidebar_counts(html) == (0, 0), path
+    p, q_post, r = (article(html, post) for post in (s.p, s.q_post, s.r))
+    assert heart(p) == heart(q_post) == heart(r) == ("false", "♡"), path
+    assert like_count(p) == 1, path
+    assert follow_button(q_post, s.q.id) == ("follow", "false"), path
+    assert follow_button(r, s.x.id) == ("follow", "false"), path
+    assert "edit-link" not in html and "delete-form" not in html, path  # Y wrote nothing
+
+
+def check_anonymous(html: str, s: Scene, path: str) -> None:
+    assert logged_out(html) and greeting(html) is None, path
+    assert post_forms(html) == {"/auth/login", "/locale"}, path
+    for post in (s.p, s.q_post, s.r):
+        block = article(html, post)
+        assert '<span class="like-static">' in block, path
+    assert like_count(article(html, s.p)) == 1, path
+    assert "edit-link" not in html and 'class="like-button"' not in html, path
+
+
+def test_readers_of_one_url_each_see_their_own_hearts_buttons_links_and_sidebar(pair, scene):
+    s = scene
+    checks = ((s.x, check_x), (s.y, check_y), (s.anonymous, check_anonymous))
+    for round_number in range(3):
+        order = checks if round_number % 2 == 0 else checks[::-1]
+        for path in s.paths:
+            for reader, check in order:
+                check(page(reader.b, path), s, f"{path} (round {round_number})")
+
+
+def test_readers_of_a_post_page_and_a_user_page_each_see_their_own_buttons(pair, scene):
+    s = scene
+    for round_number in range(3):
+        for reader in (s.x, s.y, s.anonymous) if round_number % 2 == 0 else (s.anonymous, s.y, s.x):
+            post_page = page(reader.b, f"/post/{s.p}")
+            user_page = page(reader.b, f"/user/{s.q.id}")
+            block = article(post_page, s.p)
+            if reader is s.x:
+                assert heart(block) == ("true", "♥")
+                assert follow_button(user_page, s.q.id) == ("unfollow", "true")
+                assert greeting(user_page) == f"Hello, {s.x.nick}"
+            elif reader is s.y:
+                assert heart(block) == ("false", "♡")
+                assert follow_button(user_page, s.q.id) == ("follow", "false")
+                assert greeting(user_page) == f"Hello, {s.y.nick}"
+            else:
+                assert '<span class="like-static">' in block
+                assert follow_button(user_page, s.q.id) is None
+                assert post_forms(post_page) == post_forms(user_page) == {"/auth/login", "/locale"}
+            assert "edit-link" not in block and "edit-link" not in user_page
+
+
+def like_form_token(html: str, post_id: int) -> str:
+    return XSRF_INPUT.search(article(html, post_id)).group(1)
+
+
+def test_a_form_on_a_page_served_again_works_only_with_its_own_readers_cookie(pair, scene):
+    s = scene
+    path = f"/post/{s.q_post}"
+    x_page, y_page = warm(s.x.b, path)[path], warm(s.y.b, path)[path]
+    x_token, y_token = like_form_token(x_page, s.q_post), like_form_token(y_page, s.q_post)
+    assert x_token != y_token
+
+    for reader, token in ((s.x, y_token), (s.y, x_token)):
+        crossed = reader.b.post(f"/post/{s.q_post}/like", {"_xsrf": token}, headers=JSON)
+        assert crossed.status_code == 403
+
+    liked = s.x.b.post(f"/post/{s.q_post}/like", {"_xsrf": x_token}, allow_redirects=False)
+    assert liked.status_code == 302  # the form as a browser without JavaScript sends it
+    liked = s.y.b.post(f"/post/{s.q_post}/like", {"_xsrf": y_token}, headers=JSON)
+    assert liked.status_code == 200
+    assert liked.json()["payload"]["like_count"] == 2  # both likes counted, no 403 refused
+
+    # X's other device has an XSRF cookie of its own: the page it is served carries a token
+    # for that cookie, not for the cookie of the device that read the page first.
+    laptop = pair.other_session(s.x)
+    token = like_form_token(warm(laptop.b, path)[path], s.q_post)
+    unliked = laptop.b.post(f"/post/{s.q_post}/unlike", {"_xsrf": token}, headers=JSON)
+    assert unliked.status_code == 200
+    assert unliked.json()["payload"] == {"post_id": s.q_post, "liked": False, "like_count": 1}
+
+    # A browser whose XSRF cookie is gone gets a new one with the page, and the page's meta
+    # token (what sns.js sends in a header) goes with that new cookie.
+    laptop.http.cookies.set("_xsrf", None)
+    answer = laptop.b.get(path)
+    assert "_xsrf" in answer.cookies
+    meta_token = META_XSRF.search(answer.text).group(1)
+    liked = laptop.b.post(
+        f"/post/{s.q_post}/like", {}, xsrf=False, headers={**JSON, "X-XSRFToken": meta_token}
+    )
+    assert liked.status_code == 200
+    assert liked.json()["payload"]["like_count"] == 2
+
+
+def test_the_same_page_follows_each_readers_language(pair, scene):
+    s = scene
+    english = warm(s.anonymous.b, "/")["/"]
+    assert '<html lang="en">' in english and ">Timeline<" in english
+    korean = s.anonymous.b.get("/", cookies={"locale": "ko_KR"}).text
+    assert '<html lang="ko">' in korean and ">타임라인<" in korean and ">로그인<" in korean
+    by_header = s.anonymous.b.get("/", headers={"Accept-Language": "ko-KR,ko;q=0.9"}).text
+    assert '<html lang="ko">' in by_header and ">타임라인<" in by_header
+    assert '<html lang="en">' in page(s.anonymous.b, "/")
+
+    hashtag = s.paths[1]
+    assert greeting(warm(s.x.b, hashtag)[hashtag]) == f"Hello, {s.x.nick}"
+    korean = s.x.b.get(hashtag, cookies={"locale": "ko_KR"}).text
+    assert greeting(korean) == f"{s.x.nick}님, 안녕하세요"
+    assert 'aria-label="좋아요 취소"' in article(korean, s.p)
+    assert ">언팔로우</button>" in article(korean, s.q_post)
+    assert greeting(page(s.x.b, hashtag)) == f"Hello, {s.x.nick}"
