@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, delete, insert, select, union, update
+from sqlalchemy import Column, ColumnElement, Select, delete, insert, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -101,6 +101,53 @@ POST_COLUMNS = (
 def visible_posts() -> Select[Any]:
     """Posts whose author still has an account, with the author's nick."""
     return select(*POST_COLUMNS).join(users, users.c.id == posts.c.user_id).where(LIVE_USER)
+
+
+def hashtag_id(folded: str) -> Select[Any]:
+    """The id of the hashtag stored as ``folded`` (no row if nobody ever used it)."""
+    return select(hashtags.c.id).where(hashtags.c.title == folded)
+
+
+def _linked_posts(link: Column[int], *where: ColumnElement[bool]) -> Select[Any]:
+    """Visible posts reached from the rows of ``link``'s table (a post id column) that
+    match ``where``: the link table comes first, so its index sets the order."""
+    return (
+        select(*POST_COLUMNS)
+        .select_from(link.table)
+        .join(posts, posts.c.id == link)
+        .join(users, users.c.id == posts.c.user_id)
+        .where(*where, LIVE_USER)
+    )
+
+
+def hashtag_posts(tag_id: int | ColumnElement[int]) -> Select[Any]:
+    """Visible posts carrying the hashtag ``tag_id``; walk them on ``post_hashtags.c.post_id``."""
+    return _linked_posts(post_hashtags.c.post_id, post_hashtags.c.hashtag_id == tag_id)
+
+
+def liked_posts(user_id: int) -> Select[Any]:
+    """Visible posts ``user_id`` liked; walk them on ``likes.c.post_id`` (the likes key)."""
+    return _linked_posts(likes.c.post_id, likes.c.user_id == user_id)
+
+
+def author_posts(author_id: int) -> Select[Any]:
+    """One author's visible posts (the (user_id, id) index serves them newest first)."""
+    return visible_posts().where(posts.c.user_id == author_id)
+
+
+def newest_first(
+    query: Select[Any], key: ColumnElement[int], before: int | None, limit: int
+) -> Select[Any]:
+    """A keyset page of ``query``: rows with ``key`` below ``before``, newest first, one
+    more than ``limit`` so the caller knows whether another page follows.
+
+    The joins run in the written order, so MySQL walks the index of ``key`` newest first and
+    stops after a page; left to itself it starts from the small users table and sorts every
+    post (measured: bench/timeline.py, 30-100x slower at 100k posts).
+    """
+    if before is not None:
+        query = query.where(key < before)
+    return query.order_by(key.desc()).limit(limit + 1).prefix_with("STRAIGHT_JOIN", dialect="mysql")
 
 
 class PostService:
@@ -288,16 +335,8 @@ class PostService:
         limit: int | None = None,
     ) -> Page:
         size = limit or self.page_size
-        if before is not None:
-            query = query.where(key < before)
-        # Join in the written order, so MySQL walks the index of ``key`` newest first and
-        # stops after a page; left to itself it starts from the small users table and
-        # sorts every post (measured: bench/timeline.py, 30-100x slower at 100k posts).
-        query = (
-            query.order_by(key.desc()).limit(size + 1).prefix_with("STRAIGHT_JOIN", dialect="mysql")
-        )
         async with self.db.read() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(newest_first(query, key, before, size))).all()
             views = [PostView(**row._mapping) for row in rows[:size]]
             views = await self._decorate(conn, views, viewer_id)
         has_more = len(rows) > size
@@ -349,23 +388,14 @@ class PostService:
         self, title: str, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """Posts carrying #title (folded as stored), newest first."""
-        tag_id = select(hashtags.c.id).where(hashtags.c.title == text.fold_hashtag(title))
-        query = (
-            select(*POST_COLUMNS)
-            .select_from(post_hashtags)
-            .join(posts, posts.c.id == post_hashtags.c.post_id)
-            .join(users, users.c.id == posts.c.user_id)
-            .where(post_hashtags.c.hashtag_id == tag_id.scalar_subquery())
-            .where(LIVE_USER)
-        )
-        return await self._page(query, post_hashtags.c.post_id, before, viewer_id)
+        tag_id = hashtag_id(text.fold_hashtag(title)).scalar_subquery()
+        return await self._page(hashtag_posts(tag_id), post_hashtags.c.post_id, before, viewer_id)
 
     async def by_user(
         self, author_id: int, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """One author's posts, newest first (served by the (user_id, id) index)."""
-        query = visible_posts().where(posts.c.user_id == author_id)
-        return await self._page(query, posts.c.id, before, viewer_id)
+        return await self._page(author_posts(author_id), posts.c.id, before, viewer_id)
 
     async def following(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts of the people ``viewer_id`` follows, and their own, newest first."""
@@ -378,11 +408,4 @@ class PostService:
 
     async def liked_by(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts ``viewer_id`` liked, newest post first (the likes primary key serves it)."""
-        query = (
-            select(*POST_COLUMNS)
-            .select_from(likes)
-            .join(posts, posts.c.id == likes.c.post_id)
-            .join(users, users.c.id == posts.c.user_id)
-            .where(likes.c.user_id == viewer_id, LIVE_USER)
-        )
-        return await self._page(query, likes.c.post_id, before, viewer_id)
+        return await self._page(liked_posts(viewer_id), likes.c.post_id, before, viewer_id)
