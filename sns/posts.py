@@ -2,7 +2,8 @@
 
 Every timeline page costs the same few queries whatever the size of the database: one for
 the page of posts (keyset-paginated on an index), one each for which of them the reader
-liked and whose authors the reader follows, one for all their comments and replies.
+liked and whose authors the reader follows, one for the newest few comments and replies of
+each post with the counts of all (the post's own page shows every one).
 Nothing is fetched per post.
 """
 
@@ -55,6 +56,14 @@ class PostView:
     liked: bool = False
     author_followed: bool = False
     comments: tuple[CommentView, ...] = ()
+    comment_count: int = 0
+    """All the post's visible comments and replies; a timeline shows only some of them."""
+
+    @property
+    def hidden_comments(self) -> int:
+        """How many comments and replies a timeline left out (the post's page shows them)."""
+        shown = sum(1 + len(comment.replies) for comment in self.comments)
+        return self.comment_count - shown
 
 
 @dataclass(frozen=True)
@@ -238,7 +247,9 @@ class PostService:
             row = (await conn.execute(visible_posts().where(posts.c.id == post_id))).first()
             if row is None:
                 raise NotFound("There is no such post.")
-            (view,) = await self._decorate(conn, [PostView(**row._mapping)], viewer_id)
+            (view,) = await self._decorate(
+                conn, [PostView(**row._mapping)], viewer_id, every_comment=True
+            )
         return view
 
     async def get_own(self, user_id: int, post_id: int) -> PostView:
@@ -356,10 +367,16 @@ class PostService:
         return await self._page(query, key, before, viewer_id, limit=limit)
 
     async def _decorate(
-        self, conn: AsyncConnection, views: list[PostView], viewer_id: int | None
+        self,
+        conn: AsyncConnection,
+        views: list[PostView],
+        viewer_id: int | None,
+        *,
+        every_comment: bool = False,
     ) -> list[PostView]:
-        """Add the reader's likes and follows, and every comment and reply of the page:
-        three queries however many posts, comments or users there are."""
+        """Add the reader's likes and follows, and the comments and replies of the page
+        (every one on a post's page, the newest few per post on a timeline): three queries
+        however many posts, comments or users there are."""
         if not views:
             return views
         ids = [view.id for view in views]
@@ -369,13 +386,22 @@ class PostService:
             liked = await self.likes.liked_among(conn, viewer_id, ids)
             authors = {view.author_id for view in views}
             followed = await self.follows.followed_among(conn, viewer_id, authors)
-        threads = await self.comments.threads(conn, ids)
+        if every_comment:
+            threads = await self.comments.threads(conn, ids)
+            totals = {
+                post_id: sum(1 + len(comment.replies) for comment in thread)
+                for post_id, thread in threads.items()
+            }
+        else:
+            capped = await self.comments.capped_threads(conn, ids)
+            threads, totals = capped.comments, capped.totals
         return [
             replace(
                 view,
                 liked=view.id in liked,
                 author_followed=view.author_id in followed,
                 comments=threads.get(view.id, ()),
+                comment_count=totals.get(view.id, 0),
             )
             for view in views
         ]
