@@ -9,11 +9,24 @@ Nothing is fetched per post.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, ColumnElement, Select, delete, insert, select, union, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    insert,
+    select,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -157,6 +170,44 @@ def newest_first(
     if before is not None:
         query = query.where(key < before)
     return query.order_by(key.desc()).limit(limit + 1).prefix_with("STRAIGHT_JOIN", dialect="mysql")
+
+
+MERGE_AUTHORS = 100
+"""/following merges per-author pages for someone who follows fewer than this many accounts
+(SQLite allows a compound SELECT of 500 parts); someone following more gets the walk of
+the posts index, which so many authors end soon."""
+
+
+@functools.lru_cache(maxsize=2 * MERGE_AUTHORS)
+def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
+    """A page of the newest visible posts of ``authors`` authors (bound as ``author_0``...),
+    before the cursor ``before`` if ``with_before``, ``each`` rows at most.
+
+    One UNION ALL of per-author subqueries, each a short range of the (user_id, id) index
+    giving the author's newest ``each`` ids; the outer query sorts the few rows they give,
+    never the posts index. The newest ``each`` posts of all the authors are among them, so
+    the page (``each`` = a page and one more, to tell whether more follow) is exact, in
+    keyset order. Built once per shape: building 200 subqueries costs more than running them.
+    """
+    before = bindparam("before", type_=Integer)
+    each = bindparam("each", type_=Integer)
+    parts = []
+    for number in range(authors):
+        newest = select(posts.c.id).where(posts.c.user_id == bindparam(f"author_{number}"))
+        if with_before:
+            newest = newest.where(posts.c.id < before)
+        parts.append(select(newest.order_by(posts.c.id.desc()).limit(each).subquery().c.id))
+    chosen = union_all(*parts).subquery("chosen")
+    return (
+        select(*POST_COLUMNS)
+        .select_from(chosen)
+        .join(posts, posts.c.id == chosen.c.id)
+        .join(users, users.c.id == posts.c.user_id)
+        .where(LIVE_USER)
+        .order_by(chosen.c.id.desc())
+        .limit(each)
+        .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+    )
 
 
 class PostService:
@@ -347,9 +398,21 @@ class PostService:
     ) -> Page:
         size = limit or self.page_size
         async with self.db.read() as conn:
-            rows = (await conn.execute(newest_first(query, key, before, size))).all()
-            views = [PostView(**row._mapping) for row in rows[:size]]
-            views = await self._decorate(conn, views, viewer_id)
+            statement = newest_first(query, key, before, size)
+            return await self._read_page(conn, statement, size, viewer_id)
+
+    async def _read_page(
+        self,
+        conn: AsyncConnection,
+        statement: Select[Any],
+        size: int,
+        viewer_id: int | None,
+        params: dict[str, Any] | None = None,
+    ) -> Page:
+        """Run a statement that gives up to ``size + 1`` posts newest first; decorate them."""
+        rows = (await conn.execute(statement, params)).all()
+        views = [PostView(**row._mapping) for row in rows[:size]]
+        views = await self._decorate(conn, views, viewer_id)
         has_more = len(rows) > size
         return Page(views, views[-1].id if has_more and views else None)
 
@@ -424,13 +487,41 @@ class PostService:
         return await self._page(author_posts(author_id), posts.c.id, before, viewer_id)
 
     async def following(self, viewer_id: int, before: int | None = None) -> Page:
-        """Posts of the people ``viewer_id`` follows, and their own, newest first."""
-        authors = union(
-            select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
-            select(users.c.id).where(users.c.id == viewer_id),
-        )
-        query = visible_posts().where(posts.c.user_id.in_(authors))
-        return await self._page(query, posts.c.id, before, viewer_id)
+        """Posts of the people ``viewer_id`` follows, and their own, newest first.
+
+        Up to ``MERGE_AUTHORS`` authors, each author's newest posts before the cursor are
+        taken from the (user_id, id) index and merged: a page costs the same whether the
+        authors wrote yesterday or years ago. Walking the posts newest first and keeping
+        those of the authors stopped only after a page of theirs, which for quiet authors
+        on a busy site meant most of the posts index (bench/timeline.py, "quiet").
+        Beyond that many authors the walk is kept: so many of them fill a page soon.
+        """
+        async with self.db.read() as conn:
+            authors = list(
+                (
+                    await conn.execute(
+                        select(follows.c.following_id)
+                        .join(users, users.c.id == follows.c.following_id)
+                        .where(follows.c.follower_id == viewer_id, LIVE_USER)
+                        .limit(MERGE_AUTHORS)
+                    )
+                ).scalars()
+            )
+            size = self.page_size
+            if len(authors) < MERGE_AUTHORS:
+                authors.append(viewer_id)
+                params = {f"author_{n}": author for n, author in enumerate(authors)}
+                params.update(before=before, each=size + 1)
+                statement = newest_of_authors(len(authors), before is not None)
+                return await self._read_page(conn, statement, size, viewer_id, params)
+            everyone = union(
+                select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
+                select(users.c.id).where(users.c.id == viewer_id),
+            )
+            query = visible_posts().where(posts.c.user_id.in_(everyone))
+            return await self._read_page(
+                conn, newest_first(query, posts.c.id, before, size), size, viewer_id
+            )
 
     async def liked_by(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts ``viewer_id`` liked, newest post first (the likes primary key serves it)."""
