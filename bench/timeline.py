@@ -187,7 +187,7 @@ async def measure(
         "user": lambda before: service.by_user(author, before, viewer),
         "likes": lambda before: service.liked_by(viewer, before),
     }
-    results = {}
+    cursors: dict[str, int | None] = {}
     for name, call in calls.items():
         first = await call(None)
         deep_cursor = first.next_before
@@ -196,19 +196,25 @@ async def measure(
                 break
             page = await call(deep_cursor)
             deep_cursor = page.next_before or deep_cursor
-        timings = {}
-        for label, before in (("first", None), ("deep", deep_cursor)):
-            samples = []
-            statements = 0
-            for _ in range(repeats):
+        cursors[name] = deep_cursor
+    # In turns, every page once per round: a busy moment of the machine weighs on all alike.
+    samples: dict[tuple[str, str], list[float]] = {}
+    statements: dict[tuple[str, str], int] = {}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            for label, before in (("first", None), ("deep", cursors[name])):
                 start_count = db.statement_count
                 started = time.perf_counter()
                 await call(before)
-                samples.append(time.perf_counter() - started)
-                statements = db.statement_count - start_count
-            timings[label] = (statistics.median(samples) * 1000, statements)
-        results[name] = (timings["first"], timings["deep"])
-    return results
+                samples.setdefault((name, label), []).append(time.perf_counter() - started)
+                statements[name, label] = db.statement_count - start_count
+    return {
+        name: tuple(
+            (statistics.median(samples[name, label]) * 1000, statements[name, label])
+            for label in ("first", "deep")
+        )
+        for name in calls
+    }
 
 
 async def run(sizes: list[int], url: str | None, repeats: int) -> None:
