@@ -164,17 +164,27 @@ class LikesPageHandler(TimelineHandler):
 
 
 class ProfilePageHandler(PageHandler):
-    """GET /profile: my followings and followers, each with the right button."""
+    """GET /profile: my followings and followers, each with the right button, 50 a page.
+
+    Each list pages on its own cursor (``?followings_before=``, ``?followers_before=``,
+    a user id); a list's "More" link keeps the other list's cursor.
+    """
 
     cache_pages = True
 
     @login_required
     async def get(self) -> None:
         me = self.user.id
+        cursors = {
+            "followings": self.int_argument("followings_before"),
+            "followers": self.int_argument("followers_before"),
+        }
         await self.render_page(
             "profile.html",
-            followings=await self.follows.followings(me, me),
-            followers=await self.follows.followers(me, me),
+            counts=await self.follows.counts(me),
+            followings=await self.follows.followings(me, me, cursors["followings"]),
+            followers=await self.follows.followers(me, me, cursors["followers"]),
+            cursors=cursors,
         )
 
 

@@ -13,15 +13,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select
 
 from sns import text
 from sns.db import Database
 from sns.errors import NotFound
-from sns.posts import POST_COLUMNS, PostService, visible_posts
-from sns.schema import hashtags, likes, post_hashtags, posts, users
+from sns.posts import (
+    PostService,
+    author_posts,
+    hashtag_id,
+    hashtag_posts,
+    liked_posts,
+    newest_first,
+    visible_posts,
+)
+from sns.schema import likes, post_hashtags, posts
 from sns.search import SearchService
-from sns.visible import LIVE_USER
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -102,19 +109,11 @@ class ApiPostService:
 
     async def by_author(self, author_id: int, limit: int, before: int | None) -> ApiPage:
         """The author's posts, newest first."""
-        query = visible_posts().where(posts.c.user_id == author_id)
-        return await self._page(query, posts.c.id, limit, before)
+        return await self._page(author_posts(author_id), posts.c.id, limit, before)
 
     async def liked_by(self, user_id: int, limit: int, before: int | None) -> ApiPage:
         """Posts the user liked, newest post first."""
-        query = (
-            select(*POST_COLUMNS)
-            .select_from(likes)
-            .join(posts, posts.c.id == likes.c.post_id)
-            .join(users, users.c.id == posts.c.user_id)
-            .where(likes.c.user_id == user_id, LIVE_USER)
-        )
-        return await self._page(query, likes.c.post_id, limit, before)
+        return await self._page(liked_posts(user_id), likes.c.post_id, limit, before)
 
     async def by_hashtag(self, title: str, limit: int, before: int | None) -> ApiPage:
         """Posts carrying #title; a tag nobody ever used is ``NotFound``."""
@@ -122,19 +121,10 @@ class ApiPostService:
         tag_id = None
         if folded and len(folded) <= text.HASHTAG_MAX_CHARS:
             async with self.db.read() as conn:
-                tag_id = (
-                    await conn.execute(select(hashtags.c.id).where(hashtags.c.title == folded))
-                ).scalar()
+                tag_id = (await conn.execute(hashtag_id(folded))).scalar()
         if tag_id is None:
             raise NotFound("There is no such hashtag.")
-        query = (
-            select(*POST_COLUMNS)
-            .select_from(post_hashtags)
-            .join(posts, posts.c.id == post_hashtags.c.post_id)
-            .join(users, users.c.id == posts.c.user_id)
-            .where(post_hashtags.c.hashtag_id == tag_id, LIVE_USER)
-        )
-        return await self._page(query, post_hashtags.c.post_id, limit, before)
+        return await self._page(hashtag_posts(tag_id), post_hashtags.c.post_id, limit, before)
 
     async def create(self, user_id: int, content: str) -> ApiPost:
         """A post by ``user_id``, under the same rules as the compose form."""
@@ -147,16 +137,8 @@ class ApiPostService:
     async def _page(
         self, query: Select[Any], key: ColumnElement[int], limit: int, before: int | None
     ) -> ApiPage:
-        if before is not None:
-            query = query.where(key < before)
-        # Walk the index of ``key`` newest first, as the timelines do (sns/posts.py).
-        query = (
-            query.order_by(key.desc())
-            .limit(limit + 1)
-            .prefix_with("STRAIGHT_JOIN", dialect="mysql")
-        )
         async with self.db.read() as conn:
-            rows = (await conn.execute(query)).all()
+            rows = (await conn.execute(newest_first(query, key, before, limit))).all()
         has_more = len(rows) > limit
         rows = rows[:limit]
         found = [api_post(row) for row in rows]

@@ -7,12 +7,13 @@ same wherever it appears.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import Integer, Select, and_, bindparam, delete, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, new_id, utcnow
@@ -47,8 +48,13 @@ COMMENT_COLUMNS = (
 )
 
 
+COMMENT_FIELDS = tuple(column.name for column in COMMENT_COLUMNS)
+
+
 def comment_from_row(row: Any) -> CommentView:
-    return CommentView(**row._mapping)
+    """A CommentView from a row holding ``COMMENT_COLUMNS`` (and perhaps more)."""
+    mapping = row._mapping
+    return CommentView(**{name: mapping[name] for name in COMMENT_FIELDS})
 
 
 def thread_comments(rows: Iterable[Any]) -> dict[int, tuple[CommentView, ...]]:
@@ -65,6 +71,67 @@ def thread_comments(rows: Iterable[Any]) -> dict[int, tuple[CommentView, ...]]:
         post_id: tuple(replace(c, replies=tuple(replies.get(c.id, ()))) for c in items)
         for post_id, items in top.items()
     }
+
+
+TIMELINE_COMMENTS = 3
+"""A timeline shows a post's newest few comments, each with its newest few replies..."""
+TIMELINE_REPLIES = 3
+"""...and links to the post's page, which shows them all."""
+
+
+@dataclass(frozen=True)
+class Threads:
+    """Threaded comments by post, and how many comments and replies each post has in all
+    (visible ones: those a post's page shows), so a capped view knows what it left out."""
+
+    comments: dict[int, tuple[CommentView, ...]]
+    totals: dict[int, int]
+
+
+@functools.cache
+def _capped_threads_query() -> Select[Any]:
+    """The statement of ``CommentService.capped_threads``, built once: its shape never
+    changes (the post ids are one expanding parameter), and building it costs more than
+    running it."""
+    thread = func.coalesce(comments.c.parent_id, literal(0))
+    ranked = (
+        select(
+            *COMMENT_COLUMNS,
+            func.row_number()
+            .over(partition_by=(comments.c.post_id, thread), order_by=comments.c.id.desc())
+            .label("rank"),
+        )
+        .join(users, users.c.id == comments.c.user_id)
+        .where(comments.c.post_id.in_(bindparam("post_ids", expanding=True)), LIVE_USER)
+        .cte("ranked")
+    )
+    parent = ranked.alias("parent")
+    counted = (
+        select(
+            *(ranked.c[name] for name in COMMENT_FIELDS),
+            ranked.c.rank,
+            parent.c.rank.label("parent_rank"),
+            func.count().over(partition_by=ranked.c.post_id).label("total"),
+        )
+        .select_from(ranked.outerjoin(parent, parent.c.id == ranked.c.parent_id))
+        .where(or_(ranked.c.parent_id.is_(None), parent.c.id.is_not(None)))
+        .subquery("counted")
+    )
+    comments_per_post = bindparam("comments_per_post", type_=Integer)
+    replies_per_comment = bindparam("replies_per_comment", type_=Integer)
+    return (
+        select(counted)
+        .where(
+            or_(
+                and_(counted.c.parent_id.is_(None), counted.c.rank <= comments_per_post),
+                and_(
+                    counted.c.rank <= replies_per_comment,
+                    counted.c.parent_rank <= comments_per_post,
+                ),
+            )
+        )
+        .order_by(counted.c.id)
+    )
 
 
 class CommentService:
@@ -142,6 +209,32 @@ class CommentService:
             .order_by(comments.c.id)
         )
         return thread_comments(rows)
+
+    async def capped_threads(
+        self,
+        conn: AsyncConnection,
+        post_ids: Sequence[int],
+        comments_per_post: int = TIMELINE_COMMENTS,
+        replies_per_comment: int = TIMELINE_REPLIES,
+    ) -> Threads:
+        """The newest ``comments_per_post`` comments of each post, each with its newest
+        ``replies_per_comment`` replies (shown oldest first), and each post's total: one
+        query for the whole page, however many comments a post has.
+
+        Window functions rank each post's comments and each comment's replies newest first
+        (SQLite 3.25+, MariaDB 10.2+); a reply counts only while its comment is visible, as
+        on the post's page.
+        """
+        if not post_ids:
+            return Threads({}, {})
+        params = {
+            "post_ids": list(post_ids),
+            "comments_per_post": comments_per_post,
+            "replies_per_comment": replies_per_comment,
+        }
+        rows = (await conn.execute(_capped_threads_query(), params)).all()
+        totals = {row.post_id: row.total for row in rows}
+        return Threads(thread_comments(rows), totals)
 
     async def remove_all(self, conn: AsyncConnection, post_id: int) -> None:
         """Delete a post's replies, then its comments (inside the post's own transaction)."""

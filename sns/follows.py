@@ -35,6 +35,18 @@ class Person:
 
 
 @dataclass(frozen=True)
+class PeoplePage:
+    """A page of a followings or followers list; ``next_before`` is the cursor of the next
+    page (the last person's user id), if any."""
+
+    people: list[Person]
+    next_before: int | None
+
+
+PEOPLE_PAGE_SIZE = 50
+
+
+@dataclass(frozen=True)
 class Profile:
     """A user's page header: who, their counts, and whether the reader follows them."""
 
@@ -131,16 +143,28 @@ class FollowService:
                 followed = user_id in await self.followed_among(conn, viewer_id, [user_id])
         return Profile(user=user, counts=counts, followed_by_viewer=followed)
 
-    async def followings(self, user_id: int, viewer_id: int, limit: int = 500) -> list[Person]:
-        """Whom ``user_id`` follows, newest first."""
+    async def followings(
+        self,
+        user_id: int,
+        viewer_id: int,
+        before: int | None = None,
+        limit: int = PEOPLE_PAGE_SIZE,
+    ) -> PeoplePage:
+        """Whom ``user_id`` follows, the newest accounts first (user ids below ``before``)."""
         return await self._people(
-            follows.c.following_id, follows.c.follower_id, user_id, viewer_id, limit
+            follows.c.following_id, follows.c.follower_id, user_id, viewer_id, before, limit
         )
 
-    async def followers(self, user_id: int, viewer_id: int, limit: int = 500) -> list[Person]:
-        """Who follows ``user_id``, newest first."""
+    async def followers(
+        self,
+        user_id: int,
+        viewer_id: int,
+        before: int | None = None,
+        limit: int = PEOPLE_PAGE_SIZE,
+    ) -> PeoplePage:
+        """Who follows ``user_id``, the newest accounts first (user ids below ``before``)."""
         return await self._people(
-            follows.c.follower_id, follows.c.following_id, user_id, viewer_id, limit
+            follows.c.follower_id, follows.c.following_id, user_id, viewer_id, before, limit
         )
 
     async def _people(
@@ -149,8 +173,13 @@ class FollowService:
         owner_col: Column[int],
         user_id: int,
         viewer_id: int,
+        before: int | None,
         limit: int,
-    ) -> list[Person]:
+    ) -> PeoplePage:
+        """A keyset page on the person's user id: the follows primary key (followings) or
+        its reverse index (followers) holds each list in that order, so a page reads only
+        its own rows however long the list (ordering by the follow's time would sort the
+        whole list for every page)."""
         mine = follows.alias("mine")
         query = (
             select(users.c.id, users.c.nick, mine.c.follower_id.is_not(None).label("followed"))
@@ -161,9 +190,16 @@ class FollowService:
                 and_(mine.c.following_id == users.c.id, mine.c.follower_id == viewer_id),
             )
             .where(owner_col == user_id, LIVE_USER)
-            .order_by(follows.c.created_at.desc(), users.c.id.desc())
-            .limit(limit)
+            .order_by(person_col.desc())
+            .limit(limit + 1)
+            .prefix_with("STRAIGHT_JOIN", dialect="mysql")
         )
+        if before is not None:
+            query = query.where(person_col < before)
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
-        return [Person(id=r.id, nick=r.nick, followed_by_viewer=bool(r.followed)) for r in rows]
+        people = [
+            Person(id=r.id, nick=r.nick, followed_by_viewer=bool(r.followed)) for r in rows[:limit]
+        ]
+        more = len(rows) > limit and people
+        return PeoplePage(people, people[-1].id if more else None)

@@ -2,17 +2,31 @@
 
 Every timeline page costs the same few queries whatever the size of the database: one for
 the page of posts (keyset-paginated on an index), one each for which of them the reader
-liked and whose authors the reader follows, one for all their comments and replies.
+liked and whose authors the reader follows, one for the newest few comments and replies of
+each post with the counts of all (the post's own page shows every one).
 Nothing is fetched per post.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, delete, insert, select, union, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    insert,
+    select,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -55,6 +69,14 @@ class PostView:
     liked: bool = False
     author_followed: bool = False
     comments: tuple[CommentView, ...] = ()
+    comment_count: int = 0
+    """All the post's visible comments and replies; a timeline shows only some of them."""
+
+    @property
+    def hidden_comments(self) -> int:
+        """How many comments and replies a timeline left out (the post's page shows them)."""
+        shown = sum(1 + len(comment.replies) for comment in self.comments)
+        return self.comment_count - shown
 
 
 @dataclass(frozen=True)
@@ -101,6 +123,91 @@ POST_COLUMNS = (
 def visible_posts() -> Select[Any]:
     """Posts whose author still has an account, with the author's nick."""
     return select(*POST_COLUMNS).join(users, users.c.id == posts.c.user_id).where(LIVE_USER)
+
+
+def hashtag_id(folded: str) -> Select[Any]:
+    """The id of the hashtag stored as ``folded`` (no row if nobody ever used it)."""
+    return select(hashtags.c.id).where(hashtags.c.title == folded)
+
+
+def _linked_posts(link: Column[int], *where: ColumnElement[bool]) -> Select[Any]:
+    """Visible posts reached from the rows of ``link``'s table (a post id column) that
+    match ``where``: the link table comes first, so its index sets the order."""
+    return (
+        select(*POST_COLUMNS)
+        .select_from(link.table)
+        .join(posts, posts.c.id == link)
+        .join(users, users.c.id == posts.c.user_id)
+        .where(*where, LIVE_USER)
+    )
+
+
+def hashtag_posts(tag_id: int | ColumnElement[int]) -> Select[Any]:
+    """Visible posts carrying the hashtag ``tag_id``; walk them on ``post_hashtags.c.post_id``."""
+    return _linked_posts(post_hashtags.c.post_id, post_hashtags.c.hashtag_id == tag_id)
+
+
+def liked_posts(user_id: int) -> Select[Any]:
+    """Visible posts ``user_id`` liked; walk them on ``likes.c.post_id`` (the likes key)."""
+    return _linked_posts(likes.c.post_id, likes.c.user_id == user_id)
+
+
+def author_posts(author_id: int) -> Select[Any]:
+    """One author's visible posts (the (user_id, id) index serves them newest first)."""
+    return visible_posts().where(posts.c.user_id == author_id)
+
+
+def newest_first(
+    query: Select[Any], key: ColumnElement[int], before: int | None, limit: int
+) -> Select[Any]:
+    """A keyset page of ``query``: rows with ``key`` below ``before``, newest first, one
+    more than ``limit`` so the caller knows whether another page follows.
+
+    The joins run in the written order, so MySQL walks the index of ``key`` newest first and
+    stops after a page; left to itself it starts from the small users table and sorts every
+    post (measured: bench/timeline.py, 30-100x slower at 100k posts).
+    """
+    if before is not None:
+        query = query.where(key < before)
+    return query.order_by(key.desc()).limit(limit + 1).prefix_with("STRAIGHT_JOIN", dialect="mysql")
+
+
+MERGE_AUTHORS = 100
+"""/following merges per-author pages for someone who follows fewer than this many accounts
+(SQLite allows a compound SELECT of 500 parts); someone following more gets the walk of
+the posts index, which so many authors end soon."""
+
+
+@functools.lru_cache(maxsize=2 * MERGE_AUTHORS)
+def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
+    """A page of the newest visible posts of ``authors`` authors (bound as ``author_0``...),
+    before the cursor ``before`` if ``with_before``, ``each`` rows at most.
+
+    One UNION ALL of per-author subqueries, each a short range of the (user_id, id) index
+    giving the author's newest ``each`` ids; the outer query sorts the few rows they give,
+    never the posts index. The newest ``each`` posts of all the authors are among them, so
+    the page (``each`` = a page and one more, to tell whether more follow) is exact, in
+    keyset order. Built once per shape: building 200 subqueries costs more than running them.
+    """
+    before = bindparam("before", type_=Integer)
+    each = bindparam("each", type_=Integer)
+    parts = []
+    for number in range(authors):
+        newest = select(posts.c.id).where(posts.c.user_id == bindparam(f"author_{number}"))
+        if with_before:
+            newest = newest.where(posts.c.id < before)
+        parts.append(select(newest.order_by(posts.c.id.desc()).limit(each).subquery().c.id))
+    chosen = union_all(*parts).subquery("chosen")
+    return (
+        select(*POST_COLUMNS)
+        .select_from(chosen)
+        .join(posts, posts.c.id == chosen.c.id)
+        .join(users, users.c.id == posts.c.user_id)
+        .where(LIVE_USER)
+        .order_by(chosen.c.id.desc())
+        .limit(each)
+        .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+    )
 
 
 class PostService:
@@ -191,7 +298,9 @@ class PostService:
             row = (await conn.execute(visible_posts().where(posts.c.id == post_id))).first()
             if row is None:
                 raise NotFound("There is no such post.")
-            (view,) = await self._decorate(conn, [PostView(**row._mapping)], viewer_id)
+            (view,) = await self._decorate(
+                conn, [PostView(**row._mapping)], viewer_id, every_comment=True
+            )
         return view
 
     async def get_own(self, user_id: int, post_id: int) -> PostView:
@@ -288,18 +397,22 @@ class PostService:
         limit: int | None = None,
     ) -> Page:
         size = limit or self.page_size
-        if before is not None:
-            query = query.where(key < before)
-        # Join in the written order, so MySQL walks the index of ``key`` newest first and
-        # stops after a page; left to itself it starts from the small users table and
-        # sorts every post (measured: bench/timeline.py, 30-100x slower at 100k posts).
-        query = (
-            query.order_by(key.desc()).limit(size + 1).prefix_with("STRAIGHT_JOIN", dialect="mysql")
-        )
         async with self.db.read() as conn:
-            rows = (await conn.execute(query)).all()
-            views = [PostView(**row._mapping) for row in rows[:size]]
-            views = await self._decorate(conn, views, viewer_id)
+            statement = newest_first(query, key, before, size)
+            return await self._read_page(conn, statement, size, viewer_id)
+
+    async def _read_page(
+        self,
+        conn: AsyncConnection,
+        statement: Select[Any],
+        size: int,
+        viewer_id: int | None,
+        params: dict[str, Any] | None = None,
+    ) -> Page:
+        """Run a statement that gives up to ``size + 1`` posts newest first; decorate them."""
+        rows = (await conn.execute(statement, params)).all()
+        views = [PostView(**row._mapping) for row in rows[:size]]
+        views = await self._decorate(conn, views, viewer_id)
         has_more = len(rows) > size
         return Page(views, views[-1].id if has_more and views else None)
 
@@ -317,10 +430,16 @@ class PostService:
         return await self._page(query, key, before, viewer_id, limit=limit)
 
     async def _decorate(
-        self, conn: AsyncConnection, views: list[PostView], viewer_id: int | None
+        self,
+        conn: AsyncConnection,
+        views: list[PostView],
+        viewer_id: int | None,
+        *,
+        every_comment: bool = False,
     ) -> list[PostView]:
-        """Add the reader's likes and follows, and every comment and reply of the page:
-        three queries however many posts, comments or users there are."""
+        """Add the reader's likes and follows, and the comments and replies of the page
+        (every one on a post's page, the newest few per post on a timeline): three queries
+        however many posts, comments or users there are."""
         if not views:
             return views
         ids = [view.id for view in views]
@@ -330,13 +449,22 @@ class PostService:
             liked = await self.likes.liked_among(conn, viewer_id, ids)
             authors = {view.author_id for view in views}
             followed = await self.follows.followed_among(conn, viewer_id, authors)
-        threads = await self.comments.threads(conn, ids)
+        if every_comment:
+            threads = await self.comments.threads(conn, ids)
+            totals = {
+                post_id: sum(1 + len(comment.replies) for comment in thread)
+                for post_id, thread in threads.items()
+            }
+        else:
+            capped = await self.comments.capped_threads(conn, ids)
+            threads, totals = capped.comments, capped.totals
         return [
             replace(
                 view,
                 liked=view.id in liked,
                 author_followed=view.author_id in followed,
                 comments=threads.get(view.id, ()),
+                comment_count=totals.get(view.id, 0),
             )
             for view in views
         ]
@@ -349,40 +477,52 @@ class PostService:
         self, title: str, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """Posts carrying #title (folded as stored), newest first."""
-        tag_id = select(hashtags.c.id).where(hashtags.c.title == text.fold_hashtag(title))
-        query = (
-            select(*POST_COLUMNS)
-            .select_from(post_hashtags)
-            .join(posts, posts.c.id == post_hashtags.c.post_id)
-            .join(users, users.c.id == posts.c.user_id)
-            .where(post_hashtags.c.hashtag_id == tag_id.scalar_subquery())
-            .where(LIVE_USER)
-        )
-        return await self._page(query, post_hashtags.c.post_id, before, viewer_id)
+        tag_id = hashtag_id(text.fold_hashtag(title)).scalar_subquery()
+        return await self._page(hashtag_posts(tag_id), post_hashtags.c.post_id, before, viewer_id)
 
     async def by_user(
         self, author_id: int, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """One author's posts, newest first (served by the (user_id, id) index)."""
-        query = visible_posts().where(posts.c.user_id == author_id)
-        return await self._page(query, posts.c.id, before, viewer_id)
+        return await self._page(author_posts(author_id), posts.c.id, before, viewer_id)
 
     async def following(self, viewer_id: int, before: int | None = None) -> Page:
-        """Posts of the people ``viewer_id`` follows, and their own, newest first."""
-        authors = union(
-            select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
-            select(users.c.id).where(users.c.id == viewer_id),
-        )
-        query = visible_posts().where(posts.c.user_id.in_(authors))
-        return await self._page(query, posts.c.id, before, viewer_id)
+        """Posts of the people ``viewer_id`` follows, and their own, newest first.
+
+        Up to ``MERGE_AUTHORS`` authors, each author's newest posts before the cursor are
+        taken from the (user_id, id) index and merged: a page costs the same whether the
+        authors wrote yesterday or years ago. Walking the posts newest first and keeping
+        those of the authors stopped only after a page of theirs, which for quiet authors
+        on a busy site meant most of the posts index (bench/timeline.py, "quiet").
+        Beyond that many authors the walk is kept: so many of them fill a page soon.
+        """
+        async with self.db.read() as conn:
+            authors = list(
+                (
+                    await conn.execute(
+                        select(follows.c.following_id)
+                        .join(users, users.c.id == follows.c.following_id)
+                        .where(follows.c.follower_id == viewer_id, LIVE_USER)
+                        .limit(MERGE_AUTHORS)
+                    )
+                ).scalars()
+            )
+            size = self.page_size
+            if len(authors) < MERGE_AUTHORS:
+                authors.append(viewer_id)
+                params = {f"author_{n}": author for n, author in enumerate(authors)}
+                params.update(before=before, each=size + 1)
+                statement = newest_of_authors(len(authors), before is not None)
+                return await self._read_page(conn, statement, size, viewer_id, params)
+            everyone = union(
+                select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
+                select(users.c.id).where(users.c.id == viewer_id),
+            )
+            query = visible_posts().where(posts.c.user_id.in_(everyone))
+            return await self._read_page(
+                conn, newest_first(query, posts.c.id, before, size), size, viewer_id
+            )
 
     async def liked_by(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts ``viewer_id`` liked, newest post first (the likes primary key serves it)."""
-        query = (
-            select(*POST_COLUMNS)
-            .select_from(likes)
-            .join(posts, posts.c.id == likes.c.post_id)
-            .join(users, users.c.id == posts.c.user_id)
-            .where(likes.c.user_id == viewer_id, LIVE_USER)
-        )
-        return await self._page(query, likes.c.post_id, before, viewer_id)
+        return await self._page(liked_posts(viewer_id), likes.c.post_id, before, viewer_id)

@@ -1,0 +1,103 @@
+"""/following pages by a per-author merge: every post of the people followed once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from sqlalchemy import insert, update
+
+from sns import posts as posts_module
+from sns.comments import CommentService
+from sns.db import Database, utcnow
+from sns.follows import FollowService
+from sns.likes import LikeService
+from sns.posts import PostService
+from sns.schema import follows, posts, users
+from tests.conftest import new_mariadb_url
+
+VIEWER, QUIET, BUSY, OTHER, STRANGER, GONE = range(1, 7)
+
+
+async def seed(db: Database) -> list[int]:
+    """Posts by six people in a shuffled order; returns the ids /following must show."""
+    now = utcnow()
+    rng = random.Random(11)
+    authors = [QUIET] * 3 + [BUSY] * 40 + [OTHER] * 8 + [STRANGER] * 30 + [GONE] * 5
+    authors += [VIEWER] * 4
+    rng.shuffle(authors)
+    async with db.transaction() as conn:
+        await conn.execute(
+            insert(users),
+            [
+                {"id": n, "nick": f"n{n}", "provider": "local", "created_at": now}
+                for n in range(1, 7)
+            ],
+        )
+        await conn.execute(
+            insert(follows),
+            [
+                {"follower_id": VIEWER, "following_id": n, "created_at": now}
+                for n in (QUIET, BUSY, OTHER, GONE)
+            ],
+        )
+        await conn.execute(
+            insert(posts),
+            [
+                {"id": number, "user_id": author, "content": f"p{number}", "created_at": now}
+                | {"updated_at": now, "like_count": 0}
+                for number, author in enumerate(authors, 1)
+            ],
+        )
+        await conn.execute(update(users).where(users.c.id == GONE).values(deleted_at=now))
+    wanted = {VIEWER, QUIET, BUSY, OTHER}
+    return [n for n, author in sorted(enumerate(authors, 1), reverse=True) if author in wanted]
+
+
+async def walk(service: PostService) -> list[list[int]]:
+    pages: list[list[int]] = []
+    before = None
+    while True:
+        page = await service.following(VIEWER, before)
+        pages.append([post.id for post in page.posts])
+        if page.next_before is None:
+            return pages
+        before = page.next_before
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+@pytest.mark.parametrize("merge_authors", [posts_module.MERGE_AUTHORS, 2])
+def test_following_pages_hold_every_post_once_in_order(
+    request, backend, merge_authors, tmp_path, monkeypatch
+):
+    """Merged per author, and walked for someone who follows more than MERGE_AUTHORS."""
+    monkeypatch.setattr(posts_module, "MERGE_AUTHORS", merge_authors)
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'following.sqlite3'}"
+    else:
+        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+
+    async def run() -> tuple[list[int], list[list[int]], list[int]]:
+        db = Database(url)
+        try:
+            await db.migrate()
+            expected = await seed(db)
+            service = PostService(
+                db,
+                comments=CommentService(db),
+                likes=LikeService(db),
+                follows=FollowService(db),
+                page_size=7,
+            )
+            pages = await walk(service)
+            middle = await service.following(VIEWER, expected[10])
+            return expected, pages, [post.id for post in middle.posts]
+        finally:
+            await db.dispose()
+
+    expected, pages, middle = asyncio.run(run())
+    assert [post for page in pages for post in page] == expected
+    assert all(len(page) == 7 for page in pages[:-1]) and 0 < len(pages[-1]) <= 7
+    # A cursor that is no page boundary starts right after it.
+    assert middle == expected[11:18]
