@@ -241,19 +241,22 @@ class BaseHandler(RequestHandler):
         """Who is reading, for the parts of a page that differ per reader."""
         return self.current_user.id if self.current_user else None
 
-    @property
+    @functools.cached_property
     def client_ip(self) -> str:
         return client_ip(
             self.request.remote_ip or "", self.request.headers, self.config.trusted_proxies
         )
 
-    @property
+    @functools.cached_property
     def is_https(self) -> bool:
         """HTTPS on our socket, or reported by a trusted proxy (for the Secure cookie flag)."""
         if self.request.protocol == "https":
             return True
-        return self.request.headers.get("X-Forwarded-Proto") == "https" and is_trusted(
-            self.request.remote_ip or "", self.config.trusted_proxies
+        headers = self.request.headers
+        return (
+            "X-Forwarded-Proto" in headers
+            and headers["X-Forwarded-Proto"] == "https"
+            and is_trusted(self.request.remote_ip or "", self.config.trusted_proxies)
         )
 
     def _set_session_cookie(self, session_id: str) -> None:

@@ -3,6 +3,7 @@ and where a form may send the browser next."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -12,6 +13,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+@functools.lru_cache(maxsize=4096)  # the same few peers and proxies, request after request
 def _parse(value: str) -> Address | None:
     try:
         address = ipaddress.ip_address(value.strip().strip("[]"))
