@@ -83,3 +83,21 @@ def test_the_busy_message_has_a_korean_translation():
     with open(ROOT / "locale" / "ko_KR.csv", encoding="utf-8") as source:
         korean = {row[0] for row in csv.reader(source) if row}
     assert passwords_module.BUSY in korean
+
+
+def thread_niceness() -> int:
+    """This thread's nice value, from the kernel's own record of it."""
+    with open(f"/proc/self/task/{threading.get_native_id()}/stat") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[16])
+
+
+async def test_bcrypt_runs_below_the_event_loop_priority():
+    """During a login storm the pages' thread must get a core before bcrypt does."""
+    hasher = PasswordHasher(rounds=4, concurrency=2)
+
+    def where() -> tuple[str, int]:
+        return threading.current_thread().name, thread_niceness()
+
+    name, niceness = await hasher._run(where)
+    assert name.startswith("bcrypt")
+    assert niceness == thread_niceness() + passwords_module.NICENESS
