@@ -26,6 +26,7 @@ from sqlalchemy import func, insert, select, update
 
 from sns.db import Database, new_id, utcnow
 from sns.errors import Conflict, Invalid, NotFound, TokenExpired, TooManyRequests, Unauthorized
+from sns.pagecache import VersionedCache
 from sns.ratelimit import RateLimiter
 from sns.schema import domains, users
 from sns.visible import LIVE_USER
@@ -184,6 +185,7 @@ class ApiClientService:
         rate_free: int = 60,
         rate_premium: int = 1000,
         rate_anonymous: int = 30,
+        keep_sites: bool = True,
     ) -> None:
         if not jwt_secret:
             raise ValueError("the API needs a JWT secret")
@@ -192,6 +194,9 @@ class ApiClientService:
         self.jwt_secret = jwt_secret
         self.limits = {"free": rate_free, "premium": rate_premium}
         self.rate_anonymous = rate_anonymous
+        # Site rows and registered origins as read at one site version: a changed secret,
+        # a deleted site or account is a write, which moves the version on.
+        self.known: VersionedCache[Any] = VersionedCache(10_000 if keep_sites else 0, ttl=60)
 
     # -- sites ---------------------------------------------------------------------------
 
@@ -263,11 +268,18 @@ class ApiClientService:
             raise NotFound("There is no such site.")
         return _site(row)
 
-    async def origin_registered(self, origin: str) -> bool:
+    async def origin_registered(self, origin: str, version: int | None = None) -> bool:
         """Whether a browser page from ``origin`` may read the API's answers (CORS)."""
         host = origin_host(origin)
         if host is None:
             return False
+        known = self.known.get(version, ("origin", host))
+        if known is None:
+            known = await self._origin_registered(host)
+            self.known.put(version, ("origin", host), known)
+        return bool(known)
+
+    async def _origin_registered(self, host: str) -> bool:
         async with self.db.read() as conn:
             found = await conn.execute(
                 select(domains.c.id)
@@ -304,8 +316,12 @@ class ApiClientService:
         }
         return jwt.encode(claims, self.jwt_secret, algorithm=ALGORITHM)
 
-    async def caller_for_token(self, token: str) -> Caller:
-        """The caller a token speaks for; 419 when it ran out, 401 for anything else."""
+    async def caller_for_token(self, token: str, version: int | None = None) -> Caller:
+        """The caller a token speaks for; 419 when it ran out, 401 for anything else.
+
+        ``version``: the site version the request read; the site's row is read from the
+        database only when it moved since this process last read the row.
+        """
         if not token:
             raise Unauthorized(
                 "Send the token from /v2/token in the Authorization header.", field="Authorization"
@@ -325,10 +341,13 @@ class ApiClientService:
         site_id, user_id, fingerprint = claims.get("domain"), claims.get("id"), claims.get("sfp")
         if not (_is_id(site_id) and _is_id(user_id) and isinstance(fingerprint, str)):
             raise Unauthorized("The token is not valid.", field="Authorization")
-        async with self.db.read() as conn:
-            row = (await conn.execute(_callers().where(domains.c.id == site_id))).first()
+        row = self.known.get(version, ("site", site_id))
+        if row is None:
+            async with self.db.read() as conn:
+                row = (await conn.execute(_callers().where(domains.c.id == site_id))).first()
+            self.known.put(version, ("site", site_id), row or False)
         if (
-            row is None
+            not row
             or row.user_id != user_id
             or not hmac.compare_digest(secret_fingerprint(row.client_secret), fingerprint)
         ):

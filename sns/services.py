@@ -155,6 +155,7 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
             rate_free=settings.rate_free,
             rate_premium=settings.rate_premium,
             rate_anonymous=settings.rate_anonymous,
+            keep_sites=settings.page_cache_bytes > 0,
         ),
         api_posts=ApiPostService(db, posts, search),
         search=search,

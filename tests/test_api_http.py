@@ -506,7 +506,8 @@ def test_an_account_has_at_most_twenty_sites(client: Client, user):
 
 
 def test_an_api_page_costs_the_same_queries_at_any_size(make_server):
-    server = make_server("sqlite", SNS_QUERY_COUNT_HEADER="true")
+    # Drawing is what is measured here, so nothing is kept for reuse.
+    server = make_server("sqlite", SNS_QUERY_COUNT_HEADER="true", SNS_PAGE_CACHE_BYTES="0")
     owner = server.client()
     owner.join()
     token = token_for(server, register_site(owner, "count.example")["clientSecret"])
@@ -527,3 +528,28 @@ def test_an_api_page_costs_the_same_queries_at_any_size(make_server):
     # Reads of the origin, the token's site, the page, and the tag's id for a hashtag; on
     # SQLite each read is a BEGIN and a SELECT.
     assert small == {"/v2/posts/my": 6, "/v2/posts/myLikes": 6, "/v2/posts/hashtag/qc": 8}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_an_api_answer_is_kept_until_the_site_changes(make_server, backend):
+    server = make_server(backend, SNS_QUERY_COUNT_HEADER="true")
+    owner = server.client()
+    owner.join()
+    site = register_site(owner, "kept.example")
+    token = token_for(server, site["clientSecret"])
+    tag = "kept" + uuid.uuid4().hex[:6]
+    first = new_post(owner, f"#{tag} one")
+    paths = ("/v2/posts/my", "/v2/posts/myLikes", f"/v2/posts/hashtag/{tag}")
+    for path in paths:
+        call(server, path, token)
+        again = call(server, path, token)
+        assert again.status_code == 200 and int(again.headers["X-SNS-Queries"]) == 0, path
+    second = new_post(owner, f"#{tag} two")
+    owner.post(f"/post/{first}/like", headers=JSON)
+    for path in paths:
+        ids = [post["id"] for post in call(server, path, token).json()["payload"]]
+        assert ids == ([first] if path.endswith("myLikes") else [second, first]), path
+    # A new secret ends the old token at once, though this process kept the site's row.
+    assert call(server, "/v2/posts/my", token).status_code == 200
+    assert owner.post(f"/developers/domain/{site['id']}/secret", headers=JSON).status_code == 200
+    assert call(server, "/v2/posts/my", token).status_code == 401

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tornado.escape import json_encode
 from tornado.web import RequestHandler
 
 from handlers.base import BaseHandler
@@ -24,6 +25,7 @@ ALLOWED_HEADERS = "Authorization, Content-Type"
 EXPOSED_HEADERS = "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
 PREFLIGHT_MAX_AGE = "600"  # seconds a browser may reuse a preflight answer
 HOW_TO_AUTHENTICATE = "Send the token from /v2/token in the Authorization header."
+JSON_TYPE = "application/json; charset=UTF-8"
 
 
 class APIHandler(BaseHandler):
@@ -34,6 +36,9 @@ class APIHandler(BaseHandler):
     cors_origin: str | None = None
     quota: Quota | None = None
     token_problem: ServiceError | None = None
+    keep_answers = False
+    """GET answers are kept per process until the site version moves (``write_page``)."""
+    _answer_key: tuple[object, ...] | None = None
 
     def initialize(self, version: str = "v2") -> None:
         self.version = version
@@ -71,10 +76,12 @@ class APIHandler(BaseHandler):
     # -- who is asking, and may they -----------------------------------------------------
 
     async def prepare(self) -> None:
-        """CORS first (errors must carry it too), then the token, then the quota."""
+        """CORS first (errors must carry it too), then the token, then the quota; then an
+        answer kept from an earlier call, if the site has not changed since."""
         self._statements_at_start = self.db.statement_count
+        self.site_version = await self.services.site_version.current()
         origin = self.request.headers.get("Origin")
-        if origin and await self.api_clients.origin_registered(origin):
+        if origin and await self.api_clients.origin_registered(origin, self.site_version):
             self.cors_origin = origin
             self.set_cors_headers()
         if self.request.method == "OPTIONS":
@@ -87,6 +94,20 @@ class APIHandler(BaseHandler):
             self.use_quota(await self.api_clients.count_anonymous(self.client_ip))
         if self.requires_token and self.current_user is None:
             raise self.token_problem or Unauthorized(HOW_TO_AUTHENTICATE)
+        if self.request.method == "GET" and self.keep_answers:
+            self._answer_key = self.answer_key()
+            kept = self.services.pages.get(self.site_version, self._answer_key)
+            if kept is not None:
+                self._answer_key = None
+                self.set_header("Content-Type", JSON_TYPE)
+                await self.finish(kept)
+
+    def answer_key(self) -> tuple[object, ...]:
+        """What an answer depends on besides the site's data: the URL, the host its picture
+        URLs are made absolute with, and the caller's user (``my`` answers are theirs)."""
+        request = self.request
+        caller = self.caller
+        return ("api", request.uri, request.host, request.protocol, caller.user_id)
 
     async def authenticate(self) -> Caller | None:  # type: ignore[override]
         """The caller of the ``Authorization`` token, or None (the reason kept for later)."""
@@ -94,7 +115,7 @@ class APIHandler(BaseHandler):
         if raw[:7].lower() == "bearer ":
             raw = raw[7:].strip()
         try:
-            return await self.api_clients.caller_for_token(raw)
+            return await self.api_clients.caller_for_token(raw, self.site_version)
         except ServiceError as problem:
             self.token_problem = problem
             return None
@@ -195,15 +216,21 @@ class APIHandler(BaseHandler):
         return limit, cursor
 
     def write_page(self, page: ApiPage) -> None:
-        """``payload`` is the list itself, so clients that ignore paging keep working."""
-        self.write(
+        """``payload`` is the list itself, so clients that ignore paging keep working.
+
+        The answer is kept (``keep_answers``) for the next call with the same key."""
+        body = json_encode(
             {
                 "code": 200,
                 "message": "ok",
                 "payload": [post_payload(post, self.image_urls) for post in page.posts],
                 "nextCursor": page.next_cursor,
             }
-        )
+        ).encode()
+        if self._answer_key is not None:
+            self.services.pages.put(self.site_version, self._answer_key, body)
+        self.set_header("Content-Type", JSON_TYPE)
+        self.write(body)
 
 
 class APIFallbackHandler(APIHandler):

@@ -52,12 +52,16 @@ class ClaimsHandler(APIHandler):
 class MyPostsHandler(APIHandler):
     """GET /v2/posts/my: the posts of the token's user, newest first."""
 
+    keep_answers = True
+
     async def get(self) -> None:
         self.write_page(await self.api_posts.by_author(self.caller.user_id, *self.paging()))
 
 
 class HashtagPostsHandler(APIHandler):
     """GET /v2/posts/hashtag/<title>: posts with that tag; 404 for a tag nobody used."""
+
+    keep_answers = True
 
     async def get(self, title: str) -> None:
         self.write_page(await self.api_posts.by_hashtag(title, *self.paging()))
@@ -66,6 +70,8 @@ class HashtagPostsHandler(APIHandler):
 class MyLikesHandler(APIHandler):
     """GET /v2/posts/myLikes: the posts the token's user liked."""
 
+    keep_answers = True
+
     async def get(self) -> None:
         self.write_page(await self.api_posts.liked_by(self.caller.user_id, *self.paging()))
 
@@ -73,6 +79,8 @@ class MyLikesHandler(APIHandler):
 class SearchPostsHandler(APIHandler):
     """GET /v2/posts/search?q=words: posts holding every word, as the /search page finds
     them (beyond NodeBird)."""
+
+    keep_answers = True
 
     async def get(self) -> None:
         query = self.get_query_argument("q", "")
