@@ -820,6 +820,8 @@ class Bench:
             for name in names:
                 title, make = SCENARIOS[name]
                 call = make(fixture, session)
+                if name == "login":
+                    self.raw_bcrypt(backend, fixture.posts, processes, hello)
                 timing = self.time_call(server.url, call, slow=name == "login")
                 self.record(title, backend, fixture.posts, processes, timing, hello)
                 if name == "create-post":
@@ -838,6 +840,20 @@ class Bench:
             )
         finally:
             server.stop()
+
+    def raw_bcrypt(self, backend: str, size: int, processes: int, hello: float) -> None:
+        """bcrypt checks per second on all cores right before the logins, the server idle:
+        the ceiling of logins per second, measured under the same load of the machine."""
+        rate = bcrypt_rate(self.cores, min(self.args.duration, 5))
+        timing = Timing(rate, 0.0, 0.0, 0, 1, 0, 0, 0, 0)
+        self.record(
+            f"raw bcrypt cost {BCRYPT_COST}, {self.cores} threads",
+            backend,
+            size,
+            processes,
+            timing,
+            hello,
+        )
 
     def login_storm(
         self, server: SnsServer, fixture: Fixture, session: Session, processes: int, hello: float
@@ -957,13 +973,14 @@ def markdown(run: Run) -> str:
         "counts only answers with the expected status; ratio = requests/s / hello's "
         "requests/s, hello timed with the same processes just before each group.",
         "",
-        "| scenario | backend | posts | processes | req/s | p50 ms | p99 ms | ratio to hello |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | backend | posts | processes | req/s | p50 ms | p99 ms | ratio to hello "
+        "| answers |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in run.rows:
         lines.append(
             f"| {r.scenario} | {r.backend} | {r.size:,} | {r.processes} | {r.rps:,.1f} | "
-            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.ratio:.1%} |"
+            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.ratio:.1%} | {r.requests:,} |"
         )
     hellos = sorted({(r.backend, r.size, r.processes, r.hello_rps) for r in run.rows})
     lines += ["", "| hello before | posts | processes | req/s |", "|---|---|---|---|"]
@@ -1003,35 +1020,56 @@ def _load(values: Any) -> str:
 
 
 def plot(run: Run, path: Path) -> None:
-    """Requests/s against database size, one line per scenario, a panel per setup."""
+    """Requests/s against database size, one line per scenario (the same colour and marker in
+    every panel), a panel per backend and process count, hello dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = sorted({(r.backend, r.processes) for r in run.rows})
-    if not panels:
+    backends = list(dict.fromkeys(r.backend for r in run.rows))
+    counts = sorted({r.processes for r in run.rows})
+    if not backends:
         return
+    scenarios = list(dict.fromkeys(r.scenario for r in run.rows))
+    colours = plt.get_cmap("tab20").colors
+    markers = "osD^v<>phX*P"
+    style = {
+        name: {"color": colours[i % len(colours)], "marker": markers[i % len(markers)]}
+        for i, name in enumerate(scenarios)
+    }
     figure, axes = plt.subplots(
-        1, len(panels), figsize=(6.5 * len(panels), 5.5), squeeze=False, sharey=True
+        len(backends),
+        len(counts),
+        figsize=(6 * len(counts) + 3, 4.5 * len(backends)),
+        squeeze=False,
+        sharey=True,
     )
-    for ax, (backend, processes) in zip(axes[0], panels, strict=True):
-        rows = [r for r in run.rows if r.backend == backend and r.processes == processes]
-        for scenario in dict.fromkeys(r.scenario for r in rows):
-            points = sorted((r.size, r.rps) for r in rows if r.scenario == scenario)
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=scenario)
-        hello = sorted({(r.size, r.hello_rps) for r in rows})
-        ax.plot([h[0] for h in hello], [h[1] for h in hello], "k--", marker="x", label="hello")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("posts in the database")
-        ax.set_title(f"{backend}, {processes} process(es)")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0][0].set_ylabel("requests/s (log)")
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    figure.suptitle(f"SNS over HTTP, wrk -c{run.options['connections']}, {run.options['started']}")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    for row, backend in enumerate(backends):
+        for column, processes in enumerate(counts):
+            ax = axes[row][column]
+            rows = [r for r in run.rows if r.backend == backend and r.processes == processes]
+            for scenario in dict.fromkeys(r.scenario for r in rows):
+                points = sorted((r.size, r.rps) for r in rows if r.scenario == scenario)
+                ax.plot(*zip(*points, strict=True), label=scenario, **style[scenario])
+            hello = sorted({(r.size, r.hello_rps) for r in rows})
+            if hello:
+                ax.plot(*zip(*hello, strict=True), "k--", marker="x", label="hello")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(f"{backend}, {processes} process{'es' if processes > 1 else ''}")
+            ax.grid(True, which="both", alpha=0.3)
+            ax.set_xlabel("posts in the database")
+        axes[row][0].set_ylabel("requests/s")
+    handles = [plt.Line2D([], [], label=name, **style[name]) for name in scenarios]
+    handles.append(plt.Line2D([], [], color="k", linestyle="--", marker="x", label="hello"))
+    figure.legend(handles=handles, loc="center right", fontsize=8)
+    figure.suptitle(
+        f"SNS over HTTP, wrk -t{run.options['threads']} -c{run.options['connections']} "
+        f"-d{run.options['duration']}s, {run.options['started']} UTC"
+    )
+    figure.tight_layout(rect=(0, 0, 1 - 2.8 / (6 * len(counts) + 3), 1))
+    figure.savefig(path, dpi=100)
     plt.close(figure)
 
 
@@ -1080,14 +1118,32 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-search-index", action="store_true", help="leave search_terms empty (faster fill)"
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where results go")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="JSON",
+        help="only write the Markdown and the plot again from a run's JSON",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.sizes, args.duration, args.warmup = [50, 500], 2, 0.5
     return args
 
 
+def load_run(path: Path) -> Run:
+    data = json.loads(path.read_text())
+    data["rows"] = [Row(**row) for row in data["rows"]]
+    return Run(**data)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = options(argv)
+    if args.report:
+        run = load_run(args.report)
+        args.report.with_suffix(".md").write_text(markdown(run))
+        plot(run, args.report.with_suffix(".png"))
+        print_table(run)
+        return 0
     if shutil.which("wrk") is None:
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
