@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint format migrate demo deploy-local clean
+.PHONY: run test lint format migrate demo deploy-local bench-http clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ deploy-local: $(STAMP)
 test: lint
 	$(BIN)/python -m tests.services --ensure
 	$(BIN)/python -m pytest
+
+# The HTTP benchmark (bench/README.md): MariaDB, Redis, wrk; ~20 min. ARGS="--quick" to try it.
+bench-http: $(STAMP)
+	$(BIN)/python bench/http_bench.py $(ARGS)
 
 # ruff for lint and format; mypy, strict on sns/ and handlers/ (pyproject.toml).
 lint: $(STAMP)
