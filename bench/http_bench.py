@@ -725,6 +725,8 @@ def machine() -> dict[str, Any]:
 
 
 class Bench:
+    """One run: the servers it starts, the groups of scenarios, what it records."""
+
     def __init__(self, args: argparse.Namespace, folder: Path, run: Run) -> None:
         self.args = args
         self.folder = folder
