@@ -168,14 +168,22 @@ class SupervisedSns(SnsServer):
         )
         return result.stdout + result.stderr
 
-    def pids(self) -> dict[str, int]:
-        """Worker name -> pid of the running workers, from ``supervisorctl status``."""
-        found = {}
-        for line in self.ctl("status").splitlines():
-            match = re.match(r"sns:(\S+)\s+RUNNING\s+pid (\d+)", line)
-            if match:
-                found[match.group(1)] = int(match.group(2))
-        return found
+    def pids(self, wait: float = 10) -> dict[str, int]:
+        """Worker name -> pid of the running workers, from ``supervisorctl status``.
+
+        On a loaded machine supervisorctl now and then prints nothing (its socket was not
+        answered in time); it is asked again, for up to ``wait`` seconds.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            found = {}
+            for line in self.ctl("status").splitlines():
+                match = re.match(r"sns:(\S+)\s+RUNNING\s+pid (\d+)", line)
+                if match:
+                    found[match.group(1)] = int(match.group(2))
+            if found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
 
 
 XSRF_INPUT = re.compile(r'name="_xsrf" value="([^"]+)"')
