@@ -150,8 +150,10 @@ def test_too_many_connections_are_closed_at_once_and_the_server_stays_up(make_se
     try:
         time.sleep(0.5)
         assert server.process.poll() is None
-        for sock in held[25:]:  # beyond the cap of 20 (and a little slack): closed at once
-            assert closed_by_server(sock)
+        # Beyond the cap of 20 (and a little slack): closed at once, not after the 60 s idle
+        # timeout; 10 s leaves room for a loaded machine (3 s once fell short in CI).
+        for sock in held[25:]:
+            assert closed_by_server(sock, within=10)
     finally:
         for sock in held:
             sock.close()
