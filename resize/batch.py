@@ -14,8 +14,6 @@ cannot be read is counted as failed and named at the end; the exit status is the
 from __future__ import annotations
 
 import multiprocessing
-import os
-import secrets
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -27,7 +25,14 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from resize import core
-from resize.keys import ORIGINAL_PREFIX, THUMB_CACHE_CONTROL, THUMB_PREFIX, name_of, thumb_key
+from resize.keys import (
+    ORIGINAL_PREFIX,
+    THUMB_CACHE_CONTROL,
+    THUMB_PREFIX,
+    name_of,
+    thumb_key,
+    write_atomically,
+)
 from resize.s3 import S3Options, make_client
 
 
@@ -74,14 +79,7 @@ class LocalStore:
         return (self.root / "original" / name).read_bytes()
 
     def write(self, size: int, name: str, data: bytes, content_type: str) -> None:
-        target = self.root / thumb_key(size, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temporary = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-        try:
-            temporary.write_bytes(data)
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
+        write_atomically(self.root / thumb_key(size, name), data)
 
 
 _s3_clients: dict[S3Options, Any] = {}

@@ -8,7 +8,9 @@ app's variable names, with the same rules.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
+from pathlib import Path
 
 ORIGINAL_PREFIX = "original/"
 THUMB_PREFIX = "thumb/"
@@ -83,3 +85,15 @@ def env_sizes(environ: Mapping[str, str] = os.environ) -> tuple[int, ...]:
 def env_max_pixels(environ: Mapping[str, str] = os.environ, default: int = 50_000_000) -> int:
     raw = environ.get("SNS_IMAGE_MAX_PIXELS", "")
     return parse_pixels(raw) if raw.strip() else default
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """A file in a local store: written to a temporary dot-name beside it, then renamed, so
+    that a reader (or a crash) never sees half a picture."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -31,6 +31,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resize import core
+from resize.keys import write_atomically
 from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError
 from sns.schema import posts, uploads
@@ -115,18 +116,7 @@ class LocalImageStore:
         return self.root / key
 
     async def put(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-
-        def write() -> None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-            try:
-                temporary.write_bytes(data)
-                os.replace(temporary, path)
-            finally:
-                temporary.unlink(missing_ok=True)
-
-        await asyncio.to_thread(write)
+        await asyncio.to_thread(write_atomically, self._path(key), data)
 
     async def get(self, key: str) -> bytes | None:
         path = self._path(key)
