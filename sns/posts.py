@@ -387,20 +387,6 @@ class PostService:
         if await lock_visible_post(conn, post_id, exclusive=True) != user_id:
             raise Forbidden("Only the author can change this post.")
 
-    async def _page(
-        self,
-        query: Select[Any],
-        key: ColumnElement[int],
-        before: int | None,
-        viewer_id: int | None,
-        *,
-        limit: int | None = None,
-    ) -> Page:
-        size = limit or self.page_size
-        async with self.db.read() as conn:
-            statement = newest_first(query, key, before, size)
-            return await self._read_page(conn, statement, size, viewer_id)
-
     async def _read_page(
         self,
         conn: AsyncConnection,
@@ -425,9 +411,12 @@ class PostService:
         *,
         limit: int | None = None,
     ) -> Page:
-        """A timeline page of a query over ``POST_COLUMNS`` built elsewhere (search), walked
-        newest first on ``key`` and decorated for the reader like every timeline."""
-        return await self._page(query, key, before, viewer_id, limit=limit)
+        """A timeline page of a query over ``POST_COLUMNS`` (here, or built elsewhere: search),
+        walked newest first on ``key`` and decorated for the reader like every timeline."""
+        size = limit or self.page_size
+        async with self.db.read() as conn:
+            statement = newest_first(query, key, before, size)
+            return await self._read_page(conn, statement, size, viewer_id)
 
     async def _decorate(
         self,
@@ -471,20 +460,22 @@ class PostService:
 
     async def timeline(self, before: int | None = None, viewer_id: int | None = None) -> Page:
         """Everyone's posts, newest first."""
-        return await self._page(visible_posts(), posts.c.id, before, viewer_id)
+        return await self.page_of_posts(visible_posts(), posts.c.id, before, viewer_id)
 
     async def by_hashtag(
         self, title: str, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """Posts carrying #title (folded as stored), newest first."""
         tag_id = hashtag_id(text.fold_hashtag(title)).scalar_subquery()
-        return await self._page(hashtag_posts(tag_id), post_hashtags.c.post_id, before, viewer_id)
+        return await self.page_of_posts(
+            hashtag_posts(tag_id), post_hashtags.c.post_id, before, viewer_id
+        )
 
     async def by_user(
         self, author_id: int, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """One author's posts, newest first (served by the (user_id, id) index)."""
-        return await self._page(author_posts(author_id), posts.c.id, before, viewer_id)
+        return await self.page_of_posts(author_posts(author_id), posts.c.id, before, viewer_id)
 
     async def following(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts of the people ``viewer_id`` follows, and their own, newest first.
@@ -525,4 +516,4 @@ class PostService:
 
     async def liked_by(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts ``viewer_id`` liked, newest post first (the likes primary key serves it)."""
-        return await self._page(liked_posts(viewer_id), likes.c.post_id, before, viewer_id)
+        return await self.page_of_posts(liked_posts(viewer_id), likes.c.post_id, before, viewer_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -27,13 +28,17 @@ def core_modules() -> list[Path]:
     return sorted([*(ROOT / "sns").rglob("*.py"), *(ROOT / "resize").rglob("*.py")])
 
 
-def breaks_the_layers(modules: set[str]) -> list[str]:
+def banned_among(modules: set[str], banned_names: Iterable[str]) -> list[str]:
     return sorted(
         name
         for name in modules
-        for banned in FORBIDDEN
+        for banned in banned_names
         if name == banned or name.startswith(banned + ".")
     )
+
+
+def breaks_the_layers(modules: set[str]) -> list[str]:
+    return banned_among(modules, FORBIDDEN)
 
 
 @pytest.mark.parametrize("path", core_modules(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -73,12 +78,7 @@ def resize_modules() -> list[Path]:
 
 
 def imports_of_the_app(modules: set[str]) -> list[str]:
-    return sorted(
-        name
-        for name in modules
-        for banned in RESIZE_FORBIDDEN
-        if name == banned or name.startswith(banned + ".")
-    )
+    return banned_among(modules, RESIZE_FORBIDDEN)
 
 
 @pytest.mark.parametrize("path", resize_modules(), ids=lambda p: str(p.relative_to(ROOT)))
