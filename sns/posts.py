@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
@@ -210,6 +210,13 @@ def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
     )
 
 
+def edit_time(created_at: datetime) -> datetime:
+    """When an edit is stored: now, yet always after the post's own time, so that
+    ``updated_at > created_at`` marks it as edited even within the second the post was
+    written (both databases keep whole seconds) or on a node whose clock runs behind."""
+    return max(utcnow(), created_at + timedelta(seconds=1))
+
+
 class PostService:
     """Posts and the timelines; a page asks the comment, like and follow services for
     what it shows of each, in one query apiece."""
@@ -325,11 +332,14 @@ class PostService:
         async def work(conn: AsyncConnection) -> None:
             replaced.clear()
             await self._lock_own(conn, user_id, post_id)
-            values: dict[str, Any] = {"content": content, "updated_at": utcnow()}
+            stored = (
+                await conn.execute(
+                    select(posts.c.img, posts.c.created_at).where(posts.c.id == post_id)
+                )
+            ).one()
+            values: dict[str, Any] = {"content": content, "updated_at": edit_time(stored.created_at)}
             if not isinstance(img, Keep):
-                old = (
-                    await conn.execute(select(posts.c.img).where(posts.c.id == post_id))
-                ).scalar()
+                old = stored.img
                 if img != old:
                     if img is not None:
                         await self._claim_picture(conn, user_id, img, post_id=post_id)

@@ -298,3 +298,18 @@ def test_two_processes_writing_to_one_sqlite_file_both_succeed(tmp_path):
     finally:
         first.stop()
         second.stop()
+
+
+def test_an_edit_in_the_same_second_as_the_post_is_marked_edited(client: Client, user):
+    """Timestamps of whole seconds made ``updated_at > created_at`` false for a quick edit."""
+    marker = tag()
+    post_id = client.post("/post", {"content": marker}, headers=JSON).json()["payload"]["id"]
+    assert "· edited" not in post_block(client.get(f"/post/{post_id}").text, post_id)
+    response = client.post(
+        f"/post/{post_id}/update", {"content": f"{marker} fixed"}, allow_redirects=False
+    )
+    assert response.status_code == 302
+    for path in (f"/post/{post_id}", "/"):
+        block = post_block(client.get(path).text, post_id)
+        assert f"{marker} fixed" in block
+        assert "· edited" in block
