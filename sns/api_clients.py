@@ -316,11 +316,15 @@ class ApiClientService:
         }
         return jwt.encode(claims, self.jwt_secret, algorithm=ALGORITHM)
 
-    async def caller_for_token(self, token: str, version: int | None = None) -> Caller:
+    async def caller_for_token(
+        self, token: str, version: int | None = None, api: str = "v2"
+    ) -> Caller:
         """The caller a token speaks for; 419 when it ran out, 401 for anything else.
 
         ``version``: the site version the request read; the site's row is read from the
-        database only when it moved since this process last read the row.
+        database only when it moved since this process last read the row. ``api``: the
+        API version asked; a token claiming a longer life than it issues is refused, so
+        a leaked signing key cannot mint tokens that clients keep for years.
         """
         if not token:
             raise Unauthorized(
@@ -338,6 +342,10 @@ class ApiClientService:
             raise TokenExpired("The token has expired. Ask /v2/token for a new one.") from None
         except jwt.InvalidTokenError:
             raise Unauthorized("The token is not valid.", field="Authorization") from None
+        if claims["exp"] - claims["iat"] > TOKEN_SECONDS[api]:
+            raise Unauthorized(
+                "The token claims a longer life than this API gives.", field="Authorization"
+            )
         site_id, user_id, fingerprint = claims.get("domain"), claims.get("id"), claims.get("sfp")
         if not (_is_id(site_id) and _is_id(user_id) and isinstance(fingerprint, str)):
             raise Unauthorized("The token is not valid.", field="Authorization")

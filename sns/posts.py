@@ -337,7 +337,10 @@ class PostService:
                     select(posts.c.img, posts.c.created_at).where(posts.c.id == post_id)
                 )
             ).one()
-            values: dict[str, Any] = {"content": content, "updated_at": edit_time(stored.created_at)}
+            values: dict[str, Any] = {
+                "content": content,
+                "updated_at": edit_time(stored.created_at),
+            }
             if not isinstance(img, Keep):
                 old = stored.img
                 if img != old:

@@ -61,6 +61,15 @@ def positive_int(raw: str) -> int | None:
     return value if value >= 1 else None
 
 
+def is_unicode_text(value: str) -> bool:
+    """False for a lone surrogate (JSON's ``"\\ud800"``): no UTF-8 can store or send it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def has_control_chars(value: str) -> bool:
     return any(unicodedata.category(ch) == "Cc" and ch not in "\n\r\t" for ch in value)
 
@@ -77,7 +86,7 @@ def clean_content(content: str, field: str = "content") -> str:
             max=POST_MAX_CHARS,
             count=len(content),
         )
-    if has_control_chars(content):
+    if has_control_chars(content) or not is_unicode_text(content):
         raise Invalid("The post contains control characters.", field=field)
     return content
 

@@ -19,7 +19,7 @@ from handlers.base import BaseHandler
 from sns.api_clients import ApiClientService, Caller, Quota, over_quota
 from sns.api_posts import DEFAULT_LIMIT, MAX_LIMIT, ApiPage, ApiPostService, ImageUrls, post_payload
 from sns.errors import Gone, Invalid, NotFound, ServiceError, Unauthorized
-from sns.text import positive_int
+from sns.text import is_unicode_text, positive_int
 
 ALLOWED_HEADERS = "Authorization, Content-Type"
 EXPOSED_HEADERS = "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
@@ -115,7 +115,7 @@ class APIHandler(BaseHandler):
         if raw[:7].lower() == "bearer ":
             raw = raw[7:].strip()
         try:
-            return await self.api_clients.caller_for_token(raw, self.site_version)
+            return await self.api_clients.caller_for_token(raw, self.site_version, self.version)
         except ServiceError as problem:
             self.token_problem = problem
             return None
@@ -143,7 +143,6 @@ class APIHandler(BaseHandler):
     def set_cors_headers(self) -> None:
         if self.cors_origin:
             self.set_header("Access-Control-Allow-Origin", self.cors_origin)
-            self.set_header("Access-Control-Allow-Credentials", "true")
             self.set_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
 
     def set_quota_headers(self) -> None:
@@ -189,13 +188,15 @@ class APIHandler(BaseHandler):
             return self.get_body_argument(name, None)
         try:
             body = json.loads(self.request.body or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             raise Invalid("The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise Invalid("The body must be a JSON object.")
         value = body.get(name)
         if value is not None and not isinstance(value, str):
             raise Invalid("{name} must be a string.", name=name)
+        if value is not None and not is_unicode_text(value):
+            raise Invalid("{name} holds a character that is not text.", name=name)
         return value
 
     def paging(self) -> tuple[int, int | None]:
