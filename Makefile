@@ -3,14 +3,21 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+TEST_STAMP := $(VENV)/.test-installed-stamp
 
 .PHONY: run test lint format migrate demo deploy-local bench-http clean
 
+# Running needs only the program's own packages; the tests add theirs (Playwright, moto,
+# mypy: several hundred MB) on the first `make test` or `make lint`.
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(TEST_STAMP)
 
 run: $(STAMP)
 	$(BIN)/python run.py
@@ -33,16 +40,16 @@ test: lint
 	$(BIN)/python -m pytest
 
 # The HTTP benchmark (bench/README.md): MariaDB, Redis, wrk; ~20 min. ARGS="--quick" to try it.
-bench-http: $(STAMP)
+bench-http: $(TEST_STAMP)
 	$(BIN)/python bench/http_bench.py $(ARGS)
 
 # ruff for lint and format; mypy, strict on sns/ and handlers/ (pyproject.toml).
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-format: $(STAMP)
+format: $(TEST_STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
