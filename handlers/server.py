@@ -303,9 +303,15 @@ class _InFlight(httputil.HTTPMessageDelegate):
             self.delegate.on_connection_close()
 
 
+def connection_cap(settings: Settings) -> int:
+    """The most connections one process serves at once (``SNS_MAX_CONNECTIONS``, or the
+    open-file limit less what the pools and logs need)."""
+    return settings.max_connections or max(16, raise_open_file_limit() - FD_RESERVE)
+
+
 def make_server(settings: Settings, app: Any) -> BoundedHTTPServer:
     """The HTTP server with this process's limits (see the module's docstring)."""
-    limit = settings.max_connections or max(16, raise_open_file_limit() - FD_RESERVE)
+    limit = connection_cap(settings)
     # X-Forwarded-* headers are read by the handlers, only from trusted proxies.
     return BoundedHTTPServer(
         app,
@@ -324,7 +330,7 @@ Listen = Callable[[], list[socket.socket]]
 
 async def serve(settings: Settings, listen: Listen) -> None:
     """Serve until SIGTERM/SIGINT, then drain (see the module's docstring)."""
-    services = await build_services(settings)
+    services = await build_services(settings, connection_cap=connection_cap(settings))
     try:
         server = make_server(settings, make_app(services))
         try:
