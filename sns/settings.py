@@ -222,8 +222,9 @@ class Settings:
         None,
         "sns:",
         key_prefix,
-        "put before every Redis key (sessions, rate limits, API quotas, the site version); "
-        "deployments sharing one Redis need different prefixes. Changing it logs everyone out",
+        "put before every Redis key (sessions, failed-login and API counters, the site "
+        "version); deployments sharing one Redis need different ones. Changing it logs "
+        "everyone out once and starts the counters afresh",
     )
     cookie_secret: str = setting(
         None,
