@@ -22,6 +22,7 @@ from typing import Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
 
+from sns.redis_store import RedisKeys
 from sns.sessions import RedisSessionStore, SessionData, SessionStore
 
 log = logging.getLogger("sns.pagecache")
@@ -42,18 +43,17 @@ class SiteVersion(Protocol):
 class RedisSiteVersion:
     """A counter in Redis, shared by every process and node that uses the same Redis."""
 
-    KEY = "sns:site-version"
-
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
         self.redis = redis
+        self.key = keys.site_version
 
     async def current(self) -> int | None:
-        return int(await self.redis.get(self.KEY) or 0)
+        return int(await self.redis.get(self.key) or 0)
 
     async def bump(self) -> None:
         """A failed bump is logged, not raised: the write is stored, and entries age out."""
         try:
-            await self.redis.incr(self.KEY)
+            await self.redis.incr(self.key)
         except Exception as exc:
             log.warning("could not move the site version on: %s", exc)
 
@@ -64,7 +64,7 @@ class RedisSiteVersion:
         if not isinstance(sessions, RedisSessionStore) or sessions.redis is not self.redis:
             return await self.current(), await sessions.get(session_id)
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.get(self.KEY)
+            pipe.get(self.key)
             sessions.queue_get(pipe, session_id)
             version, raw = await pipe.execute()
         return int(version or 0), sessions.decode(raw)

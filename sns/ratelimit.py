@@ -17,6 +17,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from sns.redis_store import RedisKeys
+
 
 @dataclass(frozen=True)
 class Count:
@@ -137,15 +139,14 @@ class RedisRateLimiter:
     """Counters in Redis, shared by all processes: INCR + EXPIRE NX in one round trip,
     and ``reserve``/``release`` as Lua scripts, which Redis runs atomically."""
 
-    PREFIX = "sns:rate:"
-
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
         self.redis = redis
+        self.keys = keys
         self._reserve = redis.register_script(_RESERVE)
         self._release = redis.register_script(_RELEASE)
 
     async def hit(self, key: str, window: int) -> Count:
-        name = self.PREFIX + key
+        name = self.keys.rate(key)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.incr(name)
             pipe.expire(name, window, nx=True)
@@ -154,7 +155,7 @@ class RedisRateLimiter:
         return Count(int(hits), max(1, int(ttl)))
 
     async def peek(self, key: str) -> Count:
-        name = self.PREFIX + key
+        name = self.keys.rate(key)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(name)
             pipe.ttl(name)
@@ -164,11 +165,11 @@ class RedisRateLimiter:
         return Count(int(hits), max(1, int(ttl)))
 
     async def reserve(self, key: str, limit: int, window: int) -> Reservation:
-        granted, hits, ttl = await self._reserve(keys=[self.PREFIX + key], args=[limit, window])
+        granted, hits, ttl = await self._reserve(keys=[self.keys.rate(key)], args=[limit, window])
         return Reservation(bool(granted), Count(int(hits), max(1, int(ttl))))
 
     async def release(self, key: str) -> None:
-        await self._release(keys=[self.PREFIX + key])
+        await self._release(keys=[self.keys.rate(key)])
 
     async def clear(self, key: str) -> None:
-        await self.redis.delete(self.PREFIX + key)
+        await self.redis.delete(self.keys.rate(key))

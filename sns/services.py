@@ -29,6 +29,8 @@ from sns.pagecache import (
 )
 from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from sns.redis_store import POOL_MAX, RedisKeys, pool_size
+from sns.redis_store import connect as connect_redis
 from sns.search import SearchIndex, SearchService
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from sns.settings import Settings
@@ -71,11 +73,15 @@ class Services:
         await self.db.dispose()
 
 
-async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
+async def build_services(
+    settings: Settings, *, migrate: bool = True, connection_cap: int = POOL_MAX
+) -> Services:
     """Connect the configured backends (SQLite + SQL sessions unless told otherwise).
 
     ``migrate``: bring the schema to head (``SNS_MIGRATE=auto``) or check that it is there
     (``check``); off for tools that work on a database as they find it.
+    ``connection_cap``: the most HTTP connections this process serves at once, which
+    sizes its Redis pool (``sns.redis_store.pool_size``).
     """
     db = Database(
         settings.sql_url,
@@ -94,18 +100,17 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         await db.dispose()
         raise
     redis: Redis | None = None
+    keys = RedisKeys(settings.redis_prefix)
     sessions: SessionStore
     limiter: RateLimiter
     if settings.redis_url:
-        redis = Redis.from_url(
+        redis = connect_redis(
             settings.redis_url,
-            decode_responses=True,
-            socket_connect_timeout=settings.redis_timeout,
-            socket_timeout=settings.redis_timeout,
-            health_check_interval=30,
+            timeout=settings.redis_timeout,
+            max_connections=pool_size(connection_cap),
         )
-        sessions = RedisSessionStore(redis, settings.session_ttl)
-        limiter = RedisRateLimiter(redis)
+        sessions = RedisSessionStore(redis, settings.session_ttl, keys)
+        limiter = RedisRateLimiter(redis, keys)
     else:
         sessions = SqlSessionStore(db, settings.session_ttl)
         limiter = MemoryRateLimiter()
@@ -133,7 +138,7 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         search_index=SearchIndex(),
     )
     search = SearchService(db, posts=posts)
-    site_version = choose_site_version(db, redis)
+    site_version = choose_site_version(db, redis, keys)
     db.after_commit.append(site_version.bump)
     return Services(
         settings=settings,
@@ -167,7 +172,7 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     )
 
 
-def choose_site_version(db: Database, redis: Redis | None) -> SiteVersion:
+def choose_site_version(db: Database, redis: Redis | None, keys: RedisKeys) -> SiteVersion:
     """SQLite's own change counter for a file (it sees every writer, even a SQL shell);
     else a counter in Redis; MySQL without Redis has nothing all nodes see: no caching."""
     if db.is_sqlite:
@@ -176,5 +181,5 @@ def choose_site_version(db: Database, redis: Redis | None) -> SiteVersion:
             return SqliteSiteVersion(path)
         return ProcessSiteVersion()
     if redis is not None:
-        return RedisSiteVersion(redis)
+        return RedisSiteVersion(redis, keys)
     return NoSiteVersion()

@@ -17,6 +17,7 @@ from redis.asyncio.client import Pipeline
 from sqlalchemy import delete, insert, select, update
 
 from sns.db import Database
+from sns.redis_store import RedisKeys
 from sns.schema import sessions
 
 SessionData = dict[str, Any]
@@ -122,38 +123,39 @@ class SqlSessionStore:
 class RedisSessionStore:
     """Sessions in Redis with a TTL, shared by every process and node."""
 
-    PREFIX = "sns:session:"
-
-    def __init__(self, redis: Redis, ttl: int) -> None:
+    def __init__(self, redis: Redis, ttl: int, keys: RedisKeys) -> None:
         self.redis = redis
         self.ttl = ttl
+        self.keys = keys
 
     async def create(self, data: SessionData) -> str:
         while True:
             session_id = new_session_id()
             created = await self.redis.set(
-                self.PREFIX + _key(session_id), json.dumps(data), ex=self.ttl, nx=True
+                self.keys.session(_key(session_id)), json.dumps(data), ex=self.ttl, nx=True
             )
             if created:
                 return session_id
 
     async def get(self, session_id: str) -> SessionData | None:
-        raw = await self.redis.getex(self.PREFIX + _key(session_id), ex=self.ttl)
+        raw = await self.redis.getex(self.keys.session(_key(session_id)), ex=self.ttl)
         return self.decode(raw)
 
     def queue_get(self, pipe: Pipeline, session_id: str) -> None:
         """``get`` as one command of a pipeline that also asks other things."""
-        pipe.getex(self.PREFIX + _key(session_id), ex=self.ttl)
+        pipe.getex(self.keys.session(_key(session_id)), ex=self.ttl)
 
     @staticmethod
     def decode(raw: str | bytes | None) -> SessionData | None:
         return None if raw is None else json.loads(raw)
 
     async def save(self, session_id: str, data: SessionData) -> None:
-        await self.redis.set(self.PREFIX + _key(session_id), json.dumps(data), ex=self.ttl, xx=True)
+        await self.redis.set(
+            self.keys.session(_key(session_id)), json.dumps(data), ex=self.ttl, xx=True
+        )
 
     async def delete(self, session_id: str) -> None:
-        await self.redis.delete(self.PREFIX + _key(session_id))
+        await self.redis.delete(self.keys.session(_key(session_id)))
 
     async def ping(self) -> None:
         await self.redis.ping()

@@ -133,6 +133,14 @@ def service_url(variable: str, raw: str) -> str:
     return url
 
 
+def key_prefix(variable: str, raw: str) -> str:
+    """A prefix for Redis keys: 1 to 64 visible characters, no spaces."""
+    value = raw.strip()
+    if not 1 <= len(value) <= 64 or not value.isprintable() or any(c.isspace() for c in value):
+        raise SettingsError(f"{variable} must be 1 to 64 characters without spaces, not {raw!r}")
+    return value
+
+
 def http_url(required: bool) -> Parser:
     def parse(variable: str, raw: str) -> str:
         url = raw.strip()
@@ -209,6 +217,14 @@ class Settings:
     )
     redis_url: str = setting(
         None, "", service_url, "`redis://...`: sessions and rate limits move to Redis"
+    )
+    redis_prefix: str = setting(
+        None,
+        "sns:",
+        key_prefix,
+        "put before every Redis key (sessions, failed-login and API counters, the site "
+        "version); deployments sharing one Redis need different ones. Changing it logs "
+        "everyone out once and starts the counters afresh",
     )
     cookie_secret: str = setting(
         None,

@@ -10,6 +10,7 @@ import redis.asyncio as redis_asyncio
 
 from sns.db import Database
 from sns.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from sns.redis_store import RedisKeys
 from sns.sessions import RedisSessionStore, SqlSessionStore, rotate
 
 
@@ -36,14 +37,14 @@ async def store(request, tmp_path, redis_client):
         yield SqlSessionStore(db, ttl=120)
         await db.dispose()
     else:
-        yield RedisSessionStore(redis_client(), ttl=120)
+        yield RedisSessionStore(redis_client(), ttl=120, keys=RedisKeys())
 
 
 @pytest.fixture(params=["memory", "redis"])
 async def limiter(request, redis_client):
     if request.param == "memory":
         return MemoryRateLimiter()
-    return RedisRateLimiter(redis_client())
+    return RedisRateLimiter(redis_client(), RedisKeys())
 
 
 async def test_a_session_is_created_read_saved_and_deleted(store):
@@ -124,8 +125,8 @@ async def test_the_redis_limiter_is_shared_between_clients(redis_server):
     first = redis_asyncio.from_url(redis_server.url, decode_responses=True)
     second = redis_asyncio.from_url(redis_server.url, decode_responses=True)
     try:
-        await RedisRateLimiter(first).hit("shared-key", 60)
-        assert (await RedisRateLimiter(second).hit("shared-key", 60)).hits == 2
+        await RedisRateLimiter(first, RedisKeys()).hit("shared-key", 60)
+        assert (await RedisRateLimiter(second, RedisKeys()).hit("shared-key", 60)).hits == 2
     finally:
         await first.aclose()
         await second.aclose()
@@ -169,9 +170,9 @@ async def test_reservations_end_with_their_window(limiter):
 
 
 async def test_the_redis_limiter_gives_a_key_without_expiry_one(redis_server, redis_client):
-    limiter = RedisRateLimiter(redis_client())
+    limiter = RedisRateLimiter(redis_client(), RedisKeys())
     key = f"stuck:{uuid.uuid4().hex}"
-    await limiter.redis.set(limiter.PREFIX + key, 9)  # a count left with no TTL
+    await limiter.redis.set(limiter.keys.rate(key), 9)  # a count left with no TTL
     answer = await limiter.reserve(key, 5, 60)
     assert not answer.granted
-    assert 0 < await limiter.redis.ttl(limiter.PREFIX + key) <= 60
+    assert 0 < await limiter.redis.ttl(limiter.keys.rate(key)) <= 60

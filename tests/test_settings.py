@@ -48,6 +48,8 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
         ("SNS_PAGE_SIZE", "0"),
         ("SNS_KAKAO_AUTH_URL", "ftp://example.com/x"),
         ("SNS_REDIS_URL", "localhost:6379"),
+        ("SNS_REDIS_PREFIX", "my site:"),
+        ("SNS_REDIS_PREFIX", "   "),
         ("SNS_DATA_DIR", "  "),
         ("SNS_API_V1", "off"),
         ("SNS_RATE_FREE", "0"),
