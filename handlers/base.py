@@ -263,6 +263,17 @@ class BaseHandler(RequestHandler):
         )
 
     @property
+    def scheme(self) -> str:
+        """``https`` or ``http`` as the browser sees this site (a trusted proxy's word
+        counts): what every absolute URL is made with."""
+        return "https" if self.is_https else "http"
+
+    @property
+    def site_url(self) -> str:
+        """This site's origin as the browser sees it, e.g. ``https://sns.example.com``."""
+        return f"{self.scheme}://{self.request.host}"
+
+    @property
     def for_this_site(self) -> bool:
         """Whether the request's ``Host`` names this site (``SNS_SITE_HOSTS``): only then
         is an answer kept for others."""
@@ -461,7 +472,7 @@ class PageHandler(BaseHandler):
         if self.site_version is None:
             return
         request = self.request
-        key = (request.uri, request.host, request.protocol, self.locale.code, self.viewer_id)
+        key = (request.uri, request.host, self.scheme, self.locale.code, self.viewer_id)
         page = self.services.pages.get(self.site_version, key)
         if page is not None:  # served, not stored again: its age stays its own
             await self.finish(page.fill(self._escaped_xsrf_token()))

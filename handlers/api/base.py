@@ -64,7 +64,7 @@ class APIHandler(BaseHandler):
         """Picture name -> (small thumbnail, original) as absolute URLs: another site
         cannot use our relative ``/img/...`` paths."""
         images = self.images
-        site = f"{self.request.protocol}://{self.request.host}"
+        site = self.site_url
 
         def absolute(url: str) -> str:
             return url if "://" in url else site + url
@@ -104,11 +104,12 @@ class APIHandler(BaseHandler):
                 await self.finish(kept.fill())
 
     def answer_key(self) -> tuple[object, ...]:
-        """What an answer depends on besides the site's data: the URL, the host its picture
-        URLs are made absolute with, and the caller's user (``my`` answers are theirs)."""
+        """What an answer depends on besides the site's data: the URL, the host and scheme
+        its picture URLs are made absolute with, and the caller's user (``my`` answers are
+        theirs)."""
         request = self.request
         caller = self.caller
-        return ("api", request.uri, request.host, request.protocol, caller.user_id)
+        return ("api", request.uri, request.host, self.scheme, caller.user_id)
 
     async def authenticate(self) -> Caller | None:  # type: ignore[override]
         """The caller of the ``Authorization`` token, or None (the reason kept for later)."""
