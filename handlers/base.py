@@ -51,6 +51,7 @@ from sns.services import Services
 from sns.sessions import SessionStore
 from sns.settings import Settings
 from sns.text import positive_int
+from sns.xsrf import is_session_token, session_token
 
 log = logging.getLogger("sns.handlers")
 
@@ -118,6 +119,7 @@ class BaseHandler(RequestHandler):
     """Every handler's parent; only Tornado's documented hooks are overridden."""
 
     session_id: str | None = None
+    _session_xsrf: tuple[str, bytes] | None = None
     site_version: int | None = None
     """The site version read for this request (None: not read, or nothing is cached)."""
     _statements_at_start = 0
@@ -349,12 +351,38 @@ class BaseHandler(RequestHandler):
             **kwargs,
         )
 
+    @property
+    def xsrf_token(self) -> bytes:
+        """For a logged-in person a token bound to their session (``sns.xsrf``): a token
+        and ``_xsrf`` cookie planted from elsewhere, or taken from another session, do
+        not count. Logged out (log in, sign up), Tornado's own."""
+        session_id = self.session_id
+        if session_id is None:
+            return super().xsrf_token
+        if self._session_xsrf is None or self._session_xsrf[0] != session_id:
+            token = session_token(self.settings["cookie_secret"], session_id)
+            self._session_xsrf = (session_id, token.encode())
+        return self._session_xsrf[1]
+
     def check_xsrf_cookie(self) -> None:
         """The XSRF token counts only from the form body or a header, never the URL, where
-        it would leak into logs, history and Referer headers."""
+        it would leak into logs, history and Referer headers. With a session cookie it must
+        be that session's token; without one, Tornado's check of the ``_xsrf`` cookie."""
         if "_xsrf" in self.request.query_arguments:
             raise HTTPError(403, "XSRF token in the query string")
-        super().check_xsrf_cookie()
+        session_id = self.session_cookie()
+        if session_id is None:
+            super().check_xsrf_cookie()
+            return
+        token = (
+            self.get_argument("_xsrf", None)
+            or self.request.headers.get("X-Xsrftoken")
+            or self.request.headers.get("X-Csrftoken")
+        )
+        if not token:
+            raise HTTPError(403, "'_xsrf' argument missing from POST")
+        if not is_session_token(self.settings["cookie_secret"], session_id, token):
+            raise HTTPError(403, "XSRF token not of this session")
 
     def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
         if self.config.query_count_header and not self._headers_written:

@@ -99,3 +99,91 @@ def test_a_search_for_the_old_placeholder_keeps_its_words_in_the_page_and_the_re
         assert answer.status_code == 302
         assert answer.headers["Location"] == path
         assert token not in answer.headers["Location"]
+
+
+# --- 10. a token counts only for the session it was given to -----------------------------
+
+
+def written(client: Client, text: str) -> bool:
+    """Whether a post holding ``text`` shows on the client's own timeline."""
+    return text in client.get("/").text
+
+
+def forged_post(victim: Client, token: str, text: str) -> int:
+    """A form posted from another site in the victim's browser, with the given token."""
+    answer = victim.post("/post", {"content": text, "_xsrf": token}, headers=JSON)
+    return answer.status_code
+
+
+def test_a_planted_xsrf_cookie_and_token_pair_is_refused_for_a_logged_in_person(server):
+    alice = server.client()
+    alice.join()
+    # A pair anyone can get by opening a page logged out: the cookie's value is its token.
+    attacker = server.client()
+    attacker.get("/join")
+    planted = attacker.http.cookies.get("_xsrf")
+    alice.http.cookies.set("_xsrf", planted)  # e.g. from a sibling subdomain
+    text = unique("forged")
+    assert forged_post(alice, planted, text) == 403
+    assert not written(alice, text)
+    # Her own page's token still works, with the planted cookie still there.
+    assert forged_post(alice, alice.xsrf(), text) == 201
+
+
+def test_a_token_and_cookie_of_one_session_are_refused_with_another_sessions_cookie(server):
+    mallory = server.client()
+    mallory.join()
+    alice = server.client()
+    alice.join()
+    her_token = alice.xsrf()
+    pair = (mallory.xsrf(), mallory.http.cookies.get("_xsrf"))
+    alice.http.cookies.set("_xsrf", pair[1])
+    text = unique("crossed")
+    assert forged_post(alice, pair[0], text) == 403
+    assert not written(alice, text)
+    assert forged_post(alice, her_token, text) == 201
+
+
+def test_each_session_of_one_person_gets_its_own_token_on_a_kept_page(server):
+    author = server.client()
+    who = author.join()
+    post_id = new_post(author, unique("kept"))
+    phone = server.client()
+    assert phone.login(who["email"]).status_code == 302
+    path = f"/post/{post_id}"
+    tokens = []
+    for device in (author, phone, author, phone):  # the second round comes from the cache
+        html = device.get(path).text
+        tokens.append((device, XSRF_INPUT.search(html).group(1), META_XSRF.search(html).group(1)))
+    for device, form_token, meta_token in tokens:
+        other = phone if device is author else author
+        assert forged_post(other, form_token, unique("other")) == 403
+        like = device.post(f"/post/{post_id}/like", {"_xsrf": form_token}, headers=JSON)
+        assert like.status_code == 200, like.text
+        fetch = device.post(
+            f"/post/{post_id}/unlike", {}, xsrf=False, headers={**JSON, "X-XSRFToken": meta_token}
+        )
+        assert fetch.status_code == 200, fetch.text
+
+
+def test_logging_in_again_gives_a_token_for_the_new_session_and_retires_the_old(server):
+    first = server.client()
+    who = first.join()
+    old_token = first.xsrf()
+    assert first.logout().status_code == 302
+    # Logged out, the login form works with the token of a logged-out page.
+    login_page = first.get("/login").text
+    answer = first.post(
+        "/auth/login",
+        {
+            "email": who["email"],
+            "password": who["password"],
+            "_xsrf": XSRF_INPUT.search(login_page).group(1),
+        },
+    )
+    assert answer.status_code == 200 and answer.url.endswith("/")  # the page after login
+    new_token = XSRF_INPUT.search(answer.text).group(1)
+    assert forged_post(first, old_token, unique("old")) == 403
+    text = unique("new")
+    assert forged_post(first, new_token, text) == 201
+    assert written(first, text)
