@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from tests.api_support import call, register_site, token_for
 from tests.conftest import BACKENDS
 
 
@@ -33,6 +34,18 @@ def test_only_pages_asked_for_under_the_sites_own_names_are_kept(make_server, ba
     for host in ("evil.example", f"127.0.0.1:{port}", "h" * 60_000 + ".example"):
         for _round in range(2):
             assert statements(server.url, "/", host) > 0, host[:40]
+
+    # The API's answers are kept by the same rule.
+    owner = server.client()
+    owner.join()
+    token = token_for(server, register_site(owner, "hosts.example")["clientSecret"])
+    for host, kept in (("sns.example.com", True), ("evil.example", False)):
+        costs = []
+        for _round in range(2):
+            answer = call(server, "/v2/posts/my", token, headers={"Host": host})
+            assert answer.status_code == 200, answer.text
+            costs.append(int(answer.headers["X-SNS-Queries"]))
+        assert (costs[1] == 0) is kept, (host, costs)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
