@@ -44,13 +44,14 @@ from sns.follows import FollowCounts, FollowService
 from sns.images import ImageService
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
-from sns.net import client_ip, is_trusted, safe_next_url
-from sns.pagecache import version_and_session
+from sns.net import client_ip, is_site_host, is_trusted, safe_next_url
+from sns.pagecache import KeptPage, new_placeholder, version_and_session
 from sns.posts import PostService
 from sns.services import Services
 from sns.sessions import SessionStore
 from sns.settings import Settings
 from sns.text import positive_int
+from sns.xsrf import is_session_token, session_token
 
 log = logging.getLogger("sns.handlers")
 
@@ -59,7 +60,6 @@ LOCALE_COOKIE = "locale"
 SUPPORTED_LOCALES = ("en_US", "ko_KR")
 HSTS = "max-age=15552000; includeSubDomains"  # 180 days, sent only over HTTPS
 PRIVATE = "private, no-store"  # what a logged-in person sees is theirs alone
-XSRF_PLACEHOLDER = b"sns-xsrf-token-of-this-reader"  # in pages drawn to be kept
 
 
 @functools.cache
@@ -119,6 +119,7 @@ class BaseHandler(RequestHandler):
     """Every handler's parent; only Tornado's documented hooks are overridden."""
 
     session_id: str | None = None
+    _session_xsrf: tuple[str, bytes] | None = None
     site_version: int | None = None
     """The site version read for this request (None: not read, or nothing is cached)."""
     _statements_at_start = 0
@@ -196,11 +197,9 @@ class BaseHandler(RequestHandler):
         last read them: a password change or an account deletion moves it, so such a
         session still ends at once, on every process.
         """
-        max_age = self.config.session_ttl / 86400 + 1
-        raw = self.get_signed_cookie(SESSION_COOKIE, max_age_days=max_age)
-        if not raw:
+        session_id = self.session_cookie()
+        if not session_id:
             return None
-        session_id = raw.decode("ascii", "replace")
         version, session = await version_and_session(
             self.services.site_version, self.sessions, session_id
         )
@@ -218,6 +217,12 @@ class BaseHandler(RequestHandler):
         if self.request.method == "GET":
             self._set_session_cookie(session_id)
         return user
+
+    def session_cookie(self) -> str | None:
+        """The session id the signed cookie carries, whether or not the session still is."""
+        max_age = self.config.session_ttl / 86400 + 1
+        raw = self.get_signed_cookie(SESSION_COOKIE, max_age_days=max_age)
+        return raw.decode("ascii", "replace") if raw else None
 
     async def _known_user(self, user_id: int, version: int | None) -> User | None:
         known = self.services.known_users
@@ -258,6 +263,23 @@ class BaseHandler(RequestHandler):
             and headers["X-Forwarded-Proto"] == "https"
             and is_trusted(self.request.remote_ip or "", self.config.trusted_proxies)
         )
+
+    @property
+    def scheme(self) -> str:
+        """``https`` or ``http`` as the browser sees this site (a trusted proxy's word
+        counts): what every absolute URL is made with."""
+        return "https" if self.is_https else "http"
+
+    @property
+    def site_url(self) -> str:
+        """This site's origin as the browser sees it, e.g. ``https://sns.example.com``."""
+        return f"{self.scheme}://{self.request.host}"
+
+    @property
+    def for_this_site(self) -> bool:
+        """Whether the request's ``Host`` names this site (``SNS_SITE_HOSTS``): only then
+        is an answer kept for others."""
+        return is_site_host(self.request.host, self.config.site_host_names)
 
     def _set_session_cookie(self, session_id: str) -> None:
         self.set_signed_cookie(
@@ -329,12 +351,38 @@ class BaseHandler(RequestHandler):
             **kwargs,
         )
 
+    @property
+    def xsrf_token(self) -> bytes:
+        """For a logged-in person a token bound to their session (``sns.xsrf``): a token
+        and ``_xsrf`` cookie planted from elsewhere, or taken from another session, do
+        not count. Logged out (log in, sign up), Tornado's own."""
+        session_id = self.session_id
+        if session_id is None:
+            return super().xsrf_token
+        if self._session_xsrf is None or self._session_xsrf[0] != session_id:
+            token = session_token(self.settings["cookie_secret"], session_id)
+            self._session_xsrf = (session_id, token.encode())
+        return self._session_xsrf[1]
+
     def check_xsrf_cookie(self) -> None:
         """The XSRF token counts only from the form body or a header, never the URL, where
-        it would leak into logs, history and Referer headers."""
+        it would leak into logs, history and Referer headers. With a session cookie it must
+        be that session's token; without one, Tornado's check of the ``_xsrf`` cookie."""
         if "_xsrf" in self.request.query_arguments:
             raise HTTPError(403, "XSRF token in the query string")
-        super().check_xsrf_cookie()
+        session_id = self.session_cookie()
+        if session_id is None:
+            super().check_xsrf_cookie()
+            return
+        token = (
+            self.get_argument("_xsrf", None)
+            or self.request.headers.get("X-Xsrftoken")
+            or self.request.headers.get("X-Csrftoken")
+        )
+        if not token:
+            raise HTTPError(403, "'_xsrf' argument missing from POST")
+        if not is_session_token(self.settings["cookie_secret"], session_id, token):
+            raise HTTPError(403, "XSRF token not of this session")
 
     def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
         if self.config.query_count_header and not self._headers_written:
@@ -429,53 +477,55 @@ class PageHandler(BaseHandler):
     """What only HTML pages need: the layout, the sidebar, refused forms, error pages.
 
     A handler with ``cache_pages = True`` has its GET answers kept (``Services.pages``)
-    and served again to the same reader, for the same URL and language, until the site
-    version moves. Such a page is drawn with a placeholder for the XSRF token, which each
-    answer fills with the reader's own.
+    and served again to the same reader, for the same URL, host, scheme and language,
+    until the site version moves; only for a ``Host`` of this site (``for_this_site``).
+    Such a page is drawn with a random placeholder for the XSRF token and kept cut at it
+    (``KeptPage``): each answer gets its reader's own token there and nowhere else, so
+    nothing anyone wrote is ever changed.
     """
 
     follow_counts: FollowCounts | None = None
     cache_pages = False
     _page_key: tuple[object, ...] | None = None
+    _placeholder: bytes | None = None
 
     async def prepare(self) -> None:
         await super().prepare()
         if not self.cache_pages or self.request.method != "GET" or self._finished:
+            return
+        if not self.for_this_site:
             return
         if self.site_version is None:
             self.site_version = await self.services.site_version.current()
         if self.site_version is None:
             return
         request = self.request
-        self._page_key = (
-            request.uri,
-            request.host,
-            request.protocol,
-            self.locale.code,
-            self.viewer_id,
-        )
-        page = self.services.pages.get(self.site_version, self._page_key)
-        if page is not None:
-            self._page_key = None  # served, not stored again: its age stays its own
-            await self.finish(self._with_xsrf_token(page))
+        key = (request.uri, request.host, self.scheme, self.locale.code, self.viewer_id)
+        page = self.services.pages.get(self.site_version, key)
+        if page is not None:  # served, not stored again: its age stays its own
+            await self.finish(page.fill(self._escaped_xsrf_token()))
+            return
+        self._page_key, self._placeholder = key, new_placeholder()
 
-    def _with_xsrf_token(self, page: bytes) -> bytes:
-        return page.replace(XSRF_PLACEHOLDER, escape.xhtml_escape(self.xsrf_token).encode())
+    def _escaped_xsrf_token(self) -> bytes:
+        return escape.xhtml_escape(self.xsrf_token).encode()
 
     @property
     def xsrf_token(self) -> bytes:
-        """While a page that will be kept is drawn, a placeholder: each answer fills in its
-        reader's token (``finish``), so no reader is ever served another's."""
-        if self._page_key is not None:
-            return XSRF_PLACEHOLDER
+        """While a page that will be kept is drawn, its placeholder: each answer fills in
+        its reader's token (``finish``), so no reader is ever served another's."""
+        if self._placeholder is not None:
+            return self._placeholder
         return super().xsrf_token
 
     def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
         key, self._page_key = self._page_key, None
+        placeholder, self._placeholder = self._placeholder, None
         if key is not None and isinstance(chunk, bytes):
+            page = KeptPage.cut(chunk, placeholder)
             if self.get_status() == 200 and not self._write_buffer:
-                self.services.pages.put(self.site_version, key, chunk)
-            chunk = self._with_xsrf_token(chunk)
+                self.services.pages.put(self.site_version, key, page)
+            chunk = page.fill(self._escaped_xsrf_token())
         return super().finish(chunk)
 
     def get_template_namespace(self) -> dict[str, Any]:

@@ -46,8 +46,7 @@ class KakaoBaseHandler(PageHandler):
         configured = self.config.kakao_redirect_uri
         if configured:
             return configured
-        protocol = "https" if self.is_https else self.request.protocol
-        return f"{protocol}://{self.request.host}{CALLBACK_PATH}"
+        return f"{self.site_url}{CALLBACK_PATH}"
 
     def clear_state_cookie(self) -> None:
         self.clear_cookie(STATE_COOKIE, path=STATE_COOKIE_PATH)

@@ -68,7 +68,8 @@ def absolute_url(handler: RequestHandler, url: str) -> str:
     """``url`` made absolute on this site (Open Graph wants absolute URLs)."""
     if "://" in url:
         return url
-    return f"{handler.request.protocol}://{handler.request.host}{url}"
+    site = getattr(handler, "site_url", None)  # the scheme a trusted proxy reports
+    return f"{site or handler.request.protocol + '://' + handler.request.host}{url}"
 
 
 ui_methods = {

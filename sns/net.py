@@ -65,6 +65,28 @@ def client_ip(peer: str, headers: Mapping[str, str], trusted: Iterable[Network])
     return str(peer_address)
 
 
+def host_name(host: str) -> str | None:
+    """The name in a ``Host`` header, folded to lower case, its port dropped; None when the
+    header is not a name with an optional numeric port."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, bracket, port = host[1:].partition("]")
+        if not bracket or (port and not port.startswith(":")):
+            return None
+        port = port[1:]
+    else:
+        name, _, port = host.partition(":") if host.count(":") <= 1 else (host, "", "")
+    if port and not (port.isdigit() and len(port) <= 5):
+        return None
+    name = name.rstrip(".")
+    return name or None
+
+
+def is_site_host(host: str, names: frozenset[str]) -> bool:
+    """Whether a request's ``Host`` names this site (``names``: ``Settings.site_host_names``)."""
+    return host_name(host) in names
+
+
 def safe_next_url(target: str, default: str) -> str:
     """``target`` if it is a path on this site, else ``default`` (CWE-601).
 

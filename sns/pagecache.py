@@ -14,10 +14,13 @@ the version moves, except for relative times ("3 minutes ago"), which an entry's
 from __future__ import annotations
 
 import logging
+import secrets
 import sqlite3
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 from redis.asyncio import Redis
@@ -123,13 +126,61 @@ async def version_and_session(
     return await version.current(), await sessions.get(session_id)
 
 
+def new_placeholder() -> bytes:
+    """What a page that will be kept carries where the reader's XSRF token goes, while it
+    is drawn: random for each drawing, so nothing anyone wrote or typed (posts, comments,
+    names, the URL being drawn) can hold it, and only letters, digits and ``-``, which no
+    escaping (HTML, URL, JSON) changes. It never leaves the process: each answer carries
+    its reader's token in its place."""
+    return b"sns-xsrf-" + secrets.token_hex(16).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class KeptPage:
+    """A drawn answer kept for reuse, cut where the reader's XSRF token goes (the places
+    the template put it, and only those); an API answer is one part."""
+
+    parts: tuple[bytes, ...]
+
+    @classmethod
+    def cut(cls, body: bytes, placeholder: bytes | None = None) -> KeptPage:
+        return cls(tuple(body.split(placeholder)) if placeholder else (body,))
+
+    def fill(self, token: bytes = b"") -> bytes:
+        """The answer for one reader: their token where the template put one."""
+        return token.join(self.parts)
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self.parts)
+
+
+ENTRY_OVERHEAD = 512
+"""Bytes an entry of a cache costs beyond its key and value: the key's tuple and numbers,
+the ordered dict's slot and links, the time stamp, the kept page's own objects (measured:
+about 300 in all)."""
+
+
+def entry_size(key: Hashable) -> int:
+    """What keeping an entry under ``key`` costs besides its value: the memory of the key's
+    text (the URL and ``Host`` a client sent are as long as the client likes) and the
+    entry's own overhead."""
+    return ENTRY_OVERHEAD + _deep_size(key)
+
+
+def _deep_size(item: object) -> int:
+    if isinstance(item, tuple):
+        return sys.getsizeof(item) + sum(_deep_size(part) for part in item)
+    return sys.getsizeof(item)
+
+
 class VersionedCache(Generic[V]):
     """Values kept for one site version at a time, least recently used out first.
 
-    ``max_size`` bounds the sum of ``size(value)``; an entry older than ``ttl`` seconds is
-    not served. Seeing a newer version empties the cache: nothing kept for an older one
-    can be served again. What a request drew after another had seen a newer version is
-    dropped, not stored.
+    ``max_size`` bounds the sum of ``size(value) + key_size(key)`` over the entries (for
+    pages: bytes of the page, the key's text and each entry's overhead); an entry older
+    than ``ttl`` seconds is not served. Seeing a newer version empties the cache: nothing
+    kept for an older one can be served again. What a request drew after another had seen
+    a newer version is dropped, not stored.
     """
 
     def __init__(
@@ -138,13 +189,15 @@ class VersionedCache(Generic[V]):
         ttl: float,
         size: Callable[[V], int] = lambda _value: 1,
         clock: Callable[[], float] = time.monotonic,
+        key_size: Callable[[Hashable], int] = lambda _key: 0,
     ) -> None:
         self.max_size = max_size
         self.ttl = ttl
         self.size = size
+        self.key_size = key_size
         self.clock = clock
         self.version: int | None = None
-        self.entries: OrderedDict[Hashable, tuple[float, V]] = OrderedDict()
+        self.entries: OrderedDict[Hashable, tuple[float, V, int]] = OrderedDict()
         self.used = 0
         self.hits = 0
         self.misses = 0
@@ -165,14 +218,16 @@ class VersionedCache(Generic[V]):
         return entry[1]
 
     def put(self, version: int | None, key: Hashable, value: V) -> None:
-        size = self.size(value)
-        if version is None or version != self.version or size > self.max_size:
+        if version is None or version != self.version:
+            return
+        size = self.size(value) + self.key_size(key)
+        if size > self.max_size:
             return
         old = self.entries.pop(key, None)
         if old is not None:
-            self.used -= self.size(old[1])
-        self.entries[key] = (self.clock(), value)
+            self.used -= old[2]
+        self.entries[key] = (self.clock(), value, size)
         self.used += size
         while self.used > self.max_size:
-            _key, (_stamp, dropped) = self.entries.popitem(last=False)
-            self.used -= self.size(dropped)
+            _key, (_stamp, _dropped, dropped_size) = self.entries.popitem(last=False)
+            self.used -= dropped_size

@@ -20,12 +20,14 @@ from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
 from sns.pagecache import (
+    KeptPage,
     NoSiteVersion,
     ProcessSiteVersion,
     RedisSiteVersion,
     SiteVersion,
     SqliteSiteVersion,
     VersionedCache,
+    entry_size,
 )
 from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -55,7 +57,7 @@ class Services:
     api_clients: ApiClientService
     api_posts: ApiPostService
     site_version: SiteVersion
-    pages: VersionedCache[bytes]
+    pages: VersionedCache[KeptPage]
     """Pages drawn in this process, kept until the site version moves."""
     known_users: VersionedCache[User]
     """Users read in this process, kept like pages: a session costs no user lookup."""
@@ -165,7 +167,9 @@ async def build_services(
         api_posts=ApiPostService(db, posts, search),
         search=search,
         site_version=site_version,
-        pages=VersionedCache(settings.page_cache_bytes, settings.page_cache_ttl, size=len),
+        pages=VersionedCache(
+            settings.page_cache_bytes, settings.page_cache_ttl, size=len, key_size=entry_size
+        ),
         known_users=VersionedCache(
             10_000 if settings.page_cache_bytes else 0, settings.page_cache_ttl
         ),

@@ -8,6 +8,7 @@ messages all come from them, so adding a setting is one row here and one row in 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import os
@@ -123,6 +124,29 @@ def networks(variable: str, raw: str) -> tuple[Network, ...]:
         except ValueError:
             raise SettingsError(f"{variable}: {part!r} is not an address or network") from None
     return tuple(found)
+
+
+def host_names(variable: str, raw: str) -> frozenset[str]:
+    """Comma-separated host names or addresses, without a port, folded to lower case."""
+    found = set()
+    for part in raw.split(","):
+        name = part.strip().lower().rstrip(".")
+        if not name:
+            continue
+        bare = name[1:-1] if name.startswith("[") and name.endswith("]") else name
+        try:
+            found.add(str(ipaddress.ip_address(bare)))
+            continue
+        except ValueError:
+            pass
+        labels = name.split(".")
+        if len(name) > 253 or not all(
+            label and len(label) <= 63 and label.replace("-", "").replace("_", "").isalnum()
+            for label in labels
+        ):
+            raise SettingsError(f"{variable}: {part.strip()!r} is not a host name (no port)")
+        found.add(name)
+    return frozenset(found)
 
 
 def service_url(variable: str, raw: str) -> str:
@@ -277,6 +301,14 @@ class Settings:
         networks,
         "comma-separated proxies whose `X-Forwarded-For`/`X-Real-IP`/`X-Forwarded-Proto` "
         "are believed; anyone else's are ignored",
+    )
+    site_hosts: frozenset[str] = setting(
+        None,
+        "",
+        host_names,
+        "comma-separated names this site is reached at (the `Host` browsers send, any port), "
+        "e.g. `sns.example.com`; only pages asked for under them are kept by the page cache; "
+        "unset: `localhost`, `127.0.0.1`, `::1` and `SNS_HOST`",
     )
     page_size: int = setting(None, "20", whole(1, 200), "posts per timeline page")
     page_cache_bytes: int = setting(
@@ -529,6 +561,18 @@ class Settings:
         "API requests per minute from one client address that no site answers for (no token, "
         "a bad or expired token, an unknown client secret: what guessing looks like)",
     )
+
+    @functools.cached_property
+    def site_host_names(self) -> frozenset[str]:
+        """The names pages are kept for: ``SNS_SITE_HOSTS``, or the loopback names and
+        the address this process listens on."""
+        if self.site_hosts:
+            return self.site_hosts
+        loopback = frozenset({"localhost", "127.0.0.1", "::1"})
+        try:
+            return loopback | host_names("SNS_HOST", self.host)
+        except SettingsError:
+            return loopback
 
     @property
     def production(self) -> bool:

@@ -204,17 +204,28 @@ class Client:
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
         self.http = requests.Session()
+        self._token: tuple[str, str] | None = None  # (session cookie, its form token)
 
     def get(self, path: str, **kwargs) -> requests.Response:
         kwargs.setdefault("timeout", 30)
         return self.http.get(self.base_url + path, **kwargs)
 
     def xsrf(self) -> str:
-        token = self.http.cookies.get("_xsrf")
-        if token is None:
+        """The XSRF token a form of this site carries for this browser now.
+
+        Logged out, the ``_xsrf`` cookie's own value is a valid token; logged in, the token
+        is bound to the session, so it is read from a page once per session cookie.
+        """
+        session = self.http.cookies.get("sid")
+        if session is None:
+            token = self.http.cookies.get("_xsrf")
+            if token is None:
+                token = XSRF_INPUT.search(self.get("/").text).group(1)
+            return token
+        if self._token is None or self._token[0] != session:
             page = self.get("/")
-            token = XSRF_INPUT.search(page.text).group(1)
-        return token
+            self._token = (session, XSRF_INPUT.search(page.text).group(1))
+        return self._token[1]
 
     def post(self, path: str, data: dict | None = None, *, xsrf: bool = True, **kwargs):
         kwargs.setdefault("timeout", 30)

@@ -65,11 +65,20 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
         ("SNS_THUMB_SIZES", " , "),
         ("SNS_RESIZE", "later"),
         ("SNS_S3_ENDPOINT_URL", "minio:9000"),
+        ("SNS_SITE_HOSTS", "sns.example.com:443"),
+        ("SNS_SITE_HOSTS", "https://sns.example.com"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value):
     with pytest.raises(SettingsError, match=variable):
         Settings.load(environ={variable: value}, dotenv_path=None)
+
+
+def test_the_sites_names_are_the_setting_or_else_loopback_and_the_listening_address():
+    named = Settings.load(environ={"SNS_SITE_HOSTS": "SNS.example.com., [::1]"}, dotenv_path=None)
+    assert named.site_host_names == {"sns.example.com", "::1"}
+    unset = Settings.load(environ={"SNS_HOST": "10.0.0.5"}, dotenv_path=None)
+    assert unset.site_host_names == {"localhost", "127.0.0.1", "::1", "10.0.0.5"}
 
 
 PRODUCTION = {

@@ -19,6 +19,7 @@ from handlers.base import BaseHandler
 from sns.api_clients import ApiClientService, Caller, Quota, over_quota
 from sns.api_posts import DEFAULT_LIMIT, MAX_LIMIT, ApiPage, ApiPostService, ImageUrls, post_payload
 from sns.errors import Gone, Invalid, NotFound, ServiceError, Unauthorized
+from sns.pagecache import KeptPage
 from sns.text import is_unicode_text, positive_int
 
 ALLOWED_HEADERS = "Authorization, Content-Type"
@@ -63,7 +64,7 @@ class APIHandler(BaseHandler):
         """Picture name -> (small thumbnail, original) as absolute URLs: another site
         cannot use our relative ``/img/...`` paths."""
         images = self.images
-        site = f"{self.request.protocol}://{self.request.host}"
+        site = self.site_url
 
         def absolute(url: str) -> str:
             return url if "://" in url else site + url
@@ -94,20 +95,21 @@ class APIHandler(BaseHandler):
             self.use_quota(await self.api_clients.count_anonymous(self.client_ip))
         if self.requires_token and self.current_user is None:
             raise self.token_problem or Unauthorized(HOW_TO_AUTHENTICATE)
-        if self.request.method == "GET" and self.keep_answers:
+        if self.request.method == "GET" and self.keep_answers and self.for_this_site:
             self._answer_key = self.answer_key()
             kept = self.services.pages.get(self.site_version, self._answer_key)
             if kept is not None:
                 self._answer_key = None
                 self.set_header("Content-Type", JSON_TYPE)
-                await self.finish(kept)
+                await self.finish(kept.fill())
 
     def answer_key(self) -> tuple[object, ...]:
-        """What an answer depends on besides the site's data: the URL, the host its picture
-        URLs are made absolute with, and the caller's user (``my`` answers are theirs)."""
+        """What an answer depends on besides the site's data: the URL, the host and scheme
+        its picture URLs are made absolute with, and the caller's user (``my`` answers are
+        theirs)."""
         request = self.request
         caller = self.caller
-        return ("api", request.uri, request.host, request.protocol, caller.user_id)
+        return ("api", request.uri, request.host, self.scheme, caller.user_id)
 
     async def authenticate(self) -> Caller | None:  # type: ignore[override]
         """The caller of the ``Authorization`` token, or None (the reason kept for later)."""
@@ -229,7 +231,7 @@ class APIHandler(BaseHandler):
             }
         ).encode()
         if self._answer_key is not None:
-            self.services.pages.put(self.site_version, self._answer_key, body)
+            self.services.pages.put(self.site_version, self._answer_key, KeptPage.cut(body))
         self.set_header("Content-Type", JSON_TYPE)
         self.write(body)
 
