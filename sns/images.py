@@ -392,7 +392,7 @@ class ImageService:
             raise ImageRefused(
                 _MESSAGES.get(exc.reason, "The picture cannot be read."),
                 reason=exc.reason,
-                max_pixels=self.max_pixels,
+                **{"max_pixels": self.max_pixels, "max_frames": core.MAX_FRAMES, **exc.values},
             ) from None
         name = new_name(cleaned.extension)
         await self.store.put(original_key(name), cleaned.data)
@@ -425,6 +425,9 @@ class ImageService:
             await asyncio.gather(
                 *(self.store.put(thumb_key(name, size), data) for size, data in made.items())
             )
+        except core.ImageError as exc:
+            # The picture's own trouble (damaged): no traceback, no crash.
+            log.warning("no thumbnails of %s (%s); pages show the original", name, exc)
         except Exception:
             log.exception("thumbnails of %s failed; pages show the original", name)
 
@@ -606,6 +609,8 @@ _MESSAGES = {
     "not_image": "This is not a JPEG, PNG, GIF or WebP picture.",
     "corrupt": "The picture is damaged or cut short.",
     "too_many_pixels": "The picture has too many pixels (at most {max_pixels:,}).",
+    "animation_too_large": "The animation has {frames} frames of {width}x{height} pixels, "
+    "{pixels:,} in all; at most {max_pixels:,} pixels (and {max_frames} frames) are allowed.",
 }
 
 

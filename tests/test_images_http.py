@@ -22,6 +22,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
+from tests import pictures
 from tests.images import GPS_IFD, MAKE, jpeg, opened, png, png_claiming, upload, wait_for
 from tests.sns_server import ROOT, Client, SnsServer
 
@@ -122,6 +123,11 @@ def test_a_picture_of_several_mib_is_taken(author: Client) -> None:
     [
         ({"img": ("photo.jpg", b"just some text, renamed", "image/jpeg")}, 400, "not a JPEG"),
         ({"img": ("photo.jpg", jpeg()[:3000], "image/jpeg")}, 400, "damaged"),
+        (
+            {"img": ("cut.gif", pictures.cut_in_last_frame(pictures.animated()), "image/gif")},
+            400,
+            "damaged",
+        ),
         ({"img": ("photo.jpg", b"", "image/jpeg")}, 400, "empty"),
         ({"img": ("bomb.png", png_claiming(100_000, 100_000), "image/png")}, 400, "pixels"),
         ({"other": ("photo.jpg", jpeg(), "image/jpeg")}, 400, "field img"),
@@ -132,7 +138,16 @@ def test_a_picture_of_several_mib_is_taken(author: Client) -> None:
         ),
         ({}, 400, "Choose a picture"),
     ],
-    ids=["text-as-jpg", "truncated", "zero-bytes", "bomb", "wrong-field", "two-files", "none"],
+    ids=[
+        "text-as-jpg",
+        "truncated",
+        "cut-animation",
+        "zero-bytes",
+        "bomb",
+        "wrong-field",
+        "two-files",
+        "none",
+    ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_stored(
     author: Client, objects, image_server: SnsServer, files, status: int, message: str
@@ -514,3 +529,62 @@ def test_the_api_gives_absolute_picture_urls(author: Client, image_server: SnsSe
     assert mine["thumbnailUrl"] == image_server.url + answer["url"]
     assert mine["originalUrl"] == image_server.url + answer["originalUrl"]
     assert requests.get(mine["originalUrl"], timeout=30).status_code == 200
+
+
+def nothing_stored_by(image_server: SnsServer, objects, send: Callable[[], requests.Response]):
+    """The answer to ``send()``, checking that it left no object and no upload row."""
+    before = objects()
+    with image_server.sql() as sql:
+        rows_before = sql.execute(text("SELECT COUNT(*) FROM uploads")).scalar()
+    response = send()
+    assert objects() == before
+    with image_server.sql() as sql:
+        assert sql.execute(text("SELECT COUNT(*) FROM uploads")).scalar() == rows_before
+    return response
+
+
+def test_an_animation_over_one_pictures_pixel_budget_is_refused(
+    author: Client, objects, image_server: SnsServer
+) -> None:
+    """#17: 400 frames of 400x400 are 64 million pixels, over SNS_IMAGE_MAX_PIXELS (50
+    million) though each frame is small; it was decoded, held and re-encoded whole."""
+    data = pictures.moving_square(400, (400, 400))
+    assert len(data) < 2 * 2**20
+    response = nothing_stored_by(
+        image_server, objects, lambda: upload(author, data, filename="long.gif")
+    )
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == 400
+    assert "400 frames" in body["message"] and "50,000,000" in body["message"]
+    # A short one of the same frames is fine.
+    answer = uploaded(author, pictures.moving_square(20, (400, 400)))
+    assert opened(author.get(answer["originalUrl"])).n_frames == 20
+
+
+def test_an_mpo_from_a_camera_is_taken_as_a_jpeg(author: Client) -> None:
+    answer = uploaded(author, pictures.mpo())
+    assert answer["name"].endswith(".jpg")
+    assert (answer["width"], answer["height"]) == (400, 300)
+    original = author.get(answer["originalUrl"])
+    assert original.headers["Content-Type"] == "image/jpeg"
+    for picture in (opened(original), opened(author.get(answer["url"]))):
+        assert picture.format == "JPEG" and getattr(picture, "n_frames", 1) == 1
+        assert picture.convert("RGB").getpixel((2, 2)) == pytest.approx((255, 0, 0), abs=40)
+
+
+def test_a_huge_colour_profile_reaches_neither_the_original_nor_the_thumbnails(
+    author: Client,
+) -> None:
+    """#17: a 1200x900 JPEG with 4.5 MB of junk profile gave a 4.5 MB 200-pixel thumbnail."""
+    image = pictures.photo(1200, 900)
+    plain = pictures.jpeg(image)
+    data = pictures.jpeg(image, icc_profile=pictures.junk_profile(4_500_000))
+    assert len(data) > 4_500_000
+    answer = uploaded(author, data)
+    original = author.get(answer["originalUrl"])
+    assert len(original.content) < len(plain) + 10_000
+    assert not opened(original).info.get("icc_profile")
+    small = author.get(answer["url"])
+    assert len(small.content) < 30_000
+    assert not opened(small).info.get("icc_profile")
