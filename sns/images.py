@@ -13,14 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -35,6 +32,7 @@ from resize.keys import write_atomically
 from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError
 from sns.schema import posts, uploads
+from sns.workpool import JobTimeout, WorkerDied, WorkPool
 
 log = logging.getLogger("sns.images")
 
@@ -288,12 +286,6 @@ class Uploaded:
     height: int
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """A fresh interpreter for each worker: forking a process that runs an event loop and
-    database threads copies their locks in whatever state they are."""
-    return multiprocessing.get_context("forkserver")
-
-
 class ImageService:
     """Uploads, their owners, their URLs, and the sweep of what no post uses."""
 
@@ -309,6 +301,7 @@ class ImageService:
         public_url: str = "",
         orphan_age: timedelta = timedelta(hours=24),
         pool_size: int = 0,
+        job_seconds: float = 30.0,
     ) -> None:
         self.db = db
         self.store = store
@@ -319,7 +312,8 @@ class ImageService:
         self.public_url = public_url.rstrip("/")
         self.orphan_age = orphan_age
         self._pool_size = pool_size or min(2, os.cpu_count() or 1)
-        self._pool: ProcessPoolExecutor | None = None
+        self.job_seconds = job_seconds
+        self._pool: WorkPool | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -355,23 +349,31 @@ class ImageService:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _workers(self) -> WorkPool:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self._pool_size, mp_context=_pool_context())
+            self._pool = WorkPool(self._pool_size, self.job_seconds, preload=["resize.core"])
         return self._pool
 
     async def _in_pool(self, function: Any, *args: Any) -> Any:
-        """Run in the process pool; a pool whose worker died (out of memory, killed) is
-        replaced and the work tried once more."""
-        loop = asyncio.get_running_loop()
+        """Run in the process pool, within the job time limit: past it, or when the worker
+        dies under the picture (out of memory), the picture is refused (413)."""
         try:
-            return await loop.run_in_executor(self._executor(), function, *args)
-        except BrokenProcessPool:
-            log.warning("the image pool lost a worker; starting a new pool")
-            broken, self._pool = self._pool, None
-            if broken is not None:
-                broken.shutdown(wait=False, cancel_futures=True)
-            return await loop.run_in_executor(self._executor(), function, *args)
+            return await self._workers().run(function, *args)
+        except JobTimeout:
+            raise ImageRefused(
+                "The picture took too long to process (over {seconds:g} s). "
+                "Try a smaller one, or one with fewer frames.",
+                reason="too_slow",
+                status=413,
+                seconds=self.job_seconds,
+            ) from None
+        except WorkerDied:
+            log.warning("an image worker died under a picture; a new one takes its place")
+            raise ImageRefused(
+                "The picture is too large to process. Try a smaller one.",
+                reason="too_heavy",
+                status=413,
+            ) from None
 
     async def upload(self, user_id: int, data: bytes) -> Uploaded:
         """Check and clean a picture, store its original, and record who uploaded it.
@@ -425,8 +427,8 @@ class ImageService:
             await asyncio.gather(
                 *(self.store.put(thumb_key(name, size), data) for size, data in made.items())
             )
-        except core.ImageError as exc:
-            # The picture's own trouble (damaged): no traceback, no crash.
+        except (core.ImageError, ImageRefused) as exc:
+            # The picture's own trouble (damaged, too slow): no traceback, no crash.
             log.warning("no thumbnails of %s (%s); pages show the original", name, exc)
         except Exception:
             log.exception("thumbnails of %s failed; pages show the original", name)
@@ -599,7 +601,7 @@ class ImageService:
     async def close(self) -> None:
         await self.settle()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.close()
             self._pool = None
         await self.store.close()
 
@@ -635,4 +637,5 @@ def build_image_service(settings: Any, db: Database) -> ImageService:
         inline_resize=settings.resize == "inline",
         public_url=settings.s3_public_url if settings.s3_bucket else "",
         orphan_age=timedelta(hours=settings.orphan_hours),
+        job_seconds=settings.image_job_seconds,
     )

@@ -463,6 +463,13 @@ class Settings:
         whole(1, 10**10),
         "largest picture in pixels (width x height); larger ones are refused as bombs",
     )
+    image_job_seconds: float = setting(
+        None,
+        "30",
+        seconds(0.01, 3600),
+        "seconds one picture may take in the process pool (checking and cleaning an upload, "
+        "making its thumbnails); past it the upload gets a 413 and the worker is replaced",
+    )
     thumb_sizes: tuple[int, ...] = setting(
         None,
         "200,1080",

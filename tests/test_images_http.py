@@ -588,3 +588,26 @@ def test_a_huge_colour_profile_reaches_neither_the_original_nor_the_thumbnails(
     small = author.get(answer["url"])
     assert len(small.content) < 30_000
     assert not opened(small).info.get("icc_profile")
+
+
+def test_a_picture_past_the_job_time_limit_gets_413_and_the_pool_goes_on(make_server) -> None:
+    """SNS_IMAGE_JOB_SECONDS set very low: a large picture cannot be cleaned in time, its
+    upload fails with a clear 413, and the worker stuck on it is replaced."""
+    from io import BytesIO
+
+    server = make_server(
+        "sqlite", SNS_IMAGE_JOB_SECONDS="0.05", SNS_IMAGE_MAX_BYTES=str(20 * 2**20)
+    )
+    client = server.client()
+    client.join()
+    out = BytesIO()
+    pictures.photo(4000, 3000).save(out, "JPEG", quality=95)
+    started = time.monotonic()
+    response = upload(client, out.getvalue())
+    assert time.monotonic() - started < 20
+    assert response.status_code == 413, response.text
+    body = response.json()
+    assert body["code"] == 413 and "took too long" in body["message"]
+    for _ in range(4):  # small ones go through, on fresh workers
+        assert upload(client, jpeg(32, 24)).status_code == 200
+    assert "Traceback" not in server.output()
