@@ -30,7 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from resize import core
 from resize.keys import write_atomically
 from sns.db import Database, utcnow
-from sns.errors import Invalid, ServiceError
+from sns.errors import Invalid, ServiceError, TooManyRequests
+from sns.ratelimit import MemoryRateLimiter, RateLimiter
 from sns.schema import posts, uploads
 from sns.workpool import JobTimeout, WorkerDied, WorkPool
 
@@ -286,6 +287,10 @@ class Uploaded:
     height: int
 
 
+UPLOAD_WINDOW = 3600
+"""Uploads per account are counted over an hour."""
+
+
 class ImageService:
     """Uploads, their owners, their URLs, and the sweep of what no post uses."""
 
@@ -302,6 +307,9 @@ class ImageService:
         orphan_age: timedelta = timedelta(hours=24),
         pool_size: int = 0,
         job_seconds: float = 30.0,
+        limiter: RateLimiter | None = None,
+        uploads_per_hour: int = 100,
+        upload_bytes_per_hour: int = 200 * 2**20,
     ) -> None:
         self.db = db
         self.store = store
@@ -314,6 +322,9 @@ class ImageService:
         self._pool_size = pool_size or min(2, os.cpu_count() or 1)
         self.job_seconds = job_seconds
         self._pool: WorkPool | None = None
+        self.limiter: RateLimiter = limiter or MemoryRateLimiter()
+        self.uploads_per_hour = uploads_per_hour
+        self.upload_bytes_per_hour = upload_bytes_per_hour
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -375,6 +386,29 @@ class ImageService:
                 status=413,
             ) from None
 
+    async def _take_upload_budget(self, user_id: int, size: int) -> None:
+        """One upload and its bytes under the account's hourly limits, counted now (a
+        picture never posted counts too), or ``TooManyRequests`` and nothing counted."""
+        count_key, bytes_key = f"upload:count:{user_id}", f"upload:bytes:{user_id}"
+        taken = await self.limiter.reserve(count_key, self.uploads_per_hour, UPLOAD_WINDOW)
+        if not taken.granted:
+            raise _too_many(
+                "At most {limit} pictures an hour may be uploaded. Try again in {minutes} min.",
+                taken.count.reset_in,
+                limit=self.uploads_per_hour,
+            )
+        volume = await self.limiter.reserve(
+            bytes_key, self.upload_bytes_per_hour, UPLOAD_WINDOW, amount=size
+        )
+        if not volume.granted:
+            await self.limiter.release(count_key)
+            raise _too_many(
+                "At most {limit} MiB of pictures an hour may be uploaded. "
+                "Try again in {minutes} min.",
+                volume.count.reset_in,
+                limit=round(self.upload_bytes_per_hour / 2**20, 1),
+            )
+
     async def upload(self, user_id: int, data: bytes) -> Uploaded:
         """Check and clean a picture, store its original, and record who uploaded it.
 
@@ -388,6 +422,7 @@ class ImageService:
                 status=413,
                 limit=round(self.max_bytes / 2**20, 1),
             )
+        await self._take_upload_budget(user_id, len(data))
         try:
             cleaned: core.Cleaned = await self._in_pool(core.clean, data, self.max_pixels)
         except core.ImageError as exc:
@@ -616,7 +651,15 @@ _MESSAGES = {
 }
 
 
-def build_image_service(settings: Any, db: Database) -> ImageService:
+def _too_many(template: str, retry_after: int, **values: Any) -> TooManyRequests:
+    retry_after = max(1, retry_after)
+    minutes = max(1, (retry_after + 59) // 60)
+    return TooManyRequests(template, retry_after=retry_after, minutes=minutes, **values)
+
+
+def build_image_service(
+    settings: Any, db: Database, limiter: RateLimiter | None = None
+) -> ImageService:
     """The configured store (S3 when a bucket is set, else ``<data dir>/images``)."""
     store: ImageStore
     if settings.s3_bucket:
@@ -638,4 +681,7 @@ def build_image_service(settings: Any, db: Database) -> ImageService:
         public_url=settings.s3_public_url if settings.s3_bucket else "",
         orphan_age=timedelta(hours=settings.orphan_hours),
         job_seconds=settings.image_job_seconds,
+        limiter=limiter,
+        uploads_per_hour=settings.uploads_per_hour,
+        upload_bytes_per_hour=settings.upload_bytes_per_hour,
     )

@@ -590,6 +590,94 @@ def test_a_huge_colour_profile_reaches_neither_the_original_nor_the_thumbnails(
     assert not opened(small).info.get("icc_profile")
 
 
+def own_redis(backend: str, request: pytest.FixtureRequest, db: int) -> dict[str, str]:
+    """A Redis database of the test's own for MariaDB servers: user ids start at 1 in
+    every new database, and the shared Redis would add other tests' uploads to theirs."""
+    if backend == "sqlite":
+        return {}
+    url = request.getfixturevalue("redis_server").url.rstrip("/")
+    return {"SNS_REDIS_URL": f"{url}/{db}"}
+
+
+def assert_refused_for_an_hour(response: requests.Response, words: str) -> None:
+    assert response.status_code == 429, response.text
+    body = response.json()
+    assert body["code"] == 429 and words in body["message"]
+    assert 1 <= int(response.headers["Retry-After"]) <= 3600
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_uploads_per_account_are_limited_in_number(
+    make_server, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """Counted when uploaded: pictures never posted use the budget too."""
+    server = make_server(backend, SNS_UPLOADS_PER_HOUR="3", **own_redis(backend, request, 11))
+    client = server.client()
+    client.join()
+    for _ in range(3):
+        assert upload(client, jpeg(64, 48)).status_code == 200
+    refused = upload(client, jpeg(64, 48))
+    assert_refused_for_an_hour(refused, "3 pictures an hour")
+    other = server.client()
+    other.join()
+    assert upload(other, jpeg(64, 48)).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_uploads_per_account_are_limited_in_bytes(
+    make_server, request: pytest.FixtureRequest, backend: str
+) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    server = make_server(
+        backend, SNS_UPLOAD_BYTES_PER_HOUR=str(2**20), **own_redis(backend, request, 12)
+    )
+    client = server.client()
+    client.join()
+    out = BytesIO()
+    Image.effect_noise((700, 500), 120).convert("RGB").save(out, "JPEG", quality=97)
+    data = out.getvalue()
+    assert 300_000 < len(data) < 2**20 // 2
+    for _ in range(2):
+        assert upload(client, data).status_code == 200
+    assert_refused_for_an_hour(upload(client, data), "1.0 MiB of pictures an hour")
+    assert upload(client, jpeg(64, 48)).status_code == 200  # what is left still fits
+
+
+def test_the_upload_limit_is_one_for_every_process_through_redis(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two servers on one MariaDB and Redis (two nodes): one account's uploads are counted
+    once, wherever they land."""
+    import secrets
+
+    from tests.conftest import backend_env
+
+    env = {
+        **backend_env("mariadb", request),
+        **own_redis("mariadb", request, 13),
+        "SNS_COOKIE_SECRET": secrets.token_urlsafe(40),
+        "SNS_JWT_SECRET": secrets.token_urlsafe(40),
+        "SNS_UPLOADS_PER_HOUR": "3",
+    }
+    nodes = []
+    for name in ("a", "b"):
+        node = SnsServer(tmp_path / name, env)
+        request.addfinalizer(node.stop)
+        nodes.append(node.start())
+    on_a = nodes[0].client()
+    on_a.join()
+    on_b = Client(nodes[1].url)
+    on_b.http.cookies = on_a.http.cookies
+    answers = [upload(on_a, jpeg(64, 48)), upload(on_a, jpeg(64, 48)), upload(on_b, jpeg(64, 48))]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert answers[0].headers["X-SNS-Worker"] != answers[2].headers["X-SNS-Worker"]
+    assert_refused_for_an_hour(upload(on_b, jpeg(64, 48)), "3 pictures an hour")
+    assert_refused_for_an_hour(upload(on_a, jpeg(64, 48)), "3 pictures an hour")
+
+
 def test_a_picture_past_the_job_time_limit_gets_413_and_the_pool_goes_on(make_server) -> None:
     """SNS_IMAGE_JOB_SECONDS set very low: a large picture cannot be cleaned in time, its
     upload fails with a clear 413, and the worker stuck on it is replaced."""
