@@ -386,28 +386,49 @@ class ImageService:
                 status=413,
             ) from None
 
+    def _upload_keys(self, user_id: int) -> tuple[str, str]:
+        return f"upload:count:{user_id}", f"upload:bytes:{user_id}"
+
+    def _over_count(self, reset_in: int) -> TooManyRequests:
+        return TooManyRequests(
+            "At most {limit} pictures an hour may be uploaded. Try again in {minutes} min.",
+            retry_after=max(1, reset_in),
+            minutes=_minutes(reset_in),
+            limit=self.uploads_per_hour,
+        )
+
+    def _over_bytes(self, reset_in: int) -> TooManyRequests:
+        return TooManyRequests(
+            "At most {limit} MiB of pictures an hour may be uploaded. Try again in {minutes} min.",
+            retry_after=max(1, reset_in),
+            minutes=_minutes(reset_in),
+            limit=round(self.upload_bytes_per_hour / 2**20, 1),
+        )
+
+    async def check_upload_budget(self, user_id: int) -> None:
+        """Before an upload's body is read: an account already at one of its hourly limits
+        is refused at once (``upload`` takes the place itself, atomically)."""
+        count_key, bytes_key = self._upload_keys(user_id)
+        count = await self.limiter.peek(count_key)
+        if count.hits >= self.uploads_per_hour:
+            raise self._over_count(count.reset_in)
+        volume = await self.limiter.peek(bytes_key)
+        if volume.hits >= self.upload_bytes_per_hour:
+            raise self._over_bytes(volume.reset_in)
+
     async def _take_upload_budget(self, user_id: int, size: int) -> None:
         """One upload and its bytes under the account's hourly limits, counted now (a
         picture never posted counts too), or ``TooManyRequests`` and nothing counted."""
-        count_key, bytes_key = f"upload:count:{user_id}", f"upload:bytes:{user_id}"
+        count_key, bytes_key = self._upload_keys(user_id)
         taken = await self.limiter.reserve(count_key, self.uploads_per_hour, UPLOAD_WINDOW)
         if not taken.granted:
-            raise _too_many(
-                "At most {limit} pictures an hour may be uploaded. Try again in {minutes} min.",
-                taken.count.reset_in,
-                limit=self.uploads_per_hour,
-            )
+            raise self._over_count(taken.count.reset_in)
         volume = await self.limiter.reserve(
             bytes_key, self.upload_bytes_per_hour, UPLOAD_WINDOW, amount=size
         )
         if not volume.granted:
             await self.limiter.release(count_key)
-            raise _too_many(
-                "At most {limit} MiB of pictures an hour may be uploaded. "
-                "Try again in {minutes} min.",
-                volume.count.reset_in,
-                limit=round(self.upload_bytes_per_hour / 2**20, 1),
-            )
+            raise self._over_bytes(volume.count.reset_in)
 
     async def upload(self, user_id: int, data: bytes) -> Uploaded:
         """Check and clean a picture, store its original, and record who uploaded it.
@@ -651,10 +672,8 @@ _MESSAGES = {
 }
 
 
-def _too_many(template: str, retry_after: int, **values: Any) -> TooManyRequests:
-    retry_after = max(1, retry_after)
-    minutes = max(1, (retry_after + 59) // 60)
-    return TooManyRequests(template, retry_after=retry_after, minutes=minutes, **values)
+def _minutes(seconds: int) -> int:
+    return max(1, (seconds + 59) // 60)
 
 
 def build_image_service(

@@ -178,22 +178,27 @@ def test_an_upload_that_is_not_multipart_is_refused(author: Client) -> None:
     assert "multipart" in response.json()["message"]
 
 
+def headers_only_upload(client: Client, port: int, length: int) -> str:
+    """The answer to an upload's headers, declaring ``length`` bytes and sending none."""
+    cookies = "; ".join(f"{c.name}={c.value}" for c in client.http.cookies)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            (
+                "POST /post/img HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Cookie: {cookies}\r\nX-XSRFToken: {client.xsrf()}\r\n"
+                "Content-Type: multipart/form-data; boundary=b\r\n"
+                f"Content-Length: {length}\r\n\r\n"
+            ).encode()
+        )
+        return sock.recv(65536).decode("latin-1")
+
+
 def test_a_body_over_the_limit_gets_413_before_it_is_sent(
     author: Client, image_server: SnsServer, objects
 ) -> None:
     """The answer comes from the Content-Length alone: the client sends only headers."""
     before = objects()
-    cookies = "; ".join(f"{c.name}={c.value}" for c in author.http.cookies)
-    with socket.create_connection(("127.0.0.1", image_server.port), timeout=10) as sock:
-        sock.sendall(
-            (
-                "POST /post/img HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                f"Cookie: {cookies}\r\nX-XSRFToken: {author.xsrf()}\r\n"
-                "Content-Type: multipart/form-data; boundary=b\r\n"
-                f"Content-Length: {50 * 2**20}\r\n\r\n"
-            ).encode()
-        )
-        answer = sock.recv(65536).decode("latin-1")
+    answer = headers_only_upload(author, image_server.port, 50 * 2**20)
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
     assert "larger than 5.0 MiB" in answer
     assert objects() == before
@@ -618,6 +623,10 @@ def test_uploads_per_account_are_limited_in_number(
         assert upload(client, jpeg(64, 48)).status_code == 200
     refused = upload(client, jpeg(64, 48))
     assert_refused_for_an_hour(refused, "3 pictures an hour")
+    # Refused from the headers alone: the body of the next one is never read.
+    answer = headers_only_upload(client, server.port, 4 * 2**20)
+    assert answer.startswith("HTTP/1.1 429"), answer[:200]
+    assert "3 pictures an hour" in answer
     other = server.client()
     other.join()
     assert upload(other, jpeg(64, 48)).status_code == 200
