@@ -461,7 +461,8 @@ class Settings:
         None,
         "50000000",
         whole(1, 10**10),
-        "largest picture in pixels (width x height); larger ones are refused as bombs",
+        "largest picture in pixels (width x height), and most pixels of all an animation's "
+        "frames together (frames x width x height); larger ones are refused as bombs",
     )
     image_job_seconds: float = setting(
         None,
