@@ -43,6 +43,7 @@ class ImageUploadHandler(BaseHandler):
                 status=413,
                 limit=round(self.images.max_bytes / 2**20, 1),
             )
+        await self.images.check_upload_budget(self.user.id)
         # Any wrapper of the HTTP/1 connection (the draining server's) passes this on.
         set_max_body_size = getattr(self.request.connection, "set_max_body_size", None)
         if set_max_body_size is not None:

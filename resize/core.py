@@ -3,12 +3,20 @@
 Pure functions of bytes (no files, no network, no ``sns``), so that the app's process pool,
 the Lambda handler and the batch tool all run the same code.
 
-- Checked by decoding, never by name or Content-Type: JPEG, PNG, GIF and WebP only, with a
-  pixel cap read from the header before any pixel is decoded (decompression bombs).
-- The original is re-encoded once by Pillow, which applies the EXIF orientation and drops
-  every metadata block (EXIF with its GPS, XMP, IPTC, comments) while keeping the ICC colour
-  profile. JPEGs are re-encoded with their own quantisation tables and chroma subsampling
-  (what ``quality="keep"`` does, which Pillow allows only before any rotation).
+- Checked by decoding, never by name or Content-Type: JPEG (an MPO, a JPEG with a
+  multi-picture index, is its first picture), PNG, GIF and WebP only, with a pixel cap read
+  from the header before any pixel is decoded (decompression bombs). An animation gets the
+  budget of one still picture: frames x width x height, counted from its blocks before any
+  frame is decoded. Whatever Pillow raises on a broken file is an ``ImageError("corrupt")``.
+- A still original is re-encoded once by Pillow, which applies the EXIF orientation and drops
+  every metadata block (EXIF with its GPS, XMP, IPTC, comments). JPEGs are re-encoded with
+  their own quantisation tables and chroma subsampling (what ``quality="keep"`` does, which
+  Pillow allows only before any rotation). An ICC profile stays when it parses and is at most
+  ``MAX_KEPT_PROFILE`` bytes; a larger one is applied (the pixels converted to sRGB) and
+  dropped, one that does not parse is dropped.
+- GIFs and animated WebPs are cleaned block by block instead (comments, XMP, EXIF and other
+  application blocks dropped, the frames kept byte for byte): no frame is decoded but the
+  first, so an animation costs no more memory than one frame, and nothing is re-compressed.
 - Thumbnails fit inside a square of each size, are never enlarged, keep the format of the
   original, and are all made from one decode, each size from the next larger one. For a JPEG
   that decode uses the decoder's draft mode, which scales by 1/2, 1/4 or 1/8 inside the
@@ -16,16 +24,20 @@ the Lambda handler and the batch tool all run the same code.
   uses what Pillow's own ``thumbnail()`` uses, bicubic with ``reducing_gap=2.0``: after the
   JPEG encoder, Lanczos gave the same picture within 0.02 dB PSNR and cost 1.6 times as much
   (bench/README.md). The EXIF orientation is applied to each thumbnail, not to the full
-  picture. Animated GIF and WebP thumbnails keep only the first frame; the original keeps
-  them all.
+  picture. Thumbnails are sRGB without a profile (converted through the picture's own
+  profile when it has one that parses). Animated GIF and WebP thumbnails keep only the first
+  frame; the original keeps them all.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import struct
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from PIL import (
     ExifTags,
@@ -37,13 +49,23 @@ from PIL import (
     UnidentifiedImageError,
 )
 
-FORMATS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
-"""Pillow's format name -> the extension our keys use."""
+FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
+"""Pillow's format name -> the extension our keys use (an MPO is a JPEG with more pictures
+after its first: we keep the first)."""
+
+OPENERS = ["JPEG", "PNG", "GIF", "WEBP"]
+"""The readers Pillow may try; its JPEG reader answers "MPO" for a multi-picture file."""
+
+WRITTEN_AS = {"MPO": "JPEG"}
+"""Formats we read but write as another."""
 
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 
 DEFAULT_MAX_PIXELS = 50_000_000
 MAX_FRAMES = 500
+MAX_KEPT_PROFILE = 64 * 1024
+"""The largest ICC profile an original keeps (a real one is 0.5 to 4 KiB; 64 KiB allows
+lookup-table profiles); a larger one is applied to the pixels and dropped."""
 JPEG_THUMB_QUALITY = 85
 WEBP_THUMB_QUALITY = 80
 
@@ -56,15 +78,20 @@ else (comments, EXIF, XMP) is removed before saving."""
 
 _SRGB = ImageCms.createProfile("sRGB")
 
+NOT_OURS = "This is not a JPEG, PNG, GIF or WebP picture."
+DAMAGED = "The picture is damaged or cut short."
+
 
 class ImageError(ValueError):
-    """The bytes are not a picture we take; ``reason`` is a stable code for messages."""
+    """The bytes are not a picture we take; ``reason`` is a stable code for messages and
+    ``values`` the numbers a message may show (frames, width, height, pixels)."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        # Both in ``args``, so that the error crosses a process pool intact.
-        super().__init__(reason, message)
+    def __init__(self, reason: str, message: str, values: dict[str, int] | None = None) -> None:
+        # All in ``args``, so that the error crosses a process pool intact.
+        super().__init__(reason, message, values or {})
         self.reason = reason
         self.message = message
+        self.values = values or {}
 
     def __str__(self) -> str:
         return self.message
@@ -81,6 +108,28 @@ class Cleaned:
     frames: int
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _damage_refused(function: Callable[P, R]) -> Callable[P, R]:
+    """Whatever else Pillow raises on a broken file (IndexError, struct.error, ...) is
+    "damaged": a refusal the caller answers, never a crash of a worker or a 500."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except ImageError:
+            raise
+        except MemoryError:
+            raise ImageError("too_many_pixels", "The picture is too large to read.") from None
+        except Exception as exc:
+            raise ImageError("corrupt", DAMAGED) from exc
+
+    return wrapper
+
+
 def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Open from the header only and refuse anything that is not one of ours, or too big."""
     if not data:
@@ -90,15 +139,15 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         # raises DecompressionBombError above twice its limit, which is a refusal too.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data), formats=list(FORMATS))
+            image = Image.open(io.BytesIO(data), formats=OPENERS)
         except Image.DecompressionBombError:
             raise _too_many_pixels(max_pixels) from None
         except UnidentifiedImageError:
-            raise ImageError("not_image", "This is not a JPEG, PNG, GIF or WebP picture.") from None
+            raise ImageError("not_image", NOT_OURS) from None
         except (OSError, SyntaxError, ValueError, EOFError):
             raise ImageError("corrupt", "The picture is damaged and cannot be read.") from None
     if image.format not in FORMATS:
-        raise ImageError("not_image", "This is not a JPEG, PNG, GIF or WebP picture.")
+        raise ImageError("not_image", NOT_OURS)
     width, height = image.size
     if width < 1 or height < 1:
         raise ImageError("corrupt", "The picture is damaged and cannot be read.")
@@ -121,18 +170,137 @@ def _load(image: Image.Image) -> None:
         raise ImageError("corrupt", "The picture is damaged or cut short.") from None
 
 
-def _frame_count(image: Image.Image, max_pixels: int) -> int:
-    try:
-        frames = int(getattr(image, "n_frames", 1))
-    except Image.DecompressionBombError:
-        raise _too_many_pixels(max_pixels) from None
-    except (OSError, SyntaxError, ValueError, EOFError):
-        raise ImageError("corrupt", "The animation is damaged or cut short.") from None
-    if frames > MAX_FRAMES or frames * image.width * image.height > 4 * max_pixels:
+def _within_budget(frames: int, width: int, height: int, max_pixels: int) -> None:
+    """An animation may have as many pixels in all its frames as one still picture."""
+    total = frames * width * height
+    if frames > MAX_FRAMES or total > max_pixels:
         raise ImageError(
-            "too_many_pixels", f"The animation is too large ({frames} frames of {image.size})."
+            "animation_too_large",
+            f"The animation has {frames} frames of {width}x{height} pixels, {total:,} in all; "
+            f"at most {max_pixels:,} (and {MAX_FRAMES} frames) are allowed.",
+            {"frames": frames, "width": width, "height": height, "pixels": total},
         )
-    return frames
+
+
+def _sub_blocks_end(data: bytes, pos: int) -> int:
+    """Where a GIF's chain of data sub-blocks starting at ``pos`` ends (after its 0)."""
+    while True:
+        if pos >= len(data):
+            raise ImageError("corrupt", DAMAGED)
+        length = data[pos]
+        pos += 1
+        if length == 0:
+            return pos
+        pos += length
+
+
+_GIF_LOOPS = (b"NETSCAPE2.0", b"ANIMEXTS1.0")
+
+
+def _clean_gif(data: bytes) -> tuple[bytes, int, int, int]:
+    """The GIF without comments, plain text, XMP, ICC or any other application block but
+    the loop count, its frames byte for byte; and (frames, width, height) of the canvas
+    that holds them all. Cut inside a block: ``corrupt``; ending between blocks is taken,
+    and the trailer added, as browsers and Pillow do."""
+    if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
+        raise ImageError("corrupt", DAMAGED)
+    width, height, flags = struct.unpack_from("<HHB", data, 6)
+    pos = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    if pos > len(data):
+        raise ImageError("corrupt", DAMAGED)
+    kept = [data[:pos]]
+    control = b""  # a graphic control block waits for the frame it belongs to
+    frames = 0
+    while pos < len(data) and data[pos] != 0x3B:
+        kind = data[pos]
+        if kind == 0x2C:  # a frame: descriptor, colour table, LZW code size, data
+            if pos + 11 > len(data):
+                raise ImageError("corrupt", DAMAGED)
+            left, top, frame_width, frame_height, flags = struct.unpack_from(
+                "<HHHHB", data, pos + 1
+            )
+            start = pos + 10 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0) + 1
+            end = _sub_blocks_end(data, start)
+            kept += [control, data[pos:end]]
+            control = b""
+            frames += 1
+            width, height = max(width, left + frame_width), max(height, top + frame_height)
+        elif kind == 0x21 and pos + 2 < len(data):
+            label = data[pos + 1]
+            end = _sub_blocks_end(data, pos + 2)
+            if label == 0xF9:
+                control = data[pos:end]
+            elif label == 0xFF and data[pos + 2 : pos + 14] in (b"\x0b" + n for n in _GIF_LOOPS):
+                kept.append(data[pos:end])
+            elif label == 0x01:
+                control = b""  # plain text goes, and the control block that was its own
+        else:
+            raise ImageError("corrupt", DAMAGED)
+        pos = end
+    if frames == 0:
+        raise ImageError("corrupt", DAMAGED)
+    kept.append(b"\x3b")
+    return b"".join(kept), frames, width, height
+
+
+_WEBP_KEPT = {b"VP8X", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"}
+_VP8X_ICC, _VP8X_EXIF, _VP8X_XMP = 0x20, 0x08, 0x04
+
+
+def _clean_webp_animation(data: bytes) -> tuple[bytes, int, int, int]:
+    """An animated WebP without EXIF, XMP or unknown chunks, and its ICC profile only when
+    ``_kept_profile`` keeps it, the frames byte for byte; and (frames, width, height)."""
+    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise ImageError("corrupt", DAMAGED)
+    end = 8 + struct.unpack_from("<I", data, 4)[0]
+    if end > len(data):
+        raise ImageError("corrupt", DAMAGED)
+    chunks: list[tuple[bytes, bytes]] = []
+    pos = 12
+    while pos < end:
+        if pos + 8 > end:
+            raise ImageError("corrupt", DAMAGED)
+        kind, length = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        if pos + 8 + length > end:
+            raise ImageError("corrupt", DAMAGED)
+        chunks.append((kind, data[pos + 8 : pos + 8 + length]))
+        pos += 8 + length + (length & 1)
+    if not chunks or chunks[0][0] != b"VP8X" or len(chunks[0][1]) < 10:
+        raise ImageError("corrupt", DAMAGED)
+    header = chunks[0][1]
+    width = 1 + int.from_bytes(header[4:7], "little")
+    height = 1 + int.from_bytes(header[7:10], "little")
+    frames = 0
+    profile = None
+    kept = []
+    for kind, payload in chunks:
+        if kind == b"ANMF":
+            if len(payload) < 16:
+                raise ImageError("corrupt", DAMAGED)
+            x, y = (
+                2 * int.from_bytes(payload[0:3], "little"),
+                2 * int.from_bytes(payload[3:6], "little"),
+            )
+            frame_width = 1 + int.from_bytes(payload[6:9], "little")
+            frame_height = 1 + int.from_bytes(payload[9:12], "little")
+            if x + frame_width > width or y + frame_height > height:
+                raise ImageError("corrupt", DAMAGED)
+            frames += 1
+        if kind == b"ICCP" and profile is None:
+            profile = _kept_profile(payload)
+            if profile is not None:
+                kept.append((kind, payload))
+        elif kind in _WEBP_KEPT:
+            kept.append((kind, payload))
+    if frames == 0:
+        raise ImageError("corrupt", DAMAGED)
+    flags = header[0] & ~(_VP8X_EXIF | _VP8X_XMP | (0 if profile else _VP8X_ICC))
+    kept[0] = (b"VP8X", bytes([flags]) + header[1:])
+    body = b"".join(
+        kind + struct.pack("<I", len(payload)) + payload + b"\x00" * (len(payload) & 1)
+        for kind, payload in kept
+    )
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + body, frames, width, height
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -168,24 +336,41 @@ def _icc(image: Image.Image) -> bytes | None:
     return profile if isinstance(profile, bytes) and profile else None
 
 
+def _parsed(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return None
+
+
+def _kept_profile(icc: bytes | None) -> bytes | None:
+    """The profile an original may carry: one that parses and is small."""
+    if icc and len(icc) <= MAX_KEPT_PROFILE and _parsed(icc) is not None:
+        return icc
+    return None
+
+
 def _bare(image: Image.Image) -> Image.Image:
     """``image`` with nothing in ``info`` but what encoders need (see ``KEPT_INFO``)."""
     image.info = {key: value for key, value in image.info.items() if key in KEPT_INFO}
     return image
 
 
-def _to_rgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
-    """A CMYK picture as RGB for browsers: through its own profile when it has one (the
-    result is sRGB, which browsers assume), else Pillow's plain conversion."""
-    if icc:
+def _to_srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
+    """The pixels as sRGB, which browsers assume when there is no profile: converted
+    through ``icc`` when it parses and fits the picture's mode; else as they are (a CMYK
+    picture by Pillow's plain conversion to RGB)."""
+    source = _parsed(icc) if icc else None
+    if source is not None and image.mode in ("RGB", "RGBA", "CMYK"):
+        output = "RGB" if image.mode == "CMYK" else image.mode
         try:
-            source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-            converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode="RGB")
+            converted = ImageCms.profileToProfile(image, source, _SRGB, outputMode=output)
         except (ImageCms.PyCMSError, OSError, ValueError):
             converted = None
         if isinstance(converted, Image.Image):
-            return converted, None
-    return image.convert("RGB"), None
+            converted.info = dict(image.info)
+            return converted
+    return image.convert("RGB") if image.mode == "CMYK" else image
 
 
 def _save(
@@ -199,7 +384,11 @@ def _save(
             image = image.convert("RGB")
         if thumbnail:
             options.update(quality=JPEG_THUMB_QUALITY)
-        elif isinstance(source, JpegImagePlugin.JpegImageFile) and source.quantization:
+        elif (
+            isinstance(source, JpegImagePlugin.JpegImageFile)
+            and source.quantization
+            and image.mode == source.mode
+        ):
             options.update(
                 qtables=source.quantization,
                 subsampling=JpegImagePlugin.get_sampling(source),
@@ -216,50 +405,36 @@ def _save(
     return out.getvalue()
 
 
+@_damage_refused
 def inspect(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, int, int]:
     """(extension, width, height) from the header, or ``ImageError``; decodes no pixels."""
     image = _open(data, max_pixels)
     return FORMATS[str(image.format)], image.width, image.height
 
 
+@_damage_refused
 def clean(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Cleaned:
-    """The original to store: fully decoded (so a cut-off file is caught), upright, without
-    metadata. An animation keeps its frames and timing."""
+    """The original to store: decoded (so a cut-off file is caught), upright, without
+    metadata. An animation keeps its frames and timing, within one picture's pixels."""
     image = _open(data, max_pixels)
     fmt = str(image.format)
-    frames = _frame_count(image, max_pixels)
+    cleaner: Callable[[bytes], tuple[bytes, int, int, int]] | None = None
+    if fmt == "GIF":
+        cleaner = _clean_gif
+    elif fmt == "WEBP" and getattr(image, "is_animated", False):
+        cleaner = _clean_webp_animation
+    if cleaner is not None:
+        cleaned, frames, width, height = cleaner(data)
+        _within_budget(frames, width, height, max_pixels)
+        _load(image)  # the first frame, which thumbnails show
+        return Cleaned(cleaned, FORMATS[fmt], image.width, image.height, frames)
     _load(image)
-    out = io.BytesIO()
-    if frames > 1:
-        sequence = []
-        durations = []
-        try:
-            for index in range(frames):
-                image.seek(index)
-                sequence.append(_bare(image.copy()))
-                durations.append(int(image.info.get("duration", 100)))
-        except Image.DecompressionBombError:
-            raise _too_many_pixels(max_pixels) from None
-        except (OSError, SyntaxError, ValueError, EOFError):
-            raise ImageError("corrupt", "The animation is damaged or cut short.") from None
-        image.seek(0)
-        first = sequence[0]
-        options: dict[str, object] = {
-            "save_all": True,
-            "append_images": sequence[1:],
-            "duration": durations,
-            "loop": int(image.info.get("loop", 0)),
-        }
-        if fmt == "GIF":
-            options["disposal"] = 2
-        icc = _icc(image)
-        if icc:
-            options["icc_profile"] = icc
-        first.save(out, format=fmt, **options)
-        width, height = first.size
-        return Cleaned(out.getvalue(), FORMATS[fmt], width, height, frames)
     upright = _upright(image)
-    encoded = _save(upright, fmt, thumbnail=False, source=image, icc=_icc(image))
+    icc = _icc(image)
+    kept = _kept_profile(icc)
+    if icc and kept is None:
+        upright = _to_srgb(upright, icc)
+    encoded = _save(upright, WRITTEN_AS.get(fmt, fmt), thumbnail=False, source=image, icc=kept)
     return Cleaned(encoded, FORMATS[fmt], upright.width, upright.height, 1)
 
 
@@ -270,23 +445,23 @@ def fit(width: int, height: int, size: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+@_damage_refused
 def thumbnails(
     data: bytes, sizes: Iterable[int], max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> dict[int, bytes]:
-    """Every thumbnail of ``sizes`` from one decode: ``{size: encoded bytes}``."""
+    """Every thumbnail of ``sizes`` from one decode: ``{size: encoded bytes}``, sRGB without
+    a profile; an animation's first frame."""
     wanted = sorted(set(sizes), reverse=True)
     if not wanted:
         return {}
     image = _open(data, max_pixels)
-    fmt = str(image.format)
+    fmt = WRITTEN_AS.get(str(image.format), str(image.format))
     largest = fit(image.width, image.height, wanted[0])
     if fmt == "JPEG":
         # Scaling inside the decoder; the result stays at least as large as asked.
         mode = image.mode if image.mode in ("RGB", "L", "CMYK") else "RGB"
         image.draft(mode, largest)
-    _load(image)
-    if getattr(image, "n_frames", 1) > 1:
-        image.seek(0)
+    _load(image)  # the first frame: an animation's others are never read here
     # Turned upright after resizing: turning a thumbnail costs far less than the full picture.
     turn = _orientation(image)
     icc = _icc(image)
@@ -300,10 +475,8 @@ def thumbnails(
         target = fit(working.width, working.height, size)
         if target != current.size:
             current = current.resize(target, Image.Resampling.BICUBIC, reducing_gap=2.0)
-        output, output_icc = current, icc
-        if output.mode == "CMYK":
-            output, output_icc = _to_rgb(output, icc)
+        output = _to_srgb(current, icc) if icc or current.mode == "CMYK" else current
         if turn is not None:
             output = output.transpose(turn)
-        results[size] = _save(output, fmt, thumbnail=True, source=image, icc=output_icc)
+        results[size] = _save(output, fmt, thumbnail=True, source=image, icc=None)
     return results

@@ -13,14 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import multiprocessing
 import os
 import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -33,8 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from resize import core
 from resize.keys import write_atomically
 from sns.db import Database, utcnow
-from sns.errors import Invalid, ServiceError
+from sns.errors import Invalid, ServiceError, TooManyRequests
+from sns.ratelimit import MemoryRateLimiter, RateLimiter
 from sns.schema import posts, uploads
+from sns.workpool import JobTimeout, WorkerDied, WorkPool
 
 log = logging.getLogger("sns.images")
 
@@ -288,10 +287,8 @@ class Uploaded:
     height: int
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """A fresh interpreter for each worker: forking a process that runs an event loop and
-    database threads copies their locks in whatever state they are."""
-    return multiprocessing.get_context("forkserver")
+UPLOAD_WINDOW = 3600
+"""Uploads per account are counted over an hour."""
 
 
 class ImageService:
@@ -309,6 +306,10 @@ class ImageService:
         public_url: str = "",
         orphan_age: timedelta = timedelta(hours=24),
         pool_size: int = 0,
+        job_seconds: float = 30.0,
+        limiter: RateLimiter | None = None,
+        uploads_per_hour: int = 100,
+        upload_bytes_per_hour: int = 200 * 2**20,
     ) -> None:
         self.db = db
         self.store = store
@@ -319,7 +320,11 @@ class ImageService:
         self.public_url = public_url.rstrip("/")
         self.orphan_age = orphan_age
         self._pool_size = pool_size or min(2, os.cpu_count() or 1)
-        self._pool: ProcessPoolExecutor | None = None
+        self.job_seconds = job_seconds
+        self._pool: WorkPool | None = None
+        self.limiter: RateLimiter = limiter or MemoryRateLimiter()
+        self.uploads_per_hour = uploads_per_hour
+        self.upload_bytes_per_hour = upload_bytes_per_hour
         self._background: set[asyncio.Task[None]] = set()
 
     @property
@@ -355,23 +360,75 @@ class ImageService:
         parts = urlsplit(self.public_url)
         return f"{parts.scheme}://{parts.netloc}"
 
-    def _executor(self) -> ProcessPoolExecutor:
+    def _workers(self) -> WorkPool:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self._pool_size, mp_context=_pool_context())
+            self._pool = WorkPool(self._pool_size, self.job_seconds, preload=["resize.core"])
         return self._pool
 
     async def _in_pool(self, function: Any, *args: Any) -> Any:
-        """Run in the process pool; a pool whose worker died (out of memory, killed) is
-        replaced and the work tried once more."""
-        loop = asyncio.get_running_loop()
+        """Run in the process pool, within the job time limit: past it, or when the worker
+        dies under the picture (out of memory), the picture is refused (413)."""
         try:
-            return await loop.run_in_executor(self._executor(), function, *args)
-        except BrokenProcessPool:
-            log.warning("the image pool lost a worker; starting a new pool")
-            broken, self._pool = self._pool, None
-            if broken is not None:
-                broken.shutdown(wait=False, cancel_futures=True)
-            return await loop.run_in_executor(self._executor(), function, *args)
+            return await self._workers().run(function, *args)
+        except JobTimeout:
+            raise ImageRefused(
+                "The picture took too long to process (over {seconds:g} s). "
+                "Try a smaller one, or one with fewer frames.",
+                reason="too_slow",
+                status=413,
+                seconds=self.job_seconds,
+            ) from None
+        except WorkerDied:
+            log.warning("an image worker died under a picture; a new one takes its place")
+            raise ImageRefused(
+                "The picture is too large to process. Try a smaller one.",
+                reason="too_heavy",
+                status=413,
+            ) from None
+
+    def _upload_keys(self, user_id: int) -> tuple[str, str]:
+        return f"upload:count:{user_id}", f"upload:bytes:{user_id}"
+
+    def _over_count(self, reset_in: int) -> TooManyRequests:
+        return TooManyRequests(
+            "At most {limit} pictures an hour may be uploaded. Try again in {minutes} min.",
+            retry_after=max(1, reset_in),
+            minutes=_minutes(reset_in),
+            limit=self.uploads_per_hour,
+        )
+
+    def _over_bytes(self, reset_in: int) -> TooManyRequests:
+        return TooManyRequests(
+            "At most {limit} MiB of pictures an hour may be uploaded. Try again in {minutes} min.",
+            retry_after=max(1, reset_in),
+            minutes=_minutes(reset_in),
+            limit=round(self.upload_bytes_per_hour / 2**20, 1),
+        )
+
+    async def check_upload_budget(self, user_id: int) -> None:
+        """Before an upload's body is read: an account already at one of its hourly limits
+        is refused at once (``upload`` takes the place itself, atomically)."""
+        count_key, bytes_key = self._upload_keys(user_id)
+        count = await self.limiter.peek(count_key)
+        if count.hits >= self.uploads_per_hour:
+            raise self._over_count(count.reset_in)
+        volume = await self.limiter.peek(bytes_key)
+        if volume.hits >= self.upload_bytes_per_hour:
+            raise self._over_bytes(volume.reset_in)
+
+    async def _take_upload_budget(self, user_id: int, size: int) -> None:
+        """One upload and its bytes under the account's hourly limits, counted now (a
+        picture never posted counts too), or ``TooManyRequests`` and nothing counted."""
+        count_key, bytes_key = self._upload_keys(user_id)
+        taken = await self.limiter.reserve(count_key, self.uploads_per_hour, UPLOAD_WINDOW)
+        if not taken.granted:
+            raise self._over_count(taken.count.reset_in)
+        volume = await self.limiter.reserve(
+            bytes_key, self.upload_bytes_per_hour, UPLOAD_WINDOW, amount=size
+        )
+        if not volume.granted:
+            await self.limiter.release(count_key)
+            raise self._over_bytes(volume.count.reset_in)
 
     async def upload(self, user_id: int, data: bytes) -> Uploaded:
         """Check and clean a picture, store its original, and record who uploaded it.
@@ -386,13 +443,14 @@ class ImageService:
                 status=413,
                 limit=round(self.max_bytes / 2**20, 1),
             )
+        await self._take_upload_budget(user_id, len(data))
         try:
             cleaned: core.Cleaned = await self._in_pool(core.clean, data, self.max_pixels)
         except core.ImageError as exc:
             raise ImageRefused(
                 _MESSAGES.get(exc.reason, "The picture cannot be read."),
                 reason=exc.reason,
-                max_pixels=self.max_pixels,
+                **{"max_pixels": self.max_pixels, "max_frames": core.MAX_FRAMES, **exc.values},
             ) from None
         name = new_name(cleaned.extension)
         await self.store.put(original_key(name), cleaned.data)
@@ -425,6 +483,9 @@ class ImageService:
             await asyncio.gather(
                 *(self.store.put(thumb_key(name, size), data) for size, data in made.items())
             )
+        except (core.ImageError, ImageRefused) as exc:
+            # The picture's own trouble (damaged, too slow): no traceback, no crash.
+            log.warning("no thumbnails of %s (%s); pages show the original", name, exc)
         except Exception:
             log.exception("thumbnails of %s failed; pages show the original", name)
 
@@ -596,7 +657,7 @@ class ImageService:
     async def close(self) -> None:
         await self.settle()
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.close()
             self._pool = None
         await self.store.close()
 
@@ -606,10 +667,18 @@ _MESSAGES = {
     "not_image": "This is not a JPEG, PNG, GIF or WebP picture.",
     "corrupt": "The picture is damaged or cut short.",
     "too_many_pixels": "The picture has too many pixels (at most {max_pixels:,}).",
+    "animation_too_large": "The animation has {frames} frames of {width}x{height} pixels, "
+    "{pixels:,} in all; at most {max_pixels:,} pixels (and {max_frames} frames) are allowed.",
 }
 
 
-def build_image_service(settings: Any, db: Database) -> ImageService:
+def _minutes(seconds: int) -> int:
+    return max(1, (seconds + 59) // 60)
+
+
+def build_image_service(
+    settings: Any, db: Database, limiter: RateLimiter | None = None
+) -> ImageService:
     """The configured store (S3 when a bucket is set, else ``<data dir>/images``)."""
     store: ImageStore
     if settings.s3_bucket:
@@ -630,4 +699,8 @@ def build_image_service(settings: Any, db: Database) -> ImageService:
         inline_resize=settings.resize == "inline",
         public_url=settings.s3_public_url if settings.s3_bucket else "",
         orphan_age=timedelta(hours=settings.orphan_hours),
+        job_seconds=settings.image_job_seconds,
+        limiter=limiter,
+        uploads_per_hour=settings.uploads_per_hour,
+        upload_bytes_per_hour=settings.upload_bytes_per_hour,
     )

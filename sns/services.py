@@ -129,7 +129,7 @@ async def build_services(
     comments = CommentService(db)
     likes = LikeService(db)
     follows = FollowService(db)
-    images = build_image_service(settings, db)
+    images = build_image_service(settings, db, limiter)
     posts = PostService(
         db,
         comments=comments,

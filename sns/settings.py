@@ -509,7 +509,27 @@ class Settings:
         None,
         "50000000",
         whole(1, 10**10),
-        "largest picture in pixels (width x height); larger ones are refused as bombs",
+        "largest picture in pixels (width x height), and most pixels of all an animation's "
+        "frames together (frames x width x height); larger ones are refused as bombs",
+    )
+    image_job_seconds: float = setting(
+        None,
+        "30",
+        seconds(0.01, 3600),
+        "seconds one picture may take in the process pool (checking and cleaning an upload, "
+        "making its thumbnails); past it the upload gets a 413 and the worker is replaced",
+    )
+    uploads_per_hour: int = setting(
+        None,
+        "100",
+        whole(1, 10**6),
+        "pictures one account may upload in an hour, posted or not; past it a 429",
+    )
+    upload_bytes_per_hour: int = setting(
+        None,
+        "209715200",
+        whole(1024, 10**12),
+        "bytes of pictures one account may upload in an hour (200 MiB), posted or not",
     )
     thumb_sizes: tuple[int, ...] = setting(
         None,

@@ -164,3 +164,46 @@ def gif_claiming(width: int, height: int) -> bytes:
     data = bytearray(gif(photo(16, 16)))
     struct.pack_into("<HH", data, 6, width, height)
     return bytes(data)
+
+
+def moving_square(frames: int, size: tuple[int, int], fmt: str = "GIF") -> bytes:
+    """An animation of ``frames`` different frames (a small square moving over grey): cheap
+    to make and small on disk at any frame count, since each frame differs only a little."""
+    width, height = size
+    sequence = []
+    for index in range(frames):
+        frame = Image.new("RGB", size, (128, 128, 128))
+        x, y = (index * 7) % max(1, width - 8), (index * 3) % max(1, height - 8)
+        ImageDraw.Draw(frame).rectangle((x, y, x + 7, y + 7), fill=MARK)
+        sequence.append(frame.convert("P") if fmt == "GIF" else frame)
+    return encode(sequence[0], fmt, save_all=True, append_images=sequence[1:], duration=40, loop=0)
+
+
+def cut_in_last_frame(gif: bytes) -> bytes:
+    """An animated GIF cut off inside its last frame, right after the frame's descriptor
+    (and colour table), before its pixel data: a download cut short."""
+    start = gif.rindex(b"\x21\xf9\x04") + 8  # the last frame's control block, 8 bytes
+    assert gif[start] == 0x2C, "an image descriptor follows the control block"
+    flags = gif[start + 9]
+    table = 3 << ((flags & 7) + 1) if flags & 0x80 else 0
+    return gif[: start + 10 + table]
+
+
+def mpo(first: Image.Image | None = None, second: Image.Image | None = None) -> bytes:
+    """A JPEG with a multi-picture index and two pictures, as some phones and cameras write."""
+    first = first if first is not None else marked(400, 300)
+    second = second if second is not None else Image.new("RGB", (400, 300), (0, 0, 255))
+    return encode(first, "MPO", save_all=True, append_images=[second], quality=90)
+
+
+def junk_profile(size: int) -> bytes:
+    """``size`` bytes that claim to be an ICC profile and are not one."""
+    return random.Random(size).randbytes(size)
+
+
+def padded_profile(size: int) -> bytes:
+    """A real sRGB profile (it parses) padded to ``size`` bytes, its header saying so."""
+    profile = bytearray(srgb_profile())
+    profile.extend(b"\x00" * (size - len(profile)))
+    struct.pack_into(">I", profile, 0, len(profile))
+    return bytes(profile)

@@ -145,6 +145,19 @@ async def test_the_limiter_reserves_up_to_the_limit_and_no_more_when_asked_at_on
     assert (await limiter.peek(key)).hits == 5
 
 
+async def test_the_limiter_reserves_amounts_up_to_the_limit_when_asked_at_once(limiter):
+    # Uploads count their bytes too (#17): ten reservations of 300 against 1,000 get three
+    # places, whichever way they interleave; a release gives its amount back.
+    key = f"amount:{uuid.uuid4().hex}"
+    answers = await asyncio.gather(*(limiter.reserve(key, 1000, 60, amount=300) for _ in range(10)))
+    assert sum(answer.granted for answer in answers) == 3
+    assert (await limiter.peek(key)).hits == 900
+    assert not (await limiter.reserve(key, 1000, 60, amount=101)).granted
+    assert (await limiter.reserve(key, 1000, 60, amount=100)).granted
+    await limiter.release(key, amount=300)
+    assert (await limiter.peek(key)).hits == 700
+
+
 async def test_a_released_reservation_gives_its_place_back(limiter):
     key = f"release:{uuid.uuid4().hex}"
     assert [(await limiter.reserve(key, 2, 60)).granted for _ in range(3)] == [True, True, False]

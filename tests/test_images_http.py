@@ -22,6 +22,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
+from tests import pictures
 from tests.images import GPS_IFD, MAKE, jpeg, opened, png, png_claiming, upload, wait_for
 from tests.sns_server import ROOT, Client, SnsServer
 
@@ -122,6 +123,11 @@ def test_a_picture_of_several_mib_is_taken(author: Client) -> None:
     [
         ({"img": ("photo.jpg", b"just some text, renamed", "image/jpeg")}, 400, "not a JPEG"),
         ({"img": ("photo.jpg", jpeg()[:3000], "image/jpeg")}, 400, "damaged"),
+        (
+            {"img": ("cut.gif", pictures.cut_in_last_frame(pictures.animated()), "image/gif")},
+            400,
+            "damaged",
+        ),
         ({"img": ("photo.jpg", b"", "image/jpeg")}, 400, "empty"),
         ({"img": ("bomb.png", png_claiming(100_000, 100_000), "image/png")}, 400, "pixels"),
         ({"other": ("photo.jpg", jpeg(), "image/jpeg")}, 400, "field img"),
@@ -132,7 +138,16 @@ def test_a_picture_of_several_mib_is_taken(author: Client) -> None:
         ),
         ({}, 400, "Choose a picture"),
     ],
-    ids=["text-as-jpg", "truncated", "zero-bytes", "bomb", "wrong-field", "two-files", "none"],
+    ids=[
+        "text-as-jpg",
+        "truncated",
+        "cut-animation",
+        "zero-bytes",
+        "bomb",
+        "wrong-field",
+        "two-files",
+        "none",
+    ],
 )
 def test_bad_uploads_are_refused_and_nothing_is_stored(
     author: Client, objects, image_server: SnsServer, files, status: int, message: str
@@ -163,22 +178,27 @@ def test_an_upload_that_is_not_multipart_is_refused(author: Client) -> None:
     assert "multipart" in response.json()["message"]
 
 
+def headers_only_upload(client: Client, port: int, length: int) -> str:
+    """The answer to an upload's headers, declaring ``length`` bytes and sending none."""
+    cookies = "; ".join(f"{c.name}={c.value}" for c in client.http.cookies)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            (
+                "POST /post/img HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                f"Cookie: {cookies}\r\nX-XSRFToken: {client.xsrf()}\r\n"
+                "Content-Type: multipart/form-data; boundary=b\r\n"
+                f"Content-Length: {length}\r\n\r\n"
+            ).encode()
+        )
+        return sock.recv(65536).decode("latin-1")
+
+
 def test_a_body_over_the_limit_gets_413_before_it_is_sent(
     author: Client, image_server: SnsServer, objects
 ) -> None:
     """The answer comes from the Content-Length alone: the client sends only headers."""
     before = objects()
-    cookies = "; ".join(f"{c.name}={c.value}" for c in author.http.cookies)
-    with socket.create_connection(("127.0.0.1", image_server.port), timeout=10) as sock:
-        sock.sendall(
-            (
-                "POST /post/img HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                f"Cookie: {cookies}\r\nX-XSRFToken: {author.xsrf()}\r\n"
-                "Content-Type: multipart/form-data; boundary=b\r\n"
-                f"Content-Length: {50 * 2**20}\r\n\r\n"
-            ).encode()
-        )
-        answer = sock.recv(65536).decode("latin-1")
+    answer = headers_only_upload(author, image_server.port, 50 * 2**20)
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
     assert "larger than 5.0 MiB" in answer
     assert objects() == before
@@ -514,3 +534,177 @@ def test_the_api_gives_absolute_picture_urls(author: Client, image_server: SnsSe
     assert mine["thumbnailUrl"] == image_server.url + answer["url"]
     assert mine["originalUrl"] == image_server.url + answer["originalUrl"]
     assert requests.get(mine["originalUrl"], timeout=30).status_code == 200
+
+
+def nothing_stored_by(image_server: SnsServer, objects, send: Callable[[], requests.Response]):
+    """The answer to ``send()``, checking that it left no object and no upload row."""
+    before = objects()
+    with image_server.sql() as sql:
+        rows_before = sql.execute(text("SELECT COUNT(*) FROM uploads")).scalar()
+    response = send()
+    assert objects() == before
+    with image_server.sql() as sql:
+        assert sql.execute(text("SELECT COUNT(*) FROM uploads")).scalar() == rows_before
+    return response
+
+
+def test_an_animation_over_one_pictures_pixel_budget_is_refused(
+    author: Client, objects, image_server: SnsServer
+) -> None:
+    """#17: 400 frames of 400x400 are 64 million pixels, over SNS_IMAGE_MAX_PIXELS (50
+    million) though each frame is small; it was decoded, held and re-encoded whole."""
+    data = pictures.moving_square(400, (400, 400))
+    assert len(data) < 2 * 2**20
+    response = nothing_stored_by(
+        image_server, objects, lambda: upload(author, data, filename="long.gif")
+    )
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == 400
+    assert "400 frames" in body["message"] and "50,000,000" in body["message"]
+    # A short one of the same frames is fine.
+    answer = uploaded(author, pictures.moving_square(20, (400, 400)))
+    assert opened(author.get(answer["originalUrl"])).n_frames == 20
+
+
+def test_an_mpo_from_a_camera_is_taken_as_a_jpeg(author: Client) -> None:
+    answer = uploaded(author, pictures.mpo())
+    assert answer["name"].endswith(".jpg")
+    assert (answer["width"], answer["height"]) == (400, 300)
+    original = author.get(answer["originalUrl"])
+    assert original.headers["Content-Type"] == "image/jpeg"
+    for picture in (opened(original), opened(author.get(answer["url"]))):
+        assert picture.format == "JPEG" and getattr(picture, "n_frames", 1) == 1
+        assert picture.convert("RGB").getpixel((2, 2)) == pytest.approx((255, 0, 0), abs=40)
+
+
+def test_a_huge_colour_profile_reaches_neither_the_original_nor_the_thumbnails(
+    author: Client,
+) -> None:
+    """#17: a 1200x900 JPEG with 4.5 MB of junk profile gave a 4.5 MB 200-pixel thumbnail."""
+    image = pictures.photo(1200, 900)
+    plain = pictures.jpeg(image)
+    data = pictures.jpeg(image, icc_profile=pictures.junk_profile(4_500_000))
+    assert len(data) > 4_500_000
+    answer = uploaded(author, data)
+    original = author.get(answer["originalUrl"])
+    assert len(original.content) < len(plain) + 10_000
+    assert not opened(original).info.get("icc_profile")
+    small = author.get(answer["url"])
+    assert len(small.content) < 30_000
+    assert not opened(small).info.get("icc_profile")
+
+
+def own_redis(backend: str, request: pytest.FixtureRequest, db: int) -> dict[str, str]:
+    """A Redis database of the test's own for MariaDB servers: user ids start at 1 in
+    every new database, and the shared Redis would add other tests' uploads to theirs."""
+    if backend == "sqlite":
+        return {}
+    url = request.getfixturevalue("redis_server").url.rstrip("/")
+    return {"SNS_REDIS_URL": f"{url}/{db}"}
+
+
+def assert_refused_for_an_hour(response: requests.Response, words: str) -> None:
+    assert response.status_code == 429, response.text
+    body = response.json()
+    assert body["code"] == 429 and words in body["message"]
+    assert 1 <= int(response.headers["Retry-After"]) <= 3600
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_uploads_per_account_are_limited_in_number(
+    make_server, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """Counted when uploaded: pictures never posted use the budget too."""
+    server = make_server(backend, SNS_UPLOADS_PER_HOUR="3", **own_redis(backend, request, 11))
+    client = server.client()
+    client.join()
+    for _ in range(3):
+        assert upload(client, jpeg(64, 48)).status_code == 200
+    refused = upload(client, jpeg(64, 48))
+    assert_refused_for_an_hour(refused, "3 pictures an hour")
+    # Refused from the headers alone: the body of the next one is never read.
+    answer = headers_only_upload(client, server.port, 4 * 2**20)
+    assert answer.startswith("HTTP/1.1 429"), answer[:200]
+    assert "3 pictures an hour" in answer
+    other = server.client()
+    other.join()
+    assert upload(other, jpeg(64, 48)).status_code == 200
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_uploads_per_account_are_limited_in_bytes(
+    make_server, request: pytest.FixtureRequest, backend: str
+) -> None:
+    from io import BytesIO
+
+    from PIL import Image
+
+    server = make_server(
+        backend, SNS_UPLOAD_BYTES_PER_HOUR=str(2**20), **own_redis(backend, request, 12)
+    )
+    client = server.client()
+    client.join()
+    out = BytesIO()
+    Image.effect_noise((700, 500), 120).convert("RGB").save(out, "JPEG", quality=97)
+    data = out.getvalue()
+    assert 300_000 < len(data) < 2**20 // 2
+    for _ in range(2):
+        assert upload(client, data).status_code == 200
+    assert_refused_for_an_hour(upload(client, data), "1.0 MiB of pictures an hour")
+    assert upload(client, jpeg(64, 48)).status_code == 200  # what is left still fits
+
+
+def test_the_upload_limit_is_one_for_every_process_through_redis(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Two servers on one MariaDB and Redis (two nodes): one account's uploads are counted
+    once, wherever they land."""
+    import secrets
+
+    from tests.conftest import backend_env
+
+    env = {
+        **backend_env("mariadb", request),
+        **own_redis("mariadb", request, 13),
+        "SNS_COOKIE_SECRET": secrets.token_urlsafe(40),
+        "SNS_JWT_SECRET": secrets.token_urlsafe(40),
+        "SNS_UPLOADS_PER_HOUR": "3",
+    }
+    nodes = []
+    for name in ("a", "b"):
+        node = SnsServer(tmp_path / name, env)
+        request.addfinalizer(node.stop)
+        nodes.append(node.start())
+    on_a = nodes[0].client()
+    on_a.join()
+    on_b = Client(nodes[1].url)
+    on_b.http.cookies = on_a.http.cookies
+    answers = [upload(on_a, jpeg(64, 48)), upload(on_a, jpeg(64, 48)), upload(on_b, jpeg(64, 48))]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert answers[0].headers["X-SNS-Worker"] != answers[2].headers["X-SNS-Worker"]
+    assert_refused_for_an_hour(upload(on_b, jpeg(64, 48)), "3 pictures an hour")
+    assert_refused_for_an_hour(upload(on_a, jpeg(64, 48)), "3 pictures an hour")
+
+
+def test_a_picture_past_the_job_time_limit_gets_413_and_the_pool_goes_on(make_server) -> None:
+    """SNS_IMAGE_JOB_SECONDS set very low: a large picture cannot be cleaned in time, its
+    upload fails with a clear 413, and the worker stuck on it is replaced."""
+    from io import BytesIO
+
+    server = make_server(
+        "sqlite", SNS_IMAGE_JOB_SECONDS="0.05", SNS_IMAGE_MAX_BYTES=str(20 * 2**20)
+    )
+    client = server.client()
+    client.join()
+    out = BytesIO()
+    pictures.photo(4000, 3000).save(out, "JPEG", quality=95)
+    started = time.monotonic()
+    response = upload(client, out.getvalue())
+    assert time.monotonic() - started < 20
+    assert response.status_code == 413, response.text
+    body = response.json()
+    assert body["code"] == 413 and "took too long" in body["message"]
+    for _ in range(4):  # small ones go through, on fresh workers
+        assert upload(client, jpeg(32, 24)).status_code == 200
+    assert "Traceback" not in server.output()

@@ -85,12 +85,39 @@ def test_exif_gps_xmp_and_comments_are_gone_from_the_original_and_thumbnails(fmt
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
-def test_the_icc_colour_profile_stays(fmt):
+def test_a_small_icc_profile_stays_in_the_original_and_thumbnails_are_srgb_without_one(fmt):
     data = pictures.with_metadata(fmt)
     profile = pictures.srgb_profile()
     assert opened(core.clean(data).data).info.get("icc_profile") == profile
     for thumb in core.thumbnails(data, SIZES).values():
-        assert opened(thumb).info.get("icc_profile") == profile
+        assert not opened(thumb).info.get("icc_profile")
+
+
+def test_a_junk_icc_profile_reaches_neither_the_original_nor_the_thumbnails():
+    """#17: a 1200x900 JPEG with a junk profile of several MB gave thumbnails as large."""
+    image = pictures.photo(1200, 900)
+    plain = pictures.jpeg(image)
+    data = pictures.jpeg(image, icc_profile=pictures.junk_profile(2_000_000))
+    assert len(data) > 2_000_000
+    cleaned = core.clean(data)
+    assert not opened(cleaned.data).info.get("icc_profile")
+    assert len(cleaned.data) < len(plain) + 10_000
+    thumbs = core.thumbnails(data, SIZES)
+    assert len(thumbs[200]) < 30_000 and len(thumbs[1080]) < len(plain)
+    for thumb in thumbs.values():
+        assert not opened(thumb).info.get("icc_profile")
+
+
+def test_a_large_profile_that_parses_is_applied_to_the_original_and_dropped():
+    """Over 64 KiB: the original is converted to sRGB instead of carrying it."""
+    image = pictures.marked(300, 200)
+    data = pictures.jpeg(image, icc_profile=pictures.padded_profile(100_000))
+    cleaned = opened(core.clean(data).data)
+    assert not cleaned.info.get("icc_profile")
+    assert is_mark(colour_at(cleaned, 2, 2)) and close_to(colour_at(cleaned, 200, 150), (128,) * 3)
+    for thumb in core.thumbnails(data, (100,)).values():
+        assert not opened(thumb).info.get("icc_profile")
+        assert close_to(colour_at(opened(thumb), 60, 40), (128,) * 3)
 
 
 # -- formats ------------------------------------------------------------------------------
@@ -248,6 +275,77 @@ def test_a_cut_animation_is_refused_but_its_first_frame_still_makes_thumbnails()
         core.clean(data)
     thumb = opened(core.thumbnails(data, (100,))[100])
     assert colour_at(thumb, 5, 5) == pictures.FRAME_COLOURS[0]
+
+
+def test_a_gif_cut_inside_a_frame_is_damaged_and_its_first_frame_still_makes_thumbnails():
+    """#17: Pillow raised IndexError on it, which the upload answered with a 500."""
+    data = pictures.cut_in_last_frame(pictures.animated("GIF"))
+    with pytest.raises(ImageError) as refused:
+        core.clean(data)
+    assert refused.value.reason == "corrupt"
+    thumb = opened(core.thumbnails(data, (100,))[100])
+    assert colour_at(thumb, 5, 5) == pictures.FRAME_COLOURS[0]
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP", "PNG", "JPEG"])
+def test_whatever_pillow_raises_on_a_cut_file_is_damaged(fmt):
+    """Every cut of a small file: an ``ImageError`` or a result, never another exception
+    (those became 500s in the app and tracebacks in the pool, the Lambda and the batch)."""
+    if fmt in ("GIF", "WEBP"):
+        frames = [pictures.photo(40, 24, seed=i) for i in range(3)]
+        whole = pictures.encode(
+            frames[0] if fmt == "WEBP" else frames[0].convert("P"),
+            fmt,
+            save_all=True,
+            append_images=frames[1:] if fmt == "WEBP" else [f.convert("P") for f in frames[1:]],
+            duration=50,
+        )
+    else:
+        whole = pictures.encode(pictures.photo(40, 24), fmt)
+    calls = (core.inspect, core.clean, lambda data: core.thumbnails(data, (16,)))
+    for cut in range(1, len(whole), 4):
+        for call in calls:
+            try:
+                call(whole[:cut])
+            except ImageError as refused:
+                assert refused.reason in ("corrupt", "not_image", "empty"), (cut, refused)
+
+
+# -- animations ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "WEBP"])
+def test_an_animation_gets_the_pixel_budget_of_one_still_picture(fmt):
+    """Frames x width x height at most ``max_pixels``: 30 frames of 64x64 are 122,880."""
+    data = pictures.moving_square(30, (64, 64), fmt)
+    with pytest.raises(ImageError) as refused:
+        core.clean(data, max_pixels=100_000)
+    assert refused.value.reason == "animation_too_large"
+    assert "30 frames" in str(refused.value)
+    cleaned = core.clean(data, max_pixels=123_000)
+    assert cleaned.frames == 30
+    assert Image.open(io.BytesIO(cleaned.data)).n_frames == 30
+
+
+# -- MPO ----------------------------------------------------------------------------------
+
+
+def test_an_mpo_is_taken_as_a_jpeg_of_its_first_picture():
+    data = pictures.mpo()
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    assert core.inspect(data) == ("jpg", 400, 300)
+    cleaned = core.clean(data)
+    assert (cleaned.extension, cleaned.width, cleaned.height, cleaned.frames) == (
+        "jpg",
+        400,
+        300,
+        1,
+    )
+    outputs = [opened(cleaned.data), *(opened(t) for t in core.thumbnails(data, SIZES).values())]
+    for image in outputs:
+        assert image.format == "JPEG" and getattr(image, "n_frames", 1) == 1
+        assert is_mark(colour_at(image, 2, 2))  # the first picture, not the blue second
+        assert close_to(colour_at(image, image.width // 2, image.height // 2), (128,) * 3)
 
 
 def test_no_sizes_make_no_thumbnails():
