@@ -3,7 +3,9 @@
 The draining server (``serving.http``) needs four things Tornado does not offer in public:
 the set of open connections, the listener table ``TCPServer.stop`` closes, the method that
 turns an accepted socket into a connection, and how many bytes a stream has read ahead.
-Each is reached through one small function here, so that a new Tornado is checked here.
+Each is reached through one small function here, Tornado is pinned below its next minor
+version in setup.cfg, and tests/test_tornado_private.py fails, naming the attribute, when
+one of ``PRIVATE_NAMES`` is gone.
 """
 
 from __future__ import annotations
