@@ -1,5 +1,5 @@
-"""Command line: ``python run.py [serve]``, ``migrate``, ``demo``, ``supervise``,
-``images usage|clean`` and ``search reindex``.
+"""Command line: ``python run.py [serve]``, ``migrate``, ``demo``,
+``supervise [status|start|stop|restart]``, ``images usage|clean`` and ``search reindex``.
 
 ``run.py`` parses the flags and loads the settings with this module, then serves itself
 (``serving``) or hands every other command to ``run_command``, which needs no web server.
@@ -43,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "action",
         nargs="?",
-        choices=("usage", "clean", "reindex"),
-        help="images: usage or clean; search: reindex",
+        choices=("usage", "clean", "reindex", "status", "start", "stop", "restart"),
+        help="images: usage or clean; search: reindex; supervise: status, start, stop or "
+        "restart (one worker after the other) the workers of a running supervise",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="images clean: list what would go, remove nothing"
@@ -82,6 +83,11 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "supervise":
         from sns import supervise
 
+        if args.action is not None:
+            if args.action not in supervise.CONTROL_ACTIONS:
+                print("run.py: supervise takes status, start, stop or restart", file=sys.stderr)
+                return 2
+            return supervise.control(settings, args.action)
         workers_given = _given("workers", _overrides(args), args.env_file)
         return supervise.supervise(settings, workers_given=workers_given)
     from sns.logs import setup_logging
