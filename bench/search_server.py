@@ -2,11 +2,11 @@
 times ``POST /post`` against.
 
 There is deliberately no setting to turn the index off (a site without it would return
-wrong search results); this wrapper takes the place of ``sns.services.build_services`` in
-``handlers.server`` with one that hands the app a ``PostService`` whose ``search_index`` is
-None. Everything else (settings, the HTTP server and its limits, sessions, XSRF) is
-``run.py``'s own. It is used as ``SnsServer.command_prefix``, so it is given the command
-``SnsServer`` would run and drops the interpreter and ``run.py`` from it:
+wrong search results); this wrapper hands ``run.main`` a build step of its own, which gives
+the app a ``PostService`` whose ``search_index`` is None. Everything else (settings, the
+HTTP server and its limits, sessions, XSRF) is ``run.py``'s own. It is used as
+``SnsServer.command_prefix``, so it is given the command ``SnsServer`` would run and drops
+the interpreter and ``run.py`` from it:
 
     python bench/search_server.py --no-index PYTHON run.py --env-file ""
 """
@@ -17,13 +17,23 @@ import copy
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from handlers import server
-from sns.services import Services, build_services
+import run
+from handlers.app import make_app
+from serving.process import Site
+from sns.services import build_services
 from sns.settings import Settings
+
+
+async def build_without_index(settings: Settings, *, connection_cap: int) -> Site:
+    """``run.build_site``, but the posts service keeps no search index."""
+    services = await build_services(settings, connection_cap=connection_cap)
+    posts = copy.copy(services.posts)
+    posts.search_index = None
+    services = dataclasses.replace(services, posts=posts)
+    return Site(services, make_app(services))
 
 
 def main() -> int:
@@ -31,15 +41,8 @@ def main() -> int:
     if mode not in ("--index", "--no-index"):
         raise SystemExit(f"{sys.argv[0]}: --index or --no-index first, not {mode}")
     if mode == "--no-index":
-
-        async def build_without_index(settings: Settings, **kwargs: Any) -> Services:
-            services = await build_services(settings, **kwargs)
-            posts = copy.copy(services.posts)
-            posts.search_index = None
-            return dataclasses.replace(services, posts=posts)
-
-        server.build_services = build_without_index  # type: ignore[attr-defined]
-    return server.main(run_args)
+        return run.main(run_args, build=build_without_index)
+    return run.main(run_args)
 
 
 if __name__ == "__main__":

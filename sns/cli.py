@@ -1,7 +1,8 @@
-"""Command line: ``python run.py [serve]``, ``migrate``, ``demo``, ``supervise``,
-``images usage|clean`` and ``search reindex``.
+"""Command line: ``python run.py [serve]``, ``migrate``, ``demo``,
+``supervise [status|start|stop|restart]``, ``images usage|clean`` and ``search reindex``.
 
-Serving is handed in by ``handlers.server``, which owns the web layer.
+``run.py`` parses the flags and loads the settings with this module, then serves itself
+(``serving``) or hands every other command to ``run_command``, which needs no web server.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from dotenv import dotenv_values
 
-from sns.settings import SETTINGS, Settings, SettingsError, help_lines
+from sns.settings import SETTINGS, Settings, help_lines
 
 log = logging.getLogger("sns")
 
@@ -42,8 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "action",
         nargs="?",
-        choices=("usage", "clean", "reindex"),
-        help="images: usage or clean; search: reindex",
+        choices=("usage", "clean", "reindex", "status", "start", "stop", "restart"),
+        help="images: usage or clean; search: reindex; supervise: status, start, stop or "
+        "restart (one worker after the other) the workers of a running supervise",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="images clean: list what would go, remove nothing"
@@ -61,25 +63,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-Serve = Callable[[Settings], int]
-"""Serves until stopped and returns the exit status (``handlers.server.run``)."""
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The command, its action and the flags (``--help`` lists every setting)."""
+    return build_parser().parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
-    """Run a command; ``serve`` is handed in by the web layer (``handlers.server``)."""
-    args = build_parser().parse_args(argv)
-    overrides = {row.name: getattr(args, row.name) for row in SETTINGS if row.flag}
-    try:
-        settings = Settings.load(overrides=overrides, dotenv_path=args.env_file).with_secrets()
-    except SettingsError as exc:
-        print(f"run.py: {exc}", file=sys.stderr)
-        return 2
-    if args.command == "serve":
-        return serve(settings)  # sets up logging for each of its processes
+def load_settings(args: argparse.Namespace) -> Settings:
+    """The settings: flags, then environment, then ``.env``, then defaults; secrets made
+    once into the data dir. A bad value raises ``SettingsError`` naming its variable."""
+    return Settings.load(overrides=_overrides(args), dotenv_path=args.env_file).with_secrets()
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    return {row.name: getattr(args, row.name) for row in SETTINGS if row.flag}
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Run any command but ``serve``; the exit status."""
     if args.command == "supervise":
-        from sns.supervise import supervise
+        from sns import supervise
 
-        return supervise(settings, workers_given=_given("workers", overrides, args.env_file))
+        if args.action is not None:
+            if args.action not in supervise.CONTROL_ACTIONS:
+                print("run.py: supervise takes status, start, stop or restart", file=sys.stderr)
+                return 2
+            return supervise.control(settings, args.action)
+        workers_given = _given("workers", _overrides(args), args.env_file)
+        return supervise.supervise(settings, workers_given=workers_given)
     from sns.logs import setup_logging
 
     setup_logging(settings.logs_dir, console=not settings.production)

@@ -22,7 +22,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 POOL_MAX = 32
 """Redis connections one process keeps at most: its share of the descriptors that the
-connection cap leaves aside (``handlers.server.FD_RESERVE``), with the database's pool
+connection cap leaves aside (``serving.http.FD_RESERVE``), with the database's pool
 and the log files. A Redis round trip is short; a queue of requests waits its turn."""
 
 DEFAULT_PREFIX = "sns:"

@@ -1,16 +1,20 @@
-"""``python run.py supervise``: run ``supervisord.conf`` with the settings in force.
+"""``python run.py supervise``: run ``supervisord.conf`` with the settings in force; and
+``supervise status|start|stop|restart``: control the workers of one that runs.
 
 supervisor reads ``%(ENV_X)s`` from its environment and refuses to start when one is
 missing; this command sets them from the settings (environment, ``.env``, defaults),
 applies the migrations once so that the workers only check the schema
-(``SNS_MIGRATE=check``), then replaces itself with ``supervisord -n``.
+(``SNS_MIGRATE=check``), then replaces itself with ``supervisord -n``. The control commands
+run ``supervisorctl`` with the same variables, so they find the same control socket.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +24,9 @@ from sns.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "supervisord.conf"
 STOP_MARGIN = 5  # seconds supervisor waits beyond the grace (closing pools, exiting)
+CONTROL_ACTIONS = ("status", "start", "stop", "restart")
+WORKERS = "sns:*"  # every process of supervisord.conf's [fcgi-program:sns]
+STATUS_LINE = re.compile(r"^(sns:\S+)\s+(\S+)", re.MULTILINE)
 
 log = logging.getLogger("sns")
 
@@ -46,11 +53,12 @@ def supervisor_environment(
     return env
 
 
-def supervisord_command() -> str:
-    beside = Path(sys.executable).parent / "supervisord"
-    found = str(beside) if beside.is_file() else shutil.which("supervisord")
+def supervisor_command(name: str) -> str:
+    """``supervisord`` or ``supervisorctl``: the one beside this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.is_file() else shutil.which(name)
     if found is None:
-        raise FileNotFoundError("supervisord is not installed (pip install supervisor)")
+        raise FileNotFoundError(f"{name} is not installed (pip install supervisor)")
     return found
 
 
@@ -67,17 +75,67 @@ def supervise(settings: Settings, *, workers_given: bool) -> int:
         run_migrations(settings.sql_url)
         log.info("migrations applied; the workers will only check the schema")
     try:
-        command = supervisord_command()
+        command = supervisor_command("supervisord")
+        supervisorctl = supervisor_command("supervisorctl")
     except FileNotFoundError as exc:
         print(f"run.py supervise: {exc}", file=sys.stderr)
         return 1
     log.info(
-        "supervisord: %s workers on http://%s:%s; control: SNS_RUN_DIR=%s supervisorctl -c %s",
+        "supervisord: %s workers on http://%s:%s; control: python run.py supervise "
+        "status|start|stop|restart (or %s -c %s with SNS_RUN_DIR=%s)",
         env["SNS_WORKERS"],
         settings.host,
         settings.port,
-        env["SNS_RUN_DIR"],
+        supervisorctl,
         CONFIG,
+        env["SNS_RUN_DIR"],
+    )
+    log.info(
+        "supervisord's CRIT line \"Server 'unix_http_server' running without any HTTP "
+        'authentication checking" is expected: only this user can open its control socket '
+        "(chmod 0700)"
     )
     logging.shutdown()
-    os.execve(command, [command, "-n", "-c", str(CONFIG)], env)  # noqa: S606 (replaces us)
+    # -u: the user supervisord already runs as, so that it does not warn (CRIT) that a run
+    # as root dropped no privileges; for any other user it is the same no-op.
+    argv = [command, "-n", "-c", str(CONFIG), "-u", str(os.getuid())]
+    os.execve(command, argv, env)  # noqa: S606 (replaces us)
+
+
+def control(settings: Settings, action: str) -> int:
+    """``supervise status|start|stop|restart`` on the supervisord these settings started;
+    the exit status of ``supervisorctl`` (``status``: 0 only when every worker runs).
+
+    ``restart`` takes one worker after the other, each draining before the next stops,
+    so that the port always has a worker to answer (a rolling restart, which fails no
+    request: tests/test_supervisor.py); a worker that is not running is just started.
+    """
+    env = supervisor_environment(settings, workers_given=False, environ=os.environ)
+    control_socket = Path(env["SNS_RUN_DIR"]) / "supervisor.sock"
+    if not control_socket.exists():
+        print(
+            f"run.py supervise {action}: supervisord is not running (no {control_socket}); "
+            "start it with: python run.py supervise",
+            file=sys.stderr,
+        )
+        return 1
+    supervisorctl = [supervisor_command("supervisorctl"), "-c", str(CONFIG)]
+
+    def ctl(*args: str) -> int:
+        return subprocess.run([*supervisorctl, *args], env=env, check=False).returncode  # noqa: S603
+
+    if action == "status":
+        return ctl("status", WORKERS)
+    if action in ("start", "stop"):
+        return ctl(action, WORKERS)
+    listed = subprocess.run(  # noqa: S603
+        [*supervisorctl, "status", WORKERS], env=env, capture_output=True, text=True, check=False
+    )
+    workers = STATUS_LINE.findall(listed.stdout)
+    if not workers:
+        print(listed.stdout + listed.stderr, end="", file=sys.stderr)
+        return listed.returncode or 1
+    status = 0
+    for name, state in workers:
+        status = max(status, ctl("restart" if state == "RUNNING" else "start", name))
+    return status

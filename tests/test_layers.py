@@ -1,4 +1,5 @@
-"""Imports go one way: handlers use sns; sns and resize never import the web layer."""
+"""Imports go one way: serving uses handlers and sns, handlers use sns; sns and resize never
+import the web layer or serving, and handlers never import serving."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-FORBIDDEN = ("tornado.web", "handlers")
+FORBIDDEN = ("tornado.web", "handlers", "serving")
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -55,6 +56,8 @@ def test_core_modules_do_not_import_the_web_layer(path: Path):
         "import handlers.app",
         "from handlers.base import PageHandler",
         "def f():\n    from handlers import app\n",
+        "from serving.start import serve",
+        "import serving",
     ],
 )
 def test_the_check_catches_every_way_of_importing_it(tmp_path: Path, source: str):
@@ -93,3 +96,30 @@ def test_the_resize_check_catches_an_import_of_sns(tmp_path: Path, source: str):
     module = tmp_path / "module.py"
     module.write_text(source + "\n")
     assert imports_of_the_app(imported_modules(module)) != []
+
+
+WEB_LAYER_FORBIDDEN = ("serving", "tornado.httpserver", "tornado.tcpserver", "tornado.netutil")
+"""handlers/ is what the app serves; how it is served (servers, sockets, workers) is serving/."""
+
+
+def web_layer_modules() -> list[Path]:
+    return sorted((ROOT / "handlers").rglob("*.py"))
+
+
+def serving_in_the_web_layer(modules: set[str]) -> list[str]:
+    return banned_among(modules, WEB_LAYER_FORBIDDEN)
+
+
+@pytest.mark.parametrize("path", web_layer_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_handlers_hold_no_server_and_no_start_up(path: Path):
+    assert serving_in_the_web_layer(imported_modules(path)) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["from serving.http import BoundedHTTPServer", "import tornado.httpserver", "import serving"],
+)
+def test_the_web_layer_check_catches_serving_code(tmp_path: Path, source: str):
+    module = tmp_path / "module.py"
+    module.write_text(source + "\n")
+    assert serving_in_the_web_layer(imported_modules(module)) != []

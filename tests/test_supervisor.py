@@ -1,6 +1,7 @@
 """supervisord.conf itself (``python run.py supervise``) on MariaDB + Redis with two
 workers: sessions hold on every worker, a killed worker comes back without losing what was
-acknowledged, and restarting the workers one by one loses and doubles nothing."""
+acknowledged, restarting the workers one by one loses and doubles nothing, and
+``supervise status|start|stop|restart`` controls them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import http.client
 import json
 import os
 import random
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -17,7 +21,7 @@ import pytest
 import requests
 
 from tests.conftest import backend_env
-from tests.sns_server import Client, SupervisedSns, my_user_id
+from tests.sns_server import ROOT, Client, SupervisedSns, my_user_id
 
 CLOSE = {"Connection": "close"}  # a fresh connection per request: any worker may take it
 
@@ -200,3 +204,90 @@ def test_each_worker_logs_json_lines_naming_itself_to_a_file_of_its_own(supervis
     for name in supervised.pids():
         lines = (logs / f"{name}.log").read_text().splitlines()
         assert lines and {json.loads(line)["worker"] for line in lines} == {name}
+
+
+def supervise(instance: SupervisedSns, action: str) -> subprocess.CompletedProcess:
+    """``python run.py supervise <action>`` with the settings the instance was started with."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "supervise", action, "--env-file", ""],
+        cwd=ROOT,
+        env=instance.environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def listed(output: str) -> dict[str, str]:
+    """Worker name -> state, from the lines ``supervise status`` prints."""
+    return dict(re.findall(r"^sns:(\S+)\s+(\S+)", output, re.MULTILINE))
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_supervise_status_lists_every_worker_running(supervised):
+    answer = supervise(supervised, "status")
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert listed(answer.stdout) == {"sns_00": "RUNNING", "sns_01": "RUNNING"}
+    for name, pid in supervised.pids().items():
+        assert re.search(rf"^sns:{name}\s+RUNNING\s+pid {pid},", answer.stdout, re.MULTILINE)
+
+
+def test_supervise_restart_gives_every_worker_a_new_pid_and_fails_no_request(supervised):
+    before = supervised.pids()
+    reader = Reader(supervised.port, seed=7)
+    reader.start()
+    try:
+        answer = supervise(supervised, "restart")
+    finally:
+        reader.halt.set()
+        reader.join(60)
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    after = supervised.pids()
+    assert sorted(after) == sorted(before)
+    assert not set(after.values()) & set(before.values())
+    assert not any(alive(pid) for pid in before.values())
+    assert reader.failed == [] and reader.answered > 10
+    assert supervised.workers(2) == {str(pid) for pid in after.values()}
+
+
+def test_supervise_stop_stops_the_workers_and_start_brings_them_back(supervised):
+    before = supervised.pids()
+    answer = supervise(supervised, "stop")
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    status = supervise(supervised, "status")
+    assert status.returncode != 0  # not every worker runs
+    assert listed(status.stdout) == {"sns_00": "STOPPED", "sns_01": "STOPPED"}
+    assert not any(alive(pid) for pid in before.values())
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"{supervised.url}/healthz", timeout=5)
+    answer = supervise(supervised, "start")
+    assert answer.returncode == 0, answer.stdout + answer.stderr
+    assert listed(supervise(supervised, "status").stdout) == {
+        "sns_00": "RUNNING",
+        "sns_01": "RUNNING",
+    }
+    assert len(supervised.workers(2)) == 2
+
+
+def test_supervise_start_up_prints_no_critical_line_it_does_not_explain(supervised):
+    output = supervised.log_path.read_text(errors="replace")
+    critical = [line for line in output.splitlines() if " CRIT " in line]
+    assert not [line for line in critical if "running as root" in line], critical
+    for line in critical:
+        assert "running without any HTTP authentication checking" in line, line
+    assert "is expected: only this user can open its control socket" in output
+
+
+def test_supervise_status_says_when_supervisord_is_not_running(tmp_path):
+    idle = SupervisedSns(tmp_path / "idle", {}, workers=1)
+    answer = supervise(idle, "status")
+    assert answer.returncode == 1
+    assert "supervisord is not running" in answer.stderr
+    assert "python run.py supervise" in answer.stderr
