@@ -70,6 +70,8 @@ async def serve(settings: Settings, build: Build, listen: Listen) -> None:
             services.session_backend,
             server.max_connections,
         )
+        for advice in settings.advice():
+            log.warning("%s", advice)
         sweeper = asyncio.create_task(services.images.sweep_forever(settings.orphan_sweep))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

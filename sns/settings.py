@@ -665,6 +665,16 @@ class Settings:
         if problems:
             raise SettingsError(" ".join(["SNS_ENV=production refuses to start.", *problems]))
 
+    def advice(self) -> list[str]:
+        """What works but costs a production site: said in the log at start, not refused."""
+        if self.production and not self.site_hosts:
+            return [
+                "SNS_SITE_HOSTS is unset: pages asked for under any name but "
+                f"{', '.join(sorted(self.site_host_names))} are drawn afresh every time; "
+                "set it to the names browsers use for this site"
+            ]
+        return []
+
     def with_secrets(self) -> Settings:
         """Fill empty secrets from ``<data dir>/secrets.json``, creating it once (mode 0600)."""
         if self.cookie_secret and self.jwt_secret:

@@ -91,6 +91,14 @@ PRODUCTION = {
 }
 
 
+def test_production_without_the_sites_names_is_told_its_pages_are_not_kept():
+    [advice] = Settings.load(environ=PRODUCTION, dotenv_path=None).advice()
+    assert "SNS_SITE_HOSTS is unset" in advice
+    named = {**PRODUCTION, "SNS_SITE_HOSTS": "sns.example.com"}
+    assert Settings.load(environ=named, dotenv_path=None).advice() == []
+    assert Settings.load(environ={}, dotenv_path=None).advice() == []
+
+
 def test_production_starts_when_every_backend_is_configured():
     assert Settings.load(environ=PRODUCTION, dotenv_path=None).production
 
