@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
-from sns.settings import SETTINGS, Settings, SettingsError, help_lines
+from sns.settings import GROUPS, SETTINGS, Settings, SettingsError, help_text, rows_of
 
 log = logging.getLogger("sns")
 
@@ -25,7 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="SNS: a small social network service on Tornado.",
-        epilog="\n".join(help_lines()),
+        epilog="Every setting is an environment variable, also read from a .env file; a flag\n"
+        "wins over both. Each group above lists its settings without a flag, then its flags.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -49,15 +50,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="images clean: list what would go, remove nothing"
     )
     parser.add_argument("--yes", action="store_true", help="images clean: remove the orphans")
-    for row in SETTINGS:
-        if row.flag:
-            parser.add_argument(
-                row.flag,
-                dest=row.name,
-                default=None,
-                help=f"{row.help} (env {row.variable}, default {row.default})".replace("`", ""),
-            )
     parser.add_argument("--env-file", default=".env", help="optional .env file (default .env)")
+    for group in GROUPS:
+        section = parser.add_argument_group(f"{group.name} settings", help_text(group))
+        for row in rows_of(group):
+            if row.flag:
+                default = row.default or "unset"
+                section.add_argument(
+                    row.flag,
+                    dest=row.name,
+                    default=None,
+                    help=f"{row.help} (env {row.variable}, default {default})".replace("`", ""),
+                )
     return parser
 
 

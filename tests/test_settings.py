@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sns.settings import SETTINGS, Settings, SettingsError, markdown_table
+from sns.settings import GROUPS, SETTINGS, Settings, SettingsError, markdown_tables, rows_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,11 +157,50 @@ def test_help_lists_every_variable_and_flag():
             assert setting.flag in result.stdout
 
 
-def test_readme_settings_table_is_the_one_made_from_the_rows():
+def test_help_lists_every_variable_under_its_group_heading():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "100"},
+    )
+    headings = [result.stdout.index(f"\n{group.name} settings:\n") for group in GROUPS]
+    assert headings == sorted(headings)
+    ends = [*headings[1:], len(result.stdout)]
+    for group, start, end in zip(GROUPS, headings, ends, strict=True):
+        section = result.stdout[start:end]
+        for row in rows_of(group):
+            assert row.variable in section, (group.name, row.variable)
+            if row.flag:
+                assert row.flag in section, (group.name, row.flag)
+
+
+def test_readme_settings_tables_are_the_ones_made_from_the_rows():
     readme = (ROOT / "README.md").read_text()
-    assert markdown_table() in readme, "README is stale: paste `python -m sns.settings`"
+    assert markdown_tables() in readme, "README is stale: paste `python -m sns.settings`"
     for setting in SETTINGS:
         assert f"| `{setting.variable}`" in readme, setting.variable
+
+
+def test_readme_shows_each_group_under_its_own_heading_in_order():
+    settings_section = (ROOT / "README.md").read_text().split("\n## Settings\n")[1]
+    settings_section = settings_section.split("\n## ")[0]
+    headings = [settings_section.index(f"\n### {group.title}\n") for group in GROUPS]
+    assert headings == sorted(headings)
+    ends = [*headings[1:], len(settings_section)]
+    for group, start, end in zip(GROUPS, headings, ends, strict=True):
+        table = settings_section[start:end]
+        listed = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
+        assert listed == [row.variable for row in rows_of(group)], group.name
+
+
+def test_every_row_has_one_of_the_groups_and_every_group_has_rows():
+    assert {row.group for row in SETTINGS} == set(GROUPS)
+    assert [row.name for group in GROUPS for row in rows_of(group)] == [
+        row.name for row in SETTINGS
+    ], "keep the fields of Settings in the order of GROUPS"
 
 
 def test_every_field_of_settings_is_one_row_with_its_own_variable():
