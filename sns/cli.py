@@ -9,14 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
-from dotenv import dotenv_values
-
-from sns.settings import GROUPS, SETTINGS, Settings, SettingsError, help_text, rows_of
+from sns.settings import (
+    GROUPS,
+    SETTINGS,
+    RetiredSetting,
+    Settings,
+    SettingsError,
+    help_text,
+    rows_of,
+)
 
 log = logging.getLogger("sns")
 
@@ -36,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("serve", "migrate", "demo", "supervise", "images", "search"),
         help="serve (default): run the web server; migrate: apply database migrations and "
         "exit; demo: fill an empty database with a few people, posts, likes and comments; "
-        "supervise: migrate, then run supervisord.conf (one worker per core, SNS_WORKERS); "
+        "supervise: migrate, then run supervisord.conf (SNS_SUPERVISOR_WORKERS workers); "
         "images usage|clean: what the image store holds, and removing its orphans; "
         "search reindex: rebuild the search index from the stored posts",
     )
@@ -74,7 +79,12 @@ def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
     args = build_parser().parse_args(argv)
     overrides = {row.name: getattr(args, row.name) for row in SETTINGS if row.flag}
     try:
-        settings = Settings.load(overrides=overrides, dotenv_path=args.env_file).with_secrets()
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always", RetiredSetting)
+            settings = Settings.load(overrides=overrides, dotenv_path=args.env_file)
+        for warning in warned:
+            print(f"run.py: warning: {warning.message}", file=sys.stderr)
+        settings = settings.with_secrets()
     except SettingsError as exc:
         print(f"run.py: {exc}", file=sys.stderr)
         return 2
@@ -83,7 +93,14 @@ def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
     if args.command == "supervise":
         from sns.supervise import supervise
 
-        return supervise(settings, workers_given=_given("workers", overrides, args.env_file))
+        if args.processes is not None:
+            print(
+                "run.py supervise: --processes is what `run.py serve` forks; supervisor's "
+                "workers are --supervisor-workers (SNS_SUPERVISOR_WORKERS)",
+                file=sys.stderr,
+            )
+            return 2
+        return supervise(settings)
     from sns.logs import setup_logging
 
     setup_logging(settings.logs_dir, console=not settings.production)
@@ -104,13 +121,6 @@ def main(argv: Sequence[str] | None = None, *, serve: Serve) -> int:
             return 2
         return asyncio.run(search_reindex(settings))
     return asyncio.run(demo(settings))
-
-
-def _given(name: str, overrides: dict[str, str | None], env_file: str) -> bool:
-    """Whether a setting was given at all (flag, environment or .env), not defaulted."""
-    variable = "SNS_" + name.upper()
-    in_file = bool(env_file) and Path(env_file).is_file() and variable in dotenv_values(env_file)
-    return overrides.get(name) is not None or variable in os.environ or in_file
 
 
 async def demo(settings: Settings) -> int:

@@ -15,6 +15,7 @@ import os
 import secrets
 import sys
 import textwrap
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
@@ -592,14 +593,23 @@ class Settings:
         "comma-separated proxies whose `X-Forwarded-For`/`X-Real-IP`/`X-Forwarded-Proto` "
         "are believed; anyone else's are ignored",
     )
-    # Processes and deployment (#10): docs/deploy.md, supervisord.conf.
-    workers: int = setting(
+    # Processes and deployment (#10): docs/deploy.md, supervisord.conf. Two counts with
+    # two names (#18): what `run.py` forks, and what supervisor starts.
+    processes: int = setting(
         DEPLOYMENT,
         "--processes",
         "1",
         whole(0, 1024),
-        "processes serving the port, each on its own `SO_REUSEPORT` listener, restarted when "
-        "they die; 0: one per CPU core (`python run.py supervise` starts one per core)",
+        "processes `python run.py` forks to serve the port, each on its own `SO_REUSEPORT` "
+        "listener, restarted when they die; 0: one per CPU core",
+    )
+    supervisor_workers: int = setting(
+        DEPLOYMENT,
+        "--supervisor-workers",
+        "0",
+        whole(0, 1024),
+        "workers `python run.py supervise` has supervisor start on its one socket "
+        "(`numprocs` in supervisord.conf); 0: one per CPU core",
     )
     listen_fd: int | None = setting(
         DEPLOYMENT,
@@ -651,6 +661,12 @@ class Settings:
     )
 
     @property
+    def workers(self) -> int:
+        """The old name of ``processes``, still read by handlers/server.py; goes when that
+        module moves to the serving package (#18)."""
+        return self.processes
+
+    @property
     def production(self) -> bool:
         return self.env == "production"
 
@@ -679,14 +695,17 @@ class Settings:
         from_file: dict[str, str] = {}
         if dotenv_path and Path(dotenv_path).is_file():
             from_file = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+        given = {**from_file, **environ}
+        stand_ins = _stand_ins(given)
         values: dict[str, Any] = {}
         for row in SETTINGS:
-            raw = row.default
-            raw = from_file.get(row.variable, raw)
-            raw = environ.get(row.variable, raw)
+            source, raw = row.variable, given.get(row.variable, row.default)
+            if row.variable in stand_ins:
+                old = stand_ins[row.variable]
+                source, raw = f"{old} (read as {row.variable})", given[old]
             if overrides and overrides.get(row.name) is not None:
-                raw = str(overrides[row.name])
-            values[row.name] = row.parse(row.variable, raw)
+                source, raw = row.variable, str(overrides[row.name])
+            values[row.name] = row.parse(source, raw)
         settings = cls(**values)
         settings.validate()
         return settings
@@ -745,6 +764,42 @@ class Settings:
         values["cookie_secret"] = self.cookie_secret or stored["cookie_secret"]
         values["jwt_secret"] = self.jwt_secret or stored["jwt_secret"]
         return Settings(**values)
+
+
+RETIRED: dict[str, dict[str, str]] = {
+    "SNS_WORKERS": {
+        "SNS_PROCESSES": "the processes `run.py --processes` forks",
+        "SNS_SUPERVISOR_WORKERS": "the workers `run.py supervise` starts",
+    },
+}
+"""Old variables still read for this release, each standing in for its new ones left unset.
+
+``SNS_WORKERS`` was both ``run.py --processes`` and supervisor's count, a different thing
+depending on the command; read as both, it keeps meaning what it meant for each (#18).
+"""
+
+
+class RetiredSetting(FutureWarning):
+    """An old variable is set: it still works for this release; the message names the new."""
+
+
+def _stand_ins(given: Mapping[str, str]) -> dict[str, str]:
+    """New variable -> the old one read in its place; warns once per old variable set."""
+    stand_ins: dict[str, str] = {}
+    for old, new in RETIRED.items():
+        if old not in given:
+            continue
+        unset = [variable for variable in new if variable not in given]
+        stand_ins.update(dict.fromkeys(unset, old))
+        now = f"read as {' and '.join(unset)}" if unset else "ignored, as its new names are set"
+        instead = " or ".join(f"{variable} for {meaning}" for variable, meaning in new.items())
+        warnings.warn(
+            f"{old} is retired and will be refused in the next release; for now it is {now}. "
+            f"Set {instead}.",
+            RetiredSetting,
+            stacklevel=3,
+        )
+    return stand_ins
 
 
 def _row(item: Field[Any]) -> Setting:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from sns.settings import GROUPS, SETTINGS, Settings, SettingsError, markdown_tables, rows_of
+from sns.settings import (
+    GROUPS,
+    SETTINGS,
+    RetiredSetting,
+    Settings,
+    SettingsError,
+    markdown_tables,
+    rows_of,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +64,8 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
         ("SNS_RATE_FREE", "0"),
         ("SNS_RATE_ANONYMOUS", "many"),
         ("SNS_WORKERS", "-1"),
+        ("SNS_PROCESSES", "-1"),
+        ("SNS_SUPERVISOR_WORKERS", "many"),
         ("SNS_LISTEN_FD", "stdin"),
         ("SNS_SHUTDOWN_GRACE", "soon"),
         ("SNS_MIGRATE", "later"),
@@ -68,8 +79,44 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value):
-    with pytest.raises(SettingsError, match=variable):
-        Settings.load(environ={variable: value}, dotenv_path=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RetiredSetting)
+        with pytest.raises(SettingsError, match=variable):
+            Settings.load(environ={variable: value}, dotenv_path=None)
+
+
+def test_the_retired_sns_workers_is_read_as_both_new_counts_with_a_warning(tmp_path):
+    with pytest.warns(RetiredSetting) as warned:
+        settings = Settings.load(environ={"SNS_WORKERS": "3"}, dotenv_path=None)
+    assert (settings.processes, settings.supervisor_workers) == (3, 3)
+    message = str(warned[0].message)
+    assert "SNS_WORKERS is retired" in message
+    assert "SNS_PROCESSES" in message and "SNS_SUPERVISOR_WORKERS" in message
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("SNS_WORKERS=4\n")  # an operator's env file, not only the environment
+    with pytest.warns(RetiredSetting):
+        settings = Settings.load(environ={"SNS_SUPERVISOR_WORKERS": "2"}, dotenv_path=dotenv)
+    assert (settings.processes, settings.supervisor_workers) == (4, 2)  # the new name wins
+    with pytest.warns(RetiredSetting, match="ignored"):
+        settings = Settings.load(
+            environ={"SNS_WORKERS": "4", "SNS_PROCESSES": "1", "SNS_SUPERVISOR_WORKERS": "2"},
+            dotenv_path=None,
+        )
+    assert (settings.processes, settings.supervisor_workers) == (1, 2)
+    with pytest.warns(RetiredSetting):
+        flagged = Settings.load(
+            environ={"SNS_WORKERS": "4"}, overrides={"processes": "2"}, dotenv_path=None
+        )
+    assert (flagged.processes, flagged.supervisor_workers) == (2, 4)  # --processes wins
+
+
+def test_the_new_counts_need_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        settings = Settings.load(
+            environ={"SNS_PROCESSES": "2", "SNS_SUPERVISOR_WORKERS": "5"}, dotenv_path=None
+        )
+    assert (settings.processes, settings.supervisor_workers) == (2, 5)
 
 
 PRODUCTION = {
