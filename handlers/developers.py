@@ -6,7 +6,7 @@ from typing import Any
 
 from handlers.base import PageHandler, login_required
 from sns.api_clients import TIERS, ApiClientService, Site
-from sns.errors import ServiceError
+from sns.errors import Invalid, ServiceError
 
 NOTICES = {
     "added": "The site was registered. Its client secret is below.",
@@ -73,20 +73,23 @@ class DomainCreateHandler(DevelopersBase):
 
 
 class DomainActionHandler(DevelopersBase):
-    """POST /developers/domain/<id>/secret (rotate) and /developers/domain/<id>/delete."""
+    """POST /developers/domain/<id>/secret (rotate) and /developers/domain/<id>/delete; any
+    other action is a 400."""
 
     @login_required
     async def post(self, site_id: str, action: str) -> None:
         if action == "secret":
             site = await self.api_clients.rotate_secret(self.user.id, int(site_id))
             self.answer(site_payload(site), default=f"/developers?done=secret#site-{site.id}")
-            return
-        await self.api_clients.delete(self.user.id, int(site_id))
-        self.answer({"id": int(site_id), "deleted": True}, default="/developers?done=delete")
+        elif action == "delete":
+            await self.api_clients.delete(self.user.id, int(site_id))
+            self.answer({"id": int(site_id), "deleted": True}, default="/developers?done=delete")
+        else:
+            raise Invalid("There is no such action.")
 
 
 default_handlers = [
     (r"/developers", DevelopersPageHandler),
     (r"/developers/domain", DomainCreateHandler),
-    (r"/developers/domain/(\d{1,18})/(secret|delete)", DomainActionHandler),
+    (r"/developers/domain/(\d{1,18})/([a-z]+)", DomainActionHandler),
 ]
