@@ -8,6 +8,7 @@ from typing import Any
 
 from handlers.base import PageHandler, login_required
 from sns.comments import CommentView
+from sns.times import iso_utc
 
 
 class FollowHandler(PageHandler):
@@ -46,7 +47,7 @@ def comment_payload(comment: CommentView) -> dict[str, Any]:
         "content": comment.content,
         "author_id": comment.author_id,
         "author_nick": comment.author_nick,
-        "created_at": comment.created_at.isoformat() + "Z",
+        "created_at": iso_utc(comment.created_at),
     }
 
 
