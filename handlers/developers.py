@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.base import PageHandler, login_required
+from handlers.paths import ROW_ID
 from sns.api_clients import TIERS, ApiClientService, Site
 from sns.errors import Invalid, ServiceError
 
@@ -91,5 +92,5 @@ class DomainActionHandler(DevelopersBase):
 default_handlers = [
     (r"/developers", DevelopersPageHandler),
     (r"/developers/domain", DomainCreateHandler),
-    (r"/developers/domain/(\d{1,18})/([a-z]+)", DomainActionHandler),
+    (rf"/developers/domain/{ROW_ID}/([a-z]+)", DomainActionHandler),
 ]
