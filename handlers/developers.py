@@ -30,17 +30,16 @@ class DevelopersBase(PageHandler):
     def api_clients(self) -> ApiClientService:
         return self.services.api_clients
 
-    async def render_developers(self, **values: Any) -> None:
-        values.setdefault("form", {"type": "free"})
+    async def developers_values(self, form: dict[str, str] | None = None) -> dict[str, Any]:
+        """What developers.html shows besides an error: my sites, the tiers, the form."""
         notice = NOTICES.get(self.get_query_argument("done", ""))
-        await self.render_page(
-            "developers.html",
-            sites=await self.api_clients.sites_of(self.user.id),
-            tiers=TIERS,
-            limits=self.api_clients.limits,
-            notice=notice if self.request.method == "GET" else None,
-            **values,
-        )
+        return {
+            "sites": await self.api_clients.sites_of(self.user.id),
+            "tiers": TIERS,
+            "limits": self.api_clients.limits,
+            "notice": notice if self.request.method == "GET" else None,
+            "form": form or {"type": "free"},
+        }
 
 
 class DevelopersPageHandler(DevelopersBase):
@@ -48,7 +47,7 @@ class DevelopersPageHandler(DevelopersBase):
 
     @login_required
     async def get(self) -> None:
-        await self.render_developers()
+        await self.render_page("developers.html", **await self.developers_values())
 
 
 class DomainCreateHandler(DevelopersBase):
@@ -61,12 +60,8 @@ class DomainCreateHandler(DevelopersBase):
         try:
             site = await self.api_clients.register(self.user.id, host, tier)
         except ServiceError as exc:
-            if self.wants_json():
-                raise
-            self.set_status(self.status_for(exc))
-            await self.render_developers(
-                error=self.tr(exc), field=exc.field, form={"host": host, "type": tier}
-            )
+            form = {"host": host, "type": tier}
+            await self.refuse(exc, "developers.html", **await self.developers_values(form))
             return
         self.answer(
             site_payload(site), status=201, default=f"/developers?done=added#site-{site.id}"
