@@ -40,7 +40,7 @@ def start(mode: str, workers: int, port: int, data_dir: Path) -> subprocess.Pope
     env.update(SNS_DATA_DIR=str(data_dir), SNS_HOST="127.0.0.1", SNS_PORT=str(port))
     command = [sys.executable, str(ROOT / "run.py")]
     if mode == "supervisor":
-        env["SNS_WORKERS"] = str(workers)
+        env["SNS_SUPERVISOR_WORKERS"] = str(workers)
         command.append("supervise")
     elif mode == "processes":
         command += ["--processes", str(workers)]

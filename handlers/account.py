@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import PageHandler, login_required
-from sns.errors import ServiceError
+from sns.errors import Invalid, ServiceError
 
 
 class AccountPageHandler(PageHandler):
@@ -19,7 +19,7 @@ class AccountPageHandler(PageHandler):
 
 
 class AccountActionHandler(PageHandler):
-    """POST /account/nick, /account/password, /account/delete."""
+    """POST /account/nick, /account/password, /account/delete; any other action is a 400."""
 
     @login_required
     async def post(self, action: str) -> None:
@@ -35,7 +35,7 @@ class AccountActionHandler(PageHandler):
                 renewed = await self.accounts.get(me)
                 if renewed is not None:
                     await self.start_session(renewed)
-            else:
+            elif action == "delete":
                 await self.accounts.delete_account(
                     me, self.get_argument("password", ""), self.get_argument("confirmation", "")
                 )
@@ -43,6 +43,8 @@ class AccountActionHandler(PageHandler):
                 await self.end_session()
                 self.redirect("/?deleted=1")
                 return
+            else:
+                raise Invalid("There is no such action.")
         except ServiceError as exc:
             await self.refuse(
                 exc,
@@ -56,5 +58,5 @@ class AccountActionHandler(PageHandler):
 
 default_handlers = [
     (r"/account", AccountPageHandler),
-    (r"/account/(nick|password|delete)", AccountActionHandler),
+    (r"/account/([a-z]+)", AccountActionHandler),
 ]

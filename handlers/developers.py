@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.base import PageHandler, login_required
+from handlers.paths import ROW_ID
 from sns.api_clients import TIERS, ApiClientService, Site
-from sns.errors import ServiceError
+from sns.errors import Invalid, ServiceError
 
 NOTICES = {
     "added": "The site was registered. Its client secret is below.",
@@ -29,17 +30,16 @@ class DevelopersBase(PageHandler):
     def api_clients(self) -> ApiClientService:
         return self.services.api_clients
 
-    async def render_developers(self, **values: Any) -> None:
-        values.setdefault("form", {"type": "free"})
+    async def developers_values(self, form: dict[str, str] | None = None) -> dict[str, Any]:
+        """What developers.html shows besides an error: my sites, the tiers, the form."""
         notice = NOTICES.get(self.get_query_argument("done", ""))
-        await self.render_page(
-            "developers.html",
-            sites=await self.api_clients.sites_of(self.user.id),
-            tiers=TIERS,
-            limits=self.api_clients.limits,
-            notice=notice if self.request.method == "GET" else None,
-            **values,
-        )
+        return {
+            "sites": await self.api_clients.sites_of(self.user.id),
+            "tiers": TIERS,
+            "limits": self.api_clients.limits,
+            "notice": notice if self.request.method == "GET" else None,
+            "form": form or {"type": "free"},
+        }
 
 
 class DevelopersPageHandler(DevelopersBase):
@@ -47,7 +47,7 @@ class DevelopersPageHandler(DevelopersBase):
 
     @login_required
     async def get(self) -> None:
-        await self.render_developers()
+        await self.render_page("developers.html", **await self.developers_values())
 
 
 class DomainCreateHandler(DevelopersBase):
@@ -60,12 +60,8 @@ class DomainCreateHandler(DevelopersBase):
         try:
             site = await self.api_clients.register(self.user.id, host, tier)
         except ServiceError as exc:
-            if self.wants_json():
-                raise
-            self.set_status(self.status_for(exc))
-            await self.render_developers(
-                error=self.tr(exc), field=exc.field, form={"host": host, "type": tier}
-            )
+            form = {"host": host, "type": tier}
+            await self.refuse(exc, "developers.html", **await self.developers_values(form))
             return
         self.answer(
             site_payload(site), status=201, default=f"/developers?done=added#site-{site.id}"
@@ -73,20 +69,23 @@ class DomainCreateHandler(DevelopersBase):
 
 
 class DomainActionHandler(DevelopersBase):
-    """POST /developers/domain/<id>/secret (rotate) and /developers/domain/<id>/delete."""
+    """POST /developers/domain/<id>/secret (rotate) and /developers/domain/<id>/delete; any
+    other action is a 400."""
 
     @login_required
     async def post(self, site_id: str, action: str) -> None:
         if action == "secret":
             site = await self.api_clients.rotate_secret(self.user.id, int(site_id))
             self.answer(site_payload(site), default=f"/developers?done=secret#site-{site.id}")
-            return
-        await self.api_clients.delete(self.user.id, int(site_id))
-        self.answer({"id": int(site_id), "deleted": True}, default="/developers?done=delete")
+        elif action == "delete":
+            await self.api_clients.delete(self.user.id, int(site_id))
+            self.answer({"id": int(site_id), "deleted": True}, default="/developers?done=delete")
+        else:
+            raise Invalid("There is no such action.")
 
 
 default_handlers = [
     (r"/developers", DevelopersPageHandler),
     (r"/developers/domain", DomainCreateHandler),
-    (r"/developers/domain/(\d{1,18})/(secret|delete)", DomainActionHandler),
+    (rf"/developers/domain/{ROW_ID}/([a-z]+)", DomainActionHandler),
 ]

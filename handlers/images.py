@@ -11,6 +11,7 @@ from tornado import httputil
 from tornado.web import HTTPError, stream_request_body
 
 from handlers.base import BaseHandler
+from handlers.bodies import success_body
 from sns.errors import Invalid, Unauthorized
 from sns.images import CACHE_CONTROL, KEY, ImageRefused, content_type
 
@@ -61,15 +62,13 @@ class ImageUploadHandler(BaseHandler):
             raise Invalid("Upload one picture at a time, in the field img.", field="img")
         uploaded = await self.images.upload(self.user.id, bytes(files["img"][0].body))
         self.write(
-            {
-                "code": 200,
-                "message": "ok",
-                "url": uploaded.url,
-                "originalUrl": uploaded.original_url,
-                "name": uploaded.name,
-                "width": uploaded.width,
-                "height": uploaded.height,
-            }
+            success_body(
+                url=uploaded.url,
+                originalUrl=uploaded.original_url,
+                name=uploaded.name,
+                width=uploaded.width,
+                height=uploaded.height,
+            )
         )
 
     def _files(self) -> dict[str, list[httputil.HTTPFile]]:

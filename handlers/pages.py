@@ -9,6 +9,7 @@ from tornado.escape import url_escape
 from tornado.web import HTTPError
 
 from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, PageHandler, login_required
+from handlers.paths import ROW_ID
 from sns.posts import Page
 from sns.search import Piece, parse_query
 from sns.text import HASHTAG_RE
@@ -255,7 +256,7 @@ default_handlers = [
     (r"/following", FollowingTimelineHandler),
     (r"/hashtag", HashtagHandler),
     (r"/search", SearchHandler),
-    (r"/user/(\d{1,18})", UserPageHandler),
+    (rf"/user/{ROW_ID}", UserPageHandler),
     (r"/likes", LikesPageHandler),
     (r"/profile", ProfilePageHandler),
     (r"/join", JoinPageHandler),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.base import PageHandler, login_required
 from handlers.pages import TimelineHandler
+from handlers.paths import ROW_ID
 from sns.errors import ServiceError
 from sns.posts import KEEP, Keep
 
@@ -88,8 +89,8 @@ class PostDeleteHandler(PageHandler):
 
 default_handlers = [
     (r"/post", PostCreateHandler),
-    (r"/post/(\d{1,18})", PostPageHandler),
-    (r"/post/(\d{1,18})/edit", PostEditHandler),
-    (r"/post/(\d{1,18})/update", PostUpdateHandler),
-    (r"/post/(\d{1,18})/delete", PostDeleteHandler),
+    (rf"/post/{ROW_ID}", PostPageHandler),
+    (rf"/post/{ROW_ID}/edit", PostEditHandler),
+    (rf"/post/{ROW_ID}/update", PostUpdateHandler),
+    (rf"/post/{ROW_ID}/delete", PostDeleteHandler),
 ]

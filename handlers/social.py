@@ -7,7 +7,9 @@ from dataclasses import asdict
 from typing import Any
 
 from handlers.base import PageHandler, login_required
+from handlers.paths import ROW_ID
 from sns.comments import CommentView
+from sns.times import iso_utc
 
 
 class FollowHandler(PageHandler):
@@ -46,7 +48,7 @@ def comment_payload(comment: CommentView) -> dict[str, Any]:
         "content": comment.content,
         "author_id": comment.author_id,
         "author_nick": comment.author_nick,
-        "created_at": comment.created_at.isoformat() + "Z",
+        "created_at": iso_utc(comment.created_at),
     }
 
 
@@ -73,8 +75,8 @@ class ReplyHandler(PageHandler):
 
 
 default_handlers = [
-    (r"/user/(\d{1,18})/(follow|unfollow)", FollowHandler),
-    (r"/post/(\d{1,18})/(like|unlike)", LikeHandler),
-    (r"/comment/(\d{1,18})", CommentHandler),
-    (r"/comment/reply/(\d{1,18})", ReplyHandler),
+    (rf"/user/{ROW_ID}/(follow|unfollow)", FollowHandler),
+    (rf"/post/{ROW_ID}/(like|unlike)", LikeHandler),
+    (rf"/comment/{ROW_ID}", CommentHandler),
+    (rf"/comment/reply/{ROW_ID}", ReplyHandler),
 ]

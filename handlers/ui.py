@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from tornado.escape import url_escape, xhtml_escape
 from tornado.web import RequestHandler
 
 from sns.search import mark_spans
 from sns.text import split_hashtags
+from sns.times import iso_utc
 
 
 def post_html(handler: RequestHandler, content: str) -> str:
@@ -53,7 +54,8 @@ def relative_time(handler: RequestHandler, when: datetime) -> str:
 
 
 def iso_time(handler: RequestHandler, when: datetime) -> str:
-    return when.replace(tzinfo=UTC).isoformat()
+    """The time for a ``<time datetime>`` attribute, the same text the API sends."""
+    return iso_utc(when)
 
 
 def image_url(handler: RequestHandler, name: str, size: str = "small") -> str:

@@ -27,7 +27,7 @@ def serve(settings: Settings, build: Build) -> int:
     if fd is not None:
         worker = os.environ.get("SUPERVISOR_PROCESS_NAME")  # set by supervisor
         return serve_process(settings, build, lambda: [inherited_socket(fd)], worker)
-    count = settings.workers or os.cpu_count() or 1
+    count = settings.processes or os.cpu_count() or 1
     if count == 1:
         return serve_process(
             settings,

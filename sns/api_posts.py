@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select
@@ -29,6 +29,7 @@ from sns.posts import (
 )
 from sns.schema import likes, post_hashtags, posts
 from sns.search import SearchService
+from sns.times import iso_utc
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -88,7 +89,7 @@ def post_payload(post: ApiPost, image_urls: ImageUrls | None = None) -> dict[str
         "likeCount": post.like_count,
         "user": {"id": post.author_id, "nick": post.author_nick},
         "hashtags": list(post.hashtags),
-        "createdAt": post.created_at.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z"),
+        "createdAt": iso_utc(post.created_at),
         **image_fields(post, image_urls),
     }
 

@@ -10,14 +10,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
+import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
-from dotenv import dotenv_values
-
-from sns.settings import SETTINGS, Settings, help_lines
+from sns.settings import GROUPS, SETTINGS, RetiredSetting, Settings, help_text, rows_of
 
 log = logging.getLogger("sns")
 
@@ -26,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="SNS: a small social network service on Tornado.",
-        epilog="\n".join(help_lines()),
+        epilog="Every setting is an environment variable, also read from a .env file; a flag\n"
+        "wins over both. Each group above lists its settings without a flag, then its flags.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
@@ -36,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("serve", "migrate", "demo", "supervise", "images", "search"),
         help="serve (default): run the web server; migrate: apply database migrations and "
         "exit; demo: fill an empty database with a few people, posts, likes and comments; "
-        "supervise: migrate, then run supervisord.conf (one worker per core, SNS_WORKERS); "
+        "supervise: migrate, then run supervisord.conf (SNS_SUPERVISOR_WORKERS workers); "
         "images usage|clean: what the image store holds, and removing its orphans; "
         "search reindex: rebuild the search index from the stored posts",
     )
@@ -51,15 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="images clean: list what would go, remove nothing"
     )
     parser.add_argument("--yes", action="store_true", help="images clean: remove the orphans")
-    for row in SETTINGS:
-        if row.flag:
-            parser.add_argument(
-                row.flag,
-                dest=row.name,
-                default=None,
-                help=f"{row.help} (env {row.variable}, default {row.default})".replace("`", ""),
-            )
     parser.add_argument("--env-file", default=".env", help="optional .env file (default .env)")
+    for group in GROUPS:
+        section = parser.add_argument_group(f"{group.name} settings", help_text(group))
+        for row in rows_of(group):
+            if row.flag:
+                default = row.default or "unset"
+                section.add_argument(
+                    row.flag,
+                    dest=row.name,
+                    default=None,
+                    help=f"{row.help} (env {row.variable}, default {default})".replace("`", ""),
+                )
     return parser
 
 
@@ -70,8 +71,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def load_settings(args: argparse.Namespace) -> Settings:
     """The settings: flags, then environment, then ``.env``, then defaults; secrets made
-    once into the data dir. A bad value raises ``SettingsError`` naming its variable."""
-    return Settings.load(overrides=_overrides(args), dotenv_path=args.env_file).with_secrets()
+    once into the data dir. A bad value raises ``SettingsError`` naming its variable; a
+    retired variable still read is said on stderr."""
+    with warnings.catch_warnings(record=True) as warned:
+        warnings.simplefilter("always", RetiredSetting)
+        settings = Settings.load(overrides=_overrides(args), dotenv_path=args.env_file)
+    for warning in warned:
+        print(f"run.py: warning: {warning.message}", file=sys.stderr)
+    return settings.with_secrets()
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
@@ -88,8 +95,14 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
                 print("run.py: supervise takes status, start, stop or restart", file=sys.stderr)
                 return 2
             return supervise.control(settings, args.action)
-        workers_given = _given("workers", _overrides(args), args.env_file)
-        return supervise.supervise(settings, workers_given=workers_given)
+        if args.processes is not None:
+            print(
+                "run.py supervise: --processes is what `run.py serve` forks; supervisor's "
+                "workers are --supervisor-workers (SNS_SUPERVISOR_WORKERS)",
+                file=sys.stderr,
+            )
+            return 2
+        return supervise.supervise(settings)
     from sns.logs import setup_logging
 
     setup_logging(settings.logs_dir, console=not settings.production)
@@ -110,13 +123,6 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         return asyncio.run(search_reindex(settings))
     return asyncio.run(demo(settings))
-
-
-def _given(name: str, overrides: dict[str, str | None], env_file: str) -> bool:
-    """Whether a setting was given at all (flag, environment or .env), not defaulted."""
-    variable = "SNS_" + name.upper()
-    in_file = bool(env_file) and Path(env_file).is_file() and variable in dotenv_values(env_file)
-    return overrides.get(name) is not None or variable in os.environ or in_file
 
 
 async def demo(settings: Settings) -> int:

@@ -29,6 +29,8 @@ from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from sns.statements import note_statement
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15000
 MIGRATION_LOCK = "sns:migrate"
@@ -82,6 +84,8 @@ class Database:
     ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
+        # Every statement this process ran; handlers/base.py reads it until it counts per
+        # request with sns.statements (#18).
         self.statement_count = 0
         # Called after every committed write transaction: the page cache's site version.
         self.after_commit: list[Callable[[], Awaitable[None]]] = []
@@ -111,6 +115,7 @@ class Database:
 
     def _count_statement(self, *_args: Any) -> None:
         self.statement_count += 1
+        note_statement()
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

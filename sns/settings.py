@@ -1,9 +1,10 @@
 """Settings: read once from flags, then the environment, then `.env`, then the defaults.
 
-Each setting is one row: a field of ``Settings`` made by ``setting(flag, default, parser,
-help)``. Its variable is ``SNS_`` + the field's name in capitals. Parsing is a loop over the
-rows; ``python run.py --help``, the README's table (``python -m sns.settings``) and the error
-messages all come from them, so adding a setting is one row here and one row in the README.
+Each setting is one row: a field of ``Settings`` made by ``setting(group, flag, default,
+parser, help)``. Its variable is ``SNS_`` + the field's name in capitals. Parsing is a loop
+over the rows; ``python run.py --help`` and the README's tables (``python -m sns.settings``),
+both grouped by the rows' ``Group``, and the error messages all come from them, so adding a
+setting is one row here and one row in the README.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import json
 import os
 import secrets
 import sys
+import textwrap
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
@@ -190,10 +193,39 @@ def sizes(variable: str, raw: str) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class Setting:
-    """One row: the field's name, its flag (if any), the default as text, parser and help."""
+class Group:
+    """A heading the settings are listed under in ``--help`` and the README."""
 
     name: str
+    about: str
+
+    @property
+    def title(self) -> str:
+        return self.name[0].upper() + self.name[1:]
+
+
+SERVER = Group("server", "Where this process listens and keeps its files, and what a page holds.")
+DATABASE = Group("database", "The SQL database: which one, its connections and migrations.")
+SESSIONS = Group(
+    "sessions", "Who is logged in: cookies, the session store (Redis), passwords, Kakao login."
+)
+PICTURES = Group("pictures", "Uploads, where pictures are stored and how thumbnails are made.")
+API = Group("API", "The API for other sites: its tokens, v1, and each site's quota.")
+LIMITS = Group("limits", "What one client may ask of the server before it is refused.")
+DEPLOYMENT = Group(
+    "deployment", "Production rules, processes, the proxies in front, stopping and logs."
+)
+DEVELOPMENT = Group("development", "For working on SNS itself; leave them off in production.")
+GROUPS = (SERVER, DATABASE, SESSIONS, PICTURES, API, LIMITS, DEPLOYMENT, DEVELOPMENT)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row: the field's name, its group, flag (if any), the default as text, parser and
+    help."""
+
+    name: str
+    group: Group
     flag: str | None
     default: str
     parse: Parser
@@ -206,199 +238,90 @@ class Setting:
 
 
 def setting(
-    flag: str | None, default: str, parse: Parser, help: str, *, secret: bool = False
+    group: Group,
+    flag: str | None,
+    default: str,
+    parse: Parser,
+    help: str,
+    *,
+    secret: bool = False,
 ) -> Any:
     """Declare a field of ``Settings`` together with its row (secrets stay out of ``repr``)."""
-    row = {"flag": flag, "default": default, "parse": parse, "help": help, "secret": secret}
+    row = {
+        "group": group,
+        "flag": flag,
+        "default": default,
+        "parse": parse,
+        "help": help,
+        "secret": secret,
+    }
     return field(repr=not secret, metadata={"setting": row})
 
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """The whole configuration, typed; build it with ``Settings.load``."""
+    """The whole configuration, typed; build it with ``Settings.load``.
+
+    The fields are in the order of ``GROUPS``, so that ``--help`` and the README list them
+    as they are written here.
+    """
 
     data_dir: Path = setting(
+        SERVER,
         "--data-dir",
         "./data",
         directory,
         "where the embedded backends keep files (SQLite, secrets, logs)",
     )
-    host: str = setting("--host", "localhost", plain, "address to listen on")
-    port: int = setting("--port", "8001", whole(0, 65535), "port to listen on")
-    env: str = setting(
-        None,
-        "development",
-        choice("development", "production"),
-        "`production` refuses to start on SQLite, SQL sessions, generated secrets, local "
-        "pictures or debug, unless `SNS_PRODUCTION_ALLOW` names them",
-    )
-    database_url: str = setting(
-        None,
-        "",
-        service_url,
-        "SQLAlchemy URL, e.g. `mysql+aiomysql://sns:pw@127.0.0.1/sns?charset=utf8mb4`; "
-        "unset: SQLite in the data dir",
-    )
-    redis_url: str = setting(
-        None, "", service_url, "`redis://...`: sessions and rate limits move to Redis"
-    )
-    redis_prefix: str = setting(
-        None,
-        "sns:",
-        key_prefix,
-        "put before every Redis key (sessions, failed-login and API counters, the site "
-        "version); deployments sharing one Redis need different ones. Changing it logs "
-        "everyone out once and starts the counters afresh",
-    )
-    cookie_secret: str = setting(
-        None,
-        "",
-        verbatim,
-        "signs cookies; unset: generated once into `<data dir>/secrets.json` (0600); "
-        "set it (32+ chars) in production",
-        secret=True,
-    )
-    jwt_secret: str = setting(
-        None,
-        "",
-        verbatim,
-        "signs API tokens; unset: generated once like the cookie secret",
-        secret=True,
-    )
-    session_ttl: int = setting(
-        None,
-        "1209600",
-        whole(60, 10**8),
-        "seconds a session lives without use; every visit pushes it forward",
-    )
-    bcrypt_rounds: int = setting(None, "12", whole(4, 16), "bcrypt cost factor")
-    bcrypt_concurrency: int = setting(
-        None,
-        "0",
-        whole(0, 1024),
-        "bcrypt hashes and checks running at once in one process; 0: one per CPU core",
-    )
-    bcrypt_wait: int = setting(
-        None,
-        "5",
-        whole(1, 600),
-        "seconds a login, sign-up or password change waits for a bcrypt turn; after that it "
-        "gets a 503 busy page with `Retry-After` instead of queueing on",
-    )
-    login_max_failures: int = setting(
-        None,
-        "5",
-        whole(1, 10**6),
-        "failed logins for one account within the window before its logins are refused (429)",
-    )
-    login_max_failures_ip: int = setting(None, "30", whole(1, 10**6), "the same per client address")
-    login_failure_window: int = setting(
-        None, "900", whole(1, 10**7), "seconds over which failed logins are counted"
-    )
-    trusted_proxies: tuple[Network, ...] = setting(
-        None,
-        "127.0.0.1",
-        networks,
-        "comma-separated proxies whose `X-Forwarded-For`/`X-Real-IP`/`X-Forwarded-Proto` "
-        "are believed; anyone else's are ignored",
-    )
-    site_hosts: frozenset[str] = setting(
-        None,
-        "",
-        host_names,
-        "comma-separated names this site is reached at (the `Host` browsers send, any port), "
-        "e.g. `sns.example.com`; only pages asked for under them are kept by the page cache; "
-        "unset: `localhost`, `127.0.0.1`, `::1` and `SNS_HOST`",
-    )
-    page_size: int = setting(None, "20", whole(1, 200), "posts per timeline page")
+    host: str = setting(SERVER, "--host", "localhost", plain, "address to listen on")
+    port: int = setting(SERVER, "--port", "8001", whole(0, 65535), "port to listen on")
+    page_size: int = setting(SERVER, None, "20", whole(1, 200), "posts per timeline page")
     page_cache_bytes: int = setting(
+        SERVER,
         None,
         "16777216",
         whole(0, 10**10),
         "bytes of drawn pages each process keeps for reuse until anything changes; 0: off",
     )
     page_cache_ttl: int = setting(
+        SERVER,
         None,
         "30",
         whole(1, 3600),
         "seconds a kept page may be served (relative times such as 3 minutes ago stay right)",
     )
+
+    database_url: str = setting(
+        DATABASE,
+        None,
+        "",
+        service_url,
+        "SQLAlchemy URL, e.g. `mysql+aiomysql://sns:pw@127.0.0.1/sns?charset=utf8mb4`; "
+        "unset: SQLite in the data dir",
+    )
     db_connect_timeout: int = setting(
-        None, "5", whole(1, 600), "seconds to wait for MySQL/MariaDB to accept a connection"
+        DATABASE,
+        None,
+        "5",
+        whole(1, 600),
+        "seconds to wait for MySQL/MariaDB to accept a connection",
     )
     db_query_timeout: int = setting(
+        DATABASE,
         None,
         "10",
         whole(1, 3600),
         "seconds one MySQL/MariaDB transaction may take before the request fails with a 503",
     )
     db_pool_timeout: int = setting(
+        DATABASE,
         None,
         "5",
         whole(1, 600),
         "seconds to wait for a free connection in the pool before the request fails with a 503",
     )
-    redis_timeout: float = setting(
-        None,
-        "2",
-        seconds(0.1, 600),
-        "seconds to wait for Redis to connect or answer before the request fails with a 503",
-    )
-    max_body_bytes: int = setting(
-        None,
-        "65536",
-        whole(1024, 10**8),
-        "largest request body accepted from anyone (forms, fetch calls); larger ones are "
-        "refused from their `Content-Length` before they are read",
-    )
-    idle_timeout: int = setting(
-        None,
-        "60",
-        whole(1, 3600),
-        "seconds a connection may sit idle, or take to send its request headers, before "
-        "it is closed",
-    )
-    body_timeout: int = setting(
-        None, "30", whole(1, 3600), "seconds a client may take to send a request body"
-    )
-    max_connections: int = setting(
-        None,
-        "0",
-        whole(0, 10**6),
-        "open connections one process serves at once; more are closed at once; "
-        "0: the open-file limit less 64 for the database, Redis and logs",
-    )
-    # Processes and deployment (#10): docs/deploy.md, supervisord.conf.
-    workers: int = setting(
-        "--processes",
-        "1",
-        whole(0, 1024),
-        "processes serving the port, each on its own `SO_REUSEPORT` listener, restarted when "
-        "they die; 0: one per CPU core (`python run.py supervise` starts one per core)",
-    )
-    listen_fd: int | None = setting(
-        "--fd",
-        "",
-        descriptor,
-        "serve on this inherited listening socket instead of binding host and port "
-        "(supervisor's `[fcgi-program]` passes it as 0)",
-    )
-    shutdown_grace: int = setting(
-        None,
-        "15",
-        whole(0, 3600),
-        "seconds a stopping process (SIGTERM, SIGINT) lets requests in flight finish; "
-        "supervisor waits 5 more before SIGKILL",
-    )
-    migrate: str = setting(
-        None,
-        "auto",
-        choice("auto", "check"),
-        "`auto`: start-up applies migrations (one process at a time); `check`: start-up only "
-        "checks the database is at head and refuses to serve an older schema "
-        "(run `python run.py migrate` first)",
-    )
     db_pool_size: int = setting(
+        DATABASE,
         None,
         "4",
         whole(1, 1000),
@@ -406,44 +329,64 @@ class Settings:
         "counts against the server's `max_connections`",
     )
     db_max_overflow: int = setting(
-        None, "4", whole(0, 1000), "connections a process may open beyond the pool at busy times"
+        DATABASE,
+        None,
+        "4",
+        whole(0, 1000),
+        "connections a process may open beyond the pool at busy times",
     )
-    log_to: str = setting(
+    migrate: str = setting(
+        DATABASE,
         None,
         "auto",
-        choice("auto", "files", "stdout"),
-        "`files`: JSON lines in the log dir, one pair of files per process; `stdout`: JSON "
-        "lines on stdout (errors on stderr too); `auto`: stdout on an inherited socket "
-        "(supervisor captures it), else files",
-    )
-    production_allow: frozenset[str] = setting(
-        None,
-        "",
-        risks,
-        "what `SNS_ENV=production` accepts anyway, comma-separated: "
-        + ", ".join(f"`{name}`" for name in PRODUCTION_RISKS),
+        choice("auto", "check"),
+        "`auto`: start-up applies migrations (one process at a time); `check`: start-up only "
+        "checks the database is at head and refuses to serve an older schema "
+        "(run `python run.py migrate` first)",
     )
 
-    log_dir: Path | None = setting(
+    redis_url: str = setting(
+        SESSIONS,
         None,
         "",
-        optional_directory,
-        "where the JSON log files `combined.log` and `error.log` go; unset: `<data dir>/logs`",
+        service_url,
+        "`redis://...`: sessions and rate limits move to Redis",
     )
-    debug: bool = setting(
+    redis_prefix: str = setting(
+        SESSIONS,
         None,
-        "false",
-        boolean,
-        "Tornado debug mode (autoreload, tracebacks); refused in production",
+        "sns:",
+        key_prefix,
+        "put before every Redis key (sessions, failed-login and API counters, the site "
+        "version); deployments sharing one Redis need different ones. Changing it logs "
+        "everyone out once and starts the counters afresh",
     )
-    query_count_header: bool = setting(
+    redis_timeout: float = setting(
+        SESSIONS,
         None,
-        "false",
-        boolean,
-        "adds `X-SNS-Queries` (SQL statements the request ran) to responses, for tests "
-        "and profiling",
+        "2",
+        seconds(0.1, 600),
+        "seconds to wait for Redis to connect or answer before the request fails with a 503",
     )
+    cookie_secret: str = setting(
+        SESSIONS,
+        None,
+        "",
+        verbatim,
+        "signs cookies; unset: generated once into `<data dir>/secrets.json` (0600); "
+        "set it (32+ chars) in production",
+        secret=True,
+    )
+    session_ttl: int = setting(
+        SESSIONS,
+        None,
+        "1209600",
+        whole(60, 10**8),
+        "seconds a session lives without use; every visit pushes it forward",
+    )
+    bcrypt_rounds: int = setting(SESSIONS, None, "12", whole(4, 16), "bcrypt cost factor")
     kakao_client_id: str = setting(
+        SESSIONS,
         None,
         "",
         plain,
@@ -451,51 +394,66 @@ class Settings:
         "otherwise Kakao login is off (404)",
     )
     kakao_client_secret: str = setting(
-        None, "", plain, "Kakao client secret, sent with the code exchange when set", secret=True
+        SESSIONS,
+        None,
+        "",
+        plain,
+        "Kakao client secret, sent with the code exchange when set",
+        secret=True,
     )
     kakao_auth_url: str = setting(
+        SESSIONS,
         None,
         "https://kauth.kakao.com/oauth/authorize",
         http_url(required=True),
         "Kakao's authorization endpoint (the browser is sent there)",
     )
     kakao_token_url: str = setting(
+        SESSIONS,
         None,
         "https://kauth.kakao.com/oauth/token",
         http_url(required=True),
         "Kakao's token endpoint (the server exchanges the code there)",
     )
     kakao_user_url: str = setting(
+        SESSIONS,
         None,
         "https://kapi.kakao.com/v2/user/me",
         http_url(required=True),
         "Kakao's user-info endpoint",
     )
     kakao_redirect_uri: str = setting(
+        SESSIONS,
         None,
         "",
         http_url(required=False),
         "the callback URL registered with Kakao; unset: `<this site>/auth/kakao/callback` "
         "(set it behind a proxy that changes the host or scheme)",
     )
+
     s3_bucket: str = setting(
+        PICTURES,
         None,
         "",
         plain,
         "S3 bucket for pictures (credentials: the usual AWS chain; no ACL headers are sent); "
         "unset: files in `<data dir>/images`",
     )
-    s3_region: str = setting(None, "", plain, "the bucket's region, e.g. `ap-northeast-2`")
+    s3_region: str = setting(
+        PICTURES, None, "", plain, "the bucket's region, e.g. `ap-northeast-2`"
+    )
     s3_endpoint_url: str = setting(
+        PICTURES,
         None,
         "",
         http_url(required=False),
         "endpoint of an S3-compatible store (MinIO, R2, B2); unset: AWS",
     )
     s3_path_style: bool = setting(
-        None, "false", boolean, "address the bucket as `<endpoint>/<bucket>/<key>`"
+        PICTURES, None, "false", boolean, "address the bucket as `<endpoint>/<bucket>/<key>`"
     )
     s3_public_url: str = setting(
+        PICTURES,
         None,
         "",
         http_url(required=False),
@@ -503,9 +461,10 @@ class Settings:
         "there; unset: the app serves them under `/img/`",
     )
     image_max_bytes: int = setting(
-        None, "5242880", whole(1024, 10**9), "largest picture upload in bytes"
+        PICTURES, None, "5242880", whole(1024, 10**9), "largest picture upload in bytes"
     )
     image_max_pixels: int = setting(
+        PICTURES,
         None,
         "50000000",
         whole(1, 10**10),
@@ -513,31 +472,22 @@ class Settings:
         "frames together (frames x width x height); larger ones are refused as bombs",
     )
     image_job_seconds: float = setting(
+        PICTURES,
         None,
         "30",
         seconds(0.01, 3600),
         "seconds one picture may take in the process pool (checking and cleaning an upload, "
         "making its thumbnails); past it the upload gets a 413 and the worker is replaced",
     )
-    uploads_per_hour: int = setting(
-        None,
-        "100",
-        whole(1, 10**6),
-        "pictures one account may upload in an hour, posted or not; past it a 429",
-    )
-    upload_bytes_per_hour: int = setting(
-        None,
-        "209715200",
-        whole(1024, 10**12),
-        "bytes of pictures one account may upload in an hour (200 MiB), posted or not",
-    )
     thumb_sizes: tuple[int, ...] = setting(
+        PICTURES,
         None,
         "200,1080",
         sizes,
         "long sides of the thumbnails: the smallest for timelines, the largest for a post's page",
     )
     resize: str = setting(
+        PICTURES,
         None,
         "inline",
         choice("inline", "lambda"),
@@ -545,19 +495,31 @@ class Settings:
         "S3 trigger",
     )
     orphan_hours: int = setting(
+        PICTURES,
         None,
         "24",
         whole(1, 10**5),
         "hours an uploaded picture may stay unused by any post before it is removed",
     )
     orphan_sweep: int = setting(
+        PICTURES,
         None,
         "3600",
         whole(1, 10**7),
         "seconds between the server's sweeps of orphan pictures (`python run.py images clean` "
         "does the same by hand)",
     )
+
+    jwt_secret: str = setting(
+        API,
+        None,
+        "",
+        verbatim,
+        "signs API tokens; unset: generated once like the cookie secret",
+        secret=True,
+    )
     api_v1: str = setting(
+        API,
         None,
         "gone",
         choice("gone", "on"),
@@ -565,6 +527,7 @@ class Settings:
         "with 1-minute tokens",
     )
     rate_free: int = setting(
+        API,
         None,
         "60",
         whole(1, 10**7),
@@ -572,14 +535,185 @@ class Settings:
         "apart, with the same limit)",
     )
     rate_premium: int = setting(
-        None, "1000", whole(1, 10**7), "the same for a site of the premium tier"
+        API, None, "1000", whole(1, 10**7), "the same for a site of the premium tier"
     )
     rate_anonymous: int = setting(
+        API,
         None,
         "30",
         whole(1, 10**7),
         "API requests per minute from one client address that no site answers for (no token, "
         "a bad or expired token, an unknown client secret: what guessing looks like)",
+    )
+
+    max_body_bytes: int = setting(
+        LIMITS,
+        None,
+        "65536",
+        whole(1024, 10**8),
+        "largest request body accepted from anyone (forms, fetch calls); larger ones are "
+        "refused from their `Content-Length` before they are read",
+    )
+    idle_timeout: int = setting(
+        LIMITS,
+        None,
+        "60",
+        whole(1, 3600),
+        "seconds a connection may sit idle, or take to send its request headers, before "
+        "it is closed",
+    )
+    body_timeout: int = setting(
+        LIMITS, None, "30", whole(1, 3600), "seconds a client may take to send a request body"
+    )
+    max_connections: int = setting(
+        LIMITS,
+        None,
+        "0",
+        whole(0, 10**6),
+        "open connections one process serves at once; more are closed at once; "
+        "0: the open-file limit less 64 for the database, Redis and logs",
+    )
+    bcrypt_concurrency: int = setting(
+        LIMITS,
+        None,
+        "0",
+        whole(0, 1024),
+        "bcrypt hashes and checks running at once in one process; 0: one per CPU core",
+    )
+    bcrypt_wait: int = setting(
+        LIMITS,
+        None,
+        "5",
+        whole(1, 600),
+        "seconds a login, sign-up or password change waits for a bcrypt turn; after that it "
+        "gets a 503 busy page with `Retry-After` instead of queueing on",
+    )
+    login_max_failures: int = setting(
+        LIMITS,
+        None,
+        "5",
+        whole(1, 10**6),
+        "failed logins for one account within the window before its logins are refused (429)",
+    )
+    login_max_failures_ip: int = setting(
+        LIMITS, None, "30", whole(1, 10**6), "the same per client address"
+    )
+    login_failure_window: int = setting(
+        LIMITS, None, "900", whole(1, 10**7), "seconds over which failed logins are counted"
+    )
+    uploads_per_hour: int = setting(
+        LIMITS,
+        None,
+        "100",
+        whole(1, 10**6),
+        "pictures one account may upload in an hour, posted or not; past it a 429",
+    )
+    upload_bytes_per_hour: int = setting(
+        LIMITS,
+        None,
+        "209715200",
+        whole(1024, 10**12),
+        "bytes of pictures one account may upload in an hour (200 MiB), posted or not",
+    )
+
+    env: str = setting(
+        DEPLOYMENT,
+        None,
+        "development",
+        choice("development", "production"),
+        "`production` refuses to start on SQLite, SQL sessions, generated secrets, local "
+        "pictures or debug, unless `SNS_PRODUCTION_ALLOW` names them",
+    )
+    production_allow: frozenset[str] = setting(
+        DEPLOYMENT,
+        None,
+        "",
+        risks,
+        "what `SNS_ENV=production` accepts anyway, comma-separated: "
+        + ", ".join(f"`{name}`" for name in PRODUCTION_RISKS),
+    )
+    trusted_proxies: tuple[Network, ...] = setting(
+        DEPLOYMENT,
+        None,
+        "127.0.0.1",
+        networks,
+        "comma-separated proxies whose `X-Forwarded-For`/`X-Real-IP`/`X-Forwarded-Proto` "
+        "are believed; anyone else's are ignored",
+    )
+    site_hosts: frozenset[str] = setting(
+        DEPLOYMENT,
+        None,
+        "",
+        host_names,
+        "comma-separated names this site is reached at (the `Host` browsers send, any port), "
+        "e.g. `sns.example.com`; only pages asked for under them are kept by the page cache; "
+        "unset: `localhost`, `127.0.0.1`, `::1` and `SNS_HOST`",
+    )
+    # Processes and deployment (#10): docs/deploy.md, supervisord.conf. Two counts with
+    # two names (#18): what `run.py` forks, and what supervisor starts.
+    processes: int = setting(
+        DEPLOYMENT,
+        "--processes",
+        "1",
+        whole(0, 1024),
+        "processes `python run.py` forks to serve the port, each on its own `SO_REUSEPORT` "
+        "listener, restarted when they die; 0: one per CPU core",
+    )
+    supervisor_workers: int = setting(
+        DEPLOYMENT,
+        "--supervisor-workers",
+        "0",
+        whole(0, 1024),
+        "workers `python run.py supervise` has supervisor start on its one socket "
+        "(`numprocs` in supervisord.conf); 0: one per CPU core",
+    )
+    listen_fd: int | None = setting(
+        DEPLOYMENT,
+        "--fd",
+        "",
+        descriptor,
+        "serve on this inherited listening socket instead of binding host and port "
+        "(supervisor's `[fcgi-program]` passes it as 0)",
+    )
+    shutdown_grace: int = setting(
+        DEPLOYMENT,
+        None,
+        "15",
+        whole(0, 3600),
+        "seconds a stopping process (SIGTERM, SIGINT) lets requests in flight finish; "
+        "supervisor waits 5 more before SIGKILL",
+    )
+    log_to: str = setting(
+        DEPLOYMENT,
+        None,
+        "auto",
+        choice("auto", "files", "stdout"),
+        "`files`: JSON lines in the log dir, one pair of files per process; `stdout`: JSON "
+        "lines on stdout (errors on stderr too); `auto`: stdout on an inherited socket "
+        "(supervisor captures it), else files",
+    )
+    log_dir: Path | None = setting(
+        DEPLOYMENT,
+        None,
+        "",
+        optional_directory,
+        "where the JSON log files `combined.log` and `error.log` go; unset: `<data dir>/logs`",
+    )
+
+    debug: bool = setting(
+        DEVELOPMENT,
+        None,
+        "false",
+        boolean,
+        "Tornado debug mode (autoreload, tracebacks); refused in production",
+    )
+    query_count_header: bool = setting(
+        DEVELOPMENT,
+        None,
+        "false",
+        boolean,
+        "adds `X-SNS-Queries` (SQL statements the request ran) to responses, for tests "
+        "and profiling",
     )
 
     @functools.cached_property
@@ -623,14 +757,17 @@ class Settings:
         from_file: dict[str, str] = {}
         if dotenv_path and Path(dotenv_path).is_file():
             from_file = {k: v for k, v in dotenv_values(dotenv_path).items() if v is not None}
+        given = {**from_file, **environ}
+        stand_ins = _stand_ins(given)
         values: dict[str, Any] = {}
         for row in SETTINGS:
-            raw = row.default
-            raw = from_file.get(row.variable, raw)
-            raw = environ.get(row.variable, raw)
+            source, raw = row.variable, given.get(row.variable, row.default)
+            if row.variable in stand_ins:
+                old = stand_ins[row.variable]
+                source, raw = f"{old} (read as {row.variable})", given[old]
             if overrides and overrides.get(row.name) is not None:
-                raw = str(overrides[row.name])
-            values[row.name] = row.parse(row.variable, raw)
+                source, raw = row.variable, str(overrides[row.name])
+            values[row.name] = row.parse(source, raw)
         settings = cls(**values)
         settings.validate()
         return settings
@@ -701,6 +838,42 @@ class Settings:
         return Settings(**values)
 
 
+RETIRED: dict[str, dict[str, str]] = {
+    "SNS_WORKERS": {
+        "SNS_PROCESSES": "the processes `run.py --processes` forks",
+        "SNS_SUPERVISOR_WORKERS": "the workers `run.py supervise` starts",
+    },
+}
+"""Old variables still read for this release, each standing in for its new ones left unset.
+
+``SNS_WORKERS`` was both ``run.py --processes`` and supervisor's count, a different thing
+depending on the command; read as both, it keeps meaning what it meant for each (#18).
+"""
+
+
+class RetiredSetting(FutureWarning):
+    """An old variable is set: it still works for this release; the message names the new."""
+
+
+def _stand_ins(given: Mapping[str, str]) -> dict[str, str]:
+    """New variable -> the old one read in its place; warns once per old variable set."""
+    stand_ins: dict[str, str] = {}
+    for old, new in RETIRED.items():
+        if old not in given:
+            continue
+        unset = [variable for variable in new if variable not in given]
+        stand_ins.update(dict.fromkeys(unset, old))
+        now = f"read as {' and '.join(unset)}" if unset else "ignored, as its new names are set"
+        instead = " or ".join(f"{variable} for {meaning}" for variable, meaning in new.items())
+        warnings.warn(
+            f"{old} is retired and will be refused in the next release; for now it is {now}. "
+            f"Set {instead}.",
+            RetiredSetting,
+            stacklevel=3,
+        )
+    return stand_ins
+
+
 def _row(item: Field[Any]) -> Setting:
     return Setting(name=item.name, **item.metadata["setting"])
 
@@ -708,25 +881,40 @@ def _row(item: Field[Any]) -> Setting:
 SETTINGS: tuple[Setting, ...] = tuple(_row(item) for item in fields(Settings))
 
 
-def help_lines() -> list[str]:
-    """The settings as ``--help`` lists them."""
-    lines = ["settings (environment variable [flag], default: meaning); a .env file is read too:"]
-    for row in SETTINGS:
-        flag = f" [{row.flag}]" if row.flag else ""
-        default = row.default or "(unset)"
-        lines.append(f"  {row.variable}{flag}, default {default}: {row.help.replace('`', '')}")
-    return lines
+def rows_of(group: Group) -> tuple[Setting, ...]:
+    return tuple(row for row in SETTINGS if row.group is group)
 
 
-def markdown_table() -> str:
-    """The README's settings table, made from the rows (``python -m sns.settings``)."""
-    lines = ["| variable (flag) | default | meaning |", "|---|---|---|"]
-    for row in SETTINGS:
-        name = f"`{row.variable}`" + (f" (`{row.flag}`)" if row.flag else "")
-        default = f"`{row.default}`" if row.default else "unset"
-        lines.append(f"| {name} | {default} | {row.help} |")
-    return "\n".join(lines) + "\n"
+def help_text(group: Group, width: int = 96) -> str:
+    """A group's heading text in ``--help``: what the group is for, then its settings that
+    have no flag (the flagged ones follow as the group's options)."""
+    lines = textwrap.wrap(group.about, width=width)
+    for row in rows_of(group):
+        if not row.flag:
+            text = f"{row.variable} (default {row.default or 'unset'}): {row.help}"
+            lines += textwrap.wrap(
+                text.replace("`", ""),
+                width=width,
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+            )
+    return "\n".join(lines)
+
+
+def markdown_tables() -> str:
+    """The README's settings: a small heading and a table per group, made from the rows
+    (``python -m sns.settings``)."""
+    parts = []
+    for group in GROUPS:
+        lines = [f"### {group.title}", "", group.about, ""]
+        lines += ["| variable (flag) | default | meaning |", "|---|---|---|"]
+        for row in rows_of(group):
+            name = f"`{row.variable}`" + (f" (`{row.flag}`)" if row.flag else "")
+            default = f"`{row.default}`" if row.default else "unset"
+            lines.append(f"| {name} | {default} | {row.help} |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
 
 
 if __name__ == "__main__":
-    sys.stdout.write(markdown_table())
+    sys.stdout.write(markdown_tables())

@@ -31,17 +31,15 @@ STATUS_LINE = re.compile(r"^(sns:\S+)\s+(\S+)", re.MULTILINE)
 log = logging.getLogger("sns")
 
 
-def supervisor_environment(
-    settings: Settings, *, workers_given: bool, environ: Mapping[str, str]
-) -> dict[str, str]:
+def supervisor_environment(settings: Settings, *, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment supervisord (and through it every worker) runs with."""
-    workers = settings.workers if workers_given and settings.workers else os.cpu_count() or 1
+    workers = settings.supervisor_workers or os.cpu_count() or 1
     run_dir = Path(environ.get("SNS_RUN_DIR") or settings.data_dir / "run")
     env = dict(environ)
     env.update(
         SNS_HOST=settings.host,
         SNS_PORT=str(settings.port),
-        SNS_WORKERS=str(workers),
+        SNS_SUPERVISOR_WORKERS=str(workers),
         SNS_STOP_WAIT=str(settings.shutdown_grace + STOP_MARGIN),
         SNS_RUN_DIR=str(run_dir),
         SNS_LOG_DIR=str(settings.logs_dir),
@@ -62,13 +60,13 @@ def supervisor_command(name: str) -> str:
     return found
 
 
-def supervise(settings: Settings, *, workers_given: bool) -> int:
+def supervise(settings: Settings) -> int:
     """Migrate, then become supervisord in the foreground; returns only on failure."""
     from sns.db import run_migrations
     from sns.logs import setup_logging
 
     setup_logging(settings.logs_dir, console=True, worker="supervise")
-    env = supervisor_environment(settings, workers_given=workers_given, environ=os.environ)
+    env = supervisor_environment(settings, environ=os.environ)
     for directory in (env["SNS_RUN_DIR"], env["SNS_LOG_DIR"]):
         Path(directory).mkdir(parents=True, exist_ok=True)
     if settings.migrate == "auto":
@@ -83,7 +81,7 @@ def supervise(settings: Settings, *, workers_given: bool) -> int:
     log.info(
         "supervisord: %s workers on http://%s:%s; control: python run.py supervise "
         "status|start|stop|restart (or %s -c %s with SNS_RUN_DIR=%s)",
-        env["SNS_WORKERS"],
+        env["SNS_SUPERVISOR_WORKERS"],
         settings.host,
         settings.port,
         supervisorctl,
@@ -110,7 +108,7 @@ def control(settings: Settings, action: str) -> int:
     so that the port always has a worker to answer (a rolling restart, which fails no
     request: tests/test_supervisor.py); a worker that is not running is just started.
     """
-    env = supervisor_environment(settings, workers_given=False, environ=os.environ)
+    env = supervisor_environment(settings, environ=os.environ)
     control_socket = Path(env["SNS_RUN_DIR"]) / "supervisor.sock"
     if not control_socket.exists():
         print(

@@ -142,7 +142,7 @@ class SupervisedSns(SnsServer):
     """``python run.py supervise``: supervisord.conf with ``workers`` workers on one port."""
 
     def __init__(self, data_dir: Path, env: dict[str, str], workers: int = 2) -> None:
-        super().__init__(data_dir, {**env, "SNS_WORKERS": str(workers)})
+        super().__init__(data_dir, {**env, "SNS_SUPERVISOR_WORKERS": str(workers)})
         self.args = ["supervise"]
         self.count = workers
 

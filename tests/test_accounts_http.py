@@ -348,3 +348,18 @@ def test_forms_without_the_xsrf_token_are_refused(server):
         xsrf=False,
     )
     assert forged.status_code == 403
+
+
+@pytest.mark.parametrize("action", ["remove", "deactivate", "nickname"])
+def test_an_unknown_account_action_is_a_400_and_changes_nothing(client: Client, action):
+    client.join(nick="staying")
+    fetched = client.post(
+        f"/account/{action}", {"password": PASSWORD}, headers={"Accept": "application/json"}
+    )
+    assert fetched.status_code == 400
+    assert fetched.json() == {"code": 400, "message": "There is no such action."}
+    page = client.post(f"/account/{action}", {"password": PASSWORD}, allow_redirects=False)
+    assert page.status_code == 400
+    assert "There is no such action." in page.text
+    home = client.get("/")
+    assert 'action="/auth/logout"' in home.text and "staying" in home.text

@@ -174,6 +174,17 @@ def test_nobody_else_can_rotate_or_delete_my_site(server, site, token):
     assert call(server, "/v2/test", token).status_code == 200
 
 
+def test_an_unknown_site_action_is_a_400_and_deletes_nothing(server, client, site, token):
+    response = client.post(f"/developers/domain/{site['id']}/remove", headers=JSON)
+    assert response.status_code == 400
+    assert response.json() == {"code": 400, "message": "There is no such action."}
+    page = client.post(f"/developers/domain/{site['id']}/purge", allow_redirects=False)
+    assert page.status_code == 400
+    assert "There is no such action." in page.text
+    assert site["clientSecret"] in client.get("/developers").text
+    assert call(server, "/v2/test", token).status_code == 200
+
+
 def test_deleting_the_account_stops_its_tokens(server, client, user, site, token):
     response = client.post("/account/delete", {"password": user["password"]}, allow_redirects=False)
     assert response.status_code == 302

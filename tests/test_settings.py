@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from sns.settings import SETTINGS, Settings, SettingsError, markdown_table
+from sns.settings import (
+    GROUPS,
+    SETTINGS,
+    RetiredSetting,
+    Settings,
+    SettingsError,
+    markdown_tables,
+    rows_of,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +64,8 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
         ("SNS_RATE_FREE", "0"),
         ("SNS_RATE_ANONYMOUS", "many"),
         ("SNS_WORKERS", "-1"),
+        ("SNS_PROCESSES", "-1"),
+        ("SNS_SUPERVISOR_WORKERS", "many"),
         ("SNS_LISTEN_FD", "stdin"),
         ("SNS_SHUTDOWN_GRACE", "soon"),
         ("SNS_MIGRATE", "later"),
@@ -70,8 +81,44 @@ def test_environment_beats_dotenv_beats_defaults(tmp_path):
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value):
-    with pytest.raises(SettingsError, match=variable):
-        Settings.load(environ={variable: value}, dotenv_path=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RetiredSetting)
+        with pytest.raises(SettingsError, match=variable):
+            Settings.load(environ={variable: value}, dotenv_path=None)
+
+
+def test_the_retired_sns_workers_is_read_as_both_new_counts_with_a_warning(tmp_path):
+    with pytest.warns(RetiredSetting) as warned:
+        settings = Settings.load(environ={"SNS_WORKERS": "3"}, dotenv_path=None)
+    assert (settings.processes, settings.supervisor_workers) == (3, 3)
+    message = str(warned[0].message)
+    assert "SNS_WORKERS is retired" in message
+    assert "SNS_PROCESSES" in message and "SNS_SUPERVISOR_WORKERS" in message
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("SNS_WORKERS=4\n")  # an operator's env file, not only the environment
+    with pytest.warns(RetiredSetting):
+        settings = Settings.load(environ={"SNS_SUPERVISOR_WORKERS": "2"}, dotenv_path=dotenv)
+    assert (settings.processes, settings.supervisor_workers) == (4, 2)  # the new name wins
+    with pytest.warns(RetiredSetting, match="ignored"):
+        settings = Settings.load(
+            environ={"SNS_WORKERS": "4", "SNS_PROCESSES": "1", "SNS_SUPERVISOR_WORKERS": "2"},
+            dotenv_path=None,
+        )
+    assert (settings.processes, settings.supervisor_workers) == (1, 2)
+    with pytest.warns(RetiredSetting):
+        flagged = Settings.load(
+            environ={"SNS_WORKERS": "4"}, overrides={"processes": "2"}, dotenv_path=None
+        )
+    assert (flagged.processes, flagged.supervisor_workers) == (2, 4)  # --processes wins
+
+
+def test_the_new_counts_need_no_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        settings = Settings.load(
+            environ={"SNS_PROCESSES": "2", "SNS_SUPERVISOR_WORKERS": "5"}, dotenv_path=None
+        )
+    assert (settings.processes, settings.supervisor_workers) == (2, 5)
 
 
 def test_the_sites_names_are_the_setting_or_else_loopback_and_the_listening_address():
@@ -174,11 +221,50 @@ def test_help_lists_every_variable_and_flag():
             assert setting.flag in result.stdout
 
 
-def test_readme_settings_table_is_the_one_made_from_the_rows():
+def test_help_lists_every_variable_under_its_group_heading():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "run.py"), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "100"},
+    )
+    headings = [result.stdout.index(f"\n{group.name} settings:\n") for group in GROUPS]
+    assert headings == sorted(headings)
+    ends = [*headings[1:], len(result.stdout)]
+    for group, start, end in zip(GROUPS, headings, ends, strict=True):
+        section = result.stdout[start:end]
+        for row in rows_of(group):
+            assert row.variable in section, (group.name, row.variable)
+            if row.flag:
+                assert row.flag in section, (group.name, row.flag)
+
+
+def test_readme_settings_tables_are_the_ones_made_from_the_rows():
     readme = (ROOT / "README.md").read_text()
-    assert markdown_table() in readme, "README is stale: paste `python -m sns.settings`"
+    assert markdown_tables() in readme, "README is stale: paste `python -m sns.settings`"
     for setting in SETTINGS:
         assert f"| `{setting.variable}`" in readme, setting.variable
+
+
+def test_readme_shows_each_group_under_its_own_heading_in_order():
+    settings_section = (ROOT / "README.md").read_text().split("\n## Settings\n")[1]
+    settings_section = settings_section.split("\n## ")[0]
+    headings = [settings_section.index(f"\n### {group.title}\n") for group in GROUPS]
+    assert headings == sorted(headings)
+    ends = [*headings[1:], len(settings_section)]
+    for group, start, end in zip(GROUPS, headings, ends, strict=True):
+        table = settings_section[start:end]
+        listed = [line.split("`")[1] for line in table.splitlines() if line.startswith("| `")]
+        assert listed == [row.variable for row in rows_of(group)], group.name
+
+
+def test_every_row_has_one_of_the_groups_and_every_group_has_rows():
+    assert {row.group for row in SETTINGS} == set(GROUPS)
+    assert [row.name for group in GROUPS for row in rows_of(group)] == [
+        row.name for row in SETTINGS
+    ], "keep the fields of Settings in the order of GROUPS"
 
 
 def test_every_field_of_settings_is_one_row_with_its_own_variable():

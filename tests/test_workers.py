@@ -11,12 +11,13 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pytest
 import requests
 
-from sns.settings import Settings
+from sns.settings import RetiredSetting, Settings
 from sns.supervise import supervisor_environment
 from tests.conftest import backend_env
 from tests.sns_server import ROOT, SnsServer
@@ -180,13 +181,51 @@ def test_supervise_sets_every_variable_supervisord_conf_reads(tmp_path):
         environ={"SNS_DATA_DIR": str(tmp_path), "SNS_SHUTDOWN_GRACE": "7", "SNS_PORT": "9100"},
         dotenv_path=None,
     )
-    env = supervisor_environment(settings, workers_given=False, environ={"PATH": "/usr/bin"})
+    env = supervisor_environment(settings, environ={"PATH": "/usr/bin"})
     wanted = set(re.findall(r"%\(ENV_(\w+)\)s", (ROOT / "supervisord.conf").read_text()))
     assert wanted and wanted <= set(env)
-    assert env["SNS_WORKERS"] == str(os.cpu_count())  # one per core unless told
+    assert env["SNS_SUPERVISOR_WORKERS"] == str(os.cpu_count())  # one per core unless told
     assert env["SNS_STOP_WAIT"] == "12"  # the grace and 5 s to close the pools
     assert env["SNS_PORT"] == "9100" and env["SNS_MIGRATE"] == "check"
     assert env["SNS_RUN_DIR"] == str(tmp_path / "run")
     assert env["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
-    given = Settings.load(environ={"SNS_WORKERS": "3"}, dotenv_path=None)
-    assert supervisor_environment(given, workers_given=True, environ={})["SNS_WORKERS"] == "3"
+    given = Settings.load(environ={"SNS_SUPERVISOR_WORKERS": "3"}, dotenv_path=None)
+    assert supervisor_environment(given, environ={})["SNS_SUPERVISOR_WORKERS"] == "3"
+
+
+@pytest.mark.parametrize(
+    ("environ", "supervised"),
+    [
+        ({"SNS_PROCESSES": "3"}, str(os.cpu_count())),  # run.py's count is not supervisor's
+        ({"SNS_SUPERVISOR_WORKERS": "0"}, str(os.cpu_count())),
+        ({"SNS_WORKERS": "3"}, "3"),  # an operator's old setting still counts, this release
+        ({"SNS_WORKERS": "3", "SNS_SUPERVISOR_WORKERS": "2"}, "2"),
+    ],
+)
+def test_supervisor_starts_its_own_count_of_workers(environ, supervised):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RetiredSetting)
+        settings = Settings.load(environ=environ, dotenv_path=None)
+    env = supervisor_environment(settings, environ={})
+    assert env["SNS_SUPERVISOR_WORKERS"] == supervised
+
+
+def test_supervise_refuses_processes_and_names_supervisor_workers(tmp_path):
+    result = run_py("supervise", "--processes", "3", env={"SNS_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "--supervisor-workers (SNS_SUPERVISOR_WORKERS)" in result.stderr
+    assert not (tmp_path / "run").exists()  # refused before supervisord or a migration
+
+
+def test_an_old_sns_workers_still_forks_that_many_processes_and_warns(tmp_path):
+    server = SnsServer(tmp_path / "node", {"SNS_WORKERS": "2", "SNS_SHUTDOWN_GRACE": "5"})
+    server.start()
+    try:
+        assert len(server.workers(2)) == 2
+        assert len(children(server.process.pid)) == 2
+        output = server.output()
+        assert "run.py: warning: SNS_WORKERS is retired" in output
+        assert "SNS_PROCESSES" in output and "SNS_SUPERVISOR_WORKERS" in output
+    finally:
+        server.process.send_signal(signal.SIGTERM)
+        assert server.process.wait(timeout=30) == 0

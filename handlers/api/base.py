@@ -16,6 +16,7 @@ from tornado.escape import json_encode
 from tornado.web import RequestHandler
 
 from handlers.base import BaseHandler
+from handlers.bodies import success_body
 from sns.api_clients import ApiClientService, Caller, Quota, over_quota
 from sns.api_posts import DEFAULT_LIMIT, MAX_LIMIT, ApiPage, ApiPostService, ImageUrls, post_payload
 from sns.errors import Gone, Invalid, NotFound, ServiceError, Unauthorized
@@ -223,12 +224,10 @@ class APIHandler(BaseHandler):
 
         The answer is kept (``keep_answers``) for the next call with the same key."""
         body = json_encode(
-            {
-                "code": 200,
-                "message": "ok",
-                "payload": [post_payload(post, self.image_urls) for post in page.posts],
-                "nextCursor": page.next_cursor,
-            }
+            success_body(
+                payload=[post_payload(post, self.image_urls) for post in page.posts],
+                nextCursor=page.next_cursor,
+            )
         ).encode()
         if self._answer_key is not None:
             self.services.pages.put(self.site_version, self._answer_key, KeptPage.cut(body))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handlers.api.base import APIHandler
+from handlers.bodies import success_body
 from sns.api_clients import Caller
 from sns.api_posts import post_payload
 from sns.errors import Invalid, Unauthorized
@@ -33,20 +34,15 @@ class TokenHandler(APIHandler):
             )
         await self.api_clients.release_anonymous(self.client_ip)
         self.use_quota(await self.api_clients.count_token_request(caller))
-        self.write(
-            {
-                "code": 200,
-                "message": "The token was issued.",
-                "token": self.api_clients.issue_token(caller, self.version),
-            }
-        )
+        token = self.api_clients.issue_token(caller, self.version)
+        self.write(success_body(message="The token was issued.", token=token))
 
 
 class ClaimsHandler(APIHandler):
     """GET /v2/test: the token's claims, to see what a token says."""
 
     async def get(self) -> None:
-        self.write({"code": 200, "message": "ok", "payload": self.caller.claims})
+        self.write(success_body(payload=self.caller.claims))
 
 
 class MyPostsHandler(APIHandler):
@@ -95,9 +91,7 @@ class PostCreateHandler(APIHandler):
     async def post(self) -> None:
         post = await self.api_posts.create(self.caller.user_id, self.body_argument("content") or "")
         self.set_status(201)
-        self.write(
-            {"code": 201, "message": "created", "payload": post_payload(post, self.image_urls)}
-        )
+        self.write(success_body(201, "created", payload=post_payload(post, self.image_urls)))
 
 
 def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str, str]]]:
