@@ -11,8 +11,9 @@ from tornado import httputil
 from tornado.web import HTTPError, stream_request_body
 
 from handlers.base import BaseHandler
+from resize.keys import KEY
 from sns.errors import Invalid, Unauthorized
-from sns.images import CACHE_CONTROL, KEY, ImageRefused, content_type
+from sns.images import CACHE_CONTROL, ImageRefused, content_type
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart boundaries and part headers around the file itself."""

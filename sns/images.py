@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import secrets
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -28,7 +27,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resize import core
-from resize.keys import write_atomically
+from resize.keys import KEY, NAME, name_of_key, original_key, thumb_key, write_atomically
 from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError, TooManyRequests
 from sns.ratelimit import MemoryRateLimiter, RateLimiter
@@ -37,8 +36,6 @@ from sns.workpool import JobTimeout, WorkerDied, WorkPool
 
 log = logging.getLogger("sns.images")
 
-NAME = re.compile(r"[0-9]{14}_[A-Za-z0-9_-]{16}\.(?:jpg|png|gif|webp)")
-KEY = re.compile(r"(?:original|thumb/[0-9]{1,4})/" + NAME.pattern)
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
@@ -57,21 +54,6 @@ def new_name(extension: str) -> str:
     """``<UTC time>_<16 random url-safe characters>.<ext>``: sortable, unguessable."""
     stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime())
     return f"{stamp}_{secrets.token_urlsafe(12)}.{extension}"
-
-
-def original_key(name: str) -> str:
-    return f"original/{name}"
-
-
-def thumb_key(name: str, size: int) -> str:
-    return f"thumb/{size}/{name}"
-
-
-def name_of_key(key: str) -> str | None:
-    """The picture name an object key belongs to, or None for a key that is not ours."""
-    if not KEY.fullmatch(key):
-        return None
-    return key.rsplit("/", 1)[1]
 
 
 def content_type(key: str) -> str:
@@ -341,7 +323,7 @@ class ImageService:
         return f"/img/{key}"
 
     def thumb_url(self, name: str, size: int | None = None) -> str:
-        return self.url(thumb_key(name, size or self.small))
+        return self.url(thumb_key(size or self.small, name))
 
     def original_url(self, name: str) -> str:
         return self.url(original_key(name))
@@ -481,7 +463,7 @@ class ImageService:
                 core.thumbnails, original, self.sizes, self.max_pixels
             )
             await asyncio.gather(
-                *(self.store.put(thumb_key(name, size), data) for size, data in made.items())
+                *(self.store.put(thumb_key(size, name), data) for size, data in made.items())
             )
         except (core.ImageError, ImageRefused) as exc:
             # The picture's own trouble (damaged, too slow): no traceback, no crash.
@@ -525,7 +507,7 @@ class ImageService:
         await conn.execute(delete(uploads).where(uploads.c.name == name))
 
     def keys_of(self, name: str) -> list[str]:
-        return [original_key(name), *(thumb_key(name, size) for size in self.sizes)]
+        return [original_key(name), *(thumb_key(size, name) for size in self.sizes)]
 
     async def discard(self, name: str | None) -> None:
         """After the transaction: remove a picture's objects. A failure leaves orphans,
