@@ -13,7 +13,8 @@ from tornado.web import HTTPError, stream_request_body
 from handlers.base import BaseHandler
 from resize.keys import KEY
 from sns.errors import Invalid, Unauthorized
-from sns.images import CACHE_CONTROL, ImageRefused, content_type
+from sns.image_stores import CACHE_CONTROL, content_type
+from sns.images import ImageRefused
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart boundaries and part headers around the file itself."""

@@ -381,7 +381,7 @@ async def serve(settings: Settings, listen: Listen) -> None:
             services.session_backend,
             server.max_connections,
         )
-        sweeper = asyncio.create_task(services.images.sweep_forever(settings.orphan_sweep))
+        sweeper = asyncio.create_task(services.orphans.sweep_forever(settings.orphan_sweep))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from redis.asyncio import Redis
 
@@ -16,9 +17,11 @@ from sns.api_posts import ApiPostService
 from sns.comments import CommentService
 from sns.db import Database
 from sns.follows import FollowService
+from sns.image_stores import build_image_store
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
+from sns.orphans import OrphanSweep
 from sns.pagecache import (
     KeptPage,
     NoSiteVersion,
@@ -51,6 +54,7 @@ class Services:
     likes: LikeService
     follows: FollowService
     images: ImageService
+    orphans: OrphanSweep
     kakao: KakaoLogin | None
     search: SearchService
     """Kakao login, or None when it is not configured (its pages then answer 404)."""
@@ -129,7 +133,8 @@ async def build_services(
     comments = CommentService(db)
     likes = LikeService(db)
     follows = FollowService(db)
-    images = build_image_service(settings, db, limiter)
+    image_store = build_image_store(settings)
+    images = build_image_service(settings, db, image_store, limiter)
     posts = PostService(
         db,
         comments=comments,
@@ -154,6 +159,7 @@ async def build_services(
         likes=likes,
         follows=follows,
         images=images,
+        orphans=OrphanSweep(db, image_store, orphan_age=timedelta(hours=settings.orphan_hours)),
         kakao=KakaoLogin.from_settings(settings, db, accounts),
         api_clients=ApiClientService(
             db,
