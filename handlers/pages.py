@@ -10,7 +10,8 @@ from tornado.web import HTTPError
 
 from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, PageHandler, login_required
 from sns.posts import Page
-from sns.search import Piece, parse_query
+from sns.search import parse_query
+from sns.search_index import Piece
 from sns.text import HASHTAG_RE
 
 HEALTH_TIMEOUT = 1.5  # seconds each dependency has to answer /healthz

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -38,11 +38,9 @@ from sns.follows import FollowService
 from sns.images import ImageService
 from sns.likes import LikeService
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
+from sns.search_index import SearchIndex
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post
-
-if TYPE_CHECKING:
-    from sns.search import SearchIndex
 
 PICTURE_TAKEN = "This picture is already in a post; upload it again for a new one."
 

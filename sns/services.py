@@ -36,7 +36,8 @@ from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sns.redis_store import POOL_MAX, RedisKeys, pool_size
 from sns.redis_store import connect as connect_redis
-from sns.search import SearchIndex, SearchService
+from sns.search import SearchService
+from sns.search_index import SearchIndex
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from sns.settings import Settings
 
