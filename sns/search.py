@@ -15,7 +15,8 @@ from sqlalchemy import delete, exists, func, select
 
 from sns.db import Database
 from sns.errors import Invalid
-from sns.posts import POST_COLUMNS, Page, PostService
+from sns.post_queries import POST_COLUMNS
+from sns.posts import Page, PostService
 from sns.schema import posts, search_terms, users
 from sns.search_index import (
     BODY_TERM,
