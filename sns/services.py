@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -63,7 +64,8 @@ class Services:
     api_posts: ApiPostService
     site_version: SiteVersion
     pages: VersionedCache[KeptPage]
-    """Pages drawn in this process, kept until the site version moves."""
+    """Pages and API answers drawn in this process, kept until the site version moves
+    (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
     """Users read in this process, kept like pages: a session costs no user lookup."""
 
@@ -148,6 +150,15 @@ async def build_services(
     search = SearchService(db, posts=posts)
     site_version = choose_site_version(db, redis, keys)
     db.after_commit.append(site_version.bump)
+    # Every per-process cache, each emptied when the site version moves: answers drawn
+    # (pages and the API's lists, one budget), and rows read (users, sites and origins).
+    keep = settings.page_cache_bytes > 0
+    ttl = settings.page_cache_ttl
+    pages: VersionedCache[KeptPage] = VersionedCache(
+        settings.page_cache_bytes, ttl, size=len, key_size=entry_size
+    )
+    known_users: VersionedCache[User] = VersionedCache(10_000 if keep else 0, ttl)
+    known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
     return Services(
         settings=settings,
         db=db,
@@ -169,17 +180,13 @@ async def build_services(
             rate_free=settings.rate_free,
             rate_premium=settings.rate_premium,
             rate_anonymous=settings.rate_anonymous,
-            keep_sites=settings.page_cache_bytes > 0,
+            known=known_sites,
         ),
         api_posts=ApiPostService(db, posts, search),
         search=search,
         site_version=site_version,
-        pages=VersionedCache(
-            settings.page_cache_bytes, settings.page_cache_ttl, size=len, key_size=entry_size
-        ),
-        known_users=VersionedCache(
-            10_000 if settings.page_cache_bytes else 0, settings.page_cache_ttl
-        ),
+        pages=pages,
+        known_users=known_users,
     )
 
 
