@@ -8,7 +8,8 @@ from typing import Any
 from tornado.escape import url_escape
 from tornado.web import HTTPError
 
-from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, PageHandler, login_required
+from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, login_required
+from handlers.page import PageHandler
 from sns.posts import Page
 from sns.search import parse_query
 from sns.search_index import Piece
