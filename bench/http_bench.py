@@ -68,7 +68,7 @@ from sns.schema import (
     search_terms,
     users,
 )
-from sns.search import index_rows
+from sns.search_index import index_rows
 from tests.services import (
     MariaDBServer,
     RedisServer,

@@ -54,7 +54,8 @@ from sns.schema import (
     search_terms,
     users,
 )
-from sns.search import BODY_TERM, SearchIndex, SearchService, index_rows
+from sns.search import SearchService
+from sns.search_index import BODY_TERM, SearchIndex, index_rows
 from tests.sns_server import Client, SnsServer
 
 HERE = Path(__file__).resolve().parent

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.search import make_post, seed, services, vocabulary
 from sns.db import Database
 from sns.schema import search_terms
-from sns.search import index_rows
+from sns.search_index import index_rows
 
 
 async def run(url: str, n_posts: int, rounds: int) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.base import PageHandler, login_required
+from handlers.base import login_required
+from handlers.page import PageHandler
 from sns.errors import Invalid, ServiceError
 
 

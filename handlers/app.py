@@ -13,7 +13,8 @@ import tornado.web
 
 from handlers import account, auth, developers, images, kakao, pages, posts, social
 from handlers.api import api_routes
-from handlers.base import NotFoundHandler, StaticHandler
+from handlers.headers import StaticHandler
+from handlers.page import NotFoundHandler
 from handlers.ui import ui_methods
 from sns.logs import log_request
 from sns.services import Services

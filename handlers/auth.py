@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.base import PageHandler
+from handlers.page import PageHandler
 from sns.errors import ServiceError
 
 

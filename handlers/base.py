@@ -1,11 +1,11 @@
-"""Handlers in layers, as JupyterHub does.
+"""Handlers in layers, as JupyterHub does; this is the bottom one.
 
 ``BaseHandler``: who is asking (the session cookie -> ``current_user``), the headers every
 answer carries, the services as read-only properties, and one mapping of service errors to
-statuses; its errors are ``{code, message}`` JSON. ``PageHandler`` adds what only HTML pages
-need: the layout's context, the sidebar's counts (fetched only when a page is drawn, so a
-fetch POST never pays for them), forms refused with the user's input, and HTML error pages.
-The API's handler will replace the cookie with a JWT by overriding ``authenticate``.
+statuses; its errors are ``{code, message}`` JSON. On top of it: ``CachingHandler``
+(``handlers.cache``), then ``PageHandler`` (``handlers.page``) for HTML pages and
+``APIHandler`` (``handlers.api.base``), which replaces the cookie with a JWT by overriding
+``authenticate``.
 """
 
 from __future__ import annotations
@@ -14,20 +14,17 @@ import functools
 import inspect
 import json
 import logging
-import os
-import traceback
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from http import HTTPStatus
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode
 
 import tornado.locale
-from tornado import escape
 from tornado.concurrent import Future
-from tornado.web import HTTPError, RequestHandler, StaticFileHandler
+from tornado.web import HTTPError, RequestHandler
 
+from handlers.headers import HSTS, PRIVATE, set_common_headers
 from sns import sessions as session_backends
 from sns.accounts import AccountService, User
 from sns.comments import CommentService
@@ -40,16 +37,17 @@ from sns.errors import (
     Unavailable,
     is_outage,
 )
-from sns.follows import FollowCounts, FollowService
+from sns.follows import FollowService
 from sns.images import ImageService
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
-from sns.net import client_ip, is_site_host, is_trusted, safe_next_url
-from sns.pagecache import KeptPage, new_placeholder, version_and_session
+from sns.net import client_ip, is_trusted, safe_next_url
+from sns.pagecache import version_and_session
 from sns.posts import PostService
 from sns.services import Services
 from sns.sessions import SessionStore
 from sns.settings import Settings
+from sns.statements import StatementTally, start_counting
 from sns.text import positive_int
 from sns.xsrf import is_session_token, session_token
 
@@ -58,24 +56,6 @@ log = logging.getLogger("sns.handlers")
 SESSION_COOKIE = "sid"
 LOCALE_COOKIE = "locale"
 SUPPORTED_LOCALES = ("en_US", "ko_KR")
-HSTS = "max-age=15552000; includeSubDomains"  # 180 days, sent only over HTTPS
-PRIVATE = "private, no-store"  # what a logged-in person sees is theirs alone
-
-
-@functools.cache
-def content_security_policy(image_origin: str | None = None) -> str:
-    """helmet's policy; pictures may also come from the bucket's public URL when set."""
-    images = "img-src 'self' data:" + (f" {image_origin}" if image_origin else "")
-    return "; ".join(
-        (
-            "default-src 'self'",
-            images,
-            "object-src 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        )
-    )
 
 
 _DEFAULT_MESSAGES = {
@@ -88,41 +68,17 @@ _DEFAULT_MESSAGES = {
 }
 
 
-def set_common_headers(handler: RequestHandler) -> None:
-    """Headers every response carries, pages and static files alike (helmet's set)."""
-    handler.set_header("X-SNS-Worker", str(os.getpid()))  # read per call: workers fork
-    handler.set_header("X-Content-Type-Options", "nosniff")
-    handler.set_header("X-Frame-Options", "DENY")
-    handler.set_header("Referrer-Policy", "strict-origin-when-cross-origin")
-    handler.set_header("Cross-Origin-Opener-Policy", "same-origin")
-    services = handler.settings.get("services")
-    origin = services.images.origin if services is not None else None
-    handler.set_header("Content-Security-Policy", content_security_policy(origin))
-    handler.clear_header("Server")
-
-
-def _phrase(status_code: int) -> str:
-    try:
-        return HTTPStatus(status_code).phrase
-    except ValueError:
-        return "Error"
-
-
-class StaticHandler(StaticFileHandler):
-    """Static files with the same headers as pages."""
-
-    def set_default_headers(self) -> None:
-        set_common_headers(self)
-
-
 class BaseHandler(RequestHandler):
-    """Every handler's parent; only Tornado's documented hooks are overridden."""
+    """Every handler's parent. Tornado's documented hooks, plus two it does not document
+    as hooks: ``set_cookie`` (every cookie, Tornado's ``_xsrf`` too, is Secure over HTTPS)
+    and ``finish`` (adds ``X-SNS-Queries``); ``CachingHandler`` also overrides ``finish``
+    and ``xsrf_token`` to keep drawn pages and fill in each reader's token."""
 
     session_id: str | None = None
     _session_xsrf: tuple[str, bytes] | None = None
     site_version: int | None = None
     """The site version read for this request (None: not read, or nothing is cached)."""
-    _statements_at_start = 0
+    _statements: StatementTally | None = None
 
     # -- services, read-only -------------------------------------------------------------
 
@@ -175,7 +131,7 @@ class BaseHandler(RequestHandler):
 
     async def prepare(self) -> None:
         """Find out who is asking before the method runs (``get_current_user`` cannot await)."""
-        self._statements_at_start = self.db.statement_count
+        self._statements = start_counting()
         self.current_user = await self.authenticate()
         if self.current_user:
             self.set_header("Cache-Control", PRIVATE)
@@ -274,12 +230,6 @@ class BaseHandler(RequestHandler):
     def site_url(self) -> str:
         """This site's origin as the browser sees it, e.g. ``https://sns.example.com``."""
         return f"{self.scheme}://{self.request.host}"
-
-    @property
-    def for_this_site(self) -> bool:
-        """Whether the request's ``Host`` names this site (``SNS_SITE_HOSTS``): only then
-        is an answer kept for others."""
-        return is_site_host(self.request.host, self.config.site_host_names)
 
     def _set_session_cookie(self, session_id: str) -> None:
         self.set_signed_cookie(
@@ -385,10 +335,8 @@ class BaseHandler(RequestHandler):
             raise HTTPError(403, "XSRF token not of this session")
 
     def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
-        if self.config.query_count_header and not self._headers_written:
-            self.set_header(
-                "X-SNS-Queries", str(self.db.statement_count - self._statements_at_start)
-            )
+        if self.config.query_count_header and not self._headers_written and self._statements:
+            self.set_header("X-SNS-Queries", str(self._statements.count))
         return super().finish(chunk)
 
     # -- input -------------------------------------------------------------------------
@@ -473,126 +421,6 @@ class BaseHandler(RequestHandler):
         self.finish(json.dumps(body))
 
 
-class PageHandler(BaseHandler):
-    """What only HTML pages need: the layout, the sidebar, refused forms, error pages.
-
-    A handler with ``cache_pages = True`` has its GET answers kept (``Services.pages``)
-    and served again to the same reader, for the same URL, host, scheme and language,
-    until the site version moves; only for a ``Host`` of this site (``for_this_site``).
-    Such a page is drawn with a random placeholder for the XSRF token and kept cut at it
-    (``KeptPage``): each answer gets its reader's own token there and nowhere else, so
-    nothing anyone wrote is ever changed.
-    """
-
-    follow_counts: FollowCounts | None = None
-    cache_pages = False
-    _page_key: tuple[object, ...] | None = None
-    _placeholder: bytes | None = None
-
-    async def prepare(self) -> None:
-        await super().prepare()
-        if not self.cache_pages or self.request.method != "GET" or self._finished:
-            return
-        if not self.for_this_site:
-            return
-        if self.site_version is None:
-            self.site_version = await self.services.site_version.current()
-        if self.site_version is None:
-            return
-        request = self.request
-        key = (request.uri, request.host, self.scheme, self.locale.code, self.viewer_id)
-        page = self.services.pages.get(self.site_version, key)
-        if page is not None:  # served, not stored again: its age stays its own
-            await self.finish(page.fill(self._escaped_xsrf_token()))
-            return
-        self._page_key, self._placeholder = key, new_placeholder()
-
-    def _escaped_xsrf_token(self) -> bytes:
-        return escape.xhtml_escape(self.xsrf_token).encode()
-
-    @property
-    def xsrf_token(self) -> bytes:
-        """While a page that will be kept is drawn, its placeholder: each answer fills in
-        its reader's token (``finish``), so no reader is ever served another's."""
-        if self._placeholder is not None:
-            return self._placeholder
-        return super().xsrf_token
-
-    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
-        key, self._page_key = self._page_key, None
-        placeholder, self._placeholder = self._placeholder, None
-        if key is not None and isinstance(chunk, bytes):
-            page = KeptPage.cut(chunk, placeholder)
-            if self.get_status() == 200 and not self._write_buffer:
-                self.services.pages.put(self.site_version, key, page)
-            chunk = page.fill(self._escaped_xsrf_token())
-        return super().finish(chunk)
-
-    def get_template_namespace(self) -> dict[str, Any]:
-        namespace = super().get_template_namespace()
-        uri = self.request.uri if self.request.method == "GET" else "/"
-        namespace.update(
-            follow_counts=self.follow_counts,
-            kakao_login=self.kakao is not None,
-            max_image_bytes=self.images.max_bytes,
-            locales=SUPPORTED_LOCALES,
-            this_url=uri,
-            next_url=uri,
-            hashtag=None,
-            search_query=None,
-            form={},
-            error=None,
-            field=None,
-        )
-        return namespace
-
-    async def render_page(self, template: str, **values: Any) -> None:
-        """Draw a page in the layout; the sidebar's counts are fetched here, not before."""
-        if self.current_user and self.follow_counts is None:
-            self.follow_counts = await self.follows.counts(self.current_user.id)
-        self.render(template, **values)
-
-    async def refuse(self, error: ServiceError, template: str, **values: Any) -> None:
-        """Show the form again with what the user typed and why it was refused.
-
-        A fetch call gets the error as JSON instead (raised on to ``write_error``).
-        """
-        if self.wants_json():
-            raise error
-        self.set_status(self.status_for(error))
-        await self.render_page(template, error=self.tr(error), field=error.field, **values)
-
-    def answer(self, payload: dict[str, Any], *, status: int = 200, default: str = "/") -> None:
-        """The end of an action: JSON for fetch calls, else back to the page it came from."""
-        if self.wants_json():
-            self.set_status(status)
-            self.write({"code": status, "message": "ok", "payload": payload})
-            return
-        self.redirect_to_next(default)
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        if self.wants_json():
-            super().write_error(status_code, **kwargs)
-            return
-        exc_info = kwargs.get("exc_info")
-        self.error_headers(exc_info[1] if exc_info else None)
-        trace = None
-        if self.settings.get("serve_traceback") and exc_info and status_code >= 500:
-            trace = "".join(traceback.format_exception(*exc_info))
-        try:
-            html = self.render_string(
-                "error.html",
-                status_code=status_code,
-                title=self.locale.translate(_phrase(status_code)),
-                message=self.error_message(status_code, exc_info[1] if exc_info else None),
-                traceback=trace,
-            )
-        except Exception:
-            log.exception("the error page itself failed")
-            html = f"<!doctype html><title>{status_code}</title><h1>{status_code}</h1>".encode()
-        self.finish(html)
-
-
 Method = Callable[..., Awaitable[None]]
 
 
@@ -611,11 +439,3 @@ def login_required(method: Method) -> Method:
         raise Unauthorized("Please log in first.")
 
     return wrapper
-
-
-class NotFoundHandler(PageHandler):
-    """Every path no route matches: the 404 page."""
-
-    async def prepare(self) -> None:
-        await super().prepare()
-        raise HTTPError(404)

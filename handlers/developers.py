@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.base import PageHandler, login_required
+from handlers.base import login_required
+from handlers.page import PageHandler
 from handlers.paths import ROW_ID
 from sns.api_clients import TIERS, ApiClientService, Site
 from sns.errors import Invalid, ServiceError

@@ -12,8 +12,11 @@ from tornado.web import HTTPError, stream_request_body
 
 from handlers.base import BaseHandler
 from handlers.bodies import success_body
+from resize.keys import KEY
 from sns.errors import Invalid, Unauthorized
-from sns.images import CACHE_CONTROL, KEY, ImageRefused, content_type
+from sns.image_stores import CACHE_CONTROL, content_type
+from sns.images import ImageRefused
+from sns.statements import start_counting
 
 MULTIPART_OVERHEAD = 64 * 1024
 """Room for the multipart boundaries and part headers around the file itself."""
@@ -88,7 +91,7 @@ class ImageFileHandler(BaseHandler):
 
     async def prepare(self) -> None:
         """Pictures are the same for everyone: no session lookup, no private caching."""
-        self._statements_at_start = self.db.statement_count
+        self._statements = start_counting()
 
     async def get(self, key: str) -> None:
         if not KEY.fullmatch(key):

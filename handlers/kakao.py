@@ -14,7 +14,7 @@ import secrets
 
 from tornado.web import HTTPError
 
-from handlers.base import PageHandler
+from handlers.page import PageHandler
 from sns.errors import Invalid, ServiceError, Unauthorized
 from sns.kakao import KakaoLogin
 

@@ -8,10 +8,12 @@ from typing import Any
 from tornado.escape import url_escape
 from tornado.web import HTTPError
 
-from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, PageHandler, login_required
+from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, login_required
+from handlers.page import PageHandler
 from handlers.paths import ROW_ID
 from sns.posts import Page
-from sns.search import Piece, parse_query
+from sns.search import parse_query
+from sns.search_index import Piece
 from sns.text import HASHTAG_RE
 
 HEALTH_TIMEOUT = 1.5  # seconds each dependency has to answer /healthz

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from handlers.base import PageHandler, login_required
+from handlers.base import login_required
+from handlers.page import PageHandler
 from handlers.pages import TimelineHandler
 from handlers.paths import ROW_ID
 from sns.errors import ServiceError

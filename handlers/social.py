@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from handlers.base import PageHandler, login_required
+from handlers.base import login_required
+from handlers.page import PageHandler
 from handlers.paths import ROW_ID
 from sns.comments import CommentView
 from sns.times import iso_utc

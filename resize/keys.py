@@ -8,6 +8,7 @@ app's variable names, with the same rules.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,8 +36,26 @@ def name_of(key: str) -> str | None:
     return name
 
 
+NAME = re.compile(r"[0-9]{14}_[A-Za-z0-9_-]{16}\.(?:jpg|png|gif|webp)")
+"""A picture's name as the app makes it: ``<UTC time>_<16 url-safe characters>.<ext>``."""
+KEY = re.compile(r"(?:original|thumb/[0-9]{1,4})/" + NAME.pattern)
+"""Every key the app itself writes; anything else in a store is not ours."""
+
+
+def original_key(name: str) -> str:
+    return f"{ORIGINAL_PREFIX}{name}"
+
+
 def thumb_key(size: int, name: str) -> str:
     return f"{THUMB_PREFIX}{size}/{name}"
+
+
+def name_of_key(key: str) -> str | None:
+    """The picture name of one of the app's keys (original or thumbnail), or None for a
+    key that is not ours. Stricter than ``name_of``, which takes any original's key."""
+    if not KEY.fullmatch(key):
+        return None
+    return key.rsplit("/", 1)[1]
 
 
 def parse_sizes(raw: str, what: str = "SNS_THUMB_SIZES") -> tuple[int, ...]:

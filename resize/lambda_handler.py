@@ -28,6 +28,7 @@ from resize.keys import (
     env_max_pixels,
     env_sizes,
     name_of,
+    original_key,
     thumb_key,
 )
 from resize.s3 import S3Options, make_client
@@ -134,7 +135,7 @@ def fail(result: Result, bucket: str, key: str, reason: str, message: str) -> No
 
 def make_thumbnails(client: Any, bucket: str, name: str, settings: HandlerSettings) -> list[str]:
     """Read ``original/<name>``, write ``thumb/<size>/<name>`` for every size; the keys."""
-    response = client.get_object(Bucket=bucket, Key=f"original/{name}")
+    response = client.get_object(Bucket=bucket, Key=original_key(name))
     with response["Body"] as body:
         if int(response.get("ContentLength", 0)) > MAX_OBJECT_BYTES:
             raise core.ImageError(

@@ -72,7 +72,7 @@ async def serve(settings: Settings, build: Build, listen: Listen) -> None:
         )
         for advice in settings.advice():
             log.warning("%s", advice)
-        sweeper = asyncio.create_task(services.images.sweep_forever(settings.orphan_sweep))
+        sweeper = asyncio.create_task(services.orphans.sweep_forever(settings.orphan_sweep))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):

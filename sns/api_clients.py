@@ -185,7 +185,7 @@ class ApiClientService:
         rate_free: int = 60,
         rate_premium: int = 1000,
         rate_anonymous: int = 30,
-        keep_sites: bool = True,
+        known: VersionedCache[Any] | None = None,
     ) -> None:
         if not jwt_secret:
             raise ValueError("the API needs a JWT secret")
@@ -194,9 +194,10 @@ class ApiClientService:
         self.jwt_secret = jwt_secret
         self.limits = {"free": rate_free, "premium": rate_premium}
         self.rate_anonymous = rate_anonymous
-        # Site rows and registered origins as read at one site version: a changed secret,
-        # a deleted site or account is a write, which moves the version on.
-        self.known: VersionedCache[Any] = VersionedCache(10_000 if keep_sites else 0, ttl=60)
+        # Site rows and registered origins as read at one site version (``build_services``
+        # makes the cache): a changed secret, a deleted site or account is a write, which
+        # moves the version on. None: nothing is kept.
+        self.known: VersionedCache[Any] = known if known is not None else VersionedCache(0, 0)
 
     # -- sites ---------------------------------------------------------------------------
 

@@ -18,8 +18,7 @@ from sqlalchemy import ColumnElement, Select
 from sns import text
 from sns.db import Database
 from sns.errors import NotFound
-from sns.posts import (
-    PostService,
+from sns.post_queries import (
     author_posts,
     hashtag_id,
     hashtag_posts,
@@ -27,6 +26,7 @@ from sns.posts import (
     newest_first,
     visible_posts,
 )
+from sns.posts import PostService
 from sns.schema import likes, post_hashtags, posts
 from sns.search import SearchService
 from sns.times import iso_utc

@@ -163,11 +163,10 @@ async def images(settings: Settings, action: str, dry_run: bool, yes: bool) -> i
         return 2
     services = await build_services(settings)
     try:
-        store = services.images
         if action == "usage":
-            usage = await store.usage()
+            usage = await services.orphans.usage()
         else:
-            usage = await store.clean(dry_run=dry_run)
+            usage = await services.orphans.clean(dry_run=dry_run)
     finally:
         await services.close()
     where = f"s3://{settings.s3_bucket}" if settings.s3_bucket else settings.data_dir / "images"

@@ -1,45 +1,36 @@
-"""Pictures: where they are kept, who may use them, and what is left over.
+"""Pictures: uploads, who may use them, their URLs, and the pool that cleans them.
 
 A picture is known by its *name*, ``<time>_<random>.<ext>``, made here and never from the
-client's file name. Its objects are ``original/<name>`` and ``thumb/<size>/<name>`` in an
-image store: a folder in the data dir (the embedded default) or an S3 bucket. A post
-carries at most one name (``posts.img``, unique), and only one its own author uploaded
-(``uploads``). Objects that no post uses are orphans: removed once they are older than
-``SNS_ORPHAN_HOURS``, by ``python run.py images clean`` or the server's periodic sweep.
+client's file name. Its objects are ``original/<name>`` and ``thumb/<size>/<name>``
+(``resize.keys``) in an image store (``sns.image_stores``). A post carries at most one
+name (``posts.img``, unique), and only one its own author uploaded (``uploads``). Objects
+that no post uses are orphans, for ``sns.orphans`` to remove.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
-import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, timedelta
-from pathlib import Path
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resize import core
-from resize.keys import write_atomically
+from resize.keys import NAME, name_of_key, original_key, thumb_key
 from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError, TooManyRequests
+from sns.image_stores import ImageStore
 from sns.ratelimit import MemoryRateLimiter, RateLimiter
 from sns.schema import posts, uploads
 from sns.workpool import JobTimeout, WorkerDied, WorkPool
 
 log = logging.getLogger("sns.images")
-
-NAME = re.compile(r"[0-9]{14}_[A-Za-z0-9_-]{16}\.(?:jpg|png|gif|webp)")
-KEY = re.compile(r"(?:original|thumb/[0-9]{1,4})/" + NAME.pattern)
-CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 class ImageRefused(ServiceError):
@@ -59,223 +50,6 @@ def new_name(extension: str) -> str:
     return f"{stamp}_{secrets.token_urlsafe(12)}.{extension}"
 
 
-def original_key(name: str) -> str:
-    return f"original/{name}"
-
-
-def thumb_key(name: str, size: int) -> str:
-    return f"thumb/{size}/{name}"
-
-
-def name_of_key(key: str) -> str | None:
-    """The picture name an object key belongs to, or None for a key that is not ours."""
-    if not KEY.fullmatch(key):
-        return None
-    return key.rsplit("/", 1)[1]
-
-
-def content_type(key: str) -> str:
-    return core.CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
-
-
-@dataclass(frozen=True)
-class StoredObject:
-    key: str
-    size: int
-    modified: float
-    """Seconds since the epoch."""
-
-
-class ImageStore(Protocol):
-    """Where the bytes are: a local folder or a bucket; keys are ``original/...``/``thumb/...``."""
-
-    async def put(self, key: str, data: bytes) -> None: ...
-
-    async def get(self, key: str) -> bytes | None:
-        """The object's bytes, or None when there is no such object."""
-
-    async def delete(self, keys: Iterable[str]) -> None:
-        """Remove the objects; keys that do not exist are no error."""
-
-    def objects(self) -> AsyncIterator[StoredObject]:
-        """Every object in the store, in no particular order."""
-
-    async def close(self) -> None: ...
-
-
-class LocalImageStore:
-    """Files under one folder; each written to a temporary name, then renamed into place."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def _path(self, key: str) -> Path:
-        if not KEY.fullmatch(key):
-            raise ValueError(f"not an image key: {key!r}")
-        return self.root / key
-
-    async def put(self, key: str, data: bytes) -> None:
-        await asyncio.to_thread(write_atomically, self._path(key), data)
-
-    async def get(self, key: str) -> bytes | None:
-        path = self._path(key)
-
-        def read() -> bytes | None:
-            try:
-                return path.read_bytes()
-            except FileNotFoundError:
-                return None
-
-        return await asyncio.to_thread(read)
-
-    async def delete(self, keys: Iterable[str]) -> None:
-        paths = [self._path(key) for key in keys]
-
-        def remove() -> None:
-            for path in paths:
-                path.unlink(missing_ok=True)
-
-        await asyncio.to_thread(remove)
-
-    async def objects(self) -> AsyncIterator[StoredObject]:
-        def walk() -> list[StoredObject]:
-            found = []
-            for path in self.root.rglob("*"):
-                key = path.relative_to(self.root).as_posix()
-                if path.is_file() and KEY.fullmatch(key):
-                    stat = path.stat()
-                    found.append(StoredObject(key, stat.st_size, stat.st_mtime))
-            return found
-
-        for item in await asyncio.to_thread(walk):
-            yield item
-
-    async def close(self) -> None:
-        return None
-
-
-class S3ImageStore:
-    """A bucket on S3 or any S3-compatible store, through aiobotocore.
-
-    No ACL header is ever sent (R2, B2 and MinIO refuse them; buckets stay private).
-    Credentials come from the usual AWS chain (environment, profile, instance role).
-    """
-
-    def __init__(
-        self, bucket: str, *, region: str = "", endpoint_url: str = "", path_style: bool = False
-    ) -> None:
-        self.bucket = bucket
-        self.region = region or None
-        self.endpoint_url = endpoint_url or None
-        self.path_style = path_style
-        self._stack = contextlib.AsyncExitStack()
-        self._client: Any = None
-        self._lock = asyncio.Lock()
-
-    async def _s3(self) -> Any:
-        if self._client is None:
-            async with self._lock:
-                if self._client is None:
-                    from aiobotocore.config import AioConfig  # type: ignore[import-untyped]
-                    from aiobotocore.session import get_session  # type: ignore[import-untyped]
-
-                    config = AioConfig(
-                        s3={"addressing_style": "path" if self.path_style else "auto"},
-                        connect_timeout=5,
-                        read_timeout=30,
-                        retries={"max_attempts": 3, "mode": "standard"},
-                    )
-                    self._client = await self._stack.enter_async_context(
-                        get_session().create_client(
-                            "s3",
-                            region_name=self.region,
-                            endpoint_url=self.endpoint_url,
-                            config=config,
-                        )
-                    )
-        return self._client
-
-    async def put(self, key: str, data: bytes) -> None:
-        s3 = await self._s3()
-        await s3.put_object(
-            Bucket=self.bucket,
-            Key=key,
-            Body=data,
-            ContentType=content_type(key),
-            CacheControl=CACHE_CONTROL,
-        )
-
-    async def get(self, key: str) -> bytes | None:
-        s3 = await self._s3()
-        try:
-            answer = await s3.get_object(Bucket=self.bucket, Key=key)
-        except s3.exceptions.NoSuchKey:
-            return None
-        async with answer["Body"] as body:
-            data: bytes = await body.read()
-        return data
-
-    async def delete(self, keys: Iterable[str]) -> None:
-        s3 = await self._s3()
-        batch = list(keys)
-        for start in range(0, len(batch), 1000):
-            objects = [{"Key": key} for key in batch[start : start + 1000]]
-            await s3.delete_objects(Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True})
-
-    async def objects(self) -> AsyncIterator[StoredObject]:
-        s3 = await self._s3()
-        paginator = s3.get_paginator("list_objects_v2")
-        for prefix in ("original/", "thumb/"):
-            async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    yield StoredObject(
-                        item["Key"], int(item["Size"]), item["LastModified"].timestamp()
-                    )
-
-    async def close(self) -> None:
-        await self._stack.aclose()
-        self._client = None
-
-
-@dataclass
-class Usage:
-    """What the store holds, by kind; orphans are objects no post uses."""
-
-    originals: int = 0
-    original_bytes: int = 0
-    thumbnails: int = 0
-    thumbnail_bytes: int = 0
-    orphans: int = 0
-    orphan_bytes: int = 0
-    removable: int = 0
-    removable_bytes: int = 0
-    other: int = 0
-    other_bytes: int = 0
-    removable_keys: list[str] = field(default_factory=list, repr=False)
-
-    @property
-    def objects(self) -> int:
-        return self.originals + self.thumbnails + self.other
-
-    @property
-    def bytes(self) -> int:
-        return self.original_bytes + self.thumbnail_bytes + self.other_bytes
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "objects": self.objects,
-            "bytes": self.bytes,
-            "originals": self.originals,
-            "original_bytes": self.original_bytes,
-            "thumbnails": self.thumbnails,
-            "thumbnail_bytes": self.thumbnail_bytes,
-            "orphans": self.orphans,
-            "orphan_bytes": self.orphan_bytes,
-            "removable": self.removable,
-            "removable_bytes": self.removable_bytes,
-        }
-
-
 @dataclass(frozen=True)
 class Uploaded:
     """An accepted upload: its name and the URLs a page or a client shows."""
@@ -292,7 +66,7 @@ UPLOAD_WINDOW = 3600
 
 
 class ImageService:
-    """Uploads, their owners, their URLs, and the sweep of what no post uses."""
+    """Uploads, their owners and their URLs; thumbnails made in a process pool."""
 
     def __init__(
         self,
@@ -304,7 +78,6 @@ class ImageService:
         max_bytes: int,
         inline_resize: bool,
         public_url: str = "",
-        orphan_age: timedelta = timedelta(hours=24),
         pool_size: int = 0,
         job_seconds: float = 30.0,
         limiter: RateLimiter | None = None,
@@ -318,7 +91,6 @@ class ImageService:
         self.max_bytes = max_bytes
         self.inline_resize = inline_resize
         self.public_url = public_url.rstrip("/")
-        self.orphan_age = orphan_age
         self._pool_size = pool_size or min(2, os.cpu_count() or 1)
         self.job_seconds = job_seconds
         self._pool: WorkPool | None = None
@@ -341,7 +113,7 @@ class ImageService:
         return f"/img/{key}"
 
     def thumb_url(self, name: str, size: int | None = None) -> str:
-        return self.url(thumb_key(name, size or self.small))
+        return self.url(thumb_key(size or self.small, name))
 
     def original_url(self, name: str) -> str:
         return self.url(original_key(name))
@@ -481,7 +253,7 @@ class ImageService:
                 core.thumbnails, original, self.sizes, self.max_pixels
             )
             await asyncio.gather(
-                *(self.store.put(thumb_key(name, size), data) for size, data in made.items())
+                *(self.store.put(thumb_key(size, name), data) for size, data in made.items())
             )
         except (core.ImageError, ImageRefused) as exc:
             # The picture's own trouble (damaged, too slow): no traceback, no crash.
@@ -525,7 +297,7 @@ class ImageService:
         await conn.execute(delete(uploads).where(uploads.c.name == name))
 
     def keys_of(self, name: str) -> list[str]:
-        return [original_key(name), *(thumb_key(name, size) for size in self.sizes)]
+        return [original_key(name), *(thumb_key(size, name) for size in self.sizes)]
 
     async def discard(self, name: str | None) -> None:
         """After the transaction: remove a picture's objects. A failure leaves orphans,
@@ -561,99 +333,6 @@ class ImageService:
             await self.discard(name)
         return len(names)
 
-    async def usage(self, now: float | None = None) -> Usage:
-        """List the store and sort every object: original, thumbnail, orphan, removable."""
-        now = time.time() if now is None else now
-        age = self.orphan_age.total_seconds()
-        listed = [item async for item in self.store.objects()]
-        names = {name for item in listed if (name := name_of_key(item.key))}
-        used: set[str] = set()
-        uploaded_at: dict[str, float] = {}
-        batch = sorted(names)
-        async with self.db.read() as conn:
-            for start in range(0, len(batch), 500):
-                chunk = batch[start : start + 500]
-                used.update(
-                    (
-                        await conn.execute(select(posts.c.img).where(posts.c.img.in_(chunk)))
-                    ).scalars()
-                )
-                rows = await conn.execute(
-                    select(uploads.c.name, uploads.c.created_at).where(uploads.c.name.in_(chunk))
-                )
-                for name, created_at in rows:
-                    uploaded_at[name] = created_at.replace(tzinfo=UTC).timestamp()
-        usage = Usage()
-        for item in listed:
-            name = name_of_key(item.key)
-            if name is None:
-                usage.other += 1
-                usage.other_bytes += item.size
-                continue
-            if item.key.startswith("original/"):
-                usage.originals += 1
-                usage.original_bytes += item.size
-            else:
-                usage.thumbnails += 1
-                usage.thumbnail_bytes += item.size
-            if name in used:
-                continue
-            usage.orphans += 1
-            usage.orphan_bytes += item.size
-            # The upload's own time when we have it; else the object's (a leftover).
-            if now - uploaded_at.get(name, item.modified) > age:
-                usage.removable += 1
-                usage.removable_bytes += item.size
-                usage.removable_keys.append(item.key)
-        return usage
-
-    async def clean(self, *, dry_run: bool = False) -> Usage:
-        """Remove orphans older than the orphan age (uploads never posted, leftovers of
-        deleted posts, thumbnails of sizes no longer configured)."""
-        usage = await self.usage()
-        if dry_run or not usage.removable_keys:
-            return usage
-        names = sorted({n for key in usage.removable_keys if (n := name_of_key(key))})
-        keep: set[str] = set()
-
-        async def work(conn: AsyncConnection) -> None:
-            keep.clear()
-            for start in range(0, len(names), 500):
-                chunk = names[start : start + 500]
-                # Lock the upload rows, then look again: a post made since the listing
-                # keeps its picture.
-                await conn.execute(
-                    select(uploads.c.name).where(uploads.c.name.in_(chunk)).with_for_update()
-                )
-                keep.update(
-                    (
-                        await conn.execute(select(posts.c.img).where(posts.c.img.in_(chunk)))
-                    ).scalars()
-                )
-                gone = [name for name in chunk if name not in keep]
-                if gone:
-                    await conn.execute(delete(uploads).where(uploads.c.name.in_(gone)))
-
-        await self.db.write(work)
-        doomed = [key for key in usage.removable_keys if name_of_key(key) not in keep]
-        await self.store.delete(doomed)
-        return usage
-
-    async def sweep_forever(self, interval: float = 3600.0) -> None:
-        """The server's periodic clean; errors are logged, never fatal."""
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                usage = await self.clean()
-                if usage.removable:
-                    log.info(
-                        "removed %d orphan objects (%d bytes)",
-                        usage.removable,
-                        usage.removable_bytes,
-                    )
-            except Exception:
-                log.exception("the orphan sweep failed; it runs again in %s s", interval)
-
     async def close(self) -> None:
         await self.settle()
         if self._pool is not None:
@@ -677,19 +356,9 @@ def _minutes(seconds: int) -> int:
 
 
 def build_image_service(
-    settings: Any, db: Database, limiter: RateLimiter | None = None
+    settings: Any, db: Database, store: ImageStore, limiter: RateLimiter | None = None
 ) -> ImageService:
-    """The configured store (S3 when a bucket is set, else ``<data dir>/images``)."""
-    store: ImageStore
-    if settings.s3_bucket:
-        store = S3ImageStore(
-            settings.s3_bucket,
-            region=settings.s3_region,
-            endpoint_url=settings.s3_endpoint_url,
-            path_style=settings.s3_path_style,
-        )
-    else:
-        store = LocalImageStore(settings.data_dir / "images")
+    """The image service the settings describe, over ``store``."""
     return ImageService(
         db,
         store,
@@ -698,7 +367,6 @@ def build_image_service(
         max_bytes=settings.image_max_bytes,
         inline_resize=settings.resize == "inline",
         public_url=settings.s3_public_url if settings.s3_bucket else "",
-        orphan_age=timedelta(hours=settings.orphan_hours),
         job_seconds=settings.image_job_seconds,
         limiter=limiter,
         uploads_per_hour=settings.uploads_per_hour,

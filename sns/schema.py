@@ -186,7 +186,7 @@ sessions = Table(
     **MYSQL_TABLE_ARGS,
 )
 
-# Search (sns/search.py): (term, post) pairs walked newest first by term, and for each post
+# Search (sns/search_index.py): (term, post) pairs walked newest first by term, and for each post
 # one row with the empty term whose body holds the post's normalised text for the final
 # check. One table, so a new post costs one more INSERT; no second index on post_id (the
 # rows to delete are found from the body) and so no foreign key either (InnoDB would add

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -16,9 +18,11 @@ from sns.api_posts import ApiPostService
 from sns.comments import CommentService
 from sns.db import Database
 from sns.follows import FollowService
+from sns.image_stores import build_image_store
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
+from sns.orphans import OrphanSweep
 from sns.pagecache import (
     KeptPage,
     NoSiteVersion,
@@ -33,7 +37,8 @@ from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sns.redis_store import POOL_MAX, RedisKeys, pool_size
 from sns.redis_store import connect as connect_redis
-from sns.search import SearchIndex, SearchService
+from sns.search import SearchService
+from sns.search_index import SearchIndex
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from sns.settings import Settings
 
@@ -51,6 +56,7 @@ class Services:
     likes: LikeService
     follows: FollowService
     images: ImageService
+    orphans: OrphanSweep
     kakao: KakaoLogin | None
     search: SearchService
     """Kakao login, or None when it is not configured (its pages then answer 404)."""
@@ -58,7 +64,8 @@ class Services:
     api_posts: ApiPostService
     site_version: SiteVersion
     pages: VersionedCache[KeptPage]
-    """Pages drawn in this process, kept until the site version moves."""
+    """Pages and API answers drawn in this process, kept until the site version moves
+    (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
     """Users read in this process, kept like pages: a session costs no user lookup."""
 
@@ -129,7 +136,8 @@ async def build_services(
     comments = CommentService(db)
     likes = LikeService(db)
     follows = FollowService(db)
-    images = build_image_service(settings, db, limiter)
+    image_store = build_image_store(settings)
+    images = build_image_service(settings, db, image_store, limiter)
     posts = PostService(
         db,
         comments=comments,
@@ -142,6 +150,15 @@ async def build_services(
     search = SearchService(db, posts=posts)
     site_version = choose_site_version(db, redis, keys)
     db.after_commit.append(site_version.bump)
+    # Every per-process cache, each emptied when the site version moves: answers drawn
+    # (pages and the API's lists, one budget), and rows read (users, sites and origins).
+    keep = settings.page_cache_bytes > 0
+    ttl = settings.page_cache_ttl
+    pages: VersionedCache[KeptPage] = VersionedCache(
+        settings.page_cache_bytes, ttl, size=len, key_size=entry_size
+    )
+    known_users: VersionedCache[User] = VersionedCache(10_000 if keep else 0, ttl)
+    known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
     return Services(
         settings=settings,
         db=db,
@@ -154,6 +171,7 @@ async def build_services(
         likes=likes,
         follows=follows,
         images=images,
+        orphans=OrphanSweep(db, image_store, orphan_age=timedelta(hours=settings.orphan_hours)),
         kakao=KakaoLogin.from_settings(settings, db, accounts),
         api_clients=ApiClientService(
             db,
@@ -162,17 +180,13 @@ async def build_services(
             rate_free=settings.rate_free,
             rate_premium=settings.rate_premium,
             rate_anonymous=settings.rate_anonymous,
-            keep_sites=settings.page_cache_bytes > 0,
+            known=known_sites,
         ),
         api_posts=ApiPostService(db, posts, search),
         search=search,
         site_version=site_version,
-        pages=VersionedCache(
-            settings.page_cache_bytes, settings.page_cache_ttl, size=len, key_size=entry_size
-        ),
-        known_users=VersionedCache(
-            10_000 if settings.page_cache_bytes else 0, settings.page_cache_ttl
-        ),
+        pages=pages,
+        known_users=known_users,
     )
 
 

@@ -123,3 +123,103 @@ def test_the_web_layer_check_catches_serving_code(tmp_path: Path, source: str):
     module = tmp_path / "module.py"
     module.write_text(source + "\n")
     assert serving_in_the_web_layer(imported_modules(module)) != []
+
+
+CIRCLE_PACKAGES = ("sns", "handlers", "serving")
+"""Within the core, the web layer and serving, module-level imports form no circle (#18)."""
+
+
+def module_name(path: Path, root: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def module_level_imports(tree: ast.Module) -> set[str]:
+    """Modules imported when the module runs: top level, inside ``try`` and ``if``, but
+    not under ``if TYPE_CHECKING`` nor inside functions and classes."""
+    found: set[str] = set()
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.If):
+            pending.extend(node.orelse if is_type_checking(node) else [*node.body, *node.orelse])
+        elif isinstance(node, ast.Try):
+            pending.extend([*node.body, *node.orelse, *node.finalbody])
+            for handler in node.handlers:
+                pending.extend(handler.body)
+    return found
+
+
+def import_graph(root: Path, packages: Iterable[str]) -> dict[str, set[str]]:
+    """Module -> the modules of ``packages`` it imports at module level."""
+    paths = {
+        module_name(path, root): path
+        for package in packages
+        for path in (root / package).rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        imported = module_level_imports(ast.parse(path.read_text(), filename=str(path)))
+        graph[name] = {module for module in imported if module in paths and module != name}
+    return graph
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Each circle once, as the modules along it (Tarjan's strongly connected components)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in sorted(graph[module]):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component: list[str] = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return circles
+
+
+def test_no_import_circle_within_sns_handlers_and_serving():
+    assert import_circles(import_graph(ROOT, CIRCLE_PACKAGES)) == []
+
+
+def test_the_circle_check_finds_a_circle_and_ignores_type_checking_imports(tmp_path: Path):
+    package = tmp_path / "sns"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from sns.b import thing\n")
+    (package / "b.py").write_text("from sns import c\nthing = 1\n")
+    (package / "c.py").write_text("try:\n    import sns.a\nexcept ImportError:\n    pass\n")
+    (package / "d.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from sns.e import x\n"
+    )
+    (package / "e.py").write_text("from sns.d import y\n\ndef f():\n    import sns.a\n")
+    assert import_circles(import_graph(tmp_path, ["sns"])) == [["sns.a", "sns.b", "sns.c"]]

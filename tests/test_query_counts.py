@@ -171,11 +171,6 @@ def test_overlapping_requests_each_count_only_their_own_statements(tmp_path):
     assert overlapped_b == alone_b
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="handlers/base.py still counts per process; at the merge of #18 it starts a "
-    "tally per request (sns.statements.start_counting) and this marker goes",
-)
 def test_two_overlapping_requests_each_get_their_own_count(make_server):
     server = make_server(
         "sqlite",

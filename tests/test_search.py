@@ -8,24 +8,20 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 
-from sns import search
+from sns import search_index
 from sns.comments import CommentService
 from sns.db import Database, alembic_config
 from sns.errors import Invalid
 from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.posts import PostService
-from sns.search import (
-    QUERY_MAX_CHARS,
+from sns.search import QUERY_MAX_CHARS, SearchService, like_pattern, mark_spans, parse_query
+from sns.search_index import (
     Piece,
-    SearchService,
     body_of,
     document,
     index_terms,
     is_cjk,
-    like_pattern,
-    mark_spans,
-    parse_query,
     pieces_of,
     pieces_of_body,
 )
@@ -60,7 +56,7 @@ def test_text_is_normalised_and_cut_into_runs_of_one_kind(raw, pieces):
 def test_every_code_point_of_the_cjk_ranges_and_no_other_counts_as_cjk():
     # is_cjk is one regular-expression class built from the ranges (it runs for every
     # character of every new post); it must say what the ranges say, to the last point.
-    ranges = search._CJK_RANGES
+    ranges = search_index._CJK_RANGES
     for point in range(0x110000):
         expected = any(low <= point <= high for low, high in ranges)
         assert is_cjk(chr(point)) == expected, hex(point)

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from sns.search import document
+from sns.search_index import document
 from tests.sns_server import ROOT, Client
 
 JSON = {"Accept": "application/json"}

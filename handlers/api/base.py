@@ -15,22 +15,21 @@ from typing import Any
 from tornado.escape import json_encode
 from tornado.web import RequestHandler
 
-from handlers.base import BaseHandler
 from handlers.bodies import success_body
+from handlers.cache import JSON_TYPE, CachingHandler
 from sns.api_clients import ApiClientService, Caller, Quota, over_quota
 from sns.api_posts import DEFAULT_LIMIT, MAX_LIMIT, ApiPage, ApiPostService, ImageUrls, post_payload
 from sns.errors import Gone, Invalid, NotFound, ServiceError, Unauthorized
-from sns.pagecache import KeptPage
+from sns.statements import start_counting
 from sns.text import is_unicode_text, positive_int
 
 ALLOWED_HEADERS = "Authorization, Content-Type"
 EXPOSED_HEADERS = "RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"
 PREFLIGHT_MAX_AGE = "600"  # seconds a browser may reuse a preflight answer
 HOW_TO_AUTHENTICATE = "Send the token from /v2/token in the Authorization header."
-JSON_TYPE = "application/json; charset=UTF-8"
 
 
-class APIHandler(BaseHandler):
+class APIHandler(CachingHandler):
     """JWT instead of cookies, JSON errors, CORS and quotas."""
 
     version = "v2"
@@ -40,7 +39,6 @@ class APIHandler(BaseHandler):
     token_problem: ServiceError | None = None
     keep_answers = False
     """GET answers are kept per process until the site version moves (``write_page``)."""
-    _answer_key: tuple[object, ...] | None = None
 
     def initialize(self, version: str = "v2") -> None:
         self.version = version
@@ -80,7 +78,7 @@ class APIHandler(BaseHandler):
     async def prepare(self) -> None:
         """CORS first (errors must carry it too), then the token, then the quota; then an
         answer kept from an earlier call, if the site has not changed since."""
-        self._statements_at_start = self.db.statement_count
+        self._statements = start_counting()
         self.site_version = await self.services.site_version.current()
         origin = self.request.headers.get("Origin")
         if origin and await self.api_clients.origin_registered(origin, self.site_version):
@@ -96,15 +94,10 @@ class APIHandler(BaseHandler):
             self.use_quota(await self.api_clients.count_anonymous(self.client_ip))
         if self.requires_token and self.current_user is None:
             raise self.token_problem or Unauthorized(HOW_TO_AUTHENTICATE)
-        if self.request.method == "GET" and self.keep_answers and self.for_this_site:
-            self._answer_key = self.answer_key()
-            kept = self.services.pages.get(self.site_version, self._answer_key)
-            if kept is not None:
-                self._answer_key = None
-                self.set_header("Content-Type", JSON_TYPE)
-                await self.finish(kept.fill())
+        if self.request.method == "GET" and self.keep_answers:
+            await self.serve_kept_answer()
 
-    def answer_key(self) -> tuple[object, ...]:
+    def cache_key(self) -> tuple[object, ...]:
         """What an answer depends on besides the site's data: the URL, the host and scheme
         its picture URLs are made absolute with, and the caller's user (``my`` answers are
         theirs)."""
@@ -229,8 +222,7 @@ class APIHandler(BaseHandler):
                 nextCursor=page.next_cursor,
             )
         ).encode()
-        if self._answer_key is not None:
-            self.services.pages.put(self.site_version, self._answer_key, KeptPage.cut(body))
+        self.keep_answer(body)
         self.set_header("Content-Type", JSON_TYPE)
         self.write(body)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.api.openapi import openapi_document
-from handlers.base import BaseHandler, PageHandler
+from handlers.base import BaseHandler
+from handlers.page import PageHandler
 
 METHODS = ("get", "post", "put", "patch", "delete")
 

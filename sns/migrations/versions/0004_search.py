@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from sns.ddl import create_table
-from sns.search import index_rows
+from sns.search_index import index_rows
 
 revision = "0004"
 down_revision = "0003"

@@ -1,0 +1,107 @@
+"""The one owner of the answers a process keeps: HTML pages and the API's lists of posts.
+
+Answers are kept in ``Services.pages`` (built in ``build_services``) for the site version
+the request read, under what they depend on besides the site's data (``cache_key``), and
+only for a ``Host`` of this site (``for_this_site``): a kept answer is served again until
+the version moves. A page is drawn with a random placeholder where the reader's XSRF token
+goes and kept cut at it (``KeptPage``): each answer gets its own reader's token there and
+nowhere else, so nothing anyone wrote is ever changed. An API answer carries no token and
+is kept whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tornado import escape
+from tornado.concurrent import Future
+
+from handlers.base import BaseHandler
+from sns.net import is_site_host
+from sns.pagecache import KeptPage, new_placeholder
+
+JSON_TYPE = "application/json; charset=UTF-8"
+
+
+class CachingHandler(BaseHandler):
+    """A handler whose GET answers may be kept: the base of ``PageHandler`` and ``APIHandler``."""
+
+    _cache_key: tuple[object, ...] | None = None
+    """Set while an answer that will be kept is drawn (a miss of a cacheable request)."""
+    _placeholder: bytes | None = None
+
+    def cache_key(self) -> tuple[object, ...]:
+        """What a page depends on besides the site's data: the URL, host, scheme, language
+        and reader."""
+        request = self.request
+        return (request.uri, request.host, self.scheme, self.locale.code, self.viewer_id)
+
+    @property
+    def for_this_site(self) -> bool:
+        """Whether the request's ``Host`` names this site (``SNS_SITE_HOSTS``): only then
+        is an answer kept for others."""
+        return is_site_host(self.request.host, self.config.site_host_names)
+
+    async def _kept(self) -> KeptPage | None:
+        """The answer kept for this request, or None; on a miss the key is remembered, so
+        that what is drawn now is kept."""
+        if not self.for_this_site:
+            return None
+        if self.site_version is None:
+            self.site_version = await self.services.site_version.current()
+        if self.site_version is None:
+            return None
+        key = self.cache_key()
+        kept = self.services.pages.get(self.site_version, key)
+        if kept is None:
+            self._cache_key = key
+        return kept
+
+    async def serve_kept_page(self) -> bool:
+        """Answer with the kept page, this reader's token spliced in (True); else draw the
+        page with a placeholder for the token, to be kept by ``finish``."""
+        kept = await self._kept()
+        if kept is not None:  # served, not stored again: its age stays its own
+            await self.finish(kept.fill(self._escaped_xsrf_token()))
+            return True
+        if self._cache_key is not None:
+            self._placeholder = new_placeholder()
+        return False
+
+    async def serve_kept_answer(self) -> bool:
+        """Answer with the kept JSON body of an API call (True), if there is one."""
+        kept = await self._kept()
+        if kept is None:
+            return False
+        self.set_header("Content-Type", JSON_TYPE)
+        await self.finish(kept.fill())
+        return True
+
+    def keep_answer(self, body: bytes) -> None:
+        """Keep an API answer whole, when this request was a miss of a cacheable call."""
+        if self._cache_key is not None:
+            self.services.pages.put(self.site_version, self._cache_key, KeptPage.cut(body))
+
+    def _escaped_xsrf_token(self) -> bytes:
+        return escape.xhtml_escape(self.xsrf_token).encode()
+
+    @property
+    def xsrf_token(self) -> bytes:
+        """While a page that will be kept is drawn, its placeholder: each answer fills in
+        its reader's token (``finish``), so no reader is ever served another's."""
+        if self._placeholder is not None:
+            return self._placeholder
+        return super().xsrf_token
+
+    def finish(self, chunk: str | bytes | dict[str, Any] | None = None) -> Future[None]:
+        """A page drawn with a placeholder is cut there and kept (a complete 200 only), then
+        sent with this reader's token in its place."""
+        placeholder, self._placeholder = self._placeholder, None
+        if placeholder is not None:
+            key, self._cache_key = self._cache_key, None
+            if isinstance(chunk, bytes):
+                page = KeptPage.cut(chunk, placeholder)
+                if key is not None and self.get_status() == 200 and not self._write_buffer:
+                    self.services.pages.put(self.site_version, key, page)
+                chunk = page.fill(self._escaped_xsrf_token())
+        return super().finish(chunk)

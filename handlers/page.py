@@ -1,0 +1,119 @@
+"""``PageHandler``: what only HTML pages need, on top of ``BaseHandler`` and its cache.
+
+The layout's context, the sidebar's counts (fetched only when a page is drawn, so a fetch
+POST never pays for them), forms refused with the user's input, and HTML error pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from http import HTTPStatus
+from typing import Any
+
+from tornado.web import HTTPError
+
+from handlers.base import SUPPORTED_LOCALES
+from handlers.bodies import success_body
+from handlers.cache import CachingHandler
+from sns.errors import ServiceError
+from sns.follows import FollowCounts
+
+log = logging.getLogger("sns.handlers")
+
+
+def _phrase(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase
+    except ValueError:
+        return "Error"
+
+
+class PageHandler(CachingHandler):
+    """What only HTML pages need: the layout, the sidebar, refused forms, error pages.
+
+    A handler with ``cache_pages = True`` has its GET answers kept and served again to
+    the same reader, for the same URL, host, scheme and language, until the site version
+    moves (``handlers.cache``).
+    """
+
+    follow_counts: FollowCounts | None = None
+    cache_pages = False
+    """GET answers are kept and served again (``CachingHandler``) until the site changes."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self.cache_pages and self.request.method == "GET" and not self._finished:
+            await self.serve_kept_page()
+
+    def get_template_namespace(self) -> dict[str, Any]:
+        namespace = super().get_template_namespace()
+        uri = self.request.uri if self.request.method == "GET" else "/"
+        namespace.update(
+            follow_counts=self.follow_counts,
+            kakao_login=self.kakao is not None,
+            max_image_bytes=self.images.max_bytes,
+            locales=SUPPORTED_LOCALES,
+            this_url=uri,
+            next_url=uri,
+            hashtag=None,
+            search_query=None,
+            form={},
+            error=None,
+            field=None,
+        )
+        return namespace
+
+    async def render_page(self, template: str, **values: Any) -> None:
+        """Draw a page in the layout; the sidebar's counts are fetched here, not before."""
+        if self.current_user and self.follow_counts is None:
+            self.follow_counts = await self.follows.counts(self.current_user.id)
+        self.render(template, **values)
+
+    async def refuse(self, error: ServiceError, template: str, **values: Any) -> None:
+        """Show the form again with what the user typed and why it was refused.
+
+        A fetch call gets the error as JSON instead (raised on to ``write_error``).
+        """
+        if self.wants_json():
+            raise error
+        self.set_status(self.status_for(error))
+        await self.render_page(template, error=self.tr(error), field=error.field, **values)
+
+    def answer(self, payload: dict[str, Any], *, status: int = 200, default: str = "/") -> None:
+        """The end of an action: JSON for fetch calls, else back to the page it came from."""
+        if self.wants_json():
+            self.set_status(status)
+            self.write(success_body(status, payload=payload))
+            return
+        self.redirect_to_next(default)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        if self.wants_json():
+            super().write_error(status_code, **kwargs)
+            return
+        exc_info = kwargs.get("exc_info")
+        self.error_headers(exc_info[1] if exc_info else None)
+        trace = None
+        if self.settings.get("serve_traceback") and exc_info and status_code >= 500:
+            trace = "".join(traceback.format_exception(*exc_info))
+        try:
+            html = self.render_string(
+                "error.html",
+                status_code=status_code,
+                title=self.locale.translate(_phrase(status_code)),
+                message=self.error_message(status_code, exc_info[1] if exc_info else None),
+                traceback=trace,
+            )
+        except Exception:
+            log.exception("the error page itself failed")
+            html = f"<!doctype html><title>{status_code}</title><h1>{status_code}</h1>".encode()
+        self.finish(html)
+
+
+class NotFoundHandler(PageHandler):
+    """Every path no route matches: the 404 page."""
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        raise HTTPError(404)
