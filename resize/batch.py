@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from tqdm import tqdm
 
 from resize import core
+from resize.errors import ImageError
 from resize.keys import (
     ORIGINAL_PREFIX,
     THUMB_CACHE_CONTROL,
@@ -219,7 +220,7 @@ def make_job(job: Job) -> Outcome:
         thumbs = core.thumbnails(data, job.sizes, _worker_max_pixels)
         for size, encoded in thumbs.items():
             store.write(size, job.name, encoded, core.CONTENT_TYPES[extension])
-    except core.ImageError as error:
+    except ImageError as error:
         return Outcome(job.name, 0, error.reason, str(error))
     except Exception as error:  # one picture's trouble (I/O, S3) must not stop the run
         return Outcome(job.name, 0, type(error).__name__, str(error))

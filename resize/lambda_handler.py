@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from resize import core
+from resize.errors import ImageError
 from resize.keys import (
     THUMB_CACHE_CONTROL,
     ConfigError,
@@ -118,7 +119,7 @@ def handle_record(record: Mapping[str, Any], settings: HandlerSettings, result: 
         return
     try:
         made = make_thumbnails(_client(settings.s3), bucket, name, settings)
-    except core.ImageError as error:
+    except ImageError as error:
         fail(result, bucket, key, error.reason, str(error))
     except Exception as error:  # S3 errors and anything unforeseen: this record only
         log.exception("resize: %s/%s failed", bucket, key)
@@ -138,9 +139,7 @@ def make_thumbnails(client: Any, bucket: str, name: str, settings: HandlerSettin
     response = client.get_object(Bucket=bucket, Key=original_key(name))
     with response["Body"] as body:
         if int(response.get("ContentLength", 0)) > MAX_OBJECT_BYTES:
-            raise core.ImageError(
-                "too_large", f"The object is larger than {MAX_OBJECT_BYTES:,} bytes."
-            )
+            raise ImageError("too_large", f"The object is larger than {MAX_OBJECT_BYTES:,} bytes.")
         data = body.read()
     extension, _, _ = core.inspect(data, settings.max_pixels)
     thumbs = core.thumbnails(data, settings.sizes, settings.max_pixels)

@@ -22,7 +22,15 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-HANDLER_MODULES = ("__init__.py", "core.py", "keys.py", "s3.py", "lambda_handler.py")
+HANDLER_MODULES = (
+    "__init__.py",
+    "animation.py",
+    "core.py",
+    "errors.py",
+    "keys.py",
+    "s3.py",
+    "lambda_handler.py",
+)
 HANDLER = "resize.lambda_handler.handler"
 PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),

@@ -22,6 +22,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resize import core
+from resize.errors import ImageError
 from resize.keys import NAME, name_of_key, original_key, thumb_key
 from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError, TooManyRequests
@@ -218,7 +219,7 @@ class ImageService:
         await self._take_upload_budget(user_id, len(data))
         try:
             cleaned: core.Cleaned = await self._in_pool(core.clean, data, self.max_pixels)
-        except core.ImageError as exc:
+        except ImageError as exc:
             raise ImageRefused(
                 _MESSAGES.get(exc.reason, "The picture cannot be read."),
                 reason=exc.reason,
@@ -255,7 +256,7 @@ class ImageService:
             await asyncio.gather(
                 *(self.store.put(thumb_key(size, name), data) for size, data in made.items())
             )
-        except (core.ImageError, ImageRefused) as exc:
+        except (ImageError, ImageRefused) as exc:
             # The picture's own trouble (damaged, too slow): no traceback, no crash.
             log.warning("no thumbnails of %s (%s); pages show the original", name, exc)
         except Exception:

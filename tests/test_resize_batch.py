@@ -218,6 +218,22 @@ def test_the_lambda_zip_builds_with_the_handler_and_linux_pillow(tmp_path: Path)
     assert [name for name in names if name.startswith("PIL/_imaging.cpython-312-x86_64")]
     assert [name for name in names if name.startswith("pillow.libs/libjpeg")]
     assert "def handler(" in zipfile.ZipFile(output).read("resize/lambda_handler.py").decode()
+    # What the zip holds of resize/ is enough for the handler to import (with this Pillow).
+    unpacked = tmp_path / "unpacked"
+    with zipfile.ZipFile(output) as archive:
+        archive.extractall(unpacked, [name for name in names if name.startswith("resize/")])
+    # -S: no .pth files, so this checkout's editable install cannot lend missing modules.
+    site_packages = Path(Image.__file__).parent.parent
+    imported = subprocess.run(
+        [sys.executable, "-S", "-c", "import resize.lambda_handler as h; print(h.__file__)"],
+        cwd=unpacked,
+        env={**os.environ, "PYTHONPATH": f"{unpacked}{os.pathsep}{site_packages}"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.strip().startswith(str(unpacked))
     assert "--handler resize.lambda_handler.handler" in done.stdout
     assert "arn:aws:s3:::photos/original/*" in done.stdout
     assert '"Name":"prefix","Value":"original/"' in done.stdout

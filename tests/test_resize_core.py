@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from resize import core
-from resize.core import ImageError
+from resize.errors import ImageError
 from tests import pictures
 
 SIZES = (200, 1080)
