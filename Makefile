@@ -36,7 +36,7 @@ deploy-local: $(STAMP)
 
 # Starts MariaDB, Redis, nginx and Chromium itself (installing them with apt when run as root).
 test: lint
-	$(BIN)/python -m tests.services --ensure
+	$(BIN)/python -m testkit --ensure
 	$(BIN)/python -m pytest
 
 # The HTTP benchmark (bench/README.md): MariaDB, Redis, wrk; ~20 min. ARGS="--quick" to try it.

@@ -1,6 +1,6 @@
 """SNS over HTTP with wrk, against a Tornado hello-world in the same run (issue #11).
 
-One command starts MariaDB and Redis on loopback as the tests do (``tests/services.py``),
+One command starts MariaDB and Redis on loopback as the tests do (``testkit/``),
 fills a fresh database per size by bulk insert (users, posts with hashtags, comments and
 replies, likes with consistent ``like_count``, follows, the search index, a registered API
 site, and a "quiet follower" who follows only accounts with one post each), starts
@@ -69,16 +69,11 @@ from sns.schema import (
     users,
 )
 from sns.search_index import index_rows
-from tests.services import (
-    MariaDBServer,
-    RedisServer,
-    ensure_installed,
-    find_install_db,
-    find_mariadbd,
-    find_redis_server,
-    free_port,
-)
-from tests.sns_server import PASSWORD, SnsServer, my_user_id
+from testkit.base import free_port
+from testkit.install import ensure_installed, find_install_db, find_mariadbd, find_redis_server
+from testkit.mariadb import MariaDBServer
+from testkit.redis import RedisServer
+from testkit.sns import PASSWORD, SnsServer, my_user_id
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "http.lua"

@@ -14,7 +14,7 @@ one, a word of each together and a one-character query:
 - index rows and bytes per post.
 
     .venv/bin/python bench/search.py                 # SQLite, 100,000 posts
-    .venv/bin/python bench/search.py --mariadb       # starts MariaDB as tests/services.py does
+    .venv/bin/python bench/search.py --mariadb       # starts MariaDB as testkit/mariadb.py does
     .venv/bin/python bench/search.py --url mysql+aiomysql://...   # an empty database
     .venv/bin/python bench/search.py --posts 2000 --repeats 3 --creates 20 \
         --http-rounds 20 --http-slices 1 --http-seconds 1                 # a smoke test
@@ -56,7 +56,7 @@ from sns.schema import (
 )
 from sns.search import SearchService
 from sns.search_index import BODY_TERM, SearchIndex, index_rows
-from tests.sns_server import Client, SnsServer
+from testkit.sns import Client, SnsServer
 
 HERE = Path(__file__).resolve().parent
 
@@ -464,7 +464,7 @@ async def run(url: str, n_posts: int, args: argparse.Namespace, http: HttpCreate
     db = Database(url, query_timeout=None)
     await db.migrate()
     if not db.is_sqlite:
-        # tests/services.py starts MariaDB with a 64 MB buffer pool, fine for tests but
+        # testkit/mariadb.py starts MariaDB with a 64 MB buffer pool, fine for tests but
         # smaller than the index; a server holding 100,000 posts would have more.
         async with db.read() as conn:
             await conn.exec_driver_sql(f"SET GLOBAL innodb_buffer_pool_size = {512 * 2**20}")
@@ -532,7 +532,7 @@ def main() -> None:
         data_dir = Path(folder) / "data"
         data_dir.mkdir()
         if args.mariadb:
-            from tests.services import MariaDBServer
+            from testkit.mariadb import MariaDBServer
 
             server = MariaDBServer(Path(folder) / "mariadb")
             server.start()

@@ -109,7 +109,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         if args.mariadb:
-            from tests.services import MariaDBServer
+            from testkit.mariadb import MariaDBServer
 
             server = MariaDBServer(Path(folder) / "mariadb")
             server.start()

@@ -9,7 +9,7 @@ sizes in one go and compare the ratios, not the absolute numbers (the machines a
 and noisy):
 
     .venv/bin/python bench/timeline.py --sizes 1000 100000
-    .venv/bin/python bench/timeline.py --sizes 1000 100000 --mariadb   # as tests/services.py
+    .venv/bin/python bench/timeline.py --sizes 1000 100000 --mariadb   # as testkit/mariadb.py
     .venv/bin/python bench/timeline.py --sizes 1000 100000 --url mysql+aiomysql://...
 
 Each size gets a fresh SQLite file in a temporary folder (or, with --url, the given empty
@@ -257,7 +257,7 @@ def main() -> None:
     if not args.mariadb:
         asyncio.run(run(args.sizes, args.url, args.repeats))
         return
-    from tests.services import MariaDBServer
+    from testkit.mariadb import MariaDBServer
 
     with tempfile.TemporaryDirectory() as folder:
         server = MariaDBServer(Path(folder) / "mariadb")

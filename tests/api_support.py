@@ -13,7 +13,7 @@ from pathlib import Path
 import jwt
 import requests
 
-from tests.sns_server import Client, SnsServer
+from testkit.sns import Client, SnsServer
 
 JSON = {"Accept": "application/json"}
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import MariaDBServer, RedisServer
-from tests.sns_server import Client, SnsServer
+from testkit.mariadb import MariaDBServer
+from testkit.redis import RedisServer
+from testkit.s3 import MotoS3, moto_endpoint
+from testkit.sns import Client, SnsServer
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 BACKENDS = ("sqlite", "mariadb")
@@ -45,7 +47,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _started(server_class, base_dir: Path):
     """Start a service; where it cannot run, skip (or, in CI, fail: a skip there is a bug).
 
-    Nothing is installed from here: .ci/run and ``python -m tests.services --ensure`` (run by
+    Nothing is installed from here: .ci/run and ``python -m testkit --ensure`` (run by
     ``make test`` before pytest) install packages, never a fixture.
     """
     server = server_class(base_dir)
@@ -144,9 +146,15 @@ def browser():
 
 # --- S3 (moto's server on loopback) -------------------------------------------------------
 # ``moto_s3``: a session-wide S3 endpoint URL with dummy AWS credentials in the environment;
-# helpers (``new_bucket``, ``s3_client``, ``keys``) live in tests/s3.py. ``s3_server`` is
+# helpers (``new_bucket``, ``s3_client``, ``keys``) live in testkit/s3.py. ``s3_server`` is
 # the same endpoint as a store for SNS servers (buckets, their objects, the settings).
-from tests.s3 import MotoS3, moto_s3  # noqa: E402, F401
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """The endpoint URL (``http://127.0.0.1:<port>``) of a moto S3 server."""
+    with moto_endpoint() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import zlib
 import requests
 from PIL import Image
 
-from tests.sns_server import Client
+from testkit.sns import Client
 
 GPS_IFD = 0x8825
 ORIENTATION = 0x0112

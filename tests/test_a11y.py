@@ -13,7 +13,7 @@ import uuid
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
-from tests.sns_server import Client
+from testkit.sns import Client
 
 pytestmark = pytest.mark.parametrize("server", ["sqlite"], indirect=True)
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from tornado.web import decode_signed_value
 
-from tests.sns_server import PASSWORD, Client, my_user_id
+from testkit.sns import PASSWORD, Client, my_user_id
 
 
 def test_sign_up_logs_the_new_user_in_and_shows_the_profile_box(client: Client):

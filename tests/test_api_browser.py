@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
+from testkit.base import free_port
 from tests.api_support import JSON, demo_site, register_site
-from tests.services import free_port
 
 pytestmark = pytest.mark.parametrize("server", ["sqlite"], indirect=True)
 

@@ -22,8 +22,8 @@ from sns.client import (
     SNSClient,
     Unauthorized,
 )
+from testkit.base import free_port
 from tests.api_support import JSON, demo_site, forged, good_claims, now, register_site
-from tests.services import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

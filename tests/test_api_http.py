@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from testkit.sns import Client
 from tests.api_support import (
     JSON,
     call,
@@ -23,7 +24,6 @@ from tests.api_support import (
     register_site,
     token_for,
 )
-from tests.sns_server import Client
 
 
 def tag() -> str:

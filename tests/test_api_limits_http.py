@@ -13,9 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from testkit.redis import RedisServer
 from tests.api_support import call, register_site, token_for
 from tests.conftest import new_mariadb_url
-from tests.services import RedisServer
 
 
 @pytest.fixture(scope="module")

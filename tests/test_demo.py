@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from testkit.sns import ROOT, SnsServer
 from tests.conftest import backend_env
-from tests.sns_server import ROOT, SnsServer
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])

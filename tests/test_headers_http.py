@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tests.sns_server import Client
+from testkit.sns import Client
 
 JSON = {"Accept": "application/json"}
 HTTPS = {"X-Forwarded-Proto": "https"}

@@ -22,9 +22,9 @@ import pytest
 import requests
 from sqlalchemy import text
 
+from testkit.sns import ROOT, Client, SnsServer
 from tests import pictures
 from tests.images import GPS_IFD, MAKE, jpeg, opened, png, png_claiming, upload, wait_for
-from tests.sns_server import ROOT, Client, SnsServer
 
 NAME = re.compile(r"[0-9]{14}_[A-Za-z0-9_-]{16}\.(?:jpg|png|gif|webp)")
 

@@ -22,10 +22,10 @@ from sns.kakao import KakaoClient, KakaoLogin, KakaoProfile, clean_nick, parse_p
 from sns.ratelimit import MemoryRateLimiter
 from sns.schema import users
 from sns.settings import Settings, SettingsError
+from testkit.base import free_port
+from testkit.kakao import FakeKakao, kakao_user
+from testkit.sns import PASSWORD, Client, SnsServer
 from tests.conftest import backend_env
-from tests.fake_kakao import FakeKakao, kakao_user
-from tests.services import free_port
-from tests.sns_server import PASSWORD, Client, SnsServer
 from tests.test_text import BIDI_NICKS, INVISIBLE_NICKS, MULTI_LINE_NICKS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -223,3 +223,43 @@ def test_the_circle_check_finds_a_circle_and_ignores_type_checking_imports(tmp_p
     )
     (package / "e.py").write_text("from sns.d import y\n\ndef f():\n    import sns.a\n")
     assert import_circles(import_graph(tmp_path, ["sns"])) == [["sns.a", "sns.b", "sns.c"]]
+
+
+KIT = ("testkit", "tests")
+"""The test kit starts servers and fakes providers; the shipped program must never need it."""
+
+
+def app_modules() -> list[Path]:
+    packages = ("sns", "handlers", "serving", "resize")
+    return sorted([*(p for name in packages for p in (ROOT / name).rglob("*.py")), ROOT / "run.py"])
+
+
+def imports_of_the_kit(modules: set[str]) -> list[str]:
+    return banned_among(modules, KIT)
+
+
+@pytest.mark.parametrize("path", app_modules(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_app_never_imports_the_test_kit(path: Path):
+    assert imports_of_the_kit(imported_modules(path)) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import testkit",
+        "from testkit.sns import SnsServer",
+        "from testkit import mariadb",
+        "def f():\n    import testkit.redis\n",
+        "from tests.conftest import backend_env",
+    ],
+)
+def test_the_kit_check_catches_every_way_of_importing_it(tmp_path: Path, source: str):
+    module = tmp_path / "module.py"
+    module.write_text(source + "\n")
+    assert imports_of_the_kit(imported_modules(module)) != []
+
+
+def test_the_kit_check_allows_names_that_only_look_alike(tmp_path: Path):
+    module = tmp_path / "module.py"
+    module.write_text("import testkitchen\nfrom sns import tests_helpers\n")
+    assert imports_of_the_kit(imported_modules(module)) == []

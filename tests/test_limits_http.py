@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tests.sns_server import SnsServer
+from testkit.sns import SnsServer
 
 
 @contextmanager

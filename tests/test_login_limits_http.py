@@ -14,7 +14,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 import pytest
 import requests
 
-from tests.sns_server import PASSWORD, Client, SnsServer
+from testkit.sns import PASSWORD, Client, SnsServer
 
 BACKENDS = ["sqlite", "mariadb"]
 LIMIT = 5

@@ -8,11 +8,13 @@ import secrets
 
 import pytest
 
+from testkit.install import find_nginx
+from testkit.nginx import NginxServer
+from testkit.redis import RedisServer
+from testkit.sns import Client, SnsServer, my_user_id
 from tests.api_support import register_site, token_for
 from tests.conftest import IN_CI, new_mariadb_url
 from tests.images import jpeg, upload, wait_for
-from tests.services import NginxServer, RedisServer, find_nginx
-from tests.sns_server import Client, SnsServer, my_user_id
 
 RATE_FREE = 6
 
@@ -40,7 +42,7 @@ def nodes(request, tmp_path_factory):
     if find_nginx() is None:
         if IN_CI:
             pytest.fail("nginx is missing: .ci/run installs Debian's nginx-light")
-        pytest.skip("nginx is not installed (python -m tests.services --ensure)")
+        pytest.skip("nginx is not installed (python -m testkit --ensure)")
     redis = RedisServer(tmp_path_factory.mktemp("nodes-redis"))
     try:
         redis.start()

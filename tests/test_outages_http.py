@@ -11,8 +11,9 @@ import time
 import pytest
 import requests
 
-from tests.services import MariaDBServer, RedisServer
-from tests.sns_server import PASSWORD
+from testkit.mariadb import MariaDBServer
+from testkit.redis import RedisServer
+from testkit.sns import PASSWORD
 
 JSON = {"Accept": "application/json"}
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
+from testkit.sns import PASSWORD, XSRF_INPUT, Client, SnsServer, my_user_id
 from tests.conftest import BACKENDS, backend_env
-from tests.sns_server import PASSWORD, XSRF_INPUT, Client, SnsServer, my_user_id
 
 JSON = {"Accept": "application/json"}
 FORM_TAG = re.compile(r"<form\b[^>]*>")

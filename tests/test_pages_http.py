@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from sns.settings import Settings
-from tests.sns_server import Client
+from testkit.sns import Client
 
 MAX_BODY_BYTES = Settings.load(environ={}, dotenv_path=None).max_body_bytes
 

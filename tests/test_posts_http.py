@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.sns_server import Client
+from testkit.sns import Client
 
 JSON = {"Accept": "application/json"}
 
@@ -268,7 +268,7 @@ def test_two_processes_writing_to_one_sqlite_file_both_succeed(tmp_path):
     "database is locked" (WAL, busy timeout, BEGIN IMMEDIATE)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.sns_server import SnsServer
+    from testkit.sns import SnsServer
 
     shared = tmp_path / "shared"
     first = SnsServer(shared, {"SNS_PAGE_SIZE": "200"}).start()

@@ -10,10 +10,10 @@ import re
 
 import pytest
 
+from testkit.sns import Client, SnsServer
 from tests.api_support import call, register_site, token_for
 from tests.conftest import BACKENDS
 from tests.images import jpeg, upload, wait_for
-from tests.sns_server import Client, SnsServer
 
 HTTPS = {"X-Forwarded-Proto": "https"}
 OG = re.compile(r'<meta property="(og:url|og:image)" content="([^"]+)">')

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from sns.db import Database
 from sns.statements import start_counting
-from tests.sns_server import Client
+from testkit.sns import Client
 
 JSON = {"Accept": "application/json"}
 PAGES = (

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sns.schema import comments, likes, post_hashtags, posts
-from tests.sns_server import PASSWORD, Client
+from testkit.sns import PASSWORD, Client
 
 JSON = {"Accept": "application/json"}
 

@@ -12,10 +12,11 @@ from collections import Counter
 
 import pytest
 
+from testkit.base import HOST
+from testkit.redis import RedisServer
+from testkit.sns import PASSWORD, Client, SnsServer, my_user_id
 from tests.api_support import register_site, token_for
 from tests.conftest import new_mariadb_url
-from tests.services import HOST, RedisServer
-from tests.sns_server import PASSWORD, Client, SnsServer, my_user_id
 
 BURST = 300  # requests sent at once; more than redis-py's default pool of 100 connections
 

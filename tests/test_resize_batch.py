@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from resize import package
+from testkit.s3 import keys, new_bucket, s3_client
 from tests import pictures
-from tests.s3 import keys, new_bucket, s3_client
 
 ROOT = Path(__file__).resolve().parent.parent
 PICTURES = {

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from resize import lambda_handler
+from testkit.s3 import keys, new_bucket, s3_client
 from tests import pictures
-from tests.s3 import keys, new_bucket, s3_client
 
 # One record exactly as S3 sends it (event structure version 2.1); the tests fill in the
 # bucket, the key (form-encoded as S3 does) and the event name.

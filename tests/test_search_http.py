@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from sns.search_index import document
-from tests.sns_server import ROOT, Client
+from testkit.sns import ROOT, Client
 
 JSON = {"Accept": "application/json"}
 CORPUS = {

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.sns_server import Client
+from testkit.sns import Client
 
 JSON = {"Accept": "application/json"}
 

@@ -11,7 +11,7 @@ import uuid
 
 import requests
 
-from tests.sns_server import PASSWORD
+from testkit.sns import PASSWORD
 
 
 def in_thread(call):

@@ -20,8 +20,8 @@ import uuid
 import pytest
 import requests
 
+from testkit.sns import ROOT, Client, SupervisedSns, my_user_id
 from tests.conftest import backend_env
-from tests.sns_server import ROOT, Client, SupervisedSns, my_user_id
 
 CLOSE = {"Connection": "close"}  # a fresh connection per request: any worker may take it
 

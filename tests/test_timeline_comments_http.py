@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.sns_server import PASSWORD, Client
+from testkit.sns import PASSWORD, Client
 
 JSON = {"Accept": "application/json"}
 KOREAN = {"Accept-Language": "ko-KR,ko;q=0.9"}

@@ -19,8 +19,8 @@ import requests
 
 from sns.settings import RetiredSetting, Settings
 from sns.supervise import supervisor_environment
+from testkit.sns import ROOT, SnsServer
 from tests.conftest import backend_env
-from tests.sns_server import ROOT, SnsServer
 
 
 def children(pid: int) -> set[int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.sns_server import XSRF_INPUT, Client
+from testkit.sns import XSRF_INPUT, Client
 
 JSON = {"Accept": "application/json"}
 META_XSRF = re.compile(r'<meta name="xsrf-token" content="([^"]+)">')

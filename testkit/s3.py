@@ -1,9 +1,10 @@
-"""A real S3 API for the tests: moto's server on loopback, one per test session.
+"""A real S3 API for the tests: moto's server on loopback.
 
-``moto_s3`` (registered in tests/conftest.py) yields the endpoint URL. While it runs, the usual
-AWS variables hold dummy credentials and a region, so that clients made anywhere in the run,
-including server processes started with this environment, reach it and never a real account.
-Each test makes its own bucket with ``new_bucket``.
+``moto_endpoint()`` yields the endpoint URL (tests/conftest.py makes it the session-wide
+``moto_s3`` fixture). While it runs, the usual AWS variables hold dummy credentials and a
+region, so that clients made anywhere in the run, including server processes started with
+this environment, reach it and never a real account. Each test makes its own bucket with
+``new_bucket``.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import botocore.session
-import pytest
 from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
@@ -29,23 +30,31 @@ DUMMY_AWS_ENV = {
 _bucket_numbers = itertools.count(1)
 
 
-@pytest.fixture(scope="session")
-def moto_s3() -> Iterator[str]:
-    """The endpoint URL (``http://127.0.0.1:<port>``) of a moto S3 server."""
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in DUMMY_AWS_ENV.items():
-            patch.setenv(name, value)
-        # Never read a developer's real profile or config by accident.
-        patch.setenv("AWS_CONFIG_FILE", os.devnull)
-        patch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
-        patch.delenv("AWS_PROFILE", raising=False)
+@contextmanager
+def moto_endpoint() -> Iterator[str]:
+    """The endpoint URL (``http://127.0.0.1:<port>``) of a moto S3 server, with dummy AWS
+    settings in ``os.environ`` while it runs (put back as they were afterwards)."""
+    names = [*DUMMY_AWS_ENV, "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_PROFILE"]
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(DUMMY_AWS_ENV)
+    # Never read a developer's real profile or config by accident.
+    os.environ["AWS_CONFIG_FILE"] = os.devnull
+    os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    os.environ.pop("AWS_PROFILE", None)
+    try:
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         server.start()
-        host, port = server.get_host_and_port()
         try:
+            host, port = server.get_host_and_port()
             yield f"http://{host}:{port}"
         finally:
             server.stop()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def s3_client(endpoint_url: str) -> Any:

@@ -16,7 +16,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import Connection, create_engine
 
-from tests.services import free_port
+from testkit.base import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse 9"

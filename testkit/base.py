@@ -1,0 +1,86 @@
+"""What every kit server shares: loopback, free ports, logs, and stopping our own child."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+from types import TracebackType
+from typing import Self
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    """Ask the kernel for a currently unused loopback TCP port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def current_user() -> str:
+    """Name of the effective user; servers must run as it (mariadbd refuses root otherwise)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return getpass.getuser()
+
+
+def tail(path: pathlib.Path, lines: int = 40) -> str:
+    """Last lines of a log file, for error messages."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return f"<no log at {path}>"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def stop_process(proc: subprocess.Popen[bytes] | None, timeout: float = 30.0) -> None:
+    """SIGTERM our own child, wait, then SIGKILL; no-op if already gone."""
+    if proc is None:
+        return
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    else:
+        proc.wait()
+
+
+class Service:
+    """Shared context-manager plumbing for the two servers."""
+
+    proc: subprocess.Popen[bytes] | None
+
+    def start(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stop(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
