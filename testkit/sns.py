@@ -17,6 +17,7 @@ import requests
 from sqlalchemy import Connection, create_engine
 
 from testkit.base import free_port
+from testkit.templates import copy_template
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse 9"
@@ -34,6 +35,9 @@ class SnsServer:
         self.log_path = data_dir / "server.out"
         self.command_prefix: list[str] = []  # e.g. ["prlimit", "--nofile=200"]
         self.args: list[str] = []  # e.g. ["--processes", "2"] or ["supervise"]
+        # Start on a copy of a migrated database (testkit/templates.py) when there is none
+        # yet; False leaves the migrating to the server's own start-up.
+        self.premigrated = True
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SNS_")}
@@ -54,6 +58,9 @@ class SnsServer:
 
     def start(self) -> SnsServer:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = self.environment()
+        if self.premigrated:
+            copy_template(Path(env["SNS_DATA_DIR"]), env)
         out = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [
@@ -65,7 +72,7 @@ class SnsServer:
                 "",
             ],
             cwd=ROOT,
-            env=self.environment(),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )

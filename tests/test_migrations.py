@@ -12,12 +12,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.schema import CreateTable
 
 from sns.db import Database, alembic_config
 from sns.schema import metadata
-from tests.conftest import new_mariadb_url
+from testkit.sns import SnsServer
+from testkit.templates import copy_template
+from tests.conftest import backend_env, new_mariadb_url
 
 ROOT = Path(__file__).resolve().parent.parent
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
@@ -93,3 +95,45 @@ def test_processes_starting_together_on_an_empty_database_all_succeed(request, b
             assert conn.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_a_server_started_on_an_empty_database_migrates_it_itself(request, backend, tmp_path):
+    """The other server tests start on a copy of a migrated database (testkit/templates.py);
+    this one keeps start-up's own migrating covered."""
+    env = backend_env(backend, request)
+    server = SnsServer(tmp_path / "server", env)
+    server.premigrated = False
+    url = env.get("SNS_DATABASE_URL")
+    if url is None:
+        url = f"sqlite:///{server.sqlite_path}"
+        assert not server.sqlite_path.exists()
+    else:
+        assert schema_state(url)[0] is None  # nothing there yet
+    server.start()
+    try:
+        assert server.client().get("/").status_code == 200
+        assert schema_state(url) == (HEAD, [])
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_the_template_copy_is_the_migrated_schema(request, backend, tmp_path):
+    """A copied database is what migrating makes: every table, index and foreign key of the
+    model at head (a copy without foreign keys would let deletions leave orphans)."""
+    env = backend_env(backend, request)
+    data_dir = tmp_path / "copy"
+    copy_template(data_dir, env)
+    url = env.get("SNS_DATABASE_URL") or f"sqlite:///{data_dir / 'sns.sqlite3'}"
+    assert schema_state(url) == (HEAD, [])
+    engine = create_engine(sync_url(url))
+    try:
+        foreign_keys = {table: len(inspect(engine).get_foreign_keys(table)) for table in TABLES}
+    finally:
+        engine.dispose()
+    assert foreign_keys == expected_foreign_keys()
+
+
+def expected_foreign_keys() -> dict[str, int]:
+    return {table.name: len(table.foreign_key_constraints) for table in metadata.sorted_tables}
