@@ -65,6 +65,7 @@ def test_a_frozen_database_answers_503_quickly_and_recovers(make_server, private
     client = server.client()
     client.join()
     assert client.get("/").status_code == 200
+    client.xsrf()  # the form's token, read from the page the person has open before the outage
 
     freeze(private_mariadb.proc.pid)
     try:
