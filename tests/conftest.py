@@ -105,6 +105,33 @@ def make_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator:
         instance.stop()
 
 
+@pytest.fixture(scope="session")
+def _shared_servers() -> Iterator[dict]:
+    servers: dict[tuple, SnsServer] = {}
+    yield servers
+    for instance in servers.values():
+        instance.stop()
+
+
+@pytest.fixture
+def shared_server(request: pytest.FixtureRequest, _shared_servers, tmp_path_factory):
+    """A running server with these settings, started once and shared by every test that asks
+    for the same ones: ``shared_server("sqlite", SNS_X="1")``. Each test makes its own users
+    and data; a test that changes the process itself (restarts it, counts its log lines,
+    uses up a per-address quota, freezes what it talks to) takes ``make_server`` instead."""
+
+    def get(backend: str = "sqlite", **env: str) -> SnsServer:
+        key = (backend, tuple(sorted(env.items())))
+        if key not in _shared_servers:
+            full_env = {**backend_env(backend, request), **env}
+            instance = SnsServer(tmp_path_factory.mktemp(f"shared-{backend}"), full_env)
+            instance.backend = backend
+            _shared_servers[key] = instance.start()
+        return _shared_servers[key]
+
+    return get
+
+
 @pytest.fixture
 def client(server: SnsServer) -> Client:
     return server.client()

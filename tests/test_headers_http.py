@@ -43,8 +43,8 @@ def test_the_anonymous_timeline_is_not_marked_private(client: Client):
     assert "private" not in client.get("/").headers.get("Cache-Control", "")
 
 
-def test_https_brings_hsts_and_secure_cookies_and_plain_http_does_not(make_server):
-    server = make_server("sqlite", SNS_TRUSTED_PROXIES="127.0.0.1")
+def test_https_brings_hsts_and_secure_cookies_and_plain_http_does_not(shared_server):
+    server = shared_server("sqlite", SNS_TRUSTED_PROXIES="127.0.0.1")
     over_https = server.client().get("/", headers=HTTPS)
     assert over_https.headers["Strict-Transport-Security"].startswith("max-age=")
     xsrf = [c for c in over_https.raw.headers.getlist("Set-Cookie") if c.startswith("_xsrf=")]

@@ -54,8 +54,8 @@ def rss_kib(pid: int) -> int:
     raise AssertionError("no VmRSS")
 
 
-def test_a_body_over_the_limit_is_refused_from_its_content_length_alone(make_server):
-    server = make_server("sqlite")
+def test_a_body_over_the_limit_is_refused_from_its_content_length_alone(shared_server):
+    server = shared_server("sqlite")
     with raw(server, timeout=5) as sock:
         sock.sendall(
             b"POST /auth/login HTTP/1.1\r\nHost: x\r\n"
@@ -73,8 +73,8 @@ def test_an_ordinary_form_fits_under_the_limit(client, user):
     assert client.write("가" * 140).status_code == 302
 
 
-def test_half_sent_headers_are_dropped_after_the_idle_timeout(make_server):
-    server = make_server("sqlite", SNS_IDLE_TIMEOUT="2")
+def test_half_sent_headers_are_dropped_after_the_idle_timeout(shared_server):
+    server = shared_server("sqlite", SNS_IDLE_TIMEOUT="2")
     with raw(server) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
         started = time.monotonic()
@@ -82,8 +82,8 @@ def test_half_sent_headers_are_dropped_after_the_idle_timeout(make_server):
     assert 1.5 < time.monotonic() - started < 6
 
 
-def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(make_server):
-    server = make_server("sqlite", SNS_IDLE_TIMEOUT="2")
+def test_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout(shared_server):
+    server = shared_server("sqlite", SNS_IDLE_TIMEOUT="2")
     with raw(server) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         first = sock.recv(65536)
@@ -102,8 +102,8 @@ def test_a_body_that_stops_arriving_is_dropped_after_the_body_timeout(make_serve
     assert 1.5 < time.monotonic() - started < 6
 
 
-def test_unfinished_large_bodies_do_not_fill_memory(make_server):
-    server = make_server("sqlite")
+def test_unfinished_large_bodies_do_not_fill_memory(shared_server):
+    server = shared_server("sqlite")
     pid = server.process.pid
     before = rss_kib(pid)
     sockets = []

@@ -130,7 +130,7 @@ def test_secrets_are_generated_once_into_the_data_dir_with_private_mode(make_ser
     assert secrets_file.read_text() == before
 
 
-def test_a_server_error_shows_a_page_without_traceback(make_server):
+def test_a_server_error_shows_a_page_without_traceback(shared_server):
     """A session record that is not JSON (a corrupt store, not an outage): a clean 500 page,
     the details in the error log."""
     import hashlib
@@ -138,7 +138,7 @@ def test_a_server_error_shows_a_page_without_traceback(make_server):
 
     from tornado.web import create_signed_value
 
-    server = make_server("sqlite")
+    server = shared_server("sqlite")
     secret = json.loads((server.data_dir / "secrets.json").read_text())["cookie_secret"]
     with sqlite3.connect(server.data_dir / "sns.sqlite3") as db:
         db.execute(
@@ -157,8 +157,8 @@ def test_a_server_error_shows_a_page_without_traceback(make_server):
     assert any("JSONDecodeError" in trace for trace in traces), errors
 
 
-def test_the_session_cookie_is_secure_behind_a_trusted_https_proxy(make_server):
-    server = make_server("sqlite", SNS_TRUSTED_PROXIES="127.0.0.1")
+def test_the_session_cookie_is_secure_behind_a_trusted_https_proxy(shared_server):
+    server = shared_server("sqlite", SNS_TRUSTED_PROXIES="127.0.0.1")
     client = server.client()
     response = client.post(
         "/auth/join",

@@ -20,9 +20,9 @@ OG = re.compile(r'<meta property="(og:url|og:image)" content="([^"]+)">')
 
 
 @pytest.fixture(params=BACKENDS)
-def proxied(request: pytest.FixtureRequest, make_server) -> SnsServer:
+def proxied(request: pytest.FixtureRequest, shared_server) -> SnsServer:
     """A server behind a proxy on loopback, as docs/deploy.md sets nginx up."""
-    return make_server(request.param, SNS_TRUSTED_PROXIES="127.0.0.1")
+    return shared_server(request.param, SNS_TRUSTED_PROXIES="127.0.0.1")
 
 
 def post_with_picture(client: Client, content: str) -> tuple[int, dict]:

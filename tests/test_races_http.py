@@ -39,8 +39,8 @@ def together(calls: list, workers: int = 16) -> list:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
-def test_deleting_an_account_while_it_likes_keeps_every_count_exact(make_server, backend):
-    server = make_server(backend)
+def test_deleting_an_account_while_it_likes_keeps_every_count_exact(shared_server, backend):
+    server = shared_server(backend)
     author = server.client()
     author.join()
     post_ids = [new_post(author, f"like me {n}") for n in range(12)]
@@ -81,8 +81,8 @@ def test_deleting_an_account_while_it_likes_keeps_every_count_exact(make_server,
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
-def test_deleting_a_post_while_others_act_on_it_answers_404_not_500(make_server, backend):
-    server = make_server(backend)
+def test_deleting_a_post_while_others_act_on_it_answers_404_not_500(shared_server, backend):
+    server = shared_server(backend)
     author = server.client()
     author.join()
     people = [server.client() for _ in range(8)]
