@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 TEST_STAMP := $(VENV)/.test-installed-stamp
 
-.PHONY: run test lint format migrate demo deploy-local bench-http clean
+.PHONY: run test test-quick lint format migrate demo deploy-local bench-http clean
 
 # Running needs only the program's own packages; the tests add theirs (Playwright, moto,
 # mypy: several hundred MB) on the first `make test` or `make lint`.
@@ -35,9 +35,18 @@ deploy-local: $(STAMP)
 	$(BIN)/python run.py supervise
 
 # Starts MariaDB, Redis, nginx and Chromium itself (installing them with apt when run as root).
+# Every test, on TEST_WORKERS processes (pytest-xdist); each worker starts its own MariaDB,
+# Redis and servers on free ports, and takes whole files, so a file's shared servers stay in
+# one worker. One file: .venv/bin/python -m pytest tests/test_x.py
+TEST_WORKERS ?= 2
 test: lint
 	$(BIN)/python -m testkit --ensure
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
+# The edit-test loop: only the tests that start no process and no service (tests/conftest.py
+# marks the others `servers`); no lint.
+test-quick: $(TEST_STAMP)
+	$(BIN)/python -m pytest -m "not servers"
 
 # The HTTP benchmark (bench/README.md): MariaDB, Redis, wrk; ~20 min. ARGS="--quick" to try it.
 bench-http: $(TEST_STAMP)

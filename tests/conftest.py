@@ -7,6 +7,7 @@ in-process counters, the embedded default) and ``mariadb`` (MariaDB + Redis). In
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 import shutil
@@ -130,6 +131,83 @@ def shared_server(request: pytest.FixtureRequest, _shared_servers, tmp_path_fact
         return _shared_servers[key]
 
     return get
+
+
+SERVICE_FIXTURES = {
+    "server",
+    "client",
+    "user",
+    "make_server",
+    "shared_server",
+    "image_server",
+    "mariadb",
+    "redis_server",
+    "browser",
+    "moto_s3",
+    "s3_server",
+}
+
+
+PROCESS_WORDS = ("subprocess", "Popen", "sys.executable")
+
+
+def _starters(module: object) -> set[str]:
+    """Names of the module's functions that start a process themselves (one level deep)."""
+    found = set()
+    for name, value in vars(module).items():
+        if inspect.isfunction(value) and value.__module__ == module.__name__:
+            source = inspect.getsource(value)
+            if any(word in source for word in PROCESS_WORDS):
+                found.add(name)
+    return found
+
+
+def _fixture_starts_services(item: pytest.Item) -> bool:
+    """Whether a fixture of the test asks for a service by name (``getfixturevalue``)."""
+    info = getattr(item, "_fixtureinfo", None)
+    for definitions in info.name2fixturedefs.values() if info else ():
+        for definition in definitions:
+            try:
+                source = inspect.getsource(definition.func)
+            except (OSError, TypeError):
+                continue
+            if "getfixturevalue" in source or "backend_env(" in source:
+                return True
+    return False
+
+
+def _starts_processes(item: pytest.Item, starters: set[str]) -> bool:
+    if SERVICE_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    if _fixture_starts_services(item):
+        return True
+    function = getattr(item, "function", None)
+    if function is None:
+        return True  # not a plain test function: count it as slow
+    source = inspect.getsource(function)
+    return any(word in source for word in PROCESS_WORDS) or any(
+        f"{name}(" in source for name in starters
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``servers`` every test that starts a process or a service: it uses a fixture of
+    SERVICE_FIXTURES or one that asks for a service by name, its module imports the kit
+    (testkit), or it (or a function of its module it calls) runs a subprocess.
+    ``make test-quick`` runs the others (``-m "not servers"``); ``make test`` runs them all."""
+    kit_users: dict[object, bool] = {}
+    starters: dict[object, set[str]] = {}
+    for item in items:
+        module = getattr(item, "module", None)
+        if module not in kit_users:
+            kit_users[module] = module is None or any(
+                getattr(value, "__module__", "").startswith("testkit")
+                or getattr(value, "__name__", "").startswith("testkit")
+                for value in vars(module).values()
+            )
+            starters[module] = set() if module is None else _starters(module)
+        if kit_users[module] or _starts_processes(item, starters[module]):
+            item.add_marker(pytest.mark.servers)
 
 
 @pytest.fixture
