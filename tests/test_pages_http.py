@@ -110,12 +110,19 @@ def test_json_logs_are_written_with_one_access_line_per_request(make_server):
     server = make_server("sqlite")
     client = server.client()
     client.get("/join?secret=token123")
-    time.sleep(0.2)
-    lines = [
-        json.loads(line)
-        for line in (server.data_dir / "logs" / "combined.log").read_text().splitlines()
-    ]
-    access = [line for line in lines if line["logger"] == "sns.access" and line["path"] == "/join"]
+    log = server.data_dir / "logs" / "combined.log"
+
+    def access_lines() -> list[dict]:
+        """The access lines of /join written so far (whole lines only)."""
+        whole = log.read_text().split("\n")[:-1] if log.exists() else []
+        lines = [json.loads(line) for line in whole]
+        return [one for one in lines if one["logger"] == "sns.access" and one["path"] == "/join"]
+
+    # Tornado writes the access line after the answer has gone out: wait for it, not a while.
+    deadline = time.monotonic() + 10
+    while not access_lines() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    access = access_lines()
     assert len(access) == 1
     assert access[0]["status"] == 200 and access[0]["method"] == "GET"
     assert "token123" not in (server.data_dir / "logs" / "combined.log").read_text()
