@@ -21,6 +21,7 @@ from testkit.redis import RedisServer
 from testkit.s3 import MotoS3, moto_endpoint
 from testkit.sns import Client, SnsServer
 from tests.ci_rule import IN_CI, pytest_sessionfinish  # noqa: F401 (the CI rule's hook)
+from tests.ordering import pytest_configure  # noqa: F401 (longest files first)
 
 BACKENDS = ("sqlite", "mariadb")
 CHROMIUM = "/usr/bin/chromium"
