@@ -4,8 +4,9 @@ Each test process runs ``python run.py migrate`` once per kind of database (SQLi
 MariaDB server) into a template, then hands every new server a copy: the SQLite file copied
 into its data dir, or the MariaDB tables re-created from ``SHOW CREATE TABLE`` (foreign keys
 included, which ``CREATE TABLE ... LIKE`` would drop) with the rows of ``alembic_version``.
-Copying takes milliseconds where migrating takes a few hundred (bench numbers: README
-"Tests"). The template is made by this checkout's own migrations, so it is never stale;
+Copying the MariaDB tables takes about 30 ms; measured on 2 busy cores, a SQLite server
+answered after 0.90 s instead of 1.17 s (mean of 4), most of a start being Python's imports.
+The template is made by this checkout's own migrations, so it is never stale;
 start-up migrating an empty database itself is tested on its own (tests/test_migrations.py).
 """
 
