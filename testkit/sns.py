@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 from sqlalchemy import Connection, create_engine
+from sqlalchemy.engine import make_url
 
 from testkit.base import free_port
 from testkit.templates import copy_template
@@ -54,6 +55,14 @@ class SnsServer:
             SNS_RATE_ANONYMOUS="100000",
         )
         env.update(self.extra_env)
+        # One Redis serves every MariaDB database of a test worker, as if each database were
+        # a deployment of its own, and deployments sharing a Redis need their own prefixes
+        # (README): site ids repeat across databases, so without one, a site's API quota
+        # would count another database's calls too. Processes sharing a database share its
+        # prefix, as a deployment's do; a test that sets SNS_REDIS_PREFIX keeps its own.
+        url = env.get("SNS_DATABASE_URL", "")
+        if env.get("SNS_REDIS_URL") and "SNS_REDIS_PREFIX" not in env and url.startswith("mysql"):
+            env["SNS_REDIS_PREFIX"] = f"sns-{make_url(url).database}:"
         return env
 
     def start(self) -> SnsServer:
