@@ -207,34 +207,33 @@ def test_secrets_hide_in_repr_and_are_made_once(tmp_path):
     assert (tmp_path / "secrets.json").stat().st_mode & 0o777 == 0o600
 
 
-def test_help_lists_every_variable_and_flag():
-    result = subprocess.run(
+def help_output(env: dict[str, str] | None = None) -> str:
+    """What ``python run.py --help`` prints."""
+    return subprocess.run(
         [sys.executable, str(ROOT / "run.py"), "--help"],
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
-    )
+        env=env,
+    ).stdout
+
+
+def test_help_lists_every_variable_and_flag():
+    shown = help_output()
     for setting in SETTINGS:
-        assert setting.variable in result.stdout
+        assert setting.variable in shown
         if setting.flag:
-            assert setting.flag in result.stdout
+            assert setting.flag in shown
 
 
 def test_help_lists_every_variable_under_its_group_heading():
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "run.py"), "--help"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "100"},
-    )
-    headings = [result.stdout.index(f"\n{group.name} settings:\n") for group in GROUPS]
+    shown = help_output({"PATH": "/usr/bin:/bin", "COLUMNS": "100"})
+    headings = [shown.index(f"\n{group.name} settings:\n") for group in GROUPS]
     assert headings == sorted(headings)
-    ends = [*headings[1:], len(result.stdout)]
+    ends = [*headings[1:], len(shown)]
     for group, start, end in zip(GROUPS, headings, ends, strict=True):
-        section = result.stdout[start:end]
+        section = shown[start:end]
         for row in rows_of(group):
             assert row.variable in section, (group.name, row.variable)
             if row.flag:
