@@ -6,6 +6,7 @@ a request is still incomplete.
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -144,16 +145,29 @@ def hold_half_sent(server: SnsServer, count: int) -> list[socket.socket]:
     return held
 
 
+def closed_among(socks: list[socket.socket], enough: int, within: float) -> int:
+    """How many of ``socks`` the server hung up, waiting until ``enough`` are or time is up."""
+    deadline = time.monotonic() + within
+    pending, closed = set(socks), 0
+    while pending and closed < enough and (left := deadline - time.monotonic()) > 0:
+        readable, _, _ = select.select(list(pending), [], [], left)
+        for sock in readable:
+            pending.discard(sock)
+            closed += closed_by_server(sock, within=1)
+    return closed
+
+
 def test_too_many_connections_are_closed_at_once_and_the_server_stays_up(make_server):
     server = make_server("sqlite", SNS_MAX_CONNECTIONS="20")
     held = hold_half_sent(server, 60)
     try:
-        time.sleep(0.5)
+        # At most 20 stay open: the rest are closed at once, not after the 60 s idle
+        # timeout. Which ones is the server's to say: a connection of the start-up's own
+        # health check may still count when the first are accepted and leave a place for
+        # a later one as it closes. 10 s leaves room for a loaded machine.
+        assert len(held) > 20
+        assert closed_among(held, enough=len(held) - 20, within=10) >= len(held) - 20
         assert server.process.poll() is None
-        # Beyond the cap of 20 (and a little slack): closed at once, not after the 60 s idle
-        # timeout; 10 s leaves room for a loaded machine (3 s once fell short in CI).
-        for sock in held[25:]:
-            assert closed_by_server(sock, within=10)
     finally:
         for sock in held:
             sock.close()
