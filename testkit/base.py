@@ -8,6 +8,8 @@ import pathlib
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -68,6 +70,28 @@ class Service:
 
     def stop(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def wait_until_ready(
+        self,
+        name: str,
+        problem: Callable[[], str | None],
+        seconds: float,
+        log: Callable[[], str],
+        interval: float = 0.05,
+    ) -> None:
+        """Ask ``problem`` (None once the server answers, else why not) until it answers;
+        if the process exits or ``seconds`` pass first, stop it and raise with its log."""
+        deadline = time.monotonic() + seconds
+        while (why := problem()) is not None:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                code = self.proc.returncode
+                self.stop()
+                raise RuntimeError(f"{name} exited with code {code} during start-up:\n{log()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{name} was not ready within {seconds:g} s ({why}):\n{log()}")
+            time.sleep(interval)
 
     def __enter__(self) -> Self:
         try:

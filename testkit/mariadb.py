@@ -129,18 +129,10 @@ class MariaDBServer(Service):
         self.proc = subprocess.Popen(
             cmd, stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 60.0
-        last_error: Exception | None = None
-        while True:
-            if self.proc.poll() is not None:
-                code = self.proc.returncode
-                self.stop()
-                raise RuntimeError(
-                    f"mariadbd exited with code {code} during startup:\n"
-                    f"{tail(self.log_path)}\n{tail(self.stdout_path)}"
-                )
+
+        def refused_login() -> str | None:
             try:
-                conn = pymysql.connect(
+                pymysql.connect(
                     host=HOST,
                     port=self.port,
                     user="root",
@@ -148,19 +140,18 @@ class MariaDBServer(Service):
                     connect_timeout=2,
                     read_timeout=2,  # a foreign listener on our port must not hang us
                     write_timeout=2,
-                )
+                ).close()
             except pymysql.MySQLError as exc:
-                last_error = exc
-            else:
-                conn.close()
-                break
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"mariadbd did not accept connections within 60 s ({last_error}):\n"
-                    f"{tail(self.log_path)}"
-                )
-            time.sleep(0.1)
+                return str(exc)
+            return None
+
+        self.wait_until_ready(
+            "mariadbd",
+            refused_login,
+            60.0,
+            lambda: f"{tail(self.log_path)}\n{tail(self.stdout_path)}",
+            interval=0.1,
+        )
         self.startup_seconds = time.monotonic() - began
 
     def connect(self, database: str | None = None) -> object:

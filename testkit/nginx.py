@@ -6,7 +6,6 @@ import os
 import pathlib
 import socket
 import subprocess
-import time
 
 from testkit.base import HOST, Service, free_port, stop_process, tail
 from testkit.install import find_nginx
@@ -80,18 +79,17 @@ class NginxServer(Service):
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 20.0
-        while True:
+
+        def not_listening() -> str | None:
             try:
                 socket.create_connection((HOST, self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"nginx did not start:\n{tail(self.base_dir / 'error.log')}"
-                    ) from None
-                time.sleep(0.05)
+            except OSError as exc:
+                return str(exc)
+            return None
+
+        self.wait_until_ready(
+            "nginx", not_listening, 20.0, lambda: tail(self.base_dir / "error.log")
+        )
         self.url = f"http://{HOST}:{self.port}"
 
     def stop(self) -> None:

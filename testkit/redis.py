@@ -64,18 +64,12 @@ class RedisServer(Service):
         self.proc = subprocess.Popen(
             cmd, stdout=self._log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 20.0
-        while not self._ping():
-            if self.proc.poll() is not None:
-                code = self.proc.returncode
-                self.stop()
-                raise RuntimeError(f"redis-server exited with code {code}:\n{tail(self.log_path)}")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(
-                    f"redis-server did not answer PING in 20 s:\n{tail(self.log_path)}"
-                )
-            time.sleep(0.05)
+        self.wait_until_ready(
+            "redis-server",
+            lambda: None if self._ping() else "no answer to PING",
+            20.0,
+            lambda: tail(self.log_path),
+        )
         self.url = f"redis://{HOST}:{self.port}/0"
         self.startup_seconds = time.monotonic() - began
 
