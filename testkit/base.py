@@ -11,7 +11,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 
 HOST = "127.0.0.1"
 
@@ -64,12 +64,18 @@ class Service:
     """Shared context-manager plumbing for the two servers."""
 
     proc: subprocess.Popen[bytes] | None
+    _log_file: IO[bytes] | None = None
 
     def start(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def stop(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def stop(self) -> None:
+        """Stop the server we started and close its log; safe to call more than once."""
+        proc, self.proc = self.proc, None
+        stop_process(proc)
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
 
     def wait_until_ready(
         self,

@@ -14,7 +14,7 @@ import tempfile
 import time
 from typing import IO
 
-from testkit.base import HOST, Service, current_user, free_port, stop_process, tail
+from testkit.base import HOST, Service, current_user, free_port, tail
 from testkit.install import find_install_db, find_mariadbd
 
 _MAX_SOCKET_PATH = 100
@@ -189,11 +189,7 @@ class MariaDBServer(Service):
 
     def stop(self) -> None:
         """Stop the server we started; safe to call more than once."""
-        proc, self.proc = self.proc, None
-        stop_process(proc)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        super().stop()
         if self._short_dir is not None:
             shutil.rmtree(self._short_dir, ignore_errors=True)
             self._short_dir = None

@@ -7,7 +7,7 @@ import pathlib
 import socket
 import subprocess
 
-from testkit.base import HOST, Service, free_port, stop_process, tail
+from testkit.base import HOST, Service, free_port, tail
 from testkit.install import find_nginx
 
 NGINX_CONF = """\
@@ -91,7 +91,3 @@ class NginxServer(Service):
             "nginx", not_listening, 20.0, lambda: tail(self.base_dir / "error.log")
         )
         self.url = f"http://{HOST}:{self.port}"
-
-    def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        stop_process(proc)

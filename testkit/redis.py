@@ -8,7 +8,7 @@ import subprocess
 import time
 from typing import IO
 
-from testkit.base import HOST, Service, free_port, stop_process, tail
+from testkit.base import HOST, Service, free_port, tail
 from testkit.install import find_redis_server
 
 
@@ -72,11 +72,3 @@ class RedisServer(Service):
         )
         self.url = f"redis://{HOST}:{self.port}/0"
         self.startup_seconds = time.monotonic() - began
-
-    def stop(self) -> None:
-        """Stop the server we started; safe to call more than once."""
-        proc, self.proc = self.proc, None
-        stop_process(proc)
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
