@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from handlers.app import make_app
 from serving.process import EXIT_CONFIG, Build, Site
 from serving.start import serve
-from sns import cli
+from sns import cli, metrics
 from sns.services import build_services
 from sns.settings import Settings, SettingsError
 
@@ -40,6 +40,8 @@ def main(argv: Sequence[str] | None = None, *, build: Build = build_site) -> int
         return EXIT_CONFIG
     if args.command != "serve":
         return cli.run_command(args, settings)
+    if settings.metrics_directory is not None:  # before any worker imports prometheus_client
+        metrics.prepare(settings.metrics_directory, clean=settings.listen_fd is None)
     return serve(settings, build)  # sets up logging for each of its processes
 
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import tornado.locale
 import tornado.web
 
-from handlers import account, auth, developers, images, kakao, pages, posts, social
+from handlers import account, auth, developers, images, kakao, metrics, pages, posts, social
 from handlers.api import api_routes
 from handlers.headers import StaticHandler
+from handlers.metrics import RouteLabels, request_logger
 from handlers.page import NotFoundHandler
 from handlers.ui import ui_methods
-from sns.logs import log_request
 from sns.services import Services
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +42,12 @@ def make_app(services: Services) -> tornado.web.Application:
         *posts.default_handlers,
         *social.default_handlers,
         *account.default_handlers,
+        *metrics.default_handlers,
     ]
     # -- the API for other sites (#9): /developers, /v1 and /v2, /api/openapi.json, /api/docs
     routes += [*developers.default_handlers, *api_routes(settings)]
-    return tornado.web.Application(
+    labels = RouteLabels()
+    app = tornado.web.Application(
         routes,
         services=services,
         cookie_secret=settings.cookie_secret,
@@ -57,10 +59,12 @@ def make_app(services: Services) -> tornado.web.Application:
         static_handler_class=StaticHandler,
         ui_methods=ui_methods,
         default_handler_class=NotFoundHandler,
-        log_function=log_request,
+        log_function=request_logger(services.metrics, labels),
         debug=settings.debug,
         serve_traceback=settings.debug,
         autoreload=settings.debug,
         compiled_template_cache=not settings.debug,
         static_hash_cache=not settings.debug,
     )
+    labels.learn(app)
+    return app

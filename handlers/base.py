@@ -387,6 +387,8 @@ class BaseHandler(RequestHandler):
     ) -> None:
         """Like Tornado's, but naming the path only: query strings can carry secrets."""
         method, path = self.request.method, self.request.path
+        if value is not None and type(value).__module__.startswith("redis."):
+            self.services.metrics.redis_error()
         if isinstance(value, ServiceError):
             log.info("%s %s -> %d: %s", method, path, value.status, value)
         elif value is not None and is_outage(value):

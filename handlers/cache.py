@@ -61,6 +61,7 @@ class CachingHandler(BaseHandler):
         """Answer with the kept page, this reader's token spliced in (True); else draw the
         page with a placeholder for the token, to be kept by ``finish``."""
         kept = await self._kept()
+        self._count_lookup("page", kept)
         if kept is not None:  # served, not stored again: its age stays its own
             await self.finish(kept.fill(self._escaped_xsrf_token()))
             return True
@@ -71,11 +72,17 @@ class CachingHandler(BaseHandler):
     async def serve_kept_answer(self) -> bool:
         """Answer with the kept JSON body of an API call (True), if there is one."""
         kept = await self._kept()
+        self._count_lookup("api", kept)
         if kept is None:
             return False
         self.set_header("Content-Type", JSON_TYPE)
         await self.finish(kept.fill())
         return True
+
+    def _count_lookup(self, kind: str, kept: KeptPage | None) -> None:
+        """A hit or a miss for /metrics; a request the cache could not serve is neither."""
+        if kept is not None or self._cache_key is not None:
+            self.services.metrics.cache(kind, kept is not None)
 
     def keep_answer(self, body: bytes) -> None:
         """Keep an API answer whole, when this request was a miss of a cacheable call."""

@@ -31,6 +31,7 @@ class ImageUploadHandler(BaseHandler):
     """
 
     _body: bytearray
+    _stored_bytes = 0
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -56,6 +57,12 @@ class ImageUploadHandler(BaseHandler):
     def data_received(self, chunk: bytes) -> None:
         self._body.extend(chunk)
 
+    def on_finish(self) -> None:
+        """Counted for /metrics: stored, limited (429) or refused (any other answer)."""
+        status = self.get_status()
+        result = "stored" if status == 200 else "limited" if status == 429 else "refused"
+        self.services.metrics.upload(result, self._stored_bytes)
+
     async def post(self) -> None:
         files = self._files()
         if list(files) != ["img"] or len(files["img"]) != 1:
@@ -63,7 +70,9 @@ class ImageUploadHandler(BaseHandler):
             if count == 0:
                 raise Invalid("Choose a picture to upload.", field="img")
             raise Invalid("Upload one picture at a time, in the field img.", field="img")
-        uploaded = await self.images.upload(self.user.id, bytes(files["img"][0].body))
+        picture = bytes(files["img"][0].body)
+        uploaded = await self.images.upload(self.user.id, picture)
+        self._stored_bytes = len(picture)
         self.write(
             success_body(
                 url=uploaded.url,

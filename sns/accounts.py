@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sns import text
 from sns.db import Database, new_id, utcnow
 from sns.errors import Conflict, Invalid, TooManyRequests, Unauthorized
+from sns.metrics import Metrics
 from sns.passwords import PasswordHasher
 from sns.ratelimit import RateLimiter
 from sns.schema import follows, likes, posts, users
@@ -114,10 +115,11 @@ class AccountService:
         max_failures: int = 5,
         max_failures_ip: int = 30,
         failure_window: int = 900,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.limiter = limiter
-        self.passwords = PasswordHasher(bcrypt_rounds, bcrypt_concurrency, bcrypt_wait)
+        self.passwords = PasswordHasher(bcrypt_rounds, bcrypt_concurrency, bcrypt_wait, metrics)
         self.max_failures = max_failures
         self.max_failures_ip = max_failures_ip
         self.failure_window = failure_window

@@ -12,6 +12,7 @@ import asyncio
 import fcntl
 import os
 import random
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from sns.metrics import Metrics
 from sns.statements import note_statement
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -81,8 +83,10 @@ class Database:
         pool_timeout: float = 5,
         pool_size: int = 4,
         max_overflow: int = 4,
+        metrics: Metrics | None = None,
     ) -> None:
         self.url = url
+        self.metrics = metrics or Metrics()
         self.is_sqlite = url.startswith("sqlite")
         # Every statement this process ran; handlers/base.py reads it until it counts per
         # request with sns.statements (#18).
@@ -112,6 +116,22 @@ class Database:
         # SQLite is a local file whose own busy timeout already bounds the wait.
         self.query_timeout = None if self.is_sqlite else query_timeout
         event.listen(self.engine.sync_engine, "before_cursor_execute", self._count_statement)
+        event.listen(self.engine.sync_engine, "checkout", self._taken)
+        event.listen(self.engine.sync_engine, "checkin", self._given_back)
+
+    def _taken(self, *_args: Any) -> None:
+        self.metrics.pool_in_use(1)
+
+    def _given_back(self, *_args: Any) -> None:
+        self.metrics.pool_in_use(-1)
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        """A connection from the pool; the wait for it is measured (``/metrics``)."""
+        asked = time.perf_counter()
+        async with self.engine.connect() as conn:
+            self.metrics.pool_wait(time.perf_counter() - asked)
+            yield conn
 
     def _count_statement(self, *_args: Any) -> None:
         self.statement_count += 1
@@ -120,13 +140,13 @@ class Database:
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads; whatever it wrote is rolled back."""
-        async with asyncio.timeout(self.query_timeout), self.engine.connect() as conn:
+        async with asyncio.timeout(self.query_timeout), self._connection() as conn:
             yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back on error."""
-        async with asyncio.timeout(self.query_timeout), self.engine.connect() as conn:
+        async with asyncio.timeout(self.query_timeout), self._connection() as conn:
             if self.is_sqlite:
                 await conn.execution_options(sqlite_begin="IMMEDIATE")
             async with conn.begin():

@@ -27,6 +27,7 @@ from resize.keys import NAME, name_of_key, original_key, thumb_key
 from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError, TooManyRequests
 from sns.image_stores import ImageStore
+from sns.metrics import Metrics
 from sns.ratelimit import MemoryRateLimiter, RateLimiter
 from sns.schema import posts, uploads
 from sns.workpool import JobTimeout, WorkerDied, WorkPool
@@ -84,6 +85,7 @@ class ImageService:
         limiter: RateLimiter | None = None,
         uploads_per_hour: int = 100,
         upload_bytes_per_hour: int = 200 * 2**20,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
         self.store = store
@@ -99,6 +101,7 @@ class ImageService:
         self.uploads_per_hour = uploads_per_hour
         self.upload_bytes_per_hour = upload_bytes_per_hour
         self._background: set[asyncio.Task[None]] = set()
+        self.metrics = metrics or Metrics()
 
     @property
     def small(self) -> int:
@@ -135,7 +138,12 @@ class ImageService:
 
     def _workers(self) -> WorkPool:
         if self._pool is None:
-            self._pool = WorkPool(self._pool_size, self.job_seconds, preload=["resize.core"])
+            self._pool = WorkPool(
+                self._pool_size,
+                self.job_seconds,
+                preload=["resize.core"],
+                metrics=self.metrics,
+            )
         return self._pool
 
     async def _in_pool(self, function: Any, *args: Any) -> Any:
@@ -357,7 +365,11 @@ def _minutes(seconds: int) -> int:
 
 
 def build_image_service(
-    settings: Any, db: Database, store: ImageStore, limiter: RateLimiter | None = None
+    settings: Any,
+    db: Database,
+    store: ImageStore,
+    limiter: RateLimiter | None = None,
+    metrics: Metrics | None = None,
 ) -> ImageService:
     """The image service the settings describe, over ``store``."""
     return ImageService(
@@ -372,4 +384,5 @@ def build_image_service(
         limiter=limiter,
         uploads_per_hour=settings.uploads_per_hour,
         upload_bytes_per_hour=settings.upload_bytes_per_hour,
+        metrics=metrics,
     )

@@ -26,6 +26,7 @@ from typing import TypeVar
 import bcrypt
 
 from sns.errors import Busy
+from sns.metrics import Metrics
 
 T = TypeVar("T")
 
@@ -45,11 +46,18 @@ def _lower_priority() -> None:
 class PasswordHasher:
     """bcrypt hash and check in threads, ``concurrency`` at a time (0: one per CPU core)."""
 
-    def __init__(self, rounds: int = 12, concurrency: int = 0, wait: float = 5.0) -> None:
+    def __init__(
+        self,
+        rounds: int = 12,
+        concurrency: int = 0,
+        wait: float = 5.0,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.rounds = rounds
         self.concurrency = concurrency or os.cpu_count() or 1
         self.wait = wait
         self._turns = asyncio.Semaphore(self.concurrency)
+        self.metrics = metrics or Metrics()
         self._dummy_hash: bytes | None = None
         self._threads = ThreadPoolExecutor(
             self.concurrency, thread_name_prefix="bcrypt", initializer=_lower_priority
@@ -57,15 +65,19 @@ class PasswordHasher:
 
     async def _run(self, work: Callable[..., T], *args: object) -> T:
         """``work(*args)`` in a thread once a turn is free; ``Busy`` after ``wait`` s."""
+        self.metrics.bcrypt_waiting(1)
         try:
-            await asyncio.wait_for(self._turns.acquire(), self.wait)
-        except TimeoutError:
-            raise Busy(BUSY, retry_after=max(1, math.ceil(self.wait))) from None
-        try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._threads, functools.partial(work, *args))
+            try:
+                await asyncio.wait_for(self._turns.acquire(), self.wait)
+            except TimeoutError:
+                raise Busy(BUSY, retry_after=max(1, math.ceil(self.wait))) from None
+            try:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._threads, functools.partial(work, *args))
+            finally:
+                self._turns.release()
         finally:
-            self._turns.release()
+            self.metrics.bcrypt_waiting(-1)
 
     async def hash(self, password: str) -> str:
         salt = bcrypt.gensalt(self.rounds)

@@ -22,6 +22,7 @@ from sns.image_stores import build_image_store
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
+from sns.metrics import Metrics, build_metrics
 from sns.orphans import OrphanSweep
 from sns.pagecache import (
     KeptPage,
@@ -68,6 +69,8 @@ class Services:
     (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
     """Users read in this process, kept like pages: a session costs no user lookup."""
+    metrics: Metrics
+    """What this process counts for ``/metrics`` (nothing when metrics are off)."""
 
     @property
     def session_backend(self) -> str:
@@ -92,6 +95,7 @@ async def build_services(
     ``connection_cap``: the most HTTP connections this process serves at once, which
     sizes its Redis pool (``sns.redis_store.pool_size``).
     """
+    metrics = build_metrics(settings.metrics_directory)
     db = Database(
         settings.sql_url,
         connect_timeout=settings.db_connect_timeout,
@@ -99,6 +103,7 @@ async def build_services(
         pool_timeout=settings.db_pool_timeout,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
+        metrics=metrics,
     )
     try:
         if migrate and settings.migrate == "auto":
@@ -132,12 +137,13 @@ async def build_services(
         max_failures=settings.login_max_failures,
         max_failures_ip=settings.login_max_failures_ip,
         failure_window=settings.login_failure_window,
+        metrics=metrics,
     )
     comments = CommentService(db)
     likes = LikeService(db)
     follows = FollowService(db)
     image_store = build_image_store(settings)
-    images = build_image_service(settings, db, image_store, limiter)
+    images = build_image_service(settings, db, image_store, limiter, metrics)
     posts = PostService(
         db,
         comments=comments,
@@ -187,6 +193,7 @@ async def build_services(
         site_version=site_version,
         pages=pages,
         known_users=known_users,
+        metrics=metrics,
     )
 
 

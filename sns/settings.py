@@ -649,6 +649,23 @@ class Settings:
         "e.g. `sns.example.com`; only pages asked for under them are kept by the page cache; "
         "unset: `localhost`, `127.0.0.1`, `::1` and `SNS_HOST`",
     )
+    metrics_allow: tuple[Network, ...] = setting(
+        DEPLOYMENT,
+        None,
+        "",
+        networks,
+        "comma-separated addresses/networks that may read `/metrics` (Prometheus text, every "
+        "worker of the node; the address is the client's as `SNS_TRUSTED_PROXIES` resolve "
+        "it); unset: metrics off and `/metrics` is a 404",
+    )
+    metrics_dir: Path | None = setting(
+        DEPLOYMENT,
+        None,
+        "",
+        optional_directory,
+        "where every worker of a node writes its counts for `/metrics` (emptied when the "
+        "node starts); unset: `<data dir>/metrics`",
+    )
     # Processes and deployment (#10): docs/deploy.md, supervisord.conf. Two counts with
     # two names (#18): what `run.py` forks, and what supervisor starts.
     processes: int = setting(
@@ -740,6 +757,13 @@ class Settings:
     def sql_url(self) -> str:
         """The database URL in force: the configured one, else SQLite in the data dir."""
         return self.database_url or f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def metrics_directory(self) -> Path | None:
+        """Where the node's metrics are kept, or None when metrics are off."""
+        if not self.metrics_allow:
+            return None
+        return self.metrics_dir or self.data_dir / "metrics"
 
     @property
     def logs_dir(self) -> Path:

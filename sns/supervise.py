@@ -64,8 +64,11 @@ def supervise(settings: Settings) -> int:
     """Migrate, then become supervisord in the foreground; returns only on failure."""
     from sns.db import run_migrations
     from sns.logs import setup_logging
+    from sns.metrics import prepare as prepare_metrics
 
     setup_logging(settings.logs_dir, console=True, worker="supervise")
+    if settings.metrics_directory is not None:  # a node's counts start at zero
+        prepare_metrics(settings.metrics_directory, clean=True)
     env = supervisor_environment(settings, environ=os.environ)
     for directory in (env["SNS_RUN_DIR"], env["SNS_LOG_DIR"]):
         Path(directory).mkdir(parents=True, exist_ok=True)

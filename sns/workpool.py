@@ -15,10 +15,13 @@ import asyncio
 import importlib
 import logging
 import multiprocessing
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
+
+from sns.metrics import Metrics
 
 log = logging.getLogger("sns.workpool")
 
@@ -92,6 +95,7 @@ class WorkPool:
         *,
         preload: Iterable[str] = (),
         context: multiprocessing.context.BaseContext | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.size = size
         self.time_limit = time_limit
@@ -102,6 +106,7 @@ class WorkPool:
         self._idle: list[_Worker] = []
         self._busy: set[_Worker] = set()
         self._closed = False
+        self.metrics = metrics or Metrics()
 
     async def run(self, function: Callable[..., Any], *args: Any) -> Any:
         if self._closed:
@@ -117,6 +122,9 @@ class WorkPool:
                 )
             self._busy.add(worker)
             healthy = False
+            result = "failed"
+            started = time.perf_counter()
+            self.metrics.image_jobs_running(1)
             try:
                 job = loop.run_in_executor(self._threads, worker.call, function, args)
                 try:
@@ -127,9 +135,13 @@ class WorkPool:
                         self.time_limit,
                         worker.process.pid,
                     )
+                    result = "timeout"
                     raise JobTimeout(f"the job ran past {self.time_limit} s") from None
                 healthy = True
+                result = "done" if ok else "refused"
             finally:
+                self.metrics.image_jobs_running(-1)
+                self.metrics.image_job(result, time.perf_counter() - started)
                 self._busy.discard(worker)
                 if healthy and not self._closed:
                     self._idle.append(worker)

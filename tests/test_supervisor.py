@@ -19,6 +19,7 @@ import uuid
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from testkit.sns import ROOT, Client, SupervisedSns, my_user_id
 from tests.conftest import backend_env
@@ -28,7 +29,11 @@ CLOSE = {"Connection": "close"}  # a fresh connection per request: any worker ma
 
 @pytest.fixture(scope="module")
 def supervised(request, tmp_path_factory):
-    env = {**backend_env("mariadb", request), "SNS_SHUTDOWN_GRACE": "5"}
+    env = {
+        **backend_env("mariadb", request),
+        "SNS_SHUTDOWN_GRACE": "5",
+        "SNS_METRICS_ALLOW": "127.0.0.1",
+    }
     instance = SupervisedSns(tmp_path_factory.mktemp("supervised"), env, workers=2)
     instance.start()
     yield instance
@@ -126,6 +131,38 @@ def test_a_killed_worker_comes_back_and_nothing_acknowledged_is_lost(supervised)
     rows = stored(supervised, prefix)
     assert set(rows) >= set(poster.acknowledged) and len(set(rows)) == len(rows)
     assert str(reborn) in supervised.workers(2)
+
+
+def front_page_count(server: SupervisedSns) -> float:
+    """``sns_http_requests_total`` of GET / answered 200, over every worker of the node."""
+    answer = server.client().get("/metrics", headers=CLOSE)
+    assert answer.status_code == 200, answer.text[:300]
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == "sns_http_requests_total" and labels == {
+                "route": "/",
+                "method": "GET",
+                "status": "200",
+            }:
+                return sample.value
+    return 0.0
+
+
+def test_metrics_count_every_worker_and_keep_a_killed_workers_counts(supervised):
+    before = front_page_count(supervised)
+    client = supervised.client()
+    workers = {client.get("/", headers=CLOSE).headers["X-SNS-Worker"] for _ in range(30)}
+    assert len(workers) == 2
+    assert front_page_count(supervised) - before == 30
+    name, victim = sorted(supervised.pids().items())[0]
+    os.kill(victim, signal.SIGKILL)
+    wait_for(lambda: supervised.pids().get(name) not in (None, victim))
+    # Its counts stay in the sums (counters only grow); its gauges go once a new worker is up.
+    metrics_dir = supervised.data_dir / "metrics"
+    wait_for(lambda: not (metrics_dir / f"gauge_livesum_{victim}.db").exists())
+    assert (metrics_dir / f"counter_{victim}.db").exists()
+    assert front_page_count(supervised) - before == 30
 
 
 class Reader(threading.Thread):
