@@ -4,6 +4,8 @@
 --                  unique in the run (a different post text on every request)
 --   BENCH_HEADERS  "Name: value" lines (cookies, Content-Type, Authorization)
 --   BENCH_EXPECT   the status that counts as success (200, 302, 201...)
+--   BENCH_COOKIES  Cookie header values, one per line: each request takes one at random
+--                  (many readers, each with a session of their own)
 -- At the end it prints one line, "BENCH_JSON {...}": requests, successes (the expected
 -- status), other statuses, socket errors and latency percentiles in microseconds.
 
@@ -12,6 +14,10 @@ local body = os.getenv("BENCH_BODY") or ""
 local headers_text = os.getenv("BENCH_HEADERS") or ""
 local expect = tonumber(os.getenv("BENCH_EXPECT") or "200")
 local unique = os.getenv("BENCH_UNIQUE") == "1"
+local cookies = {}
+for line in (os.getenv("BENCH_COOKIES") or ""):gmatch("[^\n]+") do
+  table.insert(cookies, line)
+end
 
 wrk.method = method
 if body ~= "" then
@@ -36,9 +42,19 @@ function init(args)
   unexpected = 0
   other_status = 0
   counter = 0
+  math.randomseed(os.time() * 100 + thread_number)
 end
 
-if unique then
+if #cookies > 0 then
+  function request()
+    local headers = {}
+    for name, value in pairs(wrk.headers) do
+      headers[name] = value
+    end
+    headers["Cookie"] = cookies[math.random(#cookies)]
+    return wrk.format(nil, nil, headers)
+  end
+elseif unique then
   function request()
     counter = counter + 1
     local text = (body:gsub("{n}", thread_number .. "x" .. counter))

@@ -40,6 +40,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,6 +86,9 @@ FOLLOWS_EACH = 20
 BATCH = 5000
 EMAIL = "user{}@bench.example"
 BCRYPT_COST = 12
+CROWD = range(4, 204)  # "a site in use": 200 readers, each with a session of their own
+WRITERS = range(204, 224)  # and 20 people who post, like and comment meanwhile
+CHEAP_COST = 4  # their passwords: 220 logins at cost 12 would take the bench a minute
 WORDS = (
     "오늘 점심은 김치찌개 커피 한잔 날씨가 좋다 산책 주말에 영화를 봤다 퇴근길 버스 노드 "
     "공부 중 tornado python mariadb redis hello world 맛집 추천 고양이 사진 여행 제주도 "
@@ -108,6 +112,8 @@ class Fixture:
     client_secret: str
     seconds: float = 0.0
     counts: dict[str, int] = field(default_factory=dict)
+    crowd: list[int] = field(default_factory=lambda: list(CROWD))
+    writers: list[int] = field(default_factory=lambda: list(WRITERS))
 
 
 def sync_url(url: str) -> str:
@@ -150,6 +156,8 @@ def fill(url: str, n_posts: int, *, seed: int = 11, search_index: bool = True) -
     engine = bulk_engine(url)
     try:
         password_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(BCRYPT_COST)).decode()
+        cheap_hash = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(CHEAP_COST)).decode()
+        cheap = set(CROWD) | set(WRITERS)
         base = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(
             seconds=n_posts + 3600
         )
@@ -161,7 +169,7 @@ def fill(url: str, n_posts: int, *, seed: int = 11, search_index: bool = True) -
                     "id": i,
                     "email": EMAIL.format(i),
                     "nick": f"user{i}",
-                    "password_hash": password_hash,
+                    "password_hash": cheap_hash if i in cheap else password_hash,
                     "provider": "local",
                     "created_at": base,
                 }
@@ -434,6 +442,8 @@ class Call:
     expect: int = 200
     unique: bool = False  # "{n}" in the body becomes a number unique in the run
     user_id: int | None = None  # the page must be the one this user sees (logged in)
+    cookies: list[str] = field(default_factory=list)  # wrk takes one at random per request
+    writes: float = 0.0  # posts, likes and comments a second by others while it runs
 
 
 @dataclass
@@ -493,6 +503,7 @@ def wrk(
         BENCH_HEADERS="\n".join(f"{k}: {v}" for k, v in call.headers.items()),
         BENCH_EXPECT=str(call.expect),
         BENCH_UNIQUE="1" if call.unique else "0",
+        BENCH_COOKIES="\n".join(call.cookies),
     )
     command = [
         "wrk",
@@ -540,6 +551,8 @@ class Session:
     anonymous_cookie: str
     anonymous_xsrf: str
     token: str
+    crowd_cookies: list[str] = field(default_factory=list)
+    writers: list[Any] = field(default_factory=list)  # logged-in testkit Clients
 
 
 def cookie_header(client: Any) -> str:
@@ -560,7 +573,13 @@ def open_sessions(server: SnsServer, fixture: Fixture) -> Session:
     )
     if answer.status_code != 200:
         raise RuntimeError(f"/v2/token answered {answer.status_code}: {answer.text[:300]}")
+    crowd = log_in_all(server, fixture.crowd)
+    writers = log_in_all(server, fixture.writers)
+    for writer in writers:
+        writer.xsrf()  # read once now, not while the clock runs
     return Session(
+        crowd_cookies=[cookie_header(client) for client in crowd],
+        writers=writers,
         reader_cookie=cookie_header(reader),
         reader_xsrf=reader.xsrf(),
         quiet_cookie=cookie_header(quiet),
@@ -568,6 +587,84 @@ def open_sessions(server: SnsServer, fixture: Fixture) -> Session:
         anonymous_xsrf=anonymous_xsrf,
         token=answer.json()["token"],
     )
+
+
+def log_in_all(server: SnsServer, user_ids: list[int]) -> list[Any]:
+    """A logged-in client for each of these users (cheap passwords: CHEAP_COST)."""
+
+    def log_in(user_id: int) -> Any:
+        client = server.client()
+        answer = client.login(EMAIL.format(user_id))
+        if answer.status_code != 302:
+            raise RuntimeError(f"user {user_id} could not log in: {answer.status_code}")
+        return client
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(log_in, user_ids))
+
+
+class Writers(threading.Thread):
+    """Others using the site while a scenario is timed: a post, a like and a comment in
+    turn, ``rate`` a second in all, each by the next of the writers, over HTTP as a
+    browser sends them. Each write is sent when it is due, whether or not the ones before
+    have been answered (at most one in flight per writer), so a slow server still gets
+    the rate asked for."""
+
+    def __init__(self, clients: list[Any], rate: float, posts: int, tag: str) -> None:
+        super().__init__(daemon=True)
+        self.clients, self.rate, self.posts, self.tag = clients, rate, posts, tag
+        self.halt = threading.Event()
+        self.done = 0
+        self.failed = 0
+        self.started_at = 0.0
+        self.seconds = 0.0
+        self.random = Random(5)
+        self.in_flight = threading.Semaphore(len(clients))
+        self.lock = threading.Lock()
+
+    def write(self, number: int) -> bool:
+        client = self.clients[number % len(self.clients)]
+        post_id = self.random.randint(1, self.posts)
+        kind = number % 3
+        if kind == 0:
+            answer = client.write(f"site in use {number} 새 글 #{self.tag}")
+        elif kind == 1:
+            answer = client.post(f"/post/{post_id}/like", allow_redirects=False)
+        else:
+            answer = client.post(
+                f"/comment/{post_id}", {"content": f"댓글 {number}"}, allow_redirects=False
+            )
+        return answer.status_code in (200, 302)
+
+    def send(self, number: int) -> None:
+        try:
+            ok = self.write(number)
+        except requests.RequestException:
+            ok = False
+        finally:
+            self.in_flight.release()
+        with self.lock:
+            self.done += ok
+            self.failed += not ok
+
+    def run(self) -> None:
+        self.started_at = due = time.monotonic()
+        number = 0
+        with ThreadPoolExecutor(len(self.clients)) as pool:
+            while not self.halt.is_set():
+                if self.in_flight.acquire(timeout=1):
+                    pool.submit(self.send, number)
+                    number += 1
+                # A late write is not made up for twice: the schedule lags at most a second.
+                due = max(due + 1 / self.rate, time.monotonic() - 1)
+                self.halt.wait(max(0.0, due - time.monotonic()))
+            self.seconds = time.monotonic() - self.started_at
+
+    def stop(self) -> str:
+        self.halt.set()
+        self.join(30)
+        rate = self.done / self.seconds if self.seconds else 0.0
+        return f"{rate:.1f} writes/s done ({self.failed} failed)"
 
 
 FORM = "application/x-www-form-urlencoded"
@@ -634,7 +731,43 @@ SCENARIOS: dict[str, tuple[str, Callable[[Fixture, Session], Call]]] = {
         ),
     ),
 }
-SQLITE_SCENARIOS = ("anon", "user", "hashtag")
+
+
+def crowd(path: str, writes: float = 0.0) -> Callable[[Fixture, Session], Call]:
+    """``path`` asked by the 200 readers of the crowd in turn, while others write."""
+
+    def make(f: Fixture, s: Session) -> Call:
+        return Call(
+            path.format(tag=f.popular_tag),
+            headers={"Cookie": s.crowd_cookies[0]},
+            user_id=f.crowd[0],
+            cookies=s.crowd_cookies,
+            writes=writes,
+        )
+
+    return make
+
+
+# "A site in use" (#22): many readers, each with a session of their own, while others
+# post, like and comment 1 or 5 times a second.
+SCENARIOS |= {
+    "crowd": ("logged-in /, 200 readers", crowd("/")),
+    "crowd-w1": ("logged-in /, 200 readers, 1 write/s", crowd("/", 1)),
+    "crowd-w5": ("logged-in /, 200 readers, 5 writes/s", crowd("/", 5)),
+    "anon-w5": ("anonymous /, 5 writes/s", lambda f, s: Call("/", writes=5)),
+    "following-w5": ("/following, 200 readers, 5 writes/s", crowd("/following", 5)),
+    "hashtag-w5": ("/hashtag, 200 readers, 5 writes/s", crowd("/hashtag?hashtag={tag}", 5)),
+    "search-w5": ("/search, 200 readers, 5 writes/s", crowd("/search?q=%EC%BB%A4%ED%94%BC", 5)),
+    "api-hashtag-w5": (
+        "GET /v2/posts/hashtag/<tag>, 5 writes/s",
+        lambda f, s: Call(
+            f"/v2/posts/hashtag/{f.popular_tag}",
+            headers={"Authorization": f"Bearer {s.token}"},
+            writes=5,
+        ),
+    ),
+}
+SQLITE_SCENARIOS = ("anon", "user", "hashtag", "crowd", "crowd-w1", "crowd-w5", "anon-w5")
 
 
 # --------------------------------------------------------------------------- the run
@@ -765,6 +898,7 @@ class Bench:
         hello: float,
         *,
         may_be_empty: bool = False,
+        note: str = "",
     ) -> None:
         row = Row(
             scenario=name,
@@ -778,6 +912,7 @@ class Bench:
             ratio=round(timing.rps / hello, 4) if hello else 0.0,
             requests=timing.requests,
             bad_share=round(timing.bad_share, 4),
+            note=note,
         )
         self.run.rows.append(row)
         flag = ""
@@ -794,7 +929,7 @@ class Bench:
         self.say(
             f"{name:<30} {backend:<7} {size:>7} x{processes}: {timing.rps:>8,.1f} req/s "
             f"p50 {timing.p50_ms:7.2f} ms p99 {timing.p99_ms:7.2f} ms "
-            f"= {row.ratio:.1%} of hello{flag}"
+            f"= {row.ratio:.1%} of hello{' (' + note + ')' if note else ''}{flag}"
         )
 
     def block(
@@ -822,9 +957,18 @@ class Bench:
                 call = make(fixture, session)
                 if name == "login":
                     self.raw_bcrypt(backend, fixture.posts, processes, hello)
-                timing = self.time_call(server.url, call, slow=name == "login")
-                self.record(title, backend, fixture.posts, processes, timing, hello)
-                if name == "create-post":
+                writers = None
+                if call.writes:
+                    writers = Writers(
+                        session.writers, call.writes, fixture.posts, fixture.popular_tag
+                    )
+                    writers.start()
+                try:
+                    timing = self.time_call(server.url, call, slow=name == "login")
+                finally:
+                    note = writers.stop() if writers else ""
+                self.record(title, backend, fixture.posts, processes, timing, hello, note=note)
+                if name == "create-post" or writers:
                     removed = drop_posts_after(url, fixture.posts)
                     self.say(f"removed the {removed} posts the bench wrote")
             if "login" in names and backend == "mariadb":
@@ -978,19 +1122,19 @@ def markdown(run: Run) -> str:
         "requests/s, hello timed with the same processes just before each group.",
         "",
         "| scenario | backend | posts | processes | req/s | p50 ms | p99 ms | ratio to hello "
-        "| answers |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| answers | note |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in run.rows:
         if r.requests == 0:  # a rate measured outside HTTP: raw bcrypt
             lines.append(
                 f"| {r.scenario} | {r.backend} | {r.size:,} | {r.processes} | {r.rps:,.2f} "
-                "| | | | |"
+                "| | | | | |"
             )
             continue
         lines.append(
             f"| {r.scenario} | {r.backend} | {r.size:,} | {r.processes} | {r.rps:,.1f} | "
-            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.ratio:.1%} | {r.requests:,} |"
+            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.ratio:.1%} | {r.requests:,} | {r.note} |"
         )
     hellos = sorted({(r.backend, r.size, r.processes, r.hello_rps) for r in run.rows})
     lines += ["", "| hello before | posts | processes | req/s |", "|---|---|---|---|"]
