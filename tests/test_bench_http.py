@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, func, select
 
-from bench.http_bench import QUIET, USERS, fill
-from sns.schema import follows, hashtags, post_hashtags, posts, search_terms
+from bench.http_bench import CHEAP_COST, QUIET, USERS, fill
+from sns.schema import follows, hashtags, post_hashtags, posts, search_terms, users
 
 
 def test_fill_is_consistent(tmp_path: Path) -> None:
@@ -58,3 +58,27 @@ def test_fill_is_consistent(tmp_path: Path) -> None:
             assert bodies == 60
     finally:
         engine.dispose()
+
+
+def test_the_crowd_and_the_writers_can_log_in_cheaply_and_follow_people(tmp_path: Path) -> None:
+    """ "A site in use" (#22): 200 readers and 20 writers, each with a password checked at a
+    low bcrypt cost (logging them all in must not take the bench a minute), and every
+    reader follows at least 10 people, so /following is a real timeline for each."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'sns.sqlite3'}"
+    fixture = fill(url, 60)
+    assert len(fixture.crowd) == 200 and len(fixture.writers) == 20
+    assert not set(fixture.crowd) & set(fixture.writers)
+    engine = create_engine(f"sqlite:///{tmp_path / 'sns.sqlite3'}")
+    try:
+        with engine.connect() as conn:
+            hashes = dict(conn.execute(select(users.c.id, users.c.password_hash)).all())
+            following = dict(
+                conn.execute(
+                    select(follows.c.follower_id, func.count()).group_by(follows.c.follower_id)
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    for user_id in [*fixture.crowd, *fixture.writers]:
+        assert hashes[user_id].startswith(f"$2b${CHEAP_COST:02d}$")
+    assert min(following.get(user_id, 0) for user_id in fixture.crowd) >= 10
