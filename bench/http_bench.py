@@ -15,6 +15,7 @@ second wrk on ``/``, and reads each worker's resident memory at the end of its r
     bench/http --quick              # tiny sizes, 2 s runs: does it work?
     bench/http --sizes 10000 --backends mariadb --processes 1 \\
         --scenarios anon user hashtag --duration 10
+    bench/http --sizes 10000 --backends mariadb --scenarios crowd crowd-w5 --profile
 
 Results go to ``bench/results/http-<UTC time>.{json,md,png}``. Every server it starts
 listens on 127.0.0.1 and is stopped by its PID at the end, on errors and on Ctrl-C too.
@@ -860,6 +861,7 @@ class Bench:
         self.folder = folder
         self.run = run
         self.cores = os.cpu_count() or 1
+        self.profiles = folder / "profiles"  # main() puts them beside the results
 
     def say(self, message: str) -> None:
         print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
@@ -964,7 +966,8 @@ class Bench:
                     )
                     writers.start()
                 try:
-                    timing = self.time_call(server.url, call, slow=name == "login")
+                    with self.profiled(server, name, backend, fixture.posts, processes):
+                        timing = self.time_call(server.url, call, slow=name == "login")
                 finally:
                     note = writers.stop() if writers else ""
                 self.record(title, backend, fixture.posts, processes, timing, hello, note=note)
@@ -985,6 +988,42 @@ class Bench:
             )
         finally:
             server.stop()
+
+    @contextlib.contextmanager
+    def profiled(
+        self, server: SnsServer, name: str, backend: str, size: int, processes: int
+    ) -> Iterator[None]:
+        """With ``--profile``: py-spy samples the server (and its workers) meanwhile."""
+        if not self.args.profile or server.process is None:
+            yield
+            return
+        self.profiles.mkdir(parents=True, exist_ok=True)
+        out = self.profiles / f"{name}-{backend}-{size}-x{processes}.txt"
+        spy = subprocess.Popen(  # noqa: S603
+            [
+                str(Path(sys.executable).parent / "py-spy"),
+                "record",
+                "--nonblocking",
+                "--subprocesses",
+                "--format",
+                "raw",
+                "--rate",
+                "200",
+                "--pid",
+                str(server.process.pid),
+                "--output",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield
+        finally:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
+        if out.exists():
+            self.say(f"profile of {name}: {out}\n{hot_functions(out)}")
 
     def raw_bcrypt(self, backend: str, size: int, processes: int, hello: float) -> None:
         """bcrypt checks per second on all cores right before the logins, the server idle:
@@ -1105,6 +1144,40 @@ class Bench:
 
 
 # --------------------------------------------------------------------------- output
+
+
+def hot_functions(collapsed: Path, top: int = 15) -> str:
+    """From py-spy's collapsed stacks of the serving processes' event-loop threads (the
+    stacks that start in run.py; the database and bcrypt threads mostly wait): the
+    functions most often on top of the stack (self) and on it at all (inclusive), as
+    shares of those samples. The event loop waiting in ``select`` is idle time."""
+    inclusive: Counter[str] = Counter()
+    own: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        if not any("(run.py:" in frame for frame in frames):
+            continue
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    if not total:
+        return "  (no samples)"
+    lines = ["  self:"]
+    lines += [f"    {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
+    lines += ["  inclusive (sns/, handlers/, templates):"]
+    ours = [
+        (frame, n)
+        for frame, n in inclusive.most_common()
+        if any(f"({part}" in frame for part in ("sns/", "handlers/", "templates/", "serving/"))
+    ]
+    lines += [f"    {n / total:6.1%}  {frame}" for frame, n in ours[:top]]
+    return "\n".join(lines)
 
 
 def markdown(run: Run) -> str:
@@ -1273,6 +1346,12 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where results go")
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server with py-spy during each timed run: collapsed stacks and the "
+        "functions that took the most time, per scenario, beside the results",
+    )
+    parser.add_argument(
         "--report",
         type=Path,
         metavar="JSON",
@@ -1327,6 +1406,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = args.results / f"http-{started:%Y%m%d-%H%M%S}"
     with tempfile.TemporaryDirectory(prefix="sns-bench-http-") as tmp:
         bench = Bench(args, Path(tmp), run)
+        bench.profiles = Path(f"{stem}-profiles")
         try:
             if "login" in args.scenarios:
                 bench.say(f"raw bcrypt at cost {BCRYPT_COST}, 1 thread and {cores}")
