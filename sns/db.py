@@ -8,22 +8,21 @@ the busy timeout; an immediate one takes the write lock up front and waits its t
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import fcntl
+import functools
 import os
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from alembic import command
-from alembic.config import Config
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Insert, Table, event, text
+from sqlalchemy import Insert, Table, event, inspect, text
 from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, CursorResult
@@ -32,6 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from sns.metrics import Metrics
 from sns.statements import note_statement
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15000
@@ -64,6 +66,8 @@ def utcnow() -> datetime:
 
 def alembic_config(url: str | None = None) -> Config:
     """An Alembic config pointing at our migrations, without needing alembic.ini."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     if url:
@@ -193,6 +197,8 @@ class Database:
         on the migrating connection, or a file lock beside the SQLite file. The one that
         comes second finds the database at head and has nothing to do.
         """
+        if await self.at_head():  # every start but the first after an upgrade of the code
+            return
         if self.is_sqlite:
             async with _file_lock(self._sqlite_lock_path()):
                 await self._upgrade()
@@ -222,9 +228,8 @@ class Database:
         Used when ``python run.py migrate`` runs before the workers (``SNS_MIGRATE=check``):
         a worker must not serve an older schema than its code expects.
         """
-        async with self.engine.connect() as conn:
-            current = await conn.run_sync(_current_heads)
-        wanted = set(ScriptDirectory.from_config(alembic_config()).get_heads())
+        current = await self.current_heads()
+        wanted = code_heads()
         if current != wanted:
             have = ", ".join(sorted(current)) or "empty (no migration applied)"
             raise SchemaBehind(
@@ -232,6 +237,15 @@ class Database:
                 " run `python run.py migrate` before starting the workers"
                 " (or set SNS_MIGRATE=auto)"
             )
+
+    async def current_heads(self) -> set[str]:
+        """The migrations the database carries (Alembic's version table)."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(_current_heads)
+
+    async def at_head(self) -> bool:
+        """Whether the database carries exactly the migrations of this code."""
+        return await self.current_heads() == code_heads()
 
     async def _upgrade(self) -> None:
         async with self.engine.connect() as conn:
@@ -250,11 +264,37 @@ class SchemaBehind(RuntimeError):
     """The database lacks migrations this code needs (or has ones it does not know)."""
 
 
+REVISION = re.compile(r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(.+)$", re.MULTILINE)
+
+
+@functools.cache
+def code_heads(versions: Path = MIGRATIONS_DIR / "versions") -> frozenset[str]:
+    """The newest migrations of this code, read from the files without importing Alembic
+    (Alembic, Mako and their dialects are 10 MB that a serving process never needs once
+    its database is at head). tests/test_migrations.py holds this to Alembic's own answer.
+    """
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions.glob("*.py"):
+        found = dict(REVISION.findall(path.read_text(encoding="utf-8")))
+        if "revision" not in found:
+            continue
+        revisions.add(ast.literal_eval(found["revision"]))
+        down = ast.literal_eval(found.get("down_revision", "None"))
+        parents.update([down] if isinstance(down, str) else down or ())
+    return frozenset(revisions - parents)
+
+
 def _current_heads(connection: Connection) -> set[str]:
-    return set(MigrationContext.configure(connection).get_current_heads())
+    if not inspect(connection).has_table("alembic_version"):
+        return set()
+    rows = connection.execute(text("SELECT version_num FROM alembic_version"))
+    return {row[0] for row in rows}
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

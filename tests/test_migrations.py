@@ -15,7 +15,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.schema import CreateTable
 
-from sns.db import Database, alembic_config
+from sns.db import Database, alembic_config, code_heads
 from sns.schema import metadata
 from testkit.sns import SnsServer
 from testkit.templates import copy_template
@@ -137,3 +137,58 @@ def test_the_template_copy_is_the_migrated_schema(request, backend, tmp_path):
 
 def expected_foreign_keys() -> dict[str, int]:
     return {table.name: len(table.foreign_key_constraints) for table in metadata.sorted_tables}
+
+
+def test_the_heads_read_from_the_files_are_alembics_own():
+    """A serving process finds the code's heads without Alembic (sns.db.code_heads)."""
+    assert code_heads() == set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def test_the_heads_of_a_branch_and_of_its_merge(tmp_path):
+    def migration(name: str, down: str) -> None:
+        (tmp_path / f"{name}.py").write_text(
+            f'"""{name}"""\n\nrevision = "{name}"\ndown_revision = {down}\nbranch_labels = None\n'
+        )
+
+    migration("a", "None")
+    migration("b", '"a"')
+    migration("c", '"a"')
+    assert code_heads(tmp_path) == {"b", "c"}
+    other = tmp_path / "merged"
+    other.mkdir()
+    for path in tmp_path.glob("*.py"):
+        (other / path.name).write_text(path.read_text())
+    (other / "d.py").write_text('revision: str = "d"\ndown_revision = ("b", "c")\n')
+    assert code_heads(other) == {"d"}
+
+
+SERVE_AND_LIST = """
+import asyncio, sys
+from sns import cli
+from sns.services import build_services
+
+async def main():
+    settings = cli.load_settings(cli.parse_args(["--data-dir", sys.argv[1], "--env-file", ""]))
+    services = await build_services(settings)
+    await services.close()
+
+asyncio.run(main())
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "mako")))
+"""
+
+
+def test_a_process_starting_on_a_database_at_head_never_loads_alembic(tmp_path):
+    """Alembic and Mako (10 MB) load only when there is a migration to apply."""
+
+    def start() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", SERVE_AND_LIST, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout.strip().splitlines()[-1]
+
+    assert "alembic" in start()  # the first start migrates the empty database
+    assert start() == "[]"
