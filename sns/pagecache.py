@@ -21,12 +21,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from sns.redis_store import RedisKeys
 from sns.sessions import RedisSessionStore, SessionData, SessionStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 log = logging.getLogger("sns.pagecache")
 

@@ -14,11 +14,10 @@ more on a new connection; a timeout is not retried, so an outage still costs one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 POOL_MAX = 32
 """Redis connections one process keeps at most: its share of the descriptors that the
@@ -56,7 +55,16 @@ class RedisKeys:
 
 
 def connect(url: str, *, timeout: float, max_connections: int) -> Redis:
-    """A client on a blocking pool of at most ``max_connections`` (see the module)."""
+    """A client on a blocking pool of at most ``max_connections`` (see the module).
+
+    The Redis client is imported here, not with the module: the embedded default (no
+    Redis) never loads it.
+    """
+    from redis.asyncio import BlockingConnectionPool, Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,

@@ -10,15 +10,17 @@ import hashlib
 import json
 import secrets
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
 from sqlalchemy import delete, insert, select, update
 
 from sns.db import Database
 from sns.redis_store import RedisKeys
 from sns.schema import sessions
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import Pipeline
 
 SessionData = dict[str, Any]
 

@@ -173,12 +173,13 @@ async def main():
     await services.close()
 
 asyncio.run(main())
-print(sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "mako")))
+print(sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "mako", "redis")))
 """
 
 
-def test_a_process_starting_on_a_database_at_head_never_loads_alembic(tmp_path):
-    """Alembic and Mako (10 MB) load only when there is a migration to apply."""
+def test_a_process_starting_on_a_database_at_head_never_loads_alembic_nor_redis(tmp_path):
+    """Alembic and Mako (10 MB) load only when there is a migration to apply, and the
+    Redis client (6 MB) only when Redis is configured: memory a worker keeps (#22)."""
 
     def start() -> str:
         done = subprocess.run(
@@ -190,5 +191,6 @@ def test_a_process_starting_on_a_database_at_head_never_loads_alembic(tmp_path):
         )
         return done.stdout.strip().splitlines()[-1]
 
-    assert "alembic" in start()  # the first start migrates the empty database
+    first = start()  # the first start migrates the empty database
+    assert "alembic" in first and "redis" not in first
     assert start() == "[]"
