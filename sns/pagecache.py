@@ -124,7 +124,8 @@ async def version_and_session(
     """The site version and a session record, in one round trip where the backends allow."""
     if isinstance(version, RedisSiteVersion):
         return await version.current_with_session(sessions, session_id)
-    return await version.current(), await sessions.get(session_id)
+    current = await version.current()
+    return current, await sessions.get(session_id, version=current)
 
 
 def new_placeholder() -> bytes:

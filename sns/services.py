@@ -127,7 +127,12 @@ async def build_services(
         sessions = RedisSessionStore(redis, settings.session_ttl, keys)
         limiter = RedisRateLimiter(redis, keys)
     else:
-        sessions = SqlSessionStore(db, settings.session_ttl)
+        # Kept like users (below): a logged-in page reads no session row while nothing
+        # changes (#22).
+        kept_sessions: VersionedCache[Any] = VersionedCache(
+            10_000 if settings.page_cache_bytes > 0 else 0, settings.page_cache_ttl
+        )
+        sessions = SqlSessionStore(db, settings.session_ttl, kept_sessions)
         limiter = MemoryRateLimiter()
     accounts = AccountService(
         db,

@@ -10,6 +10,7 @@ import hashlib
 import json
 import secrets
 import time
+from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import delete, insert, select, update
@@ -41,8 +42,12 @@ class SessionStore(Protocol):
     async def create(self, data: SessionData) -> str:
         """Store ``data`` under a fresh id and return the id."""
 
-    async def get(self, session_id: str) -> SessionData | None:
-        """The record, its expiry pushed forward; None when unknown or expired."""
+    async def get(self, session_id: str, *, version: int | None = None) -> SessionData | None:
+        """The record, its expiry pushed forward; None when unknown or expired.
+
+        ``version``: the site version read for this request (``sns.pagecache``), under
+        which a store may answer from what it read before.
+        """
 
     async def save(self, session_id: str, data: SessionData) -> None:
         """Replace the record's data."""
@@ -61,16 +66,40 @@ async def rotate(store: SessionStore, old_id: str | None, data: SessionData) -> 
     return await store.create(data)
 
 
-class SqlSessionStore:
-    """Sessions in the SQL database: the embedded default, needs nothing else running."""
+class KeptRecords(Protocol):
+    """Records read before, kept under the site version (``sns.pagecache.VersionedCache``)."""
 
-    # Writing the new expiry on every request would make each page a write; once a
-    # minute is plenty for a TTL counted in days.
+    def get(self, version: int | None, key: Hashable) -> tuple[SessionData, int] | None: ...
+
+    def put(self, version: int | None, key: Hashable, value: tuple[SessionData, int]) -> None: ...
+
+
+class SqlSessionStore:
+    """Sessions in the SQL database: the embedded default, needs nothing else running.
+
+    A record read once is kept in this process under the site version (``kept``), which
+    every committed write to the database moves, on any process: a logout, a login or a
+    password change anywhere makes the next request read it again, and a logged-in page
+    costs no SQL while nothing changes (#22).
+    """
+
+    # Writing the new expiry on every request would make each page a write, and on SQLite
+    # every write empties every process's kept pages; the expiry moves at most once per
+    # fourteenth of the TTL (a day of the default two weeks), and at least a minute apart.
     SLIDE_EVERY = 60
 
-    def __init__(self, db: Database, ttl: int) -> None:
+    def __init__(self, db: Database, ttl: int, kept: KeptRecords | None = None) -> None:
         self.db = db
         self.ttl = ttl
+        self.kept = kept
+
+    @property
+    def slide_every(self) -> int:
+        return max(self.SLIDE_EVERY, self.ttl // 14) if self.SLIDE_EVERY else 0
+
+    def _slides(self, expires_at: int, now: int) -> bool:
+        """Whether a record expiring then is due for its expiry to move forward now."""
+        return expires_at - now < self.ttl - self.slide_every
 
     async def create(self, data: SessionData) -> str:
         session_id = new_session_id()
@@ -84,8 +113,13 @@ class SqlSessionStore:
             )
         return session_id
 
-    async def get(self, session_id: str) -> SessionData | None:
+    async def get(self, session_id: str, *, version: int | None = None) -> SessionData | None:
         now = int(time.time())
+        key = _key(session_id)
+        if self.kept is not None:
+            kept = self.kept.get(version, key)
+            if kept is not None and kept[1] > now and not self._slides(kept[1], now):
+                return kept[0]
         async with self.db.read() as conn:
             row = (
                 await conn.execute(
@@ -96,14 +130,14 @@ class SqlSessionStore:
             ).first()
         if row is None or row.expires_at <= now:
             return None
-        if row.expires_at - now < self.ttl - self.SLIDE_EVERY:
+        data: SessionData = json.loads(row.data)
+        if self._slides(row.expires_at, now):
             async with self.db.transaction() as conn:
                 await conn.execute(
-                    update(sessions)
-                    .where(sessions.c.id == _key(session_id))
-                    .values(expires_at=now + self.ttl)
+                    update(sessions).where(sessions.c.id == key).values(expires_at=now + self.ttl)
                 )
-        data: SessionData = json.loads(row.data)
+        elif self.kept is not None:
+            self.kept.put(version, key, (data, row.expires_at))
         return data
 
     async def save(self, session_id: str, data: SessionData) -> None:
@@ -139,7 +173,7 @@ class RedisSessionStore:
             if created:
                 return session_id
 
-    async def get(self, session_id: str) -> SessionData | None:
+    async def get(self, session_id: str, *, version: int | None = None) -> SessionData | None:
         raw = await self.redis.getex(self.keys.session(_key(session_id)), ex=self.ttl)
         return self.decode(raw)
 

@@ -7,10 +7,13 @@ import uuid
 
 import pytest
 import redis.asyncio as redis_asyncio
+from sqlalchemy import select, update
 
 from sns.db import Database
+from sns.pagecache import VersionedCache
 from sns.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from sns.redis_store import RedisKeys
+from sns.schema import sessions
 from sns.sessions import RedisSessionStore, SqlSessionStore, rotate
 
 
@@ -189,3 +192,46 @@ async def test_the_redis_limiter_gives_a_key_without_expiry_one(redis_server, re
     answer = await limiter.reserve(key, 5, 60)
     assert not answer.granted
     assert 0 < await limiter.redis.ttl(limiter.keys.rate(key)) <= 60
+
+
+async def test_a_kept_sql_session_costs_no_statement_until_the_version_moves(tmp_path):
+    """#22: the embedded default's logged-in pages read no session row while nothing changes;
+    any committed write moves the site version (SQLite's data_version), and then the row is
+    read again, so a logout or a password change anywhere still ends the session at once."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.sqlite3'}")
+    await db.migrate()
+    try:
+        store = SqlSessionStore(db, ttl=14 * 86400, kept=VersionedCache(100, ttl=60))
+        session_id = await store.create({"user_id": 7})
+        assert await store.get(session_id, version=1) == {"user_id": 7}
+        read = db.statement_count
+        for _ in range(3):
+            assert await store.get(session_id, version=1) == {"user_id": 7}
+        assert db.statement_count == read
+        await store.delete(session_id)
+        assert await store.get(session_id, version=2) is None  # the delete moved it
+    finally:
+        await db.dispose()
+
+
+async def test_a_sql_session_expiry_moves_once_a_fourteenth_of_its_life_has_passed(tmp_path):
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 's.sqlite3'}")
+    await db.migrate()
+    try:
+        ttl = 14 * 86400
+        store = SqlSessionStore(db, ttl=ttl, kept=VersionedCache(100, ttl=60))
+        session_id = await store.create({"user_id": 8})
+
+        async def expiry() -> int:
+            async with db.read() as conn:
+                return (await conn.execute(select(sessions.c.expires_at))).scalar_one()
+
+        first = await expiry()
+        await store.get(session_id, version=1)
+        assert await expiry() == first  # read a minute (or an hour) later: not written
+        async with db.transaction() as conn:  # as if the session were a day and a second old
+            await conn.execute(update(sessions).values(expires_at=first - 86400 - 1))
+        assert await store.get(session_id, version=2) == {"user_id": 8}
+        assert await expiry() >= first  # pushed forward to a full TTL from now
+    finally:
+        await db.dispose()

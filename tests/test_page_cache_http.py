@@ -732,3 +732,16 @@ def test_the_same_page_follows_each_readers_language(pair, scene):
     assert 'aria-label="좋아요 취소"' in article(korean, s.p)
     assert ">언팔로우</button>" in article(korean, s.q_post)
     assert greeting(page(s.x.b, hashtag)) == f"Hello, {s.x.nick}"
+
+
+def test_a_kept_logged_in_page_of_the_embedded_default_runs_no_sql(shared_server):
+    """#22: on SQLite the session row, the user and the page are all kept under the site
+    version: while nothing is written, a logged-in reader's page costs no statement."""
+    server = shared_server("sqlite", SNS_QUERY_COUNT_HEADER="true")
+    reader = Client(server.url)
+    reader.join()
+    first = reader.get("/")
+    assert first.status_code == 200 and my_user_id(first.text) == reader.user_id()
+    again = reader.get("/")
+    assert my_user_id(again.text) == my_user_id(first.text)
+    assert again.headers["X-SNS-Queries"] == "0"
