@@ -17,11 +17,13 @@ from sns.api_clients import ApiClientService
 from sns.api_posts import ApiPostService
 from sns.comments import CommentService
 from sns.db import Database
+from sns.floods import FloodLimits, default_rules
 from sns.follows import FollowService
 from sns.image_stores import build_image_store
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
+from sns.moderation import ModerationService
 from sns.orphans import OrphanSweep
 from sns.pagecache import (
     KeptPage,
@@ -68,6 +70,10 @@ class Services:
     (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
     """Users read in this process, kept like pages: a session costs no user lookup."""
+    moderation: ModerationService
+    """Reports, moderators, suspensions and the audit log (#21)."""
+    floods: FloodLimits
+    """Sign-ups per address, posts, comments and reports per account (#21)."""
 
     @property
     def session_backend(self) -> str:
@@ -187,6 +193,19 @@ async def build_services(
         site_version=site_version,
         pages=pages,
         known_users=known_users,
+        moderation=ModerationService(db, posts=posts, sessions=sessions),
+        floods=FloodLimits(
+            limiter,
+            default_rules(
+                signups=settings.signups_per_address,
+                signup_window=settings.signup_window,
+                posts=settings.posts_per_window,
+                comments=settings.comments_per_window,
+                write_window=settings.write_window,
+                reports=settings.reports_per_hour,
+            ),
+            signup_exempt=settings.signup_exempt,
+        ),
     )
 
 
