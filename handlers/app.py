@@ -11,7 +11,18 @@ from pathlib import Path
 import tornado.locale
 import tornado.web
 
-from handlers import account, auth, developers, images, kakao, metrics, pages, posts, social
+from handlers import (
+    account,
+    auth,
+    developers,
+    images,
+    kakao,
+    metrics,
+    moderation,
+    pages,
+    posts,
+    social,
+)
 from handlers.api import api_routes
 from handlers.headers import StaticHandler
 from handlers.metrics import RouteLabels, request_logger
@@ -43,6 +54,7 @@ def make_app(services: Services) -> tornado.web.Application:
         *social.default_handlers,
         *account.default_handlers,
         *metrics.default_handlers,
+        *moderation.default_handlers,
     ]
     # -- the API for other sites (#9): /developers, /v1 and /v2, /api/openapi.json, /api/docs
     routes += [*developers.default_handlers, *api_routes(settings)]

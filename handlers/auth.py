@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from handlers.page import PageHandler
 from sns.errors import ServiceError
+from sns.floods import SIGNUPS
 
 
 class AuthJoinHandler(PageHandler):
@@ -15,12 +16,14 @@ class AuthJoinHandler(PageHandler):
             return
         form = {"email": self.get_argument("email", ""), "nick": self.get_argument("nick", "")}
         try:
-            user = await self.accounts.join(
-                form["email"], form["nick"], self.get_argument("password", "")
-            )
+            async with self.floods.hold(SIGNUPS, self.client_ip) as place:
+                user = await self.accounts.join(
+                    form["email"], form["nick"], self.get_argument("password", "")
+                )
         except ServiceError as exc:
             await self.refuse(exc, "join.html", form=form)
             return
+        self.set_rate_headers(place)
         await self.start_session(user)
         self.redirect("/")
 

@@ -37,10 +37,12 @@ from sns.errors import (
     Unavailable,
     is_outage,
 )
+from sns.floods import FloodLimits, Place, RateLimited
 from sns.follows import FollowService
 from sns.images import ImageService
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
+from sns.moderation import ModerationService
 from sns.net import client_ip, is_trusted, safe_next_url
 from sns.pagecache import version_and_session
 from sns.posts import PostService
@@ -126,6 +128,14 @@ class BaseHandler(RequestHandler):
     @property
     def kakao(self) -> KakaoLogin | None:
         return self.services.kakao
+
+    @property
+    def moderation(self) -> ModerationService:
+        return self.services.moderation
+
+    @property
+    def floods(self) -> FloodLimits:
+        return self.services.floods
 
     # -- who is asking ---------------------------------------------------------------------
 
@@ -369,7 +379,15 @@ class BaseHandler(RequestHandler):
         """Set the status (and ``Retry-After``) a service error stands for."""
         if isinstance(error, TooManyRequests):
             self.set_header("Retry-After", str(error.retry_after))
+        if isinstance(error, RateLimited):
+            self.set_rate_headers(error.place)
         return error.status
+
+    def set_rate_headers(self, place: Place | None) -> None:
+        """``RateLimit-*`` of a flood limit (``sns.floods``); None: exempt, no headers."""
+        if place is not None:
+            for name, value in place.headers().items():
+                self.set_header(name, value)
 
     def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")

@@ -7,6 +7,7 @@ from handlers.page import PageHandler
 from handlers.pages import TimelineHandler
 from handlers.paths import ROW_ID
 from sns.errors import ServiceError
+from sns.floods import POSTS
 from sns.posts import KEEP, Keep
 
 
@@ -18,8 +19,9 @@ class PostCreateHandler(TimelineHandler):
         content = self.get_argument("content", "")
         url = self.get_argument("url", "")
         try:
-            picture = self.images.name_from_reference(url)
-            post_id = await self.posts.create(self.user.id, content, picture)
+            async with self.floods.hold(POSTS, self.user.id) as place:
+                picture = self.images.name_from_reference(url)
+                post_id = await self.posts.create(self.user.id, content, picture)
         except ServiceError as exc:
             if self.wants_json():
                 raise
@@ -28,6 +30,7 @@ class PostCreateHandler(TimelineHandler):
             values = self.timeline_values(page, compose=True, form=form)
             await self.refuse(exc, "main.html", **values)
             return
+        self.set_rate_headers(place)
         self.answer({"id": post_id}, status=201)
 
 

@@ -10,6 +10,7 @@ from handlers.base import login_required
 from handlers.page import PageHandler
 from handlers.paths import ROW_ID
 from sns.comments import CommentView
+from sns.floods import COMMENTS
 from sns.times import iso_utc
 
 
@@ -58,9 +59,11 @@ class CommentHandler(PageHandler):
 
     @login_required
     async def post(self, post_id: str) -> None:
-        comment = await self.comments.comment(
-            self.user.id, int(post_id), self.get_argument("content", "")
-        )
+        async with self.floods.hold(COMMENTS, self.user.id) as place:
+            comment = await self.comments.comment(
+                self.user.id, int(post_id), self.get_argument("content", "")
+            )
+        self.set_rate_headers(place)
         self.answer(comment_payload(comment), status=201, default=f"/#comment-{comment.id}")
 
 
@@ -69,9 +72,11 @@ class ReplyHandler(PageHandler):
 
     @login_required
     async def post(self, comment_id: str) -> None:
-        reply = await self.comments.reply(
-            self.user.id, int(comment_id), self.get_argument("content", "")
-        )
+        async with self.floods.hold(COMMENTS, self.user.id) as place:
+            reply = await self.comments.reply(
+                self.user.id, int(comment_id), self.get_argument("content", "")
+            )
+        self.set_rate_headers(place)
         self.answer(comment_payload(reply), status=201, default=f"/#comment-{reply.id}")
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
 from sns.db import Database, new_id, utcnow
-from sns.errors import Conflict, Invalid, TooManyRequests, Unauthorized
+from sns.errors import Conflict, Forbidden, Invalid, TooManyRequests, Unauthorized
 from sns.metrics import Metrics
 from sns.passwords import PasswordHasher
 from sns.ratelimit import RateLimiter
@@ -21,6 +21,7 @@ from sns.schema import follows, likes, posts, users
 from sns.visible import LIVE_USER
 
 LOGIN_FAILED = "The email or password is not right."
+SUSPENDED = "This account was suspended by the moderators. It cannot log in."
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,8 @@ class User:
     provider: str
     created_at: datetime
     session_version: int = 0
+    moderator: bool = False
+    """May use /admin (``python run.py admin grant``)."""
 
 
 def normalize_email(email: str) -> str:
@@ -98,6 +101,7 @@ def row_to_user(row: Row[Any]) -> User:
         provider=row.provider,
         created_at=row.created_at,
         session_version=row.session_version,
+        moderator=bool(row.moderator),
     )
 
 
@@ -205,17 +209,25 @@ class AccountService:
             taken.append(key)
 
     async def _check_credentials(self, email: str, password: str) -> User | None:
-        """The live user with this email and password, else None after a full check."""
+        """The live user with this email and password, else None after a full check.
+
+        A suspended account is told so (403), but only with its right password: a guesser
+        learns nothing of it.
+        """
         row = None
         if email and password:
             async with self.db.read() as conn:
                 row = (
-                    await conn.execute(select(users).where(users.c.email == email, LIVE_USER))
+                    await conn.execute(
+                        select(users).where(users.c.email == email, users.c.deleted_at.is_(None))
+                    )
                 ).first()
         if row is None:
             await self._check_password(password, None)
             return None
         if await self._check_password(password, row.password_hash):
+            if row.suspended_at is not None:
+                raise Forbidden(SUSPENDED)
             return row_to_user(row)
         return None
 

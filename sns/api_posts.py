@@ -30,6 +30,7 @@ from sns.posts import PostService
 from sns.schema import likes, post_hashtags, posts
 from sns.search import SearchService
 from sns.times import iso_utc
+from sns.visible import shown_post
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -138,6 +139,8 @@ class ApiPostService:
     async def _page(
         self, query: Select[Any], key: ColumnElement[int], limit: int, before: int | None
     ) -> ApiPage:
+        # The API cannot mark a post as hidden by moderators: it shows none, to anyone.
+        query = query.where(shown_post(None))
         async with self.db.read() as conn:
             rows = (await conn.execute(newest_first(query, key, before, limit))).all()
         has_more = len(rows) > limit

@@ -1,5 +1,6 @@
 """Command line: ``python run.py [serve]``, ``migrate``, ``demo``,
-``supervise [status|start|stop|restart]``, ``images usage|clean`` and ``search reindex``.
+``supervise [status|start|stop|restart]``, ``images usage|clean``, ``search reindex`` and
+``admin grant|revoke|suspend|unsuspend <email>``.
 
 ``run.py`` parses the flags and loads the settings with this module, then serves itself
 (``serving``) or hands every other command to ``run_command``, which needs no web server.
@@ -18,6 +19,8 @@ from sns.settings import GROUPS, SETTINGS, RetiredSetting, Settings, help_text, 
 
 log = logging.getLogger("sns")
 
+ADMIN_ACTIONS = ("grant", "revoke", "suspend", "unsuspend")
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -31,19 +34,37 @@ def build_parser() -> argparse.ArgumentParser:
         "command",
         nargs="?",
         default="serve",
-        choices=("serve", "migrate", "demo", "supervise", "images", "search"),
+        choices=("serve", "migrate", "demo", "supervise", "images", "search", "admin"),
         help="serve (default): run the web server; migrate: apply database migrations and "
         "exit; demo: fill an empty database with a few people, posts, likes and comments; "
         "supervise: migrate, then run supervisord.conf (SNS_SUPERVISOR_WORKERS workers); "
         "images usage|clean: what the image store holds, and removing its orphans; "
-        "search reindex: rebuild the search index from the stored posts",
+        "search reindex: rebuild the search index from the stored posts; "
+        "admin grant|revoke|suspend|unsuspend EMAIL: make an account a moderator (or no "
+        "longer), suspend it or lift its suspension",
     )
     parser.add_argument(
         "action",
         nargs="?",
-        choices=("usage", "clean", "reindex", "status", "start", "stop", "restart"),
+        choices=(
+            "usage",
+            "clean",
+            "reindex",
+            "status",
+            "start",
+            "stop",
+            "restart",
+            *ADMIN_ACTIONS,
+        ),
         help="images: usage or clean; search: reindex; supervise: status, start, stop or "
-        "restart (one worker after the other) the workers of a running supervise",
+        "restart (one worker after the other) the workers of a running supervise; admin: "
+        "grant, revoke, suspend or unsuspend",
+    )
+    parser.add_argument("email", nargs="?", help="admin: the account's email")
+    parser.add_argument(
+        "--reason",
+        default="",
+        help="admin: why, for the audit log (default: said from the command line)",
     )
     parser.add_argument(
         "--dry-run", action="store_true", help="images clean: list what would go, remove nothing"
@@ -117,6 +138,14 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             print("run.py: images takes usage or clean", file=sys.stderr)
             return 2
         return asyncio.run(images(settings, args.action or "usage", args.dry_run, args.yes))
+    if args.command == "admin":
+        if args.action not in ADMIN_ACTIONS or not args.email:
+            print(
+                "run.py: admin takes grant, revoke, suspend or unsuspend, then an email",
+                file=sys.stderr,
+            )
+            return 2
+        return asyncio.run(admin(settings, args.action, args.email, args.reason))
     if args.command == "search":
         if args.action != "reindex":
             print("run.py: search needs an action: search reindex", file=sys.stderr)
@@ -202,4 +231,34 @@ async def search_reindex(settings: Settings) -> int:
     finally:
         await services.close()
     print(f"Indexed {indexed} posts for search.")
+    return 0
+
+
+async def admin(settings: Settings, action: str, email: str, reason: str) -> int:
+    """``admin grant|revoke <email>``: the moderator role; ``admin suspend|unsuspend
+    <email>``: a suspension (its sessions end at once). Each goes into the audit log."""
+    from sns.errors import ServiceError
+    from sns.services import build_services
+
+    services = await build_services(settings)
+    moderation = services.moderation
+    reason = reason.strip() or "said from the command line"
+    try:
+        user_id = await moderation.user_id_for_email(email)
+        if action in ("grant", "revoke"):
+            changed = await moderation.set_moderator(user_id, action == "grant", reason)
+        else:
+            changed = await moderation.set_suspended(user_id, action == "suspend", reason)
+    except ServiceError as exc:
+        print(f"run.py admin: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await services.close()
+    done = {
+        "grant": "is a moderator",
+        "revoke": "is no longer a moderator",
+        "suspend": "is suspended",
+        "unsuspend": "is no longer suspended",
+    }[action]
+    print(f"{email} {done}." if changed else f"{email} {done} already: nothing changed.")
     return 0

@@ -20,7 +20,7 @@ from sns.db import Database, new_id, utcnow
 from sns.errors import NotFound
 from sns.schema import comments, users
 from sns.text import clean_content
-from sns.visible import LIVE_USER, lock_visible_post
+from sns.visible import LIVE_USER, lock_visible_post, shown_comment
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,8 @@ class CommentView:
     created_at: datetime
     author_id: int
     author_nick: str
+    hidden_at: datetime | None = None
+    """Set when a moderator hid it: only its author is shown it, marked."""
     replies: tuple[CommentView, ...] = ()
 
 
@@ -45,6 +47,7 @@ COMMENT_COLUMNS = (
     comments.c.created_at,
     comments.c.user_id.label("author_id"),
     users.c.nick.label("author_nick"),
+    comments.c.hidden_at,
 )
 
 
@@ -102,7 +105,11 @@ def _capped_threads_query() -> Select[Any]:
             .label("rank"),
         )
         .join(users, users.c.id == comments.c.user_id)
-        .where(comments.c.post_id.in_(bindparam("post_ids", expanding=True)), LIVE_USER)
+        .where(
+            comments.c.post_id.in_(bindparam("post_ids", expanding=True)),
+            LIVE_USER,
+            shown_comment(bindparam("viewer", type_=Integer)),
+        )
         .cte("ranked")
     )
     parent = ranked.alias("parent")
@@ -143,7 +150,7 @@ class CommentService:
         content = clean_content(content)
 
         async def work(conn: AsyncConnection) -> CommentView:
-            await lock_visible_post(conn, post_id, exclusive=False)
+            await lock_visible_post(conn, post_id, exclusive=False, viewer_id=user_id)
             return await self._insert(conn, user_id, post_id, None, content)
 
         return await self.db.write(work)
@@ -157,14 +164,14 @@ class CommentService:
                 await conn.execute(
                     select(comments.c.id, comments.c.post_id, comments.c.parent_id)
                     .join(users, users.c.id == comments.c.user_id)
-                    .where(comments.c.id == comment_id, LIVE_USER)
+                    .where(comments.c.id == comment_id, LIVE_USER, shown_comment(user_id))
                 )
             ).first()
             if parent is None:
                 raise NotFound("There is no such comment.")
             # Locked for share: a deletion of the post waits, or has already taken the
             # comment with it (then this is a 404, not a foreign-key error).
-            await lock_visible_post(conn, parent.post_id, exclusive=False)
+            await lock_visible_post(conn, parent.post_id, exclusive=False, viewer_id=user_id)
             thread = parent.parent_id or parent.id
             return await self._insert(conn, user_id, parent.post_id, thread, content)
 
@@ -197,15 +204,15 @@ class CommentService:
         return comment_from_row(row)
 
     async def threads(
-        self, conn: AsyncConnection, post_ids: Sequence[int]
+        self, conn: AsyncConnection, post_ids: Sequence[int], viewer_id: int | None = None
     ) -> dict[int, tuple[CommentView, ...]]:
-        """Every visible comment and reply of these posts, threaded: one query."""
+        """Every comment and reply of these posts shown to ``viewer_id``, threaded: one query."""
         if not post_ids:
             return {}
         rows = await conn.execute(
             select(*COMMENT_COLUMNS)
             .join(users, users.c.id == comments.c.user_id)
-            .where(comments.c.post_id.in_(post_ids), LIVE_USER)
+            .where(comments.c.post_id.in_(post_ids), LIVE_USER, shown_comment(viewer_id))
             .order_by(comments.c.id)
         )
         return thread_comments(rows)
@@ -214,6 +221,7 @@ class CommentService:
         self,
         conn: AsyncConnection,
         post_ids: Sequence[int],
+        viewer_id: int | None = None,
         comments_per_post: int = TIMELINE_COMMENTS,
         replies_per_comment: int = TIMELINE_REPLIES,
     ) -> Threads:
@@ -231,6 +239,7 @@ class CommentService:
             "post_ids": list(post_ids),
             "comments_per_post": comments_per_post,
             "replies_per_comment": replies_per_comment,
+            "viewer": viewer_id,
         }
         rows = (await conn.execute(_capped_threads_query(), params)).all()
         totals = {row.post_id: row.total for row in rows}

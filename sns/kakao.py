@@ -22,7 +22,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest, HT
 from tornado.httputil import url_concat
 
 from sns import text
-from sns.accounts import AccountService, User, normalize_email
+from sns.accounts import SUSPENDED, AccountService, User, normalize_email
 from sns.db import Database, new_id, utcnow
 from sns.errors import BadGateway, Conflict, Forbidden
 from sns.schema import users
@@ -292,7 +292,7 @@ class KakaoLogin:
         async with self.db.transaction() as conn:
             row = (
                 await conn.execute(
-                    select(users.c.id, users.c.deleted_at).where(
+                    select(users.c.id, users.c.deleted_at, users.c.suspended_at).where(
                         users.c.provider == PROVIDER, users.c.sns_id == profile.id
                     )
                 )
@@ -300,6 +300,8 @@ class KakaoLogin:
             if row is not None:
                 if row.deleted_at is not None:
                     raise Forbidden(DELETED)
+                if row.suspended_at is not None:
+                    raise Forbidden(SUSPENDED)
                 return int(row.id)
             email = profile.email
             if email is not None:

@@ -63,7 +63,7 @@ class LikeService:
         post's for update (the counter's writers queue up instead of deadlocking on it)."""
         if user_id not in await lock_live_users(conn, [user_id]):
             raise Unauthorized("Please log in first.")
-        await lock_visible_post(conn, post_id, exclusive=True)
+        await lock_visible_post(conn, post_id, exclusive=True, viewer_id=user_id)
 
     async def _move_count(self, conn: AsyncConnection, post_id: int, by: int) -> None:
         await conn.execute(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Column, ColumnElement, Integer, Select, bindparam, select, union_all
 
 from sns.schema import hashtags, likes, post_hashtags, posts, users
-from sns.visible import LIVE_USER
+from sns.visible import LIVE_USER, shown_post
 
 POST_COLUMNS = (
     posts.c.id,
@@ -22,6 +22,7 @@ POST_COLUMNS = (
     posts.c.like_count,
     posts.c.created_at,
     posts.c.updated_at,
+    posts.c.hidden_at,
     posts.c.user_id.label("author_id"),
     users.c.nick.label("author_nick"),
 )
@@ -95,12 +96,17 @@ def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
     never the posts index. The newest ``each`` posts of all the authors are among them, so
     the page (``each`` = a page and one more, to tell whether more follow) is exact, in
     keyset order. Built once per shape: building 200 subqueries costs more than running them.
+    Posts hidden by moderators are left out in each part (``shown_post`` of the reader bound
+    as ``viewer``), so that each part still gives ``each`` rows when there are that many.
     """
     before = bindparam("before", type_=Integer)
     each = bindparam("each", type_=Integer)
+    viewer = bindparam("viewer", type_=Integer)
     parts = []
     for number in range(authors):
-        newest = select(posts.c.id).where(posts.c.user_id == bindparam(f"author_{number}"))
+        newest = select(posts.c.id).where(
+            posts.c.user_id == bindparam(f"author_{number}"), shown_post(viewer)
+        )
         if with_before:
             newest = newest.where(posts.c.id < before)
         parts.append(select(newest.order_by(posts.c.id.desc()).limit(each).subquery().c.id))

@@ -37,7 +37,7 @@ from sns.post_queries import (
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
 from sns.search_index import SearchIndex
 from sns.text import clean_content
-from sns.visible import LIVE_USER, lock_visible_post
+from sns.visible import LIVE_USER, lock_visible_post, shown_post
 
 PICTURE_TAKEN = "This picture is already in a post; upload it again for a new one."
 
@@ -61,6 +61,8 @@ class PostView:
     updated_at: datetime
     author_id: int
     author_nick: str
+    hidden_at: datetime | None = None
+    """Set when a moderator hid the post: only its author is shown it, marked."""
     liked: bool = False
     author_followed: bool = False
     comments: tuple[CommentView, ...] = ()
@@ -184,10 +186,11 @@ class PostService:
             insert(post_hashtags), [{"post_id": post_id, "hashtag_id": i} for i in ids]
         )
 
-    async def get(self, post_id: int) -> PostView:
-        """One visible post, or ``NotFound``."""
+    async def get(self, post_id: int, viewer_id: int | None = None) -> PostView:
+        """One post shown to ``viewer_id``, or ``NotFound``."""
         async with self.db.read() as conn:
-            row = (await conn.execute(visible_posts().where(posts.c.id == post_id))).first()
+            query = visible_posts().where(posts.c.id == post_id, shown_post(viewer_id))
+            row = (await conn.execute(query)).first()
         if row is None:
             raise NotFound("There is no such post.")
         return PostView(**row._mapping)
@@ -195,7 +198,8 @@ class PostService:
     async def view(self, post_id: int, viewer_id: int | None = None) -> PostView:
         """One visible post with all its comments and what the reader needs to act on it."""
         async with self.db.read() as conn:
-            row = (await conn.execute(visible_posts().where(posts.c.id == post_id))).first()
+            query = visible_posts().where(posts.c.id == post_id, shown_post(viewer_id))
+            row = (await conn.execute(query)).first()
             if row is None:
                 raise NotFound("There is no such post.")
             (view,) = await self._decorate(
@@ -205,7 +209,7 @@ class PostService:
 
     async def get_own(self, user_id: int, post_id: int) -> PostView:
         """The post if ``user_id`` wrote it; someone else's is ``Forbidden``."""
-        post = await self.get(post_id)
+        post = await self.get(post_id, user_id)
         if post.author_id != user_id:
             raise Forbidden("Only the author can change this post.")
         return post
@@ -253,9 +257,10 @@ class PostService:
                 await self.search_index.replace(conn, post_id, content)
 
         await self.db.write(work)
-        await self._discard(replaced)
+        await self.discard(replaced)
 
-    async def _discard(self, names: list[str]) -> None:
+    async def discard(self, names: list[str]) -> None:
+        """Delete pictures that left their post, after the change was stored."""
         if self.images is not None:
             for name in names:
                 await self.images.discard(name)
@@ -272,25 +277,31 @@ class PostService:
         async def work(conn: AsyncConnection) -> None:
             pictures.clear()
             await self._lock_own(conn, user_id, post_id)
-            picture = (
-                await conn.execute(select(posts.c.img).where(posts.c.id == post_id))
-            ).scalar()
-            if picture is not None and self.images is not None:
-                await self.images.forget(conn, picture)
-                pictures.append(picture)
-            await self.comments.remove_all(conn, post_id)
-            await self.likes.remove_all(conn, post_id)
-            await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
-            if self.search_index is not None:
-                await self.search_index.remove(conn, post_id)
-            await conn.execute(delete(posts).where(posts.c.id == post_id))
+            pictures.extend(await self.remove_locked(conn, post_id))
 
         await self.db.write(work)
-        await self._discard(pictures)
+        await self.discard(pictures)
+
+    async def remove_locked(self, conn: AsyncConnection, post_id: int) -> list[str]:
+        """Delete a post already locked for update, with everything hanging on it, in the
+        caller's transaction (its author's deletion, or a moderator's); returns the
+        pictures to ``discard`` once that transaction committed."""
+        pictures = []
+        picture = (await conn.execute(select(posts.c.img).where(posts.c.id == post_id))).scalar()
+        if picture is not None and self.images is not None:
+            await self.images.forget(conn, picture)
+            pictures.append(picture)
+        await self.comments.remove_all(conn, post_id)
+        await self.likes.remove_all(conn, post_id)
+        await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
+        if self.search_index is not None:
+            await self.search_index.remove(conn, post_id)
+        await conn.execute(delete(posts).where(posts.c.id == post_id))
+        return pictures
 
     async def _lock_own(self, conn: AsyncConnection, user_id: int, post_id: int) -> None:
         """Lock the post for update; only its author may go on (``Forbidden`` otherwise)."""
-        if await lock_visible_post(conn, post_id, exclusive=True) != user_id:
+        if await lock_visible_post(conn, post_id, exclusive=True, viewer_id=user_id) != user_id:
             raise Forbidden("Only the author can change this post.")
 
     async def _read_page(
@@ -318,10 +329,11 @@ class PostService:
         limit: int | None = None,
     ) -> Page:
         """A timeline page of a query over ``POST_COLUMNS`` (here, or built elsewhere: search),
-        walked newest first on ``key`` and decorated for the reader like every timeline."""
+        walked newest first on ``key`` and decorated for the reader like every timeline.
+        Posts hidden by moderators are left out here, for every such page, but the reader's own."""
         size = limit or self.page_size
         async with self.db.read() as conn:
-            statement = newest_first(query, key, before, size)
+            statement = newest_first(query.where(shown_post(viewer_id)), key, before, size)
             return await self._read_page(conn, statement, size, viewer_id)
 
     async def _decorate(
@@ -345,13 +357,13 @@ class PostService:
             authors = {view.author_id for view in views}
             followed = await self.follows.followed_among(conn, viewer_id, authors)
         if every_comment:
-            threads = await self.comments.threads(conn, ids)
+            threads = await self.comments.threads(conn, ids, viewer_id)
             totals = {
                 post_id: sum(1 + len(comment.replies) for comment in thread)
                 for post_id, thread in threads.items()
             }
         else:
-            capped = await self.comments.capped_threads(conn, ids)
+            capped = await self.comments.capped_threads(conn, ids, viewer_id)
             threads, totals = capped.comments, capped.totals
         return [
             replace(
@@ -408,14 +420,14 @@ class PostService:
             if len(authors) < MERGE_AUTHORS:
                 authors.append(viewer_id)
                 params = {f"author_{n}": author for n, author in enumerate(authors)}
-                params.update(before=before, each=size + 1)
+                params.update(before=before, each=size + 1, viewer=viewer_id)
                 statement = newest_of_authors(len(authors), before is not None)
                 return await self._read_page(conn, statement, size, viewer_id, params)
             everyone = union(
                 select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
                 select(users.c.id).where(users.c.id == viewer_id),
             )
-            query = visible_posts().where(posts.c.user_id.in_(everyone))
+            query = visible_posts().where(posts.c.user_id.in_(everyone), shown_post(viewer_id))
             return await self._read_page(
                 conn, newest_first(query, posts.c.id, before, size), size, viewer_id
             )

@@ -202,3 +202,61 @@ search_terms = Table(
     sqlite_with_rowid=False,
     **MYSQL_TABLE_ARGS,
 )
+
+# -- Moderation (#21): reports, moderators, hidden content, suspended accounts, audit log --
+# Columns on the tables above are appended here, in one block, so that they read together.
+# ``users.moderator`` is the role (1: may use /admin); ``suspended_at`` set: the account can
+# neither log in nor use the API, and it is shown nowhere (``sns.visible.LIVE_USER``). A post
+# or comment with ``hidden_at`` set is shown to its author only (``sns.visible.shown_post``).
+# ``sessions.user_id`` lets a suspension delete every SQL session of the account at once.
+users.append_column(Column("moderator", Integer, nullable=False, server_default="0"))
+users.append_column(Column("suspended_at", DateTime, nullable=True))
+posts.append_column(Column("hidden_at", DateTime, nullable=True))
+posts.append_column(Column("hidden_by", Id, nullable=True))
+comments.append_column(Column("hidden_at", DateTime, nullable=True))
+comments.append_column(Column("hidden_by", Id, nullable=True))
+sessions.append_column(Column("user_id", Id, nullable=True))
+Index("ix_sessions_user_id", sessions.c.user_id)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("reporter_id", Id, ForeignKey("users.id", name="fk_reports_reporter"), nullable=False),
+    # post | comment | user, and that row's id (a deleted post's report keeps its id).
+    Column("target_kind", String(10), nullable=False),
+    Column("target_id", Id, nullable=False),
+    # The person the report is about (the author of a post or comment): their history.
+    Column("target_user_id", Id, nullable=False),
+    Column("reason", String(10), nullable=False),
+    Column("note", String(1000), nullable=True),
+    Column("status", String(10), nullable=False, server_default="open"),
+    Column("created_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("resolved_by", Id, nullable=True),
+    Column("resolved_at", DateTime, nullable=True),
+    UniqueConstraint("reporter_id", "target_kind", "target_id", name="uq_reports_reporter_target"),
+    Index("ix_reports_status_id", "status", "id"),
+    Index("ix_reports_target", "target_kind", "target_id"),
+    Index("ix_reports_target_user_id", "target_user_id", "id"),
+    **MYSQL_TABLE_ARGS,
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    # None: done from the command line (`run.py admin ...`), not by a moderator on /admin.
+    Column("moderator_id", Id, nullable=True),
+    Column("action", String(20), nullable=False),
+    Column("target_kind", String(10), nullable=False),
+    Column("target_id", Id, nullable=False),
+    Column("target_user_id", Id, nullable=True),
+    Column("report_id", Id, nullable=True),
+    Column("reason", String(1000), nullable=False),
+    # What the content said when the action was taken (a deleted post's text stays here).
+    Column("summary", String(300), nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_audit_log_target_user_id", "target_user_id", "id"),
+    **MYSQL_TABLE_ARGS,
+)

@@ -15,12 +15,14 @@ from sns.api_clients import ApiClientService
 from sns.api_posts import ApiPostService
 from sns.comments import CommentService
 from sns.db import Database
+from sns.floods import FloodLimits, default_rules
 from sns.follows import FollowService
 from sns.image_stores import build_image_store
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
 from sns.metrics import Metrics, build_metrics
+from sns.moderation import ModerationService
 from sns.orphans import OrphanSweep
 from sns.pagecache import (
     KeptPage,
@@ -72,6 +74,10 @@ class Services:
     """Users read in this process, kept like pages: a session costs no user lookup."""
     metrics: Metrics
     """What this process counts for ``/metrics`` (nothing when metrics are off)."""
+    moderation: ModerationService
+    """Reports, moderators, suspensions and the audit log (#21)."""
+    floods: FloodLimits
+    """Sign-ups per address, posts, comments and reports per account (#21)."""
 
     @property
     def session_backend(self) -> str:
@@ -200,6 +206,19 @@ async def build_services(
         pages=pages,
         known_users=known_users,
         metrics=metrics,
+        moderation=ModerationService(db, posts=posts, sessions=sessions),
+        floods=FloodLimits(
+            limiter,
+            default_rules(
+                signups=settings.signups_per_address,
+                signup_window=settings.signup_window,
+                posts=settings.posts_per_window,
+                comments=settings.comments_per_window,
+                write_window=settings.write_window,
+                reports=settings.reports_per_hour,
+            ),
+            signup_exempt=settings.signup_exempt,
+        ),
     )
 
 

@@ -34,6 +34,12 @@ def _key(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+def _owner(data: SessionData) -> int | None:
+    """The account a session record belongs to, if it names one."""
+    owner = data.get("user_id")
+    return int(owner) if owner is not None else None
+
+
 class SessionStore(Protocol):
     """Where session records live; chosen once at start-up."""
 
@@ -54,6 +60,9 @@ class SessionStore(Protocol):
 
     async def delete(self, session_id: str) -> None:
         """Forget the record (logout)."""
+
+    async def delete_user(self, user_id: int) -> int:
+        """Forget every record of one account (a suspension, #21); how many went."""
 
     async def ping(self) -> None:
         """Raise when the store cannot be reached."""
@@ -108,7 +117,10 @@ class SqlSessionStore:
             await conn.execute(delete(sessions).where(sessions.c.expires_at < now))
             await conn.execute(
                 insert(sessions).values(
-                    id=_key(session_id), data=json.dumps(data), expires_at=now + self.ttl
+                    id=_key(session_id),
+                    data=json.dumps(data),
+                    expires_at=now + self.ttl,
+                    user_id=_owner(data),
                 )
             )
         return session_id
@@ -152,12 +164,22 @@ class SqlSessionStore:
         async with self.db.transaction() as conn:
             await conn.execute(delete(sessions).where(sessions.c.id == _key(session_id)))
 
+    async def delete_user(self, user_id: int) -> int:
+        async with self.db.transaction() as conn:
+            result = await conn.execute(delete(sessions).where(sessions.c.user_id == user_id))
+        return int(result.rowcount or 0)
+
     async def ping(self) -> None:
         await self.db.ping()
 
 
 class RedisSessionStore:
-    """Sessions in Redis with a TTL, shared by every process and node."""
+    """Sessions in Redis with a TTL, shared by every process and node.
+
+    Each account's session keys are also kept in a set of its own (``user-sessions:<id>``,
+    living as long as its newest session), so that a suspension can delete them all; a
+    key in the set whose session already expired costs nothing to delete.
+    """
 
     def __init__(self, redis: Redis, ttl: int, keys: RedisKeys) -> None:
         self.redis = redis
@@ -167,10 +189,15 @@ class RedisSessionStore:
     async def create(self, data: SessionData) -> str:
         while True:
             session_id = new_session_id()
-            created = await self.redis.set(
-                self.keys.session(_key(session_id)), json.dumps(data), ex=self.ttl, nx=True
-            )
+            key = self.keys.session(_key(session_id))
+            created = await self.redis.set(key, json.dumps(data), ex=self.ttl, nx=True)
             if created:
+                owner = _owner(data)
+                if owner is not None:
+                    async with self.redis.pipeline(transaction=True) as pipe:
+                        pipe.sadd(self._owned(owner), key)
+                        pipe.expire(self._owned(owner), self.ttl)
+                        await pipe.execute()
                 return session_id
 
     async def get(self, session_id: str, *, version: int | None = None) -> SessionData | None:
@@ -192,6 +219,19 @@ class RedisSessionStore:
 
     async def delete(self, session_id: str) -> None:
         await self.redis.delete(self.keys.session(_key(session_id)))
+
+    def _owned(self, user_id: int) -> str:
+        return self.keys.name("user-sessions", str(user_id))
+
+    async def delete_user(self, user_id: int) -> int:
+        owned = self._owned(user_id)
+        keys = list(await self.redis.smembers(owned))
+        async with self.redis.pipeline(transaction=True) as pipe:
+            if keys:
+                pipe.delete(*keys)
+            pipe.delete(owned)
+            done = await pipe.execute()
+        return int(done[0]) if keys else 0
 
     async def ping(self) -> None:
         await self.redis.ping()

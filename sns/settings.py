@@ -615,6 +615,46 @@ class Settings:
         whole(1024, 10**12),
         "bytes of pictures one account may upload in an hour (200 MiB), posted or not",
     )
+    # Limits against floods (#21): sns/floods.py.
+    signups_per_address: int = setting(
+        LIMITS,
+        None,
+        "5",
+        whole(1, 10**6),
+        "sign-ups from one client address within `SNS_SIGNUP_WINDOW`; past it a 429 "
+        "(127.0.0.1 and ::1 are never counted)",
+    )
+    signup_window: int = setting(
+        LIMITS, None, "1800", whole(1, 10**7), "seconds over which sign-ups are counted"
+    )
+    signup_exempt: tuple[Network, ...] = setting(
+        LIMITS,
+        None,
+        "",
+        networks,
+        "comma-separated addresses or networks whose sign-ups are never counted, besides "
+        "127.0.0.1 and ::1 (e.g. an office behind one address)",
+    )
+    posts_per_window: int = setting(
+        LIMITS,
+        None,
+        "30",
+        whole(1, 10**6),
+        "posts one account may write within `SNS_WRITE_WINDOW` (pages and the API); past it a 429",
+    )
+    comments_per_window: int = setting(
+        LIMITS,
+        None,
+        "30",
+        whole(1, 10**6),
+        "comments and replies one account may write within `SNS_WRITE_WINDOW`",
+    )
+    write_window: int = setting(
+        LIMITS, None, "600", whole(1, 10**7), "seconds over which posts and comments are counted"
+    )
+    reports_per_hour: int = setting(
+        LIMITS, None, "20", whole(1, 10**6), "reports one account may send in an hour"
+    )
 
     env: str = setting(
         DEPLOYMENT,

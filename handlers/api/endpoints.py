@@ -7,6 +7,7 @@ from handlers.bodies import success_body
 from sns.api_clients import Caller
 from sns.api_posts import post_payload
 from sns.errors import Invalid, Unauthorized
+from sns.floods import POSTS
 
 
 class TokenHandler(APIHandler):
@@ -89,7 +90,9 @@ class PostCreateHandler(APIHandler):
     """POST /v2/posts ``{content}``: a post by the token's user, under the page's rules."""
 
     async def post(self) -> None:
-        post = await self.api_posts.create(self.caller.user_id, self.body_argument("content") or "")
+        user_id = self.caller.user_id
+        async with self.floods.hold(POSTS, user_id):  # the compose form's limit, shared
+            post = await self.api_posts.create(user_id, self.body_argument("content") or "")
         self.set_status(201)
         self.write(success_body(201, "created", payload=post_payload(post, self.image_urls)))
 
