@@ -30,6 +30,10 @@ class User:
     provider: str
     created_at: datetime
     session_version: int = 0
+    avatar: str | None = None
+    """The avatar's picture name (``sns.profiles``), or None: a generated face."""
+    avatar_ready: bool = False
+    bio: str | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -97,6 +101,9 @@ def row_to_user(row: Row[Any]) -> User:
         provider=row.provider,
         created_at=row.created_at,
         session_version=row.session_version,
+        avatar=row.avatar,
+        avatar_ready=bool(row.avatar_ready),
+        bio=row.bio,
     )
 
 

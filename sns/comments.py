@@ -34,6 +34,8 @@ class CommentView:
     created_at: datetime
     author_id: int
     author_nick: str
+    author_avatar: str | None = None
+    author_avatar_ready: bool = False
     replies: tuple[CommentView, ...] = ()
 
 
@@ -45,6 +47,8 @@ COMMENT_COLUMNS = (
     comments.c.created_at,
     comments.c.user_id.label("author_id"),
     users.c.nick.label("author_nick"),
+    users.c.avatar.label("author_avatar"),
+    users.c.avatar_ready.label("author_avatar_ready"),
 )
 
 

@@ -61,6 +61,8 @@ class PostView:
     updated_at: datetime
     author_id: int
     author_nick: str
+    author_avatar: str | None = None
+    author_avatar_ready: bool = False
     liked: bool = False
     author_followed: bool = False
     comments: tuple[CommentView, ...] = ()

@@ -91,7 +91,11 @@ class PostCreateHandler(APIHandler):
     async def post(self) -> None:
         post = await self.api_posts.create(self.caller.user_id, self.body_argument("content") or "")
         self.set_status(201)
-        self.write(success_body(201, "created", payload=post_payload(post, self.image_urls)))
+        self.write(
+            success_body(
+                201, "created", payload=post_payload(post, self.image_urls, self.avatar_url)
+            )
+        )
 
 
 def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str, str]]]:
