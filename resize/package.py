@@ -25,6 +25,7 @@ from pathlib import Path
 HANDLER_MODULES = (
     "__init__.py",
     "animation.py",
+    "avatars.py",
     "core.py",
     "errors.py",
     "keys.py",
