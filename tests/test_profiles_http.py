@@ -342,3 +342,36 @@ def opened_file(path: Path) -> tuple[int, int]:
 
     with Image.open(path) as image:
         return image.size
+
+
+def test_in_chromium_the_form_sets_the_avatar_and_a_comment_added_shows_the_face(
+    browser, person: Client, image_server: SnsServer, tmp_path: Path
+) -> None:
+    """The real form as a browser sends it (multipart, the token in the body), and the
+    face the page's script draws beside a comment added without a reload."""
+    if image_server.store != "local":
+        pytest.skip("once is enough: the browser's part does not depend on the store")
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes(jpeg(800, 600))
+    context = browser.new_context(base_url=image_server.url)
+    context.add_cookies(
+        [{"name": c.name, "value": c.value, "url": image_server.url} for c in person.http.cookies]
+    )
+    tab = context.new_page()
+    failed: list[str] = []
+    tab.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    tab.goto("/profile")
+    tab.get_by_label("Profile picture").set_input_files(str(photo))
+    tab.get_by_role("button", name="Change picture").click()
+    tab.wait_for_url("**/profile?done=avatar")
+    shown = tab.locator(".my-face img.avatar")
+    assert shown.evaluate("img => img.decode().then(() => img.naturalWidth)") == 320
+    post_id = person.post("/post", {"content": "face"}, headers=JSON).json()["payload"]["id"]
+    tab.goto(f"/post/{post_id}")
+    tab.get_by_label("Comment", exact=True).fill("from the browser")
+    tab.get_by_role("button", name="Comment", exact=True).click()
+    added = tab.locator(".comment", has_text="from the browser").locator("img.avatar")
+    added.wait_for()
+    assert added.evaluate("img => img.decode().then(() => img.naturalWidth)") == 96
+    assert failed == [], "no picture asked for before it existed"
+    context.close()
