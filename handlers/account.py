@@ -41,6 +41,7 @@ class AccountActionHandler(PageHandler):
                     me, self.get_argument("password", ""), self.get_argument("confirmation", "")
                 )
                 await self.images.remove_all_of(me)
+                await self.profiles.remove_all_of(me)
                 await self.end_session()
                 self.redirect("/?deleted=1")
                 return

@@ -21,6 +21,7 @@ from handlers import (
     moderation,
     pages,
     posts,
+    profiles,
     social,
 )
 from handlers.api import api_routes
@@ -52,6 +53,7 @@ def make_app(services: Services) -> tornado.web.Application:
         *images.default_handlers,
         *posts.default_handlers,
         *social.default_handlers,
+        *profiles.default_handlers,  # before account's /account/<action>
         *account.default_handlers,
         *metrics.default_handlers,
         *moderation.default_handlers,

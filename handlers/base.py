@@ -46,6 +46,7 @@ from sns.moderation import ModerationService
 from sns.net import client_ip, is_trusted, safe_next_url
 from sns.pagecache import version_and_session
 from sns.posts import PostService
+from sns.profiles import ProfileService
 from sns.services import Services
 from sns.sessions import SessionStore
 from sns.settings import Settings
@@ -124,6 +125,10 @@ class BaseHandler(RequestHandler):
     @property
     def images(self) -> ImageService:
         return self.services.images
+
+    @property
+    def profiles(self) -> ProfileService:
+        return self.services.profiles
 
     @property
     def kakao(self) -> KakaoLogin | None:

@@ -115,5 +115,8 @@ class ImageFileHandler(BaseHandler):
 
 default_handlers = [
     (r"/post/img", ImageUploadHandler),
-    (r"/img/((?:original|thumb/[0-9]{1,4})/[^/]{1,64})", ImageFileHandler),
+    (
+        r"/img/((?:original|thumb/[0-9]{1,4}|avatar/original|avatar/[0-9]{1,4})/[^/]{1,64})",
+        ImageFileHandler,
+    ),
 ]

@@ -184,6 +184,7 @@ class ProfilePageHandler(PageHandler):
         }
         await self.render_page(
             "profile.html",
+            notice=self.get_argument("done", ""),
             counts=await self.follows.counts(me),
             followings=await self.follows.followings(me, me, cursors["followings"]),
             followers=await self.follows.followers(me, me, cursors["followers"]),

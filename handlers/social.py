@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from tornado.web import RequestHandler
+
 from handlers.base import login_required
 from handlers.page import PageHandler
 from handlers.paths import ROW_ID
+from handlers.ui import avatar_json
 from sns.comments import CommentView
 from sns.floods import COMMENTS
 from sns.times import iso_utc
@@ -42,7 +45,7 @@ class LikeHandler(PageHandler):
         self.answer(asdict(state), default=f"/#post-{int(post_id)}")
 
 
-def comment_payload(comment: CommentView) -> dict[str, Any]:
+def comment_payload(handler: RequestHandler, comment: CommentView) -> dict[str, Any]:
     return {
         "id": comment.id,
         "post_id": comment.post_id,
@@ -50,6 +53,13 @@ def comment_payload(comment: CommentView) -> dict[str, Any]:
         "content": comment.content,
         "author_id": comment.author_id,
         "author_nick": comment.author_nick,
+        "author_avatar": avatar_json(
+            handler,
+            comment.author_id,
+            comment.author_nick,
+            comment.author_avatar,
+            comment.author_avatar_ready,
+        ),
         "created_at": iso_utc(comment.created_at),
     }
 
@@ -64,7 +74,7 @@ class CommentHandler(PageHandler):
                 self.user.id, int(post_id), self.get_argument("content", "")
             )
         self.set_rate_headers(place)
-        self.answer(comment_payload(comment), status=201, default=f"/#comment-{comment.id}")
+        self.answer(comment_payload(self, comment), status=201, default=f"/#comment-{comment.id}")
 
 
 class ReplyHandler(PageHandler):
@@ -77,7 +87,7 @@ class ReplyHandler(PageHandler):
                 self.user.id, int(comment_id), self.get_argument("content", "")
             )
         self.set_rate_headers(place)
-        self.answer(comment_payload(reply), status=201, default=f"/#comment-{reply.id}")
+        self.answer(comment_payload(self, reply), status=201, default=f"/#comment-{reply.id}")
 
 
 default_handlers = [

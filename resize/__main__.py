@@ -26,7 +26,8 @@ def batch_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m resize",
         description="Make the thumbnails that are missing (thumb/<size>/<name> for every "
-        "original/<name>) in a local image folder or an S3 bucket, on every core.",
+        "original/<name>, and avatar/<size>/<name> for every avatar/original/<name>) in a "
+        "local image folder or an S3 bucket, on every core.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

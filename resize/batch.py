@@ -1,9 +1,12 @@
-"""The offline batch tool: the missing thumbnails of a folder or a bucket, on every core.
+"""The offline batch tool: the missing thumbnails and avatar sizes of a folder or a bucket,
+on every core.
 
 ``python -m resize SOURCE``, where SOURCE is the app's local image folder
 (``<data dir>/images``, holding ``original/`` and ``thumb/<size>/``) or ``s3://bucket[/root]``
 (the root under which ``original/`` and ``thumb/`` sit; a path reaching into ``original/``,
-e.g. ``s3://bucket/original/1732``, only takes the originals starting so).
+e.g. ``s3://bucket/original/1732``, only takes the originals starting so). Avatars
+(``avatar/original/<name>``) get their missing ``avatar/<size>/<name>`` of
+``resize.keys.AVATAR_SIZES`` too, whatever ``--sizes`` says; not with such a part.
 
 The main process lists the originals and the thumbnails that exist (one listing per size, not a
 request per picture), then hands each picture that lacks a size to a pool of worker processes,
@@ -24,12 +27,16 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from resize import core
+from resize import avatars, core
 from resize.errors import ImageError
 from resize.keys import (
+    AVATAR_ORIGINAL_PREFIX,
+    AVATAR_PREFIX,
+    AVATAR_SIZES,
     ORIGINAL_PREFIX,
     THUMB_CACHE_CONTROL,
     THUMB_PREFIX,
+    avatar_key,
     name_of,
     thumb_key,
     write_atomically,
@@ -51,6 +58,16 @@ class Store(Protocol):
     def read(self, name: str) -> bytes: ...
 
     def write(self, size: int, name: str, data: bytes, content_type: str) -> None: ...
+
+    def avatar_originals(self) -> Iterator[str]:
+        """The names of every avatar original (``avatar/original/<name>``)."""
+
+    def avatar_sizes(self, size: int) -> set[str]:
+        """The names that have an avatar of ``size``."""
+
+    def read_avatar(self, name: str) -> bytes: ...
+
+    def write_avatar(self, size: int, name: str, data: bytes, content_type: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,18 @@ class LocalStore:
 
     def write(self, size: int, name: str, data: bytes, content_type: str) -> None:
         write_atomically(self.root / thumb_key(size, name), data)
+
+    def avatar_originals(self) -> Iterator[str]:
+        return self._names(self.root / "avatar" / "original")
+
+    def avatar_sizes(self, size: int) -> set[str]:
+        return set(self._names(self.root / "avatar" / str(size)))
+
+    def read_avatar(self, name: str) -> bytes:
+        return (self.root / "avatar" / "original" / name).read_bytes()
+
+    def write_avatar(self, size: int, name: str, data: bytes, content_type: str) -> None:
+        write_atomically(self.root / avatar_key(size, name), data)
 
 
 _s3_clients: dict[S3Options, Any] = {}
@@ -140,6 +169,31 @@ class S3Store:
             CacheControl=THUMB_CACHE_CONTROL,
         )
 
+    def avatar_originals(self) -> Iterator[str]:
+        if self.only:  # a part of original/ was asked for, not the avatars
+            return
+        for rest in self._keys(f"{self.root}{AVATAR_ORIGINAL_PREFIX}"):
+            if "/" not in rest and not rest.startswith("."):
+                yield rest
+
+    def avatar_sizes(self, size: int) -> set[str]:
+        return set(self._keys(f"{self.root}{AVATAR_PREFIX}{size}/"))
+
+    def read_avatar(self, name: str) -> bytes:
+        key = f"{self.root}{AVATAR_ORIGINAL_PREFIX}{name}"
+        response = self.client.get_object(Bucket=self.bucket, Key=key)
+        with response["Body"] as body:
+            return bytes(body.read())
+
+    def write_avatar(self, size: int, name: str, data: bytes, content_type: str) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.root + avatar_key(size, name),
+            Body=data,
+            ContentType=content_type,
+            CacheControl=THUMB_CACHE_CONTROL,
+        )
+
 
 class SourceError(ValueError):
     """SOURCE names nothing we can work on."""
@@ -160,9 +214,13 @@ def open_store(source: str, options: S3Options) -> Store:
             raise SourceError(f"{source!r}: the root must be a prefix like s3://bucket/sns/")
         return S3Store(bucket, root, only, options)
     folder = Path(source)
-    if not (folder / "original").is_dir() and (folder / "images" / "original").is_dir():
+
+    def holds_pictures(place: Path) -> bool:
+        return (place / "original").is_dir() or (place / "avatar" / "original").is_dir()
+
+    if not holds_pictures(folder) and holds_pictures(folder / "images"):
         folder = folder / "images"  # the data dir was given
-    if not (folder / "original").is_dir():
+    if not holds_pictures(folder):
         raise SourceError(f"{source}: no original/ folder here (nor in {source}/images)")
     return LocalStore(folder)
 
@@ -171,6 +229,7 @@ def open_store(source: str, options: S3Options) -> Store:
 class Job:
     name: str
     sizes: tuple[int, ...]
+    avatar: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +238,11 @@ class Outcome:
     made: int
     reason: str = ""
     message: str = ""
+    avatar: bool = False
+
+    @property
+    def key(self) -> str:
+        return (AVATAR_ORIGINAL_PREFIX if self.avatar else ORIGINAL_PREFIX) + self.name
 
 
 @dataclass
@@ -215,16 +279,28 @@ def make_job(job: Job) -> Outcome:
     store = _worker_store
     assert store is not None, "the worker was not started with a store"
     try:
+        if job.avatar:
+            return make_avatar_job(store, job)
         data = store.read(job.name)
         extension, _, _ = core.inspect(data, _worker_max_pixels)
         thumbs = core.thumbnails(data, job.sizes, _worker_max_pixels)
         for size, encoded in thumbs.items():
             store.write(size, job.name, encoded, core.CONTENT_TYPES[extension])
     except ImageError as error:
-        return Outcome(job.name, 0, error.reason, str(error))
+        return Outcome(job.name, 0, error.reason, str(error), job.avatar)
     except Exception as error:  # one picture's trouble (I/O, S3) must not stop the run
-        return Outcome(job.name, 0, type(error).__name__, str(error))
+        return Outcome(job.name, 0, type(error).__name__, str(error), job.avatar)
     return Outcome(job.name, len(thumbs))
+
+
+def make_avatar_job(store: Store, job: Job) -> Outcome:
+    """In a worker: read one avatar original, write its missing avatar sizes."""
+    data = store.read_avatar(job.name)
+    extension, _, _ = core.inspect(data, _worker_max_pixels)
+    made = avatars.sizes(data, _worker_max_pixels, job.sizes)
+    for size, encoded in made.items():
+        store.write_avatar(size, job.name, encoded, core.CONTENT_TYPES[extension])
+    return Outcome(job.name, len(made), avatar=True)
 
 
 def plan(store: Store, sizes: Iterable[int], force: bool) -> tuple[list[Job], int]:
@@ -236,6 +312,13 @@ def plan(store: Store, sizes: Iterable[int], force: bool) -> tuple[list[Job], in
         missing = tuple(size for size in wanted if name not in existing[size])
         if missing:
             jobs.append(Job(name, missing))
+        else:
+            skipped += 1
+    have = {size: set() if force else store.avatar_sizes(size) for size in AVATAR_SIZES}
+    for name in sorted(store.avatar_originals()):
+        missing = tuple(size for size in AVATAR_SIZES if name not in have[size])
+        if missing:
+            jobs.append(Job(name, missing, avatar=True))
         else:
             skipped += 1
     return jobs, skipped
@@ -301,6 +384,6 @@ def _bounded(pool: ProcessPoolExecutor, todo: list[Job], window: int) -> Iterato
 def report(summary: Summary, store: Store, out: Any = sys.stdout, err: Any = sys.stderr) -> int:
     """Print the failures and the summary; the exit status."""
     for outcome in summary.failed:
-        print(f"failed: original/{outcome.name}: {outcome.message} ({outcome.reason})", file=err)
+        print(f"failed: {outcome.key}: {outcome.message} ({outcome.reason})", file=err)
     print(f"{store.describe()}: {summary.line()}", file=out)
     return 1 if summary.failed else 0

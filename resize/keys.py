@@ -1,4 +1,5 @@
-"""The store's layout, shared with the app: ``original/<name>`` and ``thumb/<size>/<name>``.
+"""The store's layout, shared with the app: ``original/<name>`` and ``thumb/<size>/<name>``
+for post pictures, ``avatar/original/<name>`` and ``avatar/<size>/<name>`` for faces.
 
 ``<name>`` is ``<time>_<random>.<ext>``, made by the app; the thumbnail of every size keeps the
 original's name, so that one name finds them all. Configuration from the environment uses the
@@ -38,7 +39,7 @@ def name_of(key: str) -> str | None:
 
 NAME = re.compile(r"[0-9]{14}_[A-Za-z0-9_-]{16}\.(?:jpg|png|gif|webp)")
 """A picture's name as the app makes it: ``<UTC time>_<16 url-safe characters>.<ext>``."""
-KEY = re.compile(r"(?:original|thumb/[0-9]{1,4})/" + NAME.pattern)
+KEY = re.compile(r"(?:original|thumb/[0-9]{1,4}|avatar/original|avatar/[0-9]{1,4})/" + NAME.pattern)
 """Every key the app itself writes; anything else in a store is not ours."""
 
 
@@ -50,8 +51,36 @@ def thumb_key(size: int, name: str) -> str:
     return f"{THUMB_PREFIX}{size}/{name}"
 
 
+AVATAR_PREFIX = "avatar/"
+AVATAR_ORIGINAL_PREFIX = "avatar/original/"
+AVATAR_SIZES = (96, 320)
+"""Avatar squares: 96 px for posts and comments, 320 px for the profile (2x screens of 48
+and 160 CSS px). Fixed, not a setting: the app, the Lambda and the batch tool must agree."""
+AVATAR_ORIGINAL_SIDE = 1024
+"""An avatar's original is its centred square, scaled down to at most this many pixels."""
+
+
+def avatar_original_key(name: str) -> str:
+    return f"{AVATAR_ORIGINAL_PREFIX}{name}"
+
+
+def avatar_key(size: int, name: str) -> str:
+    return f"{AVATAR_PREFIX}{size}/{name}"
+
+
+def avatar_name_of(key: str) -> str | None:
+    """The name of an avatar original's key (``avatar/original/<name>``), or None for any
+    other key (the sizes under ``avatar/<size>/`` above all: the Lambda must not loop)."""
+    if not key.startswith(AVATAR_ORIGINAL_PREFIX):
+        return None
+    name = key[len(AVATAR_ORIGINAL_PREFIX) :]
+    if not name or "/" in name or name.startswith("."):
+        return None
+    return name
+
+
 def name_of_key(key: str) -> str | None:
-    """The picture name of one of the app's keys (original or thumbnail), or None for a
+    """The picture name of one of the app's keys (original, thumbnail, avatar), or None for a
     key that is not ours. Stricter than ``name_of``, which takes any original's key."""
     if not KEY.fullmatch(key):
         return None

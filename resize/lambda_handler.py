@@ -1,11 +1,14 @@
-"""AWS Lambda: the thumbnails of every picture put under ``original/`` of the bucket.
+"""AWS Lambda: the thumbnails of every picture put under ``original/`` of the bucket, and the
+sizes of every avatar put under ``avatar/original/``.
 
-Wire it to the bucket's ``s3:ObjectCreated:*`` events filtered on the prefix ``original/``
-(``python -m resize package`` prints the commands). Each record of the event is handled on its
-own: a picture that cannot be read fails only its record, which is logged and listed in the
-returned result, and the others still get their thumbnails. Nothing is raised for a bad
-record, so the event is not retried for it; a thumbnail lost to an S3 outage is made later by
-the batch tool (``python -m resize s3://bucket``), which skips the ones that exist.
+Wire it to the bucket's ``s3:ObjectCreated:*`` events filtered on the prefixes ``original/``
+and ``avatar/original/`` (``python -m resize package`` prints the commands); every other
+key, the thumbnails and avatar sizes it writes above all, is ignored. Each record of the
+event is handled on its own: a picture that cannot be read fails only its record, which is
+logged and listed in the returned result, and the others still get their thumbnails.
+Nothing is raised for a bad record, so the event is not retried for it; a thumbnail lost to
+an S3 outage is made later by the batch tool (``python -m resize s3://bucket``), which skips
+the ones that exist.
 
 Settings (environment): ``SNS_THUMB_SIZES`` (default ``200,1080``), ``SNS_IMAGE_MAX_PIXELS``
 (default 50 000 000), and for S3-compatible stores or tests ``SNS_S3_ENDPOINT_URL``,
@@ -21,11 +24,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from resize import core
+from resize import avatars, core
 from resize.errors import ImageError
 from resize.keys import (
+    AVATAR_SIZES,
     THUMB_CACHE_CONTROL,
     ConfigError,
+    avatar_key,
+    avatar_name_of,
+    avatar_original_key,
     env_max_pixels,
     env_sizes,
     name_of,
@@ -113,12 +120,18 @@ def handle_record(record: Mapping[str, Any], settings: HandlerSettings, result: 
         return
     event_name = str(record.get("eventName", ""))
     name = name_of(key)
-    if name is None or not event_name.startswith("ObjectCreated:"):
-        # thumb/... keys above all: our own writes must never start another round.
+    avatar = avatar_name_of(key)
+    if (name is None and avatar is None) or not event_name.startswith("ObjectCreated:"):
+        # thumb/... and avatar/<size>/... keys above all: our own writes must never start
+        # another round.
         result.ignored.append({"bucket": bucket, "key": key})
         return
     try:
-        made = make_thumbnails(_client(settings.s3), bucket, name, settings)
+        if avatar is not None:
+            made = make_avatar_sizes(_client(settings.s3), bucket, avatar, settings)
+        else:
+            assert name is not None
+            made = make_thumbnails(_client(settings.s3), bucket, name, settings)
     except ImageError as error:
         fail(result, bucket, key, error.reason, str(error))
     except Exception as error:  # S3 errors and anything unforeseen: this record only
@@ -147,6 +160,29 @@ def make_thumbnails(client: Any, bucket: str, name: str, settings: HandlerSettin
     for size, encoded in sorted(thumbs.items()):
         key = thumb_key(size, name)
         # No ACL: the bucket stays private and ACL-less stores (R2, B2, MinIO) work.
+        client.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=encoded,
+            ContentType=core.CONTENT_TYPES[extension],
+            CacheControl=THUMB_CACHE_CONTROL,
+        )
+        written.append(key)
+    return written
+
+
+def make_avatar_sizes(client: Any, bucket: str, name: str, settings: HandlerSettings) -> list[str]:
+    """Read ``avatar/original/<name>``, write ``avatar/<size>/<name>`` for every avatar size
+    (``resize.keys.AVATAR_SIZES``, not the thumbnail sizes); the keys."""
+    response = client.get_object(Bucket=bucket, Key=avatar_original_key(name))
+    with response["Body"] as body:
+        if int(response.get("ContentLength", 0)) > MAX_OBJECT_BYTES:
+            raise ImageError("too_large", f"The object is larger than {MAX_OBJECT_BYTES:,} bytes.")
+        data = body.read()
+    extension, _, _ = core.inspect(data, settings.max_pixels)
+    written = []
+    for size, encoded in sorted(avatars.sizes(data, settings.max_pixels, AVATAR_SIZES).items()):
+        key = avatar_key(size, name)
         client.put_object(
             Bucket=bucket,
             Key=key,

@@ -25,6 +25,7 @@ from pathlib import Path
 HANDLER_MODULES = (
     "__init__.py",
     "animation.py",
+    "avatars.py",
     "core.py",
     "errors.py",
     "keys.py",
@@ -129,7 +130,8 @@ def build(
 
 
 def instructions(zip_path: Path, bucket: str, function: str, architecture: str) -> str:
-    """The AWS CLI commands that deploy the zip and wire the trigger on ``original/``."""
+    """The AWS CLI commands that deploy the zip and wire the trigger on ``original/`` and
+    ``avatar/original/``."""
     zip_uri = f"fileb://{zip_path}"
     trust = (
         '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
@@ -137,21 +139,28 @@ def instructions(zip_path: Path, bucket: str, function: str, architecture: str) 
     )
     access = (
         '{"Version":"2012-10-17","Statement":['
-        f'{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/original/*"}},'
-        f'{{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::{bucket}/thumb/*"}}]}}'
+        f'{{"Effect":"Allow","Action":"s3:GetObject","Resource":["arn:aws:s3:::{bucket}/original/*",'
+        f'"arn:aws:s3:::{bucket}/avatar/original/*"]}},'
+        f'{{"Effect":"Allow","Action":"s3:PutObject","Resource":["arn:aws:s3:::{bucket}/thumb/*",'
+        f'"arn:aws:s3:::{bucket}/avatar/*"]}}]}}'
     )
     notification = (
         '{"LambdaFunctionConfigurations":[{"Id":"sns-thumbnails",'
         f'"LambdaFunctionArn":"arn:aws:lambda:REGION:ACCOUNT:function:{function}",'
         '"Events":["s3:ObjectCreated:*"],'
-        '"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"original/"}]}}}]}'
+        '"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"original/"}]}}},'
+        '{"Id":"sns-avatars",'
+        f'"LambdaFunctionArn":"arn:aws:lambda:REGION:ACCOUNT:function:{function}",'
+        '"Events":["s3:ObjectCreated:*"],'
+        '"Filter":{"Key":{"FilterRules":[{"Name":"prefix","Value":"avatar/original/"}]}}}]}'
     )
     environment = '{"Variables":{"SNS_THUMB_SIZES":"200,1080","SNS_IMAGE_MAX_PIXELS":"50000000"}}'
     return f"""\
 Deploy with the AWS CLI (replace REGION and ACCOUNT; the sizes must match the app's
 SNS_THUMB_SIZES):
 
-1. A role for the function: logs, read original/, write thumb/ (no ACL permission needed):
+1. A role for the function: logs, read original/ and avatar/original/, write thumb/ and
+   avatar/ (no ACL permission needed):
    aws iam create-role --role-name {function} --assume-role-policy-document '{trust}'
    aws iam attach-role-policy --role-name {function} \\
      --policy-arn arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole
@@ -171,8 +180,9 @@ SNS_THUMB_SIZES):
      --action lambda:InvokeFunction --principal s3.amazonaws.com \\
      --source-arn arn:aws:s3:::{bucket} --source-account ACCOUNT
 
-4. The trigger, on original/ only (thumb/ never triggers it; the handler ignores other keys
-   anyway). This replaces the bucket's notification configuration: merge by hand if it has one.
+4. The trigger, on original/ and avatar/original/ only (thumb/ and avatar/<size>/ never
+   trigger it; the handler ignores other keys anyway). This replaces the bucket's
+   notification configuration: merge by hand if it has one.
    aws s3api put-bucket-notification-configuration --bucket {bucket} \\
      --notification-configuration '{notification}'
 

@@ -34,6 +34,10 @@ class User:
     session_version: int = 0
     moderator: bool = False
     """May use /admin (``python run.py admin grant``)."""
+    avatar: str | None = None
+    """The avatar's picture name (``sns.profiles``), or None: a generated face."""
+    avatar_ready: bool = False
+    bio: str | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -102,6 +106,9 @@ def row_to_user(row: Row[Any]) -> User:
         created_at=row.created_at,
         session_version=row.session_version,
         moderator=bool(row.moderator),
+        avatar=row.avatar,
+        avatar_ready=bool(row.avatar_ready),
+        bio=row.bio,
     )
 
 

@@ -37,6 +37,8 @@ MAX_LIMIT = 100
 
 ImageUrls = Callable[[str], tuple[str, str]]
 """An image key -> (thumbnail URL, original URL); the image store provides it."""
+AvatarUrl = Callable[[str, bool], str]
+"""An avatar's name and whether its sizes exist -> its URL (``ProfileService.url``)."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,8 @@ class ApiPost:
     author_id: int
     author_nick: str
     hashtags: tuple[str, ...] = ()
+    author_avatar: str | None = None
+    author_avatar_ready: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ def api_post(post: Any) -> ApiPost:
         author_id=post.author_id,
         author_nick=post.author_nick,
         hashtags=tuple(text.extract_hashtags(post.content)),
+        author_avatar=post.author_avatar,
+        author_avatar_ready=bool(post.author_avatar_ready),
     )
 
 
@@ -82,13 +88,18 @@ def image_fields(post: ApiPost, image_urls: ImageUrls | None = None) -> dict[str
     return {"thumbnailUrl": thumbnail, "originalUrl": original}
 
 
-def post_payload(post: ApiPost, image_urls: ImageUrls | None = None) -> dict[str, Any]:
+def post_payload(
+    post: ApiPost, image_urls: ImageUrls | None = None, avatar_url: AvatarUrl | None = None
+) -> dict[str, Any]:
     """One post in the API's JSON shape (camelCase, like NodeBird's)."""
+    avatar = None
+    if post.author_avatar and avatar_url is not None:
+        avatar = avatar_url(post.author_avatar, post.author_avatar_ready)
     return {
         "id": post.id,
         "content": post.content,
         "likeCount": post.like_count,
-        "user": {"id": post.author_id, "nick": post.author_nick},
+        "user": {"id": post.author_id, "nick": post.author_nick, "avatarUrl": avatar},
         "hashtags": list(post.hashtags),
         "createdAt": iso_utc(post.created_at),
         **image_fields(post, image_urls),

@@ -36,6 +36,8 @@ class CommentView:
     author_nick: str
     hidden_at: datetime | None = None
     """Set when a moderator hid it: only its author is shown it, marked."""
+    author_avatar: str | None = None
+    author_avatar_ready: bool = False
     replies: tuple[CommentView, ...] = ()
 
 
@@ -48,6 +50,8 @@ COMMENT_COLUMNS = (
     comments.c.user_id.label("author_id"),
     users.c.nick.label("author_nick"),
     comments.c.hidden_at,
+    users.c.avatar.label("author_avatar"),
+    users.c.avatar_ready.label("author_avatar_ready"),
 )
 
 

@@ -32,6 +32,8 @@ class Person:
     id: int
     nick: str
     followed_by_viewer: bool
+    avatar: str | None = None
+    avatar_ready: bool = False
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,13 @@ class FollowService:
         whole list for every page)."""
         mine = follows.alias("mine")
         query = (
-            select(users.c.id, users.c.nick, mine.c.follower_id.is_not(None).label("followed"))
+            select(
+                users.c.id,
+                users.c.nick,
+                users.c.avatar,
+                users.c.avatar_ready,
+                mine.c.follower_id.is_not(None).label("followed"),
+            )
             .select_from(follows)
             .join(users, users.c.id == person_col)
             .outerjoin(
@@ -199,7 +207,14 @@ class FollowService:
         async with self.db.read() as conn:
             rows = (await conn.execute(query)).all()
         people = [
-            Person(id=r.id, nick=r.nick, followed_by_viewer=bool(r.followed)) for r in rows[:limit]
+            Person(
+                id=r.id,
+                nick=r.nick,
+                followed_by_viewer=bool(r.followed),
+                avatar=r.avatar,
+                avatar_ready=bool(r.avatar_ready),
+            )
+            for r in rows[:limit]
         ]
         more = len(rows) > limit and people
         return PeoplePage(people, people[-1].id if more else None)

@@ -29,7 +29,8 @@ class StoredObject:
 
 
 class ImageStore(Protocol):
-    """Where the bytes are: a local folder or a bucket; keys are ``original/...``/``thumb/...``."""
+    """Where the bytes are: a local folder or a bucket; keys are ``original/...``/``thumb/...``
+    (and ``avatar/...``)."""
 
     async def put(self, key: str, data: bytes) -> None: ...
 
@@ -167,7 +168,7 @@ class S3ImageStore:
     async def objects(self) -> AsyncIterator[StoredObject]:
         s3 = await self._s3()
         paginator = s3.get_paginator("list_objects_v2")
-        for prefix in ("original/", "thumb/"):
+        for prefix in ("original/", "thumb/", "avatar/"):
             async for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
                 for item in page.get("Contents", []):
                     yield StoredObject(

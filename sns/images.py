@@ -14,6 +14,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -217,22 +218,7 @@ class ImageService:
         Thumbnails follow off the request path: in this process's pool (``inline``) or by
         the S3 trigger (``lambda``); pages fall back to the original until they exist.
         """
-        if len(data) > self.max_bytes:
-            raise ImageRefused(
-                "The picture is larger than {limit} MiB.",
-                reason="too_large",
-                status=413,
-                limit=round(self.max_bytes / 2**20, 1),
-            )
-        await self._take_upload_budget(user_id, len(data))
-        try:
-            cleaned: core.Cleaned = await self._in_pool(core.clean, data, self.max_pixels)
-        except ImageError as exc:
-            raise ImageRefused(
-                _MESSAGES.get(exc.reason, "The picture cannot be read."),
-                reason=exc.reason,
-                **{"max_pixels": self.max_pixels, "max_frames": core.MAX_FRAMES, **exc.values},
-            ) from None
+        cleaned = await self.checked(user_id, data)
         name = new_name(cleaned.extension)
         await self.store.put(original_key(name), cleaned.data)
         async with self.db.transaction() as conn:
@@ -250,6 +236,35 @@ class ImageService:
             width=cleaned.width,
             height=cleaned.height,
         )
+
+    async def checked(
+        self, user_id: int, data: bytes, clean: Callable[[bytes, int], core.Cleaned] = core.clean
+    ) -> core.Cleaned:
+        """The checks of every upload, post picture or avatar: its size, the account's hourly
+        limits, then ``clean`` (``core.clean``, or ``resize.avatars.square``) in the pool,
+        whose refusals become ``ImageRefused`` with a message for people."""
+        if len(data) > self.max_bytes:
+            raise ImageRefused(
+                "The picture is larger than {limit} MiB.",
+                reason="too_large",
+                status=413,
+                limit=round(self.max_bytes / 2**20, 1),
+            )
+        await self._take_upload_budget(user_id, len(data))
+        try:
+            cleaned: core.Cleaned = await self._in_pool(clean, data, self.max_pixels)
+        except ImageError as exc:
+            raise ImageRefused(
+                _MESSAGES.get(exc.reason, "The picture cannot be read."),
+                reason=exc.reason,
+                **{"max_pixels": self.max_pixels, "max_frames": core.MAX_FRAMES, **exc.values},
+            ) from None
+        return cleaned
+
+    async def in_pool(self, function: Any, *args: Any) -> Any:
+        """A job in the picture pool for another service (avatars), with the same time limit
+        and refusals as the uploads' own."""
+        return await self._in_pool(function, *args)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)

@@ -1,8 +1,9 @@
-"""Objects no post uses (orphans), and their removal once older than ``SNS_ORPHAN_HOURS``.
+"""Objects no post or avatar uses (orphans), and their removal once older than
+``SNS_ORPHAN_HOURS``.
 
-Orphans are uploads never posted, leftovers of deleted or edited posts, and thumbnails of
-sizes no longer configured. ``python run.py images usage|clean`` and the server's periodic
-sweep both go through ``OrphanSweep``.
+Orphans are uploads never posted, leftovers of deleted or edited posts, of replaced or
+removed avatars, and thumbnails of sizes no longer configured. ``python run.py images
+usage|clean`` and the server's periodic sweep both go through ``OrphanSweep``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from resize.keys import name_of_key
 from sns.db import Database
 from sns.image_stores import ImageStore
-from sns.schema import posts, uploads
+from sns.schema import posts, uploads, users
 
 log = logging.getLogger("sns.orphans")
 
@@ -63,6 +64,15 @@ class Usage:
         }
 
 
+async def names_in_use(conn: AsyncConnection, names: list[str]) -> set[str]:
+    """Which of ``names`` a post's picture or a person's avatar is (an avatar's name is
+    never an upload's: each is made new)."""
+    used = set((await conn.execute(select(posts.c.img).where(posts.c.img.in_(names)))).scalars())
+    avatars = await conn.execute(select(users.c.avatar).where(users.c.avatar.in_(names)))
+    used.update(avatars.scalars())
+    return used
+
+
 class OrphanSweep:
     """Lists an image store against the posts and uploads, and removes what nothing uses."""
 
@@ -85,11 +95,7 @@ class OrphanSweep:
         async with self.db.read() as conn:
             for start in range(0, len(batch), 500):
                 chunk = batch[start : start + 500]
-                used.update(
-                    (
-                        await conn.execute(select(posts.c.img).where(posts.c.img.in_(chunk)))
-                    ).scalars()
-                )
+                used.update(await names_in_use(conn, chunk))
                 rows = await conn.execute(
                     select(uploads.c.name, uploads.c.created_at).where(uploads.c.name.in_(chunk))
                 )
@@ -102,7 +108,7 @@ class OrphanSweep:
                 usage.other += 1
                 usage.other_bytes += item.size
                 continue
-            if item.key.startswith("original/"):
+            if item.key.startswith(("original/", "avatar/original/")):
                 usage.originals += 1
                 usage.original_bytes += item.size
             else:
@@ -137,11 +143,7 @@ class OrphanSweep:
                 await conn.execute(
                     select(uploads.c.name).where(uploads.c.name.in_(chunk)).with_for_update()
                 )
-                keep.update(
-                    (
-                        await conn.execute(select(posts.c.img).where(posts.c.img.in_(chunk)))
-                    ).scalars()
-                )
+                keep.update(await names_in_use(conn, chunk))
                 gone = [name for name in chunk if name not in keep]
                 if gone:
                     await conn.execute(delete(uploads).where(uploads.c.name.in_(gone)))

@@ -25,6 +25,8 @@ POST_COLUMNS = (
     posts.c.hidden_at,
     posts.c.user_id.label("author_id"),
     users.c.nick.label("author_nick"),
+    users.c.avatar.label("author_avatar"),
+    users.c.avatar_ready.label("author_avatar_ready"),
 )
 
 

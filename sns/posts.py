@@ -63,6 +63,8 @@ class PostView:
     author_nick: str
     hidden_at: datetime | None = None
     """Set when a moderator hid the post: only its author is shown it, marked."""
+    author_avatar: str | None = None
+    author_avatar_ready: bool = False
     liked: bool = False
     author_followed: bool = False
     comments: tuple[CommentView, ...] = ()

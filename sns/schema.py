@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -260,3 +261,11 @@ audit_log = Table(
     Index("ix_audit_log_target_user_id", "target_user_id", "id"),
     **MYSQL_TABLE_ARGS,
 )
+# Profiles (#19): a person's face and words. ``avatar`` is the picture name of the avatar
+# (``avatar/original/<name>`` and ``avatar/<size>/<name>`` in the image store), null without
+# one; ``avatar_ready`` says its sizes exist, so that no page asks for one before (until
+# then pages show the original square).
+users.append_column(Column("avatar", String(64), nullable=True))
+users.append_column(Column("avatar_ready", Boolean, nullable=False, server_default="0"))
+users.append_column(Column("bio", String(160), nullable=True))
+Index("ix_users_avatar", users.c.avatar, unique=True)

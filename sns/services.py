@@ -35,6 +35,7 @@ from sns.pagecache import (
     entry_size,
 )
 from sns.posts import PostService
+from sns.profiles import ProfileService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sns.redis_store import POOL_MAX, RedisKeys, pool_size
 from sns.redis_store import connect as connect_redis
@@ -60,6 +61,7 @@ class Services:
     likes: LikeService
     follows: FollowService
     images: ImageService
+    profiles: ProfileService
     orphans: OrphanSweep
     kakao: KakaoLogin | None
     search: SearchService
@@ -86,6 +88,7 @@ class Services:
     async def close(self) -> None:
         if isinstance(self.site_version, SqliteSiteVersion):
             self.site_version.close()
+        await self.profiles.close()
         await self.images.close()
         if self.redis is not None:
             await self.redis.aclose()
@@ -189,6 +192,7 @@ async def build_services(
         likes=likes,
         follows=follows,
         images=images,
+        profiles=ProfileService(db, images),
         orphans=OrphanSweep(db, image_store, orphan_age=timedelta(hours=settings.orphan_hours)),
         kakao=KakaoLogin.from_settings(settings, db, accounts),
         api_clients=ApiClientService(

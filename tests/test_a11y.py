@@ -14,6 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from testkit.sns import Client
+from tests.images import jpeg
 
 pytestmark = pytest.mark.parametrize("server", ["sqlite"], indirect=True)
 
@@ -65,6 +66,16 @@ def world(server) -> dict:
     bob.join(nick="Bob 밥")
     carol.join(nick="carol")
     bob_id, alice_id = own_id(bob), own_id(alice)
+    # Alice has a face and words (#19), Bob and Carol generated faces.
+    face = alice.http.post(
+        alice.base_url + "/account/avatar",
+        data={"_xsrf": alice.xsrf(), "page": "profile"},
+        files={"img": ("me.jpg", jpeg(), "image/jpeg")},
+        allow_redirects=False,
+        timeout=60,
+    )
+    assert face.status_code == 302, face.text
+    assert alice.post("/account/bio", {"bio": f"Hi, #{tag} here"}, headers=JSON).status_code == 200
     bob_post = new_post(bob, f"Bob writes about #{tag} and #접근성, see you there")
     alice_post = new_post(alice, f"Alice writes a #{tag} post of her own")
     assert alice.post(f"/post/{bob_post}/like", headers=JSON).status_code == 200

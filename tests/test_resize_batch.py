@@ -237,3 +237,36 @@ def test_the_lambda_zip_builds_with_the_handler_and_linux_pillow(tmp_path: Path)
     assert "--handler resize.lambda_handler.handler" in done.stdout
     assert "arn:aws:s3:::photos/original/*" in done.stdout
     assert '"Name":"prefix","Value":"original/"' in done.stdout
+
+
+def test_avatars_in_a_folder_and_a_bucket_get_their_missing_sizes(tmp_path: Path, moto_s3: str):
+    """Avatars (#19): every ``avatar/original/<name>`` gets ``avatar/96/`` and ``avatar/320/``
+    (squares), beside the thumbnails of the post pictures; a bad one is named by its key."""
+    folder = tmp_path / "images"
+    (folder / "avatar" / "original").mkdir(parents=True)
+    (folder / "original").mkdir()
+    (folder / "original" / "1_a.jpg").write_bytes(PICTURES["1_a.jpg"]())
+    (folder / "avatar" / "original" / "2_b.png").write_bytes(pictures.png(pictures.photo(400, 400)))
+    (folder / "avatar" / "original" / "3_c.jpg").write_bytes(b"not a picture")
+    done = resize_cli(str(folder), "--jobs", "2")
+    assert done.returncode == 1
+    assert "done 2, skipped 0, failed 1; 4 thumbnails" in done.stdout
+    assert "failed: avatar/original/3_c.jpg" in done.stderr
+    for size in (96, 320):
+        with Image.open(folder / "avatar" / str(size) / "2_b.png") as image:
+            assert image.size == (size, size)
+
+    bucket = new_bucket(moto_s3)
+    client = s3_client(moto_s3)
+    client.put_object(
+        Bucket=bucket, Key="avatar/original/9_z.jpg", Body=pictures.jpeg(pictures.photo(300, 300))
+    )
+    made = resize_cli(f"s3://{bucket}", "--endpoint-url", moto_s3, "--jobs", "1")
+    assert made.returncode == 0, made.stderr
+    assert keys(moto_s3, bucket, "avatar/") == [
+        "avatar/320/9_z.jpg",
+        "avatar/96/9_z.jpg",
+        "avatar/original/9_z.jpg",
+    ]
+    again = resize_cli(f"s3://{bucket}", "--endpoint-url", moto_s3, "--jobs", "1")
+    assert "done 0, skipped 1, failed 0" in again.stdout

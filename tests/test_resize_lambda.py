@@ -213,3 +213,50 @@ def test_an_object_too_large_to_be_ours_is_refused_before_reading(moto_s3, bucke
     result = lambda_handler.handler(event(record(bucket, "original/big.jpg")), None)
     assert [item["reason"] for item in result["failed"]] == ["too_large"]
     assert keys(moto_s3, bucket, "thumb/") == []
+
+
+def test_an_avatar_original_gets_its_square_sizes_and_its_own_writes_are_ignored(
+    moto_s3, bucket, monkeypatch
+):
+    """Avatars (#19): ``avatar/original/<name>`` -> ``avatar/96/`` and ``avatar/320/``, the
+    avatar sizes whatever SNS_THUMB_SIZES says; the sizes it writes start nothing."""
+    monkeypatch.setenv("SNS_THUMB_SIZES", "150")
+    square = pictures.png(pictures.photo(500, 500))
+    put(moto_s3, bucket, "avatar/original/1_a.png", square, "image/png")
+    result = lambda_handler.handler(event(record(bucket, "avatar/original/1_a.png")), None)
+    assert result["failed"] == [] and result["ignored"] == []
+    assert result["done"][0]["thumbnails"] == ["avatar/96/1_a.png", "avatar/320/1_a.png"]
+    for size in (96, 320):
+        image, response = fetched(moto_s3, bucket, f"avatar/{size}/1_a.png")
+        assert image.size == (size, size) and image.format == "PNG"
+        assert response["ContentType"] == "image/png"
+    again = lambda_handler.handler(
+        event(
+            record(bucket, "avatar/96/1_a.png"),
+            record(bucket, "avatar/320/1_a.png"),
+            record(bucket, "avatar/original/"),
+            record(bucket, "avatar/original/1_a.png", "ObjectRemoved:Delete"),
+        ),
+        None,
+    )
+    assert again["done"] == [] and again["failed"] == [] and len(again["ignored"]) == 4
+    assert keys(moto_s3, bucket) == [
+        "avatar/320/1_a.png",
+        "avatar/96/1_a.png",
+        "avatar/original/1_a.png",
+    ]
+
+
+def test_a_bad_avatar_fails_only_its_own_record(moto_s3, bucket):
+    put(moto_s3, bucket, "avatar/original/1_bad.jpg", b"not a picture" * 10)
+    put(moto_s3, bucket, "avatar/original/2_good.jpg", pictures.jpeg(pictures.photo(200, 200)))
+    result = lambda_handler.handler(
+        event(
+            record(bucket, "avatar/original/1_bad.jpg"),
+            record(bucket, "avatar/original/2_good.jpg"),
+        ),
+        None,
+    )
+    assert [item["key"] for item in result["failed"]] == ["avatar/original/1_bad.jpg"]
+    assert result["failed"][0]["reason"] == "not_image"
+    assert [item["key"] for item in result["done"]] == ["avatar/original/2_good.jpg"]

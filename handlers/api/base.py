@@ -18,7 +18,15 @@ from tornado.web import RequestHandler
 from handlers.bodies import success_body
 from handlers.cache import JSON_TYPE, CachingHandler
 from sns.api_clients import ApiClientService, Caller, Quota, over_quota
-from sns.api_posts import DEFAULT_LIMIT, MAX_LIMIT, ApiPage, ApiPostService, ImageUrls, post_payload
+from sns.api_posts import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    ApiPage,
+    ApiPostService,
+    AvatarUrl,
+    ImageUrls,
+    post_payload,
+)
 from sns.errors import Gone, Invalid, NotFound, ServiceError, Unauthorized
 from sns.statements import start_counting
 from sns.text import is_unicode_text, positive_int
@@ -72,6 +80,18 @@ class APIHandler(CachingHandler):
             return absolute(images.thumb_url(name)), absolute(images.original_url(name))
 
         return urls
+
+    @property
+    def avatar_url(self) -> AvatarUrl:
+        """An author's avatar name -> its absolute URL (the 96-pixel square once made)."""
+        profiles = self.services.profiles
+        site = self.site_url
+
+        def url(name: str, ready: bool) -> str:
+            found = profiles.url(name, ready)
+            return found if "://" in found else site + found
+
+        return url
 
     # -- who is asking, and may they -----------------------------------------------------
 
@@ -218,7 +238,9 @@ class APIHandler(CachingHandler):
         The answer is kept (``keep_answers``) for the next call with the same key."""
         body = json_encode(
             success_body(
-                payload=[post_payload(post, self.image_urls) for post in page.posts],
+                payload=[
+                    post_payload(post, self.image_urls, self.avatar_url) for post in page.posts
+                ],
                 nextCursor=page.next_cursor,
             )
         ).encode()

@@ -94,7 +94,11 @@ class PostCreateHandler(APIHandler):
         async with self.floods.hold(POSTS, user_id):  # the compose form's limit, shared
             post = await self.api_posts.create(user_id, self.body_argument("content") or "")
         self.set_status(201)
-        self.write(success_body(201, "created", payload=post_payload(post, self.image_urls)))
+        self.write(
+            success_body(
+                201, "created", payload=post_payload(post, self.image_urls, self.avatar_url)
+            )
+        )
 
 
 def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str, str]]]:

@@ -291,8 +291,17 @@ DOCUMENT: dict[str, Any] = {
             },
             "User": {
                 "type": "object",
-                "required": ["id", "nick"],
-                "properties": {"id": {"type": "integer"}, "nick": {"type": "string"}},
+                "required": ["id", "nick", "avatarUrl"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "nick": {"type": "string"},
+                    "avatarUrl": {
+                        "type": ["string", "null"],
+                        "description": "The author's avatar, a square of at least 96 pixels "
+                        "(while its sizes are being made, the original square); null: no "
+                        "avatar (draw initials)",
+                    },
+                },
             },
             "Post": {
                 "type": "object",

@@ -33,6 +33,40 @@ function clearError(form) {
   form.querySelector(".form-error")?.remove();
 }
 
+// A person's face as the server draws it (handlers/ui.py `avatar`): their picture, or
+// initials on their colour as SVG; built with DOM calls, never innerHTML.
+function faceNode(nick, face) {
+  const size = "24";
+  if (face.url) {
+    const img = document.createElement("img");
+    img.className = "avatar";
+    img.src = face.url;
+    img.width = 24;
+    img.height = 24;
+    img.alt = nick;
+    return img;
+  }
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.createElementNS(ns, "svg");
+  for (const [name, value] of [["class", "avatar avatar-face"], ["width", size], ["height", size],
+    ["viewBox", "0 0 100 100"], ["role", "img"], ["aria-label", nick]]) {
+    svg.setAttribute(name, value);
+  }
+  const rect = document.createElementNS(ns, "rect");
+  rect.setAttribute("width", "100");
+  rect.setAttribute("height", "100");
+  rect.setAttribute("fill", face.colour);
+  const text = document.createElementNS(ns, "text");
+  for (const [name, value] of [["x", "50"], ["y", "50"], ["dy", ".35em"], ["text-anchor", "middle"],
+    ["fill", "#fff"], ["font-size", face.initials.length < 2 ? "44" : "36"],
+    ["font-family", "sans-serif"], ["aria-hidden", "true"]]) {
+    text.setAttribute(name, value);
+  }
+  text.textContent = face.initials;
+  svg.append(rect, text);
+  return svg;
+}
+
 // A comment or reply as the server rendered it: built with textContent, never innerHTML.
 function commentNode(comment) {
   const item = document.createElement("li");
@@ -46,6 +80,9 @@ function commentNode(comment) {
   const text = document.createElement("span");
   text.className = "comment-text";
   text.textContent = comment.content;
+  if (comment.author_avatar) {
+    line.append(faceNode(comment.author_nick, comment.author_avatar), " ");
+  }
   line.append(author, " ", text);
   item.append(line);
   if (!comment.parent_id) {

@@ -2,7 +2,7 @@
 accounts, the audit log, and sessions findable by account (a suspension ends them all).
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-28
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 from sns.ddl import add_column, create_index, create_table
 
 revision = "0010"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
