@@ -94,6 +94,14 @@ OPENERS = [
 WRITTEN_AS = {"MPO": "JPEG", "HEIF": "JPEG", "AVIF": "JPEG"}
 """Formats we read but write as another."""
 
+HEIF_BRANDS = {
+    **dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"), "HEIF"),
+    **dict.fromkeys((b"avif", b"avis"), "AVIF"),
+    b"mif1": "HEIF",
+    b"msf1": "HEIF",
+}
+"""The major brands of an ISO media file (``ftyp`` box) that HEIC/HEIF or AVIF readers take."""
+
 CONVERTED = frozenset({"HEIF", "AVIF"})
 """Formats whose originals become JPEG in sRGB, their profile applied and dropped."""
 
@@ -169,6 +177,9 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         except Image.DecompressionBombError:
             raise _too_many_pixels(max_pixels) from None
         except UnidentifiedImageError:
+            if _claims_heif(data):
+                # A HEIC or AVIF its reader gave up on: cut short on the way, most likely.
+                raise ImageError("corrupt", DAMAGED) from None
             raise ImageError("not_image", NOT_OURS) from None
         except (OSError, SyntaxError, ValueError, EOFError):
             raise ImageError("corrupt", "The picture is damaged and cannot be read.") from None
@@ -180,6 +191,11 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     if width * height > max_pixels:
         raise _too_many_pixels(max_pixels, width, height)
     return image
+
+
+def _claims_heif(data: bytes) -> bool:
+    """The file starts as a HEIC/HEIF or AVIF that we read would (its ``ftyp`` box)."""
+    return data[4:8] == b"ftyp" and HEIF_BRANDS.get(data[8:12]) in OPENERS
 
 
 def _too_many_pixels(max_pixels: int, width: int = 0, height: int = 0) -> ImageError:

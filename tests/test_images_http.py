@@ -200,7 +200,7 @@ def test_a_body_over_the_limit_gets_413_before_it_is_sent(
     before = objects()
     answer = headers_only_upload(author, image_server.port, 50 * 2**20)
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
-    assert "larger than 5.0 MiB" in answer
+    assert "larger than 20 MiB" in answer
     assert objects() == before
 
 
