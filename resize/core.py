@@ -37,6 +37,7 @@ the Lambda handler and the batch tool all run the same code.
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import warnings
 from collections.abc import Callable, Iterable
@@ -90,6 +91,15 @@ OPENERS = [
     *(["AVIF"] if features.check("avif") else []),
 ]
 """The readers Pillow may try; its JPEG reader answers "MPO" for a multi-picture file."""
+
+# Pillow loads its readers on the first open (and the MPO reader on the first JPEG): done
+# here, so that a pool worker, which imports this module before it takes jobs, does not
+# spend a small picture's job time limit on it.
+Image.preinit()
+for _reader in OPENERS:
+    if _reader not in Image.OPEN:
+        Image.init()
+importlib.import_module("PIL.MpoImagePlugin")
 
 WRITTEN_AS = {"MPO": "JPEG", "HEIF": "JPEG", "AVIF": "JPEG"}
 """Formats we read but write as another."""
