@@ -18,7 +18,7 @@ which is given too.
 The pictures are made here, photograph-like (gradients, blotches and grain; not a flat
 colour, which would decode unrealistically fast, nor pure noise): a 12 MP JPEG (4000x3000,
 turned by EXIF, with GPS), a 12 MP HEIC (4032x3024, as an iPhone takes it, by pillow-heif)
-and a 48 MP JPEG (8064x6048, scaled to 4096 px on upload).
+and a 48 MP JPEG (8064x6048, stored at 4032x3024 by the JPEG decoder's own scaling).
 
     .venv/bin/python bench/upload.py                 # about two minutes on two cores
     .venv/bin/python bench/upload.py --rounds 10 --kinds jpeg12 heic12

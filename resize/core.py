@@ -12,7 +12,9 @@ the Lambda handler and the batch tool all run the same code.
 - A still original is re-encoded once by Pillow, which applies the EXIF orientation and drops
   every metadata block (EXIF with its GPS, XMP, IPTC, comments). One larger than ``max_side``
   on its long side is scaled down to it first (a JPEG in the decoder's draft mode as far as
-  it goes, so a large photo is never decoded whole when a smaller decode will do). HEIC/HEIF
+  it goes, so a large photo is never decoded whole when a smaller decode will do; one whose
+  half, quarter or eighth is just under ``max_side`` is stored at that size, see
+  ``DRAFT_SLACK``). HEIC/HEIF
   and AVIF, which browsers cannot all show, are written as JPEG (``CONVERTED_QUALITY``),
   converted to sRGB through their ICC profile when they carry one. JPEGs are re-encoded with
   their own quantisation tables and chroma subsampling (what ``quality="keep"`` does, which
@@ -121,6 +123,9 @@ DEFAULT_MAX_PIXELS = 50_000_000
 """Above a 48 MP phone photo (8064 x 6048 = 48.8 million)."""
 DEFAULT_MAX_SIDE = 4096
 """The long side of a stored original; larger stills are scaled down to it on upload."""
+DRAFT_SLACK = 0.05
+"""How far under ``max_side`` a JPEG may be stored when the decoder's own scaling gets
+there: 4032 instead of 4096 px costs 3% of the width and saves decoding 4 times the pixels."""
 CONVERTED_QUALITY = 90
 """JPEG quality of a HEIC/HEIF or AVIF original turned into JPEG: no visible loss at about
 half the bytes of 95."""
@@ -366,8 +371,9 @@ def clean(
         return Cleaned(cleaned, FORMATS[fmt], image.width, image.height, frames)
     target = fit(image.width, image.height, max_side)
     if target != image.size and isinstance(image, JpegImagePlugin.JpegImageFile):
-        # Scaled by 1/2, 1/4 or 1/8 inside the decoder, never below ``target``: a 48 MP
-        # photo costs the memory of the decode, not of the whole picture, when it can.
+        target = _draft_target(image.width, image.height, max_side) or target
+        # Scaled by 1/2, 1/4 or 1/8 inside the decoder, never below ``target``: a large
+        # photo costs the memory of the smaller decode, not of the whole picture.
         image.draft(image.mode, target)
     _load(image)
     turn = _orientation(image)
@@ -386,6 +392,17 @@ def clean(
         working = _to_srgb(working, icc)
     encoded = _save(working, WRITTEN_AS.get(fmt, fmt), thumbnail=False, source=image, icc=kept)
     return Cleaned(encoded, FORMATS[fmt], working.width, working.height, 1)
+
+
+def _draft_target(width: int, height: int, max_side: int) -> tuple[int, int] | None:
+    """The size the JPEG decoder gives at the first of its scales (1/2, 1/4, 1/8) that fits
+    ``max_side``, when that is at most ``DRAFT_SLACK`` under it: stored at that size, the
+    picture needs no resampling at all (8064x6048, a 48 MP phone photo, -> 4032x3024)."""
+    for scale in (2, 4, 8):
+        scaled = (-(-width // scale), -(-height // scale))
+        if max(scaled) <= max_side:
+            return scaled if max(scaled) >= max_side * (1 - DRAFT_SLACK) else None
+    return None
 
 
 def fit(width: int, height: int, size: int) -> tuple[int, int]:

@@ -65,6 +65,17 @@ def test_a_large_jpeg_is_scaled_to_the_long_side_in_draft_mode_and_turned() -> N
     assert phone_pictures.no_camera_metadata(cleaned.data)
 
 
+def test_a_48_megapixel_jpeg_is_stored_at_half_size_by_the_decoder_alone() -> None:
+    """8064x6048 at 1/2 is 4032x3024, just under 4096: no resampling, a quarter of the
+    memory of the full decode."""
+    big = pictures.marked(8064, 6048)
+    cleaned = core.clean(pictures.jpeg(big, exif=pictures.exif_with_gps(6).tobytes()))
+    picture = stored(cleaned)
+    assert picture.size == (cleaned.width, cleaned.height) == (3024, 4032)
+    assert phone_pictures.corner(picture) == ("top-right",)
+    assert phone_pictures.no_camera_metadata(cleaned.data)
+
+
 @pytest.mark.parametrize(
     ("fmt", "make"),
     [
