@@ -15,7 +15,6 @@ from handlers.bodies import success_body
 from resize.keys import KEY
 from sns.errors import Invalid, Unauthorized
 from sns.image_stores import CACHE_CONTROL, content_type
-from sns.images import ImageRefused
 from sns.statements import start_counting
 
 MULTIPART_OVERHEAD = 64 * 1024
@@ -42,12 +41,7 @@ class ImageUploadHandler(BaseHandler):
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             self.set_header("Connection", "close")
-            raise ImageRefused(
-                "The picture is larger than {limit} MiB.",
-                reason="too_large",
-                status=413,
-                limit=round(self.images.max_bytes / 2**20, 1),
-            )
+            raise self.images.too_large()
         await self.images.check_upload_budget(self.user.id)
         # Any wrapper of the HTTP/1 connection (the draining server's) passes this on.
         set_max_body_size = getattr(self.request.connection, "set_max_body_size", None)

@@ -16,6 +16,7 @@ from resize.s3 import S3Options
 EPILOG = """\
 examples:
   python -m resize data/images                     the app's local folder
+  python -m resize ~/Pictures/trip                 any folder: ~/Pictures/trip/thumb/<size>/
   python -m resize s3://my-bucket --jobs 8         a bucket (credentials: the AWS chain)
   python -m resize s3://my-bucket/original/2026 --force --sizes 200,1080
   python -m resize package                         build the Lambda zip and show how to deploy it
@@ -27,12 +28,14 @@ def batch_parser() -> argparse.ArgumentParser:
         prog="python -m resize",
         description="Make the thumbnails that are missing (thumb/<size>/<name> for every "
         "original/<name>, and avatar/<size>/<name> for every avatar/original/<name>) in a "
-        "local image folder or an S3 bucket, on every core.",
+        "local image folder, an S3 bucket or a plain folder of pictures, on every core.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "source", help="a folder holding original/ (e.g. data/images) or s3://bucket[/root]"
+        "source",
+        help="a folder holding original/ (e.g. data/images), s3://bucket[/root], or any folder "
+        "of pictures (thumbnails go to <folder>/thumb/<size>/)",
     )
     parser.add_argument(
         "--sizes",

@@ -33,12 +33,16 @@ def _square_of(image: Image.Image, side: int) -> Image.Image:
 
 
 def square(
-    data: bytes, max_pixels: int = core.DEFAULT_MAX_PIXELS, side: int = AVATAR_ORIGINAL_SIDE
+    data: bytes,
+    max_pixels: int = core.DEFAULT_MAX_PIXELS,
+    side: int = AVATAR_ORIGINAL_SIDE,
+    *,
+    max_side: int = core.DEFAULT_MAX_SIDE,
 ) -> core.Cleaned:
     """The avatar's original: the upload's centred square, at most ``side`` pixels, sRGB
     without a profile or any metadata; an animation's first frame. ``ImageError`` for
     anything ``core.clean`` refuses."""
-    cleaned = core.clean(data, max_pixels)
+    cleaned = core.clean(data, max_pixels, max_side)
     fmt, extension = SAVED_AS.get(cleaned.extension, ("WEBP", "webp"))
     try:
         with Image.open(io.BytesIO(cleaned.data)) as image:

@@ -2,10 +2,13 @@
 on every core.
 
 ``python -m resize SOURCE``, where SOURCE is the app's local image folder
-(``<data dir>/images``, holding ``original/`` and ``thumb/<size>/``) or ``s3://bucket[/root]``
+(``<data dir>/images``, holding ``original/`` and ``thumb/<size>/``), ``s3://bucket[/root]``
 (the root under which ``original/`` and ``thumb/`` sit; a path reaching into ``original/``,
-e.g. ``s3://bucket/original/1732``, only takes the originals starting so). Avatars
-(``avatar/original/<name>``) get their missing ``avatar/<size>/<name>`` of
+e.g. ``s3://bucket/original/1732``, only takes the originals starting so), or any other
+folder of pictures (a phone's export): its thumbnails go to ``<folder>/thumb/<size>/`` under
+the same relative path, a HEIC/HEIF, AVIF or MPO's with ``.jpg`` added (``IMG_1.heic`` ->
+``thumb/200/IMG_1.heic.jpg``), as they are JPEG; files with other extensions are left alone.
+Avatars (``avatar/original/<name>``) get their missing ``avatar/<size>/<name>`` of
 ``resize.keys.AVATAR_SIZES`` too, whatever ``--sizes`` says; not with such a part.
 
 The main process lists the originals and the thumbnails that exist (one listing per size, not a
@@ -49,6 +52,9 @@ class Store(Protocol):
 
     def describe(self) -> str: ...
 
+    def label(self, name: str) -> str:
+        """How a picture is named in messages."""
+
     def originals(self) -> Iterator[str]:
         """The names of every original (``original/<name>``)."""
 
@@ -70,14 +76,46 @@ class Store(Protocol):
     def write_avatar(self, size: int, name: str, data: bytes, content_type: str) -> None: ...
 
 
+PICTURE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".png", ".gif", ".webp", ".heic", ".heif", ".avif", ".mpo"}
+)
+"""What a plain folder's pictures are named; its other files are not pictures to us."""
+KEPT_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp"})
+"""Names whose thumbnails keep them: the thumbnail is written in the same format."""
+
+
+def plain_thumb_name(name: str) -> str:
+    """A plain folder's thumbnail name: the picture's own, with ``.jpg`` added when the
+    thumbnail is a JPEG made from another format (HEIC/HEIF, AVIF, MPO)."""
+    return name if Path(name).suffix.lower() in KEPT_SUFFIXES else f"{name}.jpg"
+
+
 @dataclass(frozen=True)
 class LocalStore:
-    """The app's local image folder; thumbnails written under a hidden name, then renamed."""
+    """A local folder; thumbnails written under a hidden name, then renamed. ``plain``: any
+    folder of pictures (thumbnails in ``<root>/thumb/<size>/``), not the app's layout."""
 
     root: Path
+    plain: bool = False
 
     def describe(self) -> str:
         return str(self.root)
+
+    def label(self, name: str) -> str:
+        return name if self.plain else f"{ORIGINAL_PREFIX}{name}"
+
+    def _pictures(self) -> Iterator[str]:
+        """A plain folder's pictures, but not its thumbnails nor hidden files."""
+        for path in self.root.rglob("*"):
+            relative = path.relative_to(self.root)
+            if (
+                relative.parts[0] == "thumb"
+                or any(part.startswith(".") for part in relative.parts)
+                or path.suffix.lower() not in PICTURE_SUFFIXES
+                or not path.is_file()
+            ):
+                continue
+            yield relative.as_posix()
 
     def _names(self, folder: Path) -> Iterator[str]:
         if not folder.is_dir():
@@ -88,16 +126,24 @@ class LocalStore:
                 yield relative
 
     def originals(self) -> Iterator[str]:
+        if self.plain:
+            return self._pictures()
         return self._names(self.root / "original")
 
     def thumbnails(self, size: int) -> set[str]:
+        if self.plain:
+            folder = self.root / "thumb" / str(size)
+            return {
+                name for name in self._pictures() if (folder / plain_thumb_name(name)).is_file()
+            }
         return set(self._names(self.root / "thumb" / str(size)))
 
     def read(self, name: str) -> bytes:
-        return (self.root / "original" / name).read_bytes()
+        return (self.root / name if self.plain else self.root / "original" / name).read_bytes()
 
     def write(self, size: int, name: str, data: bytes, content_type: str) -> None:
-        write_atomically(self.root / thumb_key(size, name), data)
+        target = thumb_key(size, plain_thumb_name(name) if self.plain else name)
+        write_atomically(self.root / target, data)
 
     def avatar_originals(self) -> Iterator[str]:
         return self._names(self.root / "avatar" / "original")
@@ -127,6 +173,9 @@ class S3Store:
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.root}{ORIGINAL_PREFIX}{self.only}"
+
+    def label(self, name: str) -> str:
+        return f"{ORIGINAL_PREFIX}{name}"
 
     @property
     def client(self) -> Any:
@@ -200,7 +249,8 @@ class SourceError(ValueError):
 
 
 def open_store(source: str, options: S3Options) -> Store:
-    """``s3://bucket[/root]`` or a local folder holding ``original/``."""
+    """``s3://bucket[/root]``, a local folder holding ``original/`` (or a data dir holding
+    ``images/original/``), or any other folder, taken as a plain folder of pictures."""
     if source.startswith("s3://"):
         bucket, _, path = source[len("s3://") :].partition("/")
         if not bucket:
@@ -221,7 +271,9 @@ def open_store(source: str, options: S3Options) -> Store:
     if not holds_pictures(folder) and holds_pictures(folder / "images"):
         folder = folder / "images"  # the data dir was given
     if not holds_pictures(folder):
-        raise SourceError(f"{source}: no original/ folder here (nor in {source}/images)")
+        if not folder.is_dir():
+            raise SourceError(f"{source}: no such folder")
+        return LocalStore(folder, plain=True)
     return LocalStore(folder)
 
 
@@ -384,6 +436,7 @@ def _bounded(pool: ProcessPoolExecutor, todo: list[Job], window: int) -> Iterato
 def report(summary: Summary, store: Store, out: Any = sys.stdout, err: Any = sys.stderr) -> int:
     """Print the failures and the summary; the exit status."""
     for outcome in summary.failed:
-        print(f"failed: {outcome.key}: {outcome.message} ({outcome.reason})", file=err)
+        label = outcome.key if outcome.avatar else store.label(outcome.name)
+        print(f"failed: {label}: {outcome.message} ({outcome.reason})", file=err)
     print(f"{store.describe()}: {summary.line()}", file=out)
     return 1 if summary.failed else 0

@@ -4,12 +4,19 @@ Pure functions of bytes (no files, no network, no ``sns``), so that the app's pr
 the Lambda handler and the batch tool all run the same code.
 
 - Checked by decoding, never by name or Content-Type: JPEG (an MPO, a JPEG with a
-  multi-picture index, is its first picture), PNG, GIF and WebP only, with a pixel cap read
+  multi-picture index, is its first picture), PNG, GIF and WebP, and what phones write:
+  HEIC/HEIF (when pillow-heif is installed) and AVIF (when Pillow reads it), with a pixel cap read
   from the header before any pixel is decoded (decompression bombs). An animation gets the
   budget of one still picture: frames x width x height, counted from its blocks before any
   frame is decoded. Whatever Pillow raises on a broken file is an ``ImageError("corrupt")``.
 - A still original is re-encoded once by Pillow, which applies the EXIF orientation and drops
-  every metadata block (EXIF with its GPS, XMP, IPTC, comments). JPEGs are re-encoded with
+  every metadata block (EXIF with its GPS, XMP, IPTC, comments). One larger than ``max_side``
+  on its long side is scaled down to it first (a JPEG in the decoder's draft mode as far as
+  it goes, so a large photo is never decoded whole when a smaller decode will do; one whose
+  half, quarter or eighth is just under ``max_side`` is stored at that size, see
+  ``DRAFT_SLACK``). HEIC/HEIF
+  and AVIF, which browsers cannot all show, are written as JPEG (``CONVERTED_QUALITY``),
+  converted to sRGB through their ICC profile when they carry one. JPEGs are re-encoded with
   their own quantisation tables and chroma subsampling (what ``quality="keep"`` does, which
   Pillow allows only before any rotation). An ICC profile stays when it parses and is at most
   ``MAX_KEPT_PROFILE`` bytes; a larger one is applied (the pixels converted to sRGB) and
@@ -32,6 +39,7 @@ the Lambda handler and the batch tool all run the same code.
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import warnings
 from collections.abc import Callable, Iterable
@@ -43,27 +51,84 @@ from PIL import (
     Image,
     ImageCms,
     ImageFile,
-    ImageOps,
     JpegImagePlugin,
     UnidentifiedImageError,
+    features,
 )
 
 from resize.animation import clean_gif, clean_webp_animation
 from resize.errors import DAMAGED, NOT_OURS, ImageError
 
-FORMATS = {"JPEG": "jpg", "MPO": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp"}
-"""Pillow's format name -> the extension our keys use (an MPO is a JPEG with more pictures
-after its first: we keep the first)."""
 
-OPENERS = ["JPEG", "PNG", "GIF", "WEBP"]
+def _heif_reader() -> bool:
+    """Pillow reads HEIC/HEIF once pillow-heif registers its reader (the app installs it;
+    the Lambda's zip does without, as the app stores those originals as JPEG)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    # Only the primary picture: no embedded thumbnails, depth maps or auxiliary pictures.
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+    return True
+
+
+FORMATS = {
+    "JPEG": "jpg",
+    "MPO": "jpg",
+    "PNG": "png",
+    "GIF": "gif",
+    "WEBP": "webp",
+    "HEIF": "jpg",
+    "AVIF": "jpg",
+}
+"""Pillow's format name -> the extension our keys use (an MPO is a JPEG with more pictures
+after its first: we keep the first; HEIF and AVIF are stored as JPEG)."""
+
+OPENERS = [
+    "JPEG",
+    "PNG",
+    "GIF",
+    "WEBP",
+    *(["HEIF"] if _heif_reader() else []),
+    *(["AVIF"] if features.check("avif") else []),
+]
 """The readers Pillow may try; its JPEG reader answers "MPO" for a multi-picture file."""
 
-WRITTEN_AS = {"MPO": "JPEG"}
+# Pillow loads its readers on the first open (and the MPO reader on the first JPEG): done
+# here, so that a pool worker, which imports this module before it takes jobs, does not
+# spend a small picture's job time limit on it.
+Image.preinit()
+for _reader in OPENERS:
+    if _reader not in Image.OPEN:
+        Image.init()
+importlib.import_module("PIL.MpoImagePlugin")
+
+WRITTEN_AS = {"MPO": "JPEG", "HEIF": "JPEG", "AVIF": "JPEG"}
 """Formats we read but write as another."""
+
+HEIF_BRANDS = {
+    **dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx"), "HEIF"),
+    **dict.fromkeys((b"avif", b"avis"), "AVIF"),
+    b"mif1": "HEIF",
+    b"msf1": "HEIF",
+}
+"""The major brands of an ISO media file (``ftyp`` box) that HEIC/HEIF or AVIF readers take."""
+
+CONVERTED = frozenset({"HEIF", "AVIF"})
+"""Formats whose originals become JPEG in sRGB, their profile applied and dropped."""
 
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 
 DEFAULT_MAX_PIXELS = 50_000_000
+"""Above a 48 MP phone photo (8064 x 6048 = 48.8 million)."""
+DEFAULT_MAX_SIDE = 4096
+"""The long side of a stored original; larger stills are scaled down to it on upload."""
+DRAFT_SLACK = 0.05
+"""How far under ``max_side`` a JPEG may be stored when the decoder's own scaling gets
+there: 4032 instead of 4096 px costs 3% of the width and saves decoding 4 times the pixels."""
+CONVERTED_QUALITY = 90
+"""JPEG quality of a HEIC/HEIF or AVIF original turned into JPEG: no visible loss at about
+half the bytes of 95."""
 MAX_FRAMES = 500
 MAX_KEPT_PROFILE = 64 * 1024
 """The largest ICC profile an original keeps (a real one is 0.5 to 4 KiB; 64 KiB allows
@@ -127,6 +192,9 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
         except Image.DecompressionBombError:
             raise _too_many_pixels(max_pixels) from None
         except UnidentifiedImageError:
+            if _claims_heif(data):
+                # A HEIC or AVIF its reader gave up on: cut short on the way, most likely.
+                raise ImageError("corrupt", DAMAGED) from None
             raise ImageError("not_image", NOT_OURS) from None
         except (OSError, SyntaxError, ValueError, EOFError):
             raise ImageError("corrupt", "The picture is damaged and cannot be read.") from None
@@ -138,6 +206,11 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     if width * height > max_pixels:
         raise _too_many_pixels(max_pixels, width, height)
     return image
+
+
+def _claims_heif(data: bytes) -> bool:
+    """The file starts as a HEIC/HEIF or AVIF that we read would (its ``ftyp`` box)."""
+    return data[4:8] == b"ftyp" and HEIF_BRANDS.get(data[8:12]) in OPENERS
 
 
 def _too_many_pixels(max_pixels: int, width: int = 0, height: int = 0) -> ImageError:
@@ -164,14 +237,6 @@ def _within_budget(frames: int, width: int, height: int, max_pixels: int) -> Non
             f"at most {max_pixels:,} (and {MAX_FRAMES} frames) are allowed.",
             {"frames": frames, "width": width, "height": height, "pixels": total},
         )
-
-
-def _upright(image: Image.Image) -> Image.Image:
-    """The image turned the way its EXIF orientation says (a copy when it must turn)."""
-    try:
-        return ImageOps.exif_transpose(image)
-    except (OSError, SyntaxError, ValueError, EOFError):
-        raise ImageError("corrupt", "The picture is damaged or cut short.") from None
 
 
 _TURNS = {
@@ -256,6 +321,8 @@ def _save(
                 qtables=source.quantization,
                 subsampling=JpegImagePlugin.get_sampling(source),
             )
+        elif source.format in CONVERTED:
+            options.update(quality=CONVERTED_QUALITY)
         else:
             options.update(quality=95)
     elif fmt == "WEBP":
@@ -276,9 +343,13 @@ def inspect(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[str, int
 
 
 @_damage_refused
-def clean(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Cleaned:
+def clean(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, max_side: int = DEFAULT_MAX_SIDE
+) -> Cleaned:
     """The original to store: decoded (so a cut-off file is caught), upright, without
-    metadata. An animation keeps its frames and timing, within one picture's pixels."""
+    metadata, at most ``max_side`` on its long side. An animation keeps its frames and
+    timing, within one picture's pixels; it is never re-encoded, so one larger than
+    ``max_side`` is refused rather than scaled frame by frame."""
     image = _open(data, max_pixels)
     fmt = str(image.format)
     cleaner: Callable[[bytes], tuple[bytes, int, int, int]] | None = None
@@ -287,18 +358,51 @@ def clean(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Cleaned:
     elif fmt == "WEBP" and getattr(image, "is_animated", False):
         cleaner = functools.partial(clean_webp_animation, keep_profile=_kept_profile)
     if cleaner is not None:
+        if max(image.size) > max_side:
+            raise ImageError(
+                "animation_too_wide",
+                f"A GIF or animated WebP may be at most {max_side} pixels on its long side; "
+                f"this one is {image.width}x{image.height}.",
+                {"width": image.width, "height": image.height, "max_side": max_side},
+            )
         cleaned, frames, width, height = cleaner(data)
         _within_budget(frames, width, height, max_pixels)
         _load(image)  # the first frame, which thumbnails show
         return Cleaned(cleaned, FORMATS[fmt], image.width, image.height, frames)
+    target = fit(image.width, image.height, max_side)
+    if target != image.size and isinstance(image, JpegImagePlugin.JpegImageFile):
+        target = _draft_target(image.width, image.height, max_side) or target
+        # Scaled by 1/2, 1/4 or 1/8 inside the decoder, never below ``target``: a large
+        # photo costs the memory of the smaller decode, not of the whole picture.
+        image.draft(image.mode, target)
     _load(image)
-    upright = _upright(image)
+    turn = _orientation(image)
     icc = _icc(image)
-    kept = _kept_profile(icc)
-    if icc and kept is None:
-        upright = _to_srgb(upright, icc)
-    encoded = _save(upright, WRITTEN_AS.get(fmt, fmt), thumbnail=False, source=image, icc=kept)
-    return Cleaned(encoded, FORMATS[fmt], upright.width, upright.height, 1)
+    kept = None if fmt in CONVERTED else _kept_profile(icc)
+    working: Image.Image = image
+    if target != working.size:
+        if working.mode in ("P", "PA", "1", "LA", "I;16", "I", "F"):
+            has_alpha = working.mode in ("PA", "LA") or "transparency" in working.info
+            working = working.convert("RGBA" if has_alpha else "RGB")
+        # Turned after scaling (the long side is the same either way): cheaper.
+        working = working.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    if turn is not None:
+        working = working.transpose(turn)
+    if (icc and kept is None) or fmt in CONVERTED:
+        working = _to_srgb(working, icc)
+    encoded = _save(working, WRITTEN_AS.get(fmt, fmt), thumbnail=False, source=image, icc=kept)
+    return Cleaned(encoded, FORMATS[fmt], working.width, working.height, 1)
+
+
+def _draft_target(width: int, height: int, max_side: int) -> tuple[int, int] | None:
+    """The size the JPEG decoder gives at the first of its scales (1/2, 1/4, 1/8) that fits
+    ``max_side``, when that is at most ``DRAFT_SLACK`` under it: stored at that size, the
+    picture needs no resampling at all (8064x6048, a 48 MP phone photo, -> 4032x3024)."""
+    for scale in (2, 4, 8):
+        scaled = (-(-width // scale), -(-height // scale))
+        if max(scaled) <= max_side:
+            return scaled if max(scaled) >= max_side * (1 - DRAFT_SLACK) else None
+    return None
 
 
 def fit(width: int, height: int, size: int) -> tuple[int, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-NOT_OURS = "This is not a JPEG, PNG, GIF or WebP picture."
+NOT_OURS = "This is not a JPEG, PNG, GIF, WebP, HEIC or AVIF picture."
 DAMAGED = "The picture is damaged or cut short."
 
 

@@ -9,6 +9,10 @@ The wheels come from the package index through ``pip download`` for the target p
 (``manylinux2014`` and ``manylinux_2_28``: recent Pillow publishes only the latter, which the
 Amazon Linux 2023 behind the ``python3.12`` runtime satisfies), kept in a cache folder so that
 a second build needs no download.
+
+The zip holds no pillow-heif: the app stores HEIC/HEIF and AVIF originals as JPEG, so the
+Lambda only ever reads JPEG, PNG, GIF and WebP. ``LAMBDA_RUNTIME`` and ``LAMBDA_ARCHITECTURE``
+are what the zip is built for by default; docs/deploy.md names the same (a test checks).
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ HANDLER_MODULES = (
     "lambda_handler.py",
 )
 HANDLER = "resize.lambda_handler.handler"
+LAMBDA_RUNTIME = "python3.12"
+"""The Lambda runtime the zip's Pillow wheels are built for: a function on another Python
+cannot import PIL's compiled modules."""
+LAMBDA_ARCHITECTURE = "x86_64"
+"""The Lambda architecture the wheels are built for (``--architectures`` of the function)."""
+LAMBDA_PYTHON = LAMBDA_RUNTIME.removeprefix("python")
 PLATFORMS = {
     "x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
     "arm64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
@@ -103,8 +113,8 @@ def build(
     output: Path,
     *,
     cache: Path = DEFAULT_CACHE,
-    python_version: str = "3.12",
-    architecture: str = "x86_64",
+    python_version: str = LAMBDA_PYTHON,
+    architecture: str = LAMBDA_ARCHITECTURE,
 ) -> Path:
     """Write the Lambda zip to ``output`` and return it."""
     wheels = download_wheels(cache, python_version, architecture)
@@ -129,7 +139,13 @@ def build(
     return output
 
 
-def instructions(zip_path: Path, bucket: str, function: str, architecture: str) -> str:
+def instructions(
+    zip_path: Path,
+    bucket: str,
+    function: str,
+    architecture: str = LAMBDA_ARCHITECTURE,
+    python_version: str = LAMBDA_PYTHON,
+) -> str:
     """The AWS CLI commands that deploy the zip and wire the trigger on ``original/`` and
     ``avatar/original/``."""
     zip_uri = f"fileb://{zip_path}"
@@ -167,8 +183,8 @@ SNS_THUMB_SIZES):
    aws iam put-role-policy --role-name {function} --policy-name {function}-s3 \\
      --policy-document '{access}'
 
-2. The function (Python 3.12, {architecture}; botocore comes with the runtime):
-   aws lambda create-function --function-name {function} --runtime python3.12 \\
+2. The function (Python {python_version}, {architecture}; botocore comes with the runtime):
+   aws lambda create-function --function-name {function} --runtime python{python_version} \\
      --architectures {architecture} --handler {HANDLER} \\
      --zip-file {zip_uri} --role arn:aws:iam::ACCOUNT:role/{function} \\
      --memory-size 1024 --timeout 60 --environment '{environment}'
@@ -203,8 +219,10 @@ def package_main(argv: Sequence[str]) -> int:
         default=Path("dist/sns-resize-lambda.zip"),
         help="where to write the zip (default: %(default)s)",
     )
-    parser.add_argument("--python-version", default="3.12", help="Lambda's Python (%(default)s)")
-    parser.add_argument("--architecture", choices=sorted(PLATFORMS), default="x86_64")
+    parser.add_argument(
+        "--python-version", default=LAMBDA_PYTHON, help="Lambda's Python (%(default)s)"
+    )
+    parser.add_argument("--architecture", choices=sorted(PLATFORMS), default=LAMBDA_ARCHITECTURE)
     parser.add_argument(
         "--cache", type=Path, default=DEFAULT_CACHE, help="wheel cache (%(default)s)"
     )
@@ -224,5 +242,9 @@ def package_main(argv: Sequence[str]) -> int:
     size = output.stat().st_size / 1024 / 1024
     print(f"Built {output} ({size:.1f} MiB): handler {HANDLER}, {', '.join(requirements())}")
     print(f"for Python {args.python_version} on Linux {args.architecture}.\n")
-    print(instructions(output, args.bucket, args.function_name, args.architecture))
+    print(
+        instructions(
+            output, args.bucket, args.function_name, args.architecture, args.python_version
+        )
+    )
     return 0

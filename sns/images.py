@@ -10,6 +10,7 @@ that no post uses are orphans, for ``sns.orphans`` to remove.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
@@ -80,6 +81,7 @@ class ImageService:
         max_pixels: int,
         max_bytes: int,
         inline_resize: bool,
+        max_side: int = core.DEFAULT_MAX_SIDE,
         public_url: str = "",
         pool_size: int = 0,
         job_seconds: float = 30.0,
@@ -93,6 +95,7 @@ class ImageService:
         self.sizes = tuple(sorted(sizes))
         self.max_pixels = max_pixels
         self.max_bytes = max_bytes
+        self.max_side = max_side
         self.inline_resize = inline_resize
         self.public_url = public_url.rstrip("/")
         self._pool_size = pool_size or min(2, os.cpu_count() or 1)
@@ -212,6 +215,15 @@ class ImageService:
             await self.limiter.release(count_key)
             raise self._over_bytes(volume.count.reset_in)
 
+    def too_large(self) -> ImageRefused:
+        """The refusal of an upload over ``max_bytes`` (413), naming the limit in MiB."""
+        return ImageRefused(
+            "The picture is larger than {limit} MiB.",
+            reason="too_large",
+            status=413,
+            limit=mib(self.max_bytes),
+        )
+
     async def upload(self, user_id: int, data: bytes) -> Uploaded:
         """Check and clean a picture, store its original, and record who uploaded it.
 
@@ -238,26 +250,28 @@ class ImageService:
         )
 
     async def checked(
-        self, user_id: int, data: bytes, clean: Callable[[bytes, int], core.Cleaned] = core.clean
+        self, user_id: int, data: bytes, clean: Callable[..., core.Cleaned] = core.clean
     ) -> core.Cleaned:
         """The checks of every upload, post picture or avatar: its size, the account's hourly
         limits, then ``clean`` (``core.clean``, or ``resize.avatars.square``) in the pool,
         whose refusals become ``ImageRefused`` with a message for people."""
         if len(data) > self.max_bytes:
-            raise ImageRefused(
-                "The picture is larger than {limit} MiB.",
-                reason="too_large",
-                status=413,
-                limit=round(self.max_bytes / 2**20, 1),
-            )
+            raise self.too_large()
         await self._take_upload_budget(user_id, len(data))
         try:
-            cleaned: core.Cleaned = await self._in_pool(clean, data, self.max_pixels)
+            cleaned: core.Cleaned = await self._in_pool(
+                functools.partial(clean, max_side=self.max_side), data, self.max_pixels
+            )
         except ImageError as exc:
             raise ImageRefused(
                 _MESSAGES.get(exc.reason, "The picture cannot be read."),
                 reason=exc.reason,
-                **{"max_pixels": self.max_pixels, "max_frames": core.MAX_FRAMES, **exc.values},
+                **{
+                    "max_pixels": self.max_pixels,
+                    "max_frames": core.MAX_FRAMES,
+                    "max_side": self.max_side,
+                    **exc.values,
+                },
             ) from None
         return cleaned
 
@@ -367,12 +381,20 @@ class ImageService:
 
 _MESSAGES = {
     "empty": "The file is empty.",
-    "not_image": "This is not a JPEG, PNG, GIF or WebP picture.",
+    "not_image": "This is not a picture we can read: send a JPEG, PNG, GIF, WebP, HEIC or "
+    "AVIF picture.",
     "corrupt": "The picture is damaged or cut short.",
     "too_many_pixels": "The picture has too many pixels (at most {max_pixels:,}).",
+    "animation_too_wide": "A GIF or animated WebP may be at most {max_side} pixels on its long "
+    "side; this one is {width}x{height}.",
     "animation_too_large": "The animation has {frames} frames of {width}x{height} pixels, "
     "{pixels:,} in all; at most {max_pixels:,} pixels (and {max_frames} frames) are allowed.",
 }
+
+
+def mib(size: int) -> str:
+    """``size`` bytes in MiB as a person reads it: ``20``, ``5.5``."""
+    return f"{size / 2**20:.1f}".removesuffix(".0")
 
 
 def _minutes(seconds: int) -> int:
@@ -393,6 +415,7 @@ def build_image_service(
         sizes=settings.thumb_sizes,
         max_pixels=settings.image_max_pixels,
         max_bytes=settings.image_max_bytes,
+        max_side=settings.image_max_side,
         inline_resize=settings.resize == "inline",
         public_url=settings.s3_public_url if settings.s3_bucket else "",
         job_seconds=settings.image_job_seconds,

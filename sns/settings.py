@@ -461,7 +461,20 @@ class Settings:
         "there; unset: the app serves them under `/img/`",
     )
     image_max_bytes: int = setting(
-        PICTURES, None, "5242880", whole(1024, 10**9), "largest picture upload in bytes"
+        PICTURES,
+        None,
+        "20971520",
+        whole(1024, 10**9),
+        "largest picture upload in bytes (20 MiB: a phone's largest photos); a proxy in front "
+        "must let this much through on the upload routes (deploy/nginx-sns.conf)",
+    )
+    image_max_side: int = setting(
+        PICTURES,
+        None,
+        "4096",
+        whole(16, 65535),
+        "long side in pixels of a stored original; a larger still picture is scaled down to it "
+        "once, on upload (a larger GIF or animated WebP is refused)",
     )
     image_max_pixels: int = setting(
         PICTURES,

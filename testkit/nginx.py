@@ -30,15 +30,20 @@ http {{
     }}
     server {{
         listen {host}:{port};
-        client_max_body_size 6m;
+        client_max_body_size 1m;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header X-Forwarded-Proto $scheme;
+        add_header X-Upstream $upstream_addr always;
         location / {{
             proxy_pass http://sns;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            add_header X-Upstream $upstream_addr always;
+        }}
+        # As deploy/nginx-sns.conf: picture uploads up to SNS_IMAGE_MAX_BYTES (20 MiB).
+        location ~ ^/(post/img|account/avatar|v2/posts/img)$ {{
+            client_max_body_size 21m;
+            proxy_pass http://sns;
         }}
     }}
 }}

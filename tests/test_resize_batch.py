@@ -123,7 +123,7 @@ def test_sizes_default_to_the_apps_setting(images: Path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["/nonexistent/folder"], "no original/ folder here"),
+        (["/nonexistent/folder"], "no such folder"),
         (["{images}", "--sizes", "200,x"], "--sizes: 'x' is not a whole number"),
         (["{images}", "--sizes", "8"], "sizes must be between 16 and 8192"),
         (["{images}", "--jobs", "0"], "--jobs must be at least 1"),
