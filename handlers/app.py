@@ -11,7 +11,7 @@ from pathlib import Path
 import tornado.locale
 import tornado.web
 
-from handlers import account, auth, developers, images, kakao, pages, posts, social
+from handlers import account, auth, developers, images, kakao, live, pages, posts, social
 from handlers.api import api_routes
 from handlers.headers import StaticHandler
 from handlers.page import NotFoundHandler
@@ -42,6 +42,7 @@ def make_app(services: Services) -> tornado.web.Application:
         *posts.default_handlers,
         *social.default_handlers,
         *account.default_handlers,
+        *live.default_handlers,
     ]
     # -- the API for other sites (#9): /developers, /v1 and /v2, /api/openapi.json, /api/docs
     routes += [*developers.default_handlers, *api_routes(settings)]
@@ -58,6 +59,9 @@ def make_app(services: Services) -> tornado.web.Application:
         ui_methods=ui_methods,
         default_handler_class=NotFoundHandler,
         log_function=log_request,
+        # Live sockets (#20): Tornado's own heartbeat; no answer by the next ping closes one.
+        websocket_ping_interval=settings.live_ping,
+        websocket_ping_timeout=settings.live_ping,
         debug=settings.debug,
         serve_traceback=settings.debug,
         autoreload=settings.debug,

@@ -202,3 +202,17 @@ search_terms = Table(
     sqlite_with_rowid=False,
     **MYSQL_TABLE_ARGS,
 )
+
+# Live events (#20, sns/live.py): on the embedded default, the processes serving one SQLite
+# file learn of new posts and unread counts from this table, each reading the rows past the
+# last it saw; only the newest rows are kept. AUTOINCREMENT: an id is never handed out
+# twice, even once the rows before it are pruned.
+live_events = Table(
+    "live_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    sqlite_autoincrement=True,
+    **MYSQL_TABLE_ARGS,
+)

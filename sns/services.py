@@ -22,6 +22,7 @@ from sns.image_stores import build_image_store
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
+from sns.live import LiveHub, choose_bus
 from sns.orphans import OrphanSweep
 from sns.pagecache import (
     KeptPage,
@@ -68,12 +69,16 @@ class Services:
     (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
     """Users read in this process, kept like pages: a session costs no user lookup."""
+    live: LiveHub
+    """This process's live sockets; ``live.publish_user(uid, message)`` reaches every
+    socket of a person on any process or node."""
 
     @property
     def session_backend(self) -> str:
         return "redis" if self.redis is not None else "sql"
 
     async def close(self) -> None:
+        await self.live.close()
         if isinstance(self.site_version, SqliteSiteVersion):
             self.site_version.close()
         await self.images.close()
@@ -159,6 +164,21 @@ async def build_services(
     )
     known_users: VersionedCache[User] = VersionedCache(10_000 if keep else 0, ttl)
     known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
+    live = LiveHub(
+        choose_bus(
+            settings.live_bus,
+            db=db,
+            redis=redis,
+            redis_url=settings.redis_url,
+            channel=keys.name("live"),
+            timeout=settings.redis_timeout,
+            several_processes=settings.several_processes,
+        ),
+        per_user=settings.live_per_user,
+        max_sockets=settings.live_max,
+    )
+    await live.start()
+    posts.after_create.append(live.post_created)
     return Services(
         settings=settings,
         db=db,
@@ -187,6 +207,7 @@ async def build_services(
         site_version=site_version,
         pages=pages,
         known_users=known_users,
+        live=live,
     )
 
 
