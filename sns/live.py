@@ -117,12 +117,14 @@ class RedisLiveBus:
             client = Redis.from_url(
                 self.url, decode_responses=True, socket_connect_timeout=self.timeout
             )
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            # Every answer counts as a sign of life (subscribe and pong too), so none is
+            # ignored: an ignored pong returns None at once, as an idle timeout does.
+            pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
                 self.subscribed.set()
                 pause = RETRY_FIRST
-                heard = time.monotonic()
+                heard = pinged = time.monotonic()
                 while True:
                     message = await pubsub.get_message(timeout=REDIS_IDLE)
                     now = time.monotonic()
@@ -132,8 +134,9 @@ class RedisLiveBus:
                             _hand_over(deliver, message["data"])
                     elif now - heard > REDIS_DEAD:
                         raise ConnectionError("no answer from Redis")
-                    else:
+                    elif now - pinged >= REDIS_IDLE:
                         await pubsub.ping()
+                        pinged = now
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
