@@ -21,7 +21,8 @@ function liveUrl() {
   if (box) {
     query.set("timeline", box.dataset.liveTimeline);
     if (box.dataset.liveTag) query.set("tag", box.dataset.liveTag);
-    query.set("after", box.dataset.liveAfter || "0");
+    const after = Number(box.dataset.liveAfter);
+    if (after > 0) query.set("after", String(after)); // the newest post the page shows
   }
   const search = query.toString();
   return `${scheme}//${location.host}/live${search ? `?${search}` : ""}`;
