@@ -22,12 +22,17 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import tornado.websocket
+from tornado.httputil import HTTPHeaders
+from tornado.util import ObjectDict
 from tornado.web import HTTPError
 
 from handlers.base import BaseHandler
 from sns import text
 from sns.live import FOLLOWING, HASHTAG, HOME, LiveHub, Timeline
 from sns.net import is_site_host
+
+_NO_HEADERS = HTTPHeaders()
+_NO_UI = ObjectDict()
 
 
 class LiveHandler(BaseHandler, tornado.websocket.WebSocketHandler):
@@ -74,6 +79,24 @@ class LiveHandler(BaseHandler, tornado.websocket.WebSocketHandler):
 
     def open(self, *args: str, **kwargs: str) -> None:
         self.hub.join(self, self.user.id, self.timeline)
+        self.shed()
+
+    def shed(self) -> None:
+        """Let go of what only the upgrade needed (request and answer headers, cookies,
+        the template helpers): a socket lives for hours, thousands of them in one worker,
+        and these were a third of what each one held (bench/live.py). After the upgrade
+        Tornado refuses ``set_header`` and ``finish`` and nothing reads them again; the
+        shared empty stand-ins are never written to."""
+        request = self.request
+        # Tornado's own ``get`` keeps the request's headers in a local for the socket's
+        # life: emptied in place (HTTPHeaders' own constructor), not only let go.
+        request.headers.__init__()  # type: ignore[misc]
+        request.headers = _NO_HEADERS
+        request.__dict__.pop("_cookies", None)
+        self.__dict__.pop("_new_cookie", None)
+        self._headers = _NO_HEADERS
+        self.ui = _NO_UI
+        self._statements = None
 
     def on_message(self, message: str | bytes) -> None:
         """Ignored: the socket only pushes (a page may send anything to keep it warm)."""
