@@ -27,6 +27,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
@@ -44,7 +45,8 @@ GOING_AWAY = 1001  # RFC 6455: the server is going down; the page connects again
 REPLACED = 4001  # this person opened more pages than SNS_LIVE_PER_USER: the oldest gives way
 
 SQLITE_POLL = 0.02  # seconds between two looks at the SQLite file's data_version
-SQLITE_KEEP = 1000  # newest rows of live_events kept; a process reads them within a poll
+SQLITE_KEEP = 1000  # newest rows of live_events kept, and ...
+SQLITE_KEEP_SECONDS = 60.0  # ... any younger than this: room for a process that lags behind
 SQLITE_PRUNE_EVERY = 100  # a publish whose id is a multiple of this prunes the older rows
 REDIS_IDLE = 5.0  # seconds without a message before the subscription is pinged
 REDIS_DEAD = 15.0  # seconds without any answer (not even a pong) before it is made afresh
@@ -160,8 +162,9 @@ class SqliteLiveBus:
     SQLite runs one write at a time, so ids are handed out in the order of the commits and
     "the rows past the last id I saw" misses nothing. The table is read only when the
     file's ``data_version`` moved, on a connection that only ever reads (in WAL mode a
-    read never waits for a writer), and every ``SQLITE_PRUNE_EVERY``-th event prunes all
-    but the newest ``SQLITE_KEEP`` rows.
+    read never waits for a writer), and every ``SQLITE_PRUNE_EVERY``-th event prunes the
+    rows that are both older than ``SQLITE_KEEP_SECONDS`` and not among the newest
+    ``SQLITE_KEEP``: a process that stalls for less than that misses nothing.
     """
 
     def __init__(self, db: Database, path: str, *, poll: float = SQLITE_POLL) -> None:
@@ -215,7 +218,11 @@ class SqliteLiveBus:
                 event_id = new_id(result)
                 if event_id % SQLITE_PRUNE_EVERY == 0:
                     await conn.execute(
-                        delete(live_events).where(live_events.c.id <= event_id - SQLITE_KEEP)
+                        delete(live_events).where(
+                            live_events.c.id <= event_id - SQLITE_KEEP,
+                            live_events.c.created_at
+                            < utcnow() - timedelta(seconds=SQLITE_KEEP_SECONDS),
+                        )
                     )
         except Exception as exc:
             log.warning("live: could not write live_events: %s", exc)

@@ -104,6 +104,7 @@ def test_processes_of_one_sqlite_file_hear_each_other_and_old_events_are_pruned(
 
     monkeypatch.setattr(sns.live, "SQLITE_KEEP", 5)
     monkeypatch.setattr(sns.live, "SQLITE_PRUNE_EVERY", 10)
+    monkeypatch.setattr(sns.live, "SQLITE_KEEP_SECONDS", -5)  # any age
     path = tmp_path / "sns.sqlite3"
 
     async def scenario() -> None:
@@ -120,8 +121,9 @@ def test_processes_of_one_sqlite_file_hear_each_other_and_old_events_are_pruned(
             while len(heard[1]) < 1:
                 assert time.monotonic() - started < 2
                 await asyncio.sleep(0.01)
-            for n in range(2, 21):
+            for n in range(2, 21):  # paced: with these small limits a row could go unread
                 await buses[n % 2].publish({"n": n})
+                await asyncio.sleep(0.03)
             await asyncio.sleep(0.2)
             for got in heard:  # each event once, in order, in both processes
                 assert [e["n"] for e in got] == list(range(1, 21))
@@ -132,6 +134,29 @@ def test_processes_of_one_sqlite_file_hear_each_other_and_old_events_are_pruned(
             for bus, db in zip(buses, dbs, strict=True):
                 await bus.close()
                 await db.dispose()
+
+    asyncio.run(scenario())
+
+
+def test_events_younger_than_a_minute_are_kept_for_a_process_that_lags(tmp_path, monkeypatch):
+    import sns.live
+
+    monkeypatch.setattr(sns.live, "SQLITE_KEEP", 5)
+    monkeypatch.setattr(sns.live, "SQLITE_PRUNE_EVERY", 10)
+    path = tmp_path / "sns.sqlite3"
+
+    async def scenario() -> None:
+        db = Database(f"sqlite+aiosqlite:///{path}")
+        await db.migrate()
+        bus = SqliteLiveBus(db, str(path))
+        try:
+            for n in range(20):  # nobody reads: a process stalled for these events
+                await bus.publish({"n": n})
+            async with db.read() as conn:
+                left = (await conn.exec_driver_sql("SELECT count(*) FROM live_events")).scalar()
+            assert left == 20
+        finally:
+            await db.dispose()
 
     asyncio.run(scenario())
 
