@@ -49,6 +49,15 @@ def browser_page(browser, server, client):
     return context, tab
 
 
+def wait_until_live(tab, timeout: float = 30) -> None:
+    """Until the page's socket is open (the server holds it from then on); polled from
+    here: the page's CSP forbids the eval that ``wait_for_function`` uses."""
+    deadline = time.monotonic() + timeout
+    while not tab.evaluate("Boolean(live.socket && live.socket.readyState === 1)"):
+        assert time.monotonic() < deadline, "the page's live socket did not open"
+        tab.wait_for_timeout(50)
+
+
 def test_a_post_on_another_process_shows_a_new_posts_button_that_loads_it_in_place(browser, pair):
     from playwright.sync_api import expect
 
@@ -62,6 +71,7 @@ def test_a_post_on_another_process_shows_a_new_posts_button_that_loads_it_in_pla
             tab.goto("/")
         socket = opened.value
         assert socket.url.startswith(second.url.replace("http", "ws") + "/live?timeline=home")
+        wait_until_live(tab)
         tab.evaluate("window.notReloaded = true")
         words = f"live browser {uuid.uuid4().hex[:8]}"
         written = time.monotonic()
@@ -90,6 +100,7 @@ def test_an_unread_count_published_elsewhere_updates_the_header_badge(browser, p
     try:
         with tab.expect_websocket():
             tab.goto("/profile")
+        wait_until_live(tab)
         # The header's badge as the notifications part draws it (its ids are the contract).
         tab.evaluate(
             """() => {
@@ -161,17 +172,14 @@ def test_a_page_whose_worker_restarts_connects_again_and_stays_live(browser, tmp
             with tab.expect_websocket() as opened:
                 tab.goto("/")
             assert not opened.value.is_closed()
+            wait_until_live(tab)
             tab.evaluate(
                 "live.socket.addEventListener('close', (e) => { window.closeCode = e.code; })"
             )
             assert "ERROR" not in supervised.ctl("restart", "sns:*")
             assert tab.evaluate("window.closeCode") == 1001  # Going Away, not a dropped line
             # The page tries again (with back-off) until a fresh worker takes its socket.
-            # (polled from here: the page's CSP forbids the eval that wait_for_function uses)
-            deadline = time.monotonic() + 30
-            while not tab.evaluate("Boolean(live.socket && live.socket.readyState === 1)"):
-                assert time.monotonic() < deadline, "the page did not connect again"
-                tab.wait_for_timeout(100)
+            wait_until_live(tab)
             words = f"after restart {uuid.uuid4().hex[:8]}"
             assert writer.write(words).status_code == 302
             expect(tab.get_by_role("button", name="1 new posts")).to_be_visible(timeout=3000)
