@@ -17,6 +17,7 @@ from handlers import (
     developers,
     images,
     kakao,
+    live,
     metrics,
     moderation,
     pages,
@@ -57,6 +58,7 @@ def make_app(services: Services) -> tornado.web.Application:
         *account.default_handlers,
         *metrics.default_handlers,
         *moderation.default_handlers,
+        *live.default_handlers,
     ]
     # -- the API for other sites (#9): /developers, /v1 and /v2, /api/openapi.json, /api/docs
     routes += [*developers.default_handlers, *api_routes(settings)]
@@ -74,6 +76,9 @@ def make_app(services: Services) -> tornado.web.Application:
         ui_methods=ui_methods,
         default_handler_class=NotFoundHandler,
         log_function=request_logger(services.metrics, labels),
+        # Live sockets (#20): Tornado's own heartbeat; no answer by the next ping closes one.
+        websocket_ping_interval=settings.live_ping,
+        websocket_ping_timeout=settings.live_ping,
         debug=settings.debug,
         serve_traceback=settings.debug,
         autoreload=settings.debug,

@@ -32,6 +32,7 @@ class TimelineHandler(PageHandler):
             "compose": False,
             "pager_prefix": "",
             "empty": "No posts yet. Be the first!",
+            "live_timeline": "",
         }
         values.update(options)
         return values
@@ -46,8 +47,11 @@ class MainHandler(TimelineHandler):
     cache_pages = True
 
     async def get(self) -> None:
-        page = await self.posts.timeline(self.int_argument("before"), self.viewer_id)
-        await self.render_timeline(page, compose=bool(self.current_user))
+        before = self.int_argument("before")
+        page = await self.posts.timeline(before, self.viewer_id)
+        await self.render_timeline(
+            page, compose=bool(self.current_user), live_timeline="" if before else "home"
+        )
 
 
 class FollowingTimelineHandler(TimelineHandler):
@@ -57,9 +61,11 @@ class FollowingTimelineHandler(TimelineHandler):
 
     @login_required
     async def get(self) -> None:
-        page = await self.posts.following(self.user.id, self.int_argument("before"))
+        before = self.int_argument("before")
+        page = await self.posts.following(self.user.id, before)
         await self.render_timeline(
             page,
+            live_timeline="" if before else "following",
             title="Following",
             heading=self.locale.translate("Posts from people you follow"),
             compose=True,
@@ -79,9 +85,11 @@ class HashtagHandler(TimelineHandler):
             return
         if len(query) > 140:
             raise HTTPError(400, reason="That hashtag is too long.")
-        page = await self.posts.by_hashtag(query, self.int_argument("before"), self.viewer_id)
+        before = self.int_argument("before")
+        page = await self.posts.by_hashtag(query, before, self.viewer_id)
         await self.render_timeline(
             page,
+            live_timeline="" if before else "hashtag",
             title="#" + query,
             heading=self.locale.translate("Posts tagged %(tag)s") % {"tag": "#" + query},
             hashtag=query,

@@ -79,7 +79,14 @@ async def serve(settings: Settings, build: Build, listen: Listen) -> None:
             loop.add_signal_handler(signum, stop.set)
         await stop.wait()
         sweeper.cancel()
-        log.info("stopping: %d request(s) in flight may finish", server.in_flight)
+        # Live sockets are not requests in flight: they are told to go away (1001) now,
+        # and their pages connect again to a process that stays (#20).
+        closed = services.live.close_all()
+        log.info(
+            "stopping: %d request(s) in flight may finish, %d live socket(s) closed",
+            server.in_flight,
+            closed,
+        )
         await server.drain(settings.shutdown_grace)
     finally:
         await services.close()

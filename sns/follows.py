@@ -121,6 +121,14 @@ class FollowService:
         async with self.db.read() as conn:
             return await count_follows(conn, user_id)
 
+    async def following_ids(self, follower_id: int) -> frozenset[int]:
+        """Everyone ``follower_id`` follows (a live page of /following counts their posts)."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(follows.c.following_id).where(follows.c.follower_id == follower_id)
+            )
+            return frozenset(rows.scalars())
+
     async def followed_among(
         self, conn: AsyncConnection, follower_id: int, user_ids: Iterable[int]
     ) -> set[int]:

@@ -9,6 +9,7 @@ Nothing is fetched per post.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -138,6 +139,9 @@ class PostService:
         self.follows = follows
         self.page_size = page_size
         self.images = images
+        # Called with (post id, author id, hashtags) once a new post is committed: the live
+        # pages' "N new posts" (sns/live.py, wired in build_services).
+        self.after_create: list[Callable[[int, int, list[str]], Awaitable[None]]] = []
 
     async def create(self, user_id: int, content: str, img: str | None = None) -> int:
         """Store the post and link its hashtags, all in one transaction.
@@ -162,6 +166,8 @@ class PostService:
             await self._link_hashtags(conn, post_id, tags)
             if self.search_index is not None:
                 await self.search_index.add(conn, post_id, content)
+        for hook in self.after_create:
+            await hook(post_id, user_id, tags)
         return post_id
 
     async def _claim_picture(

@@ -269,3 +269,16 @@ users.append_column(Column("avatar", String(64), nullable=True))
 users.append_column(Column("avatar_ready", Boolean, nullable=False, server_default="0"))
 users.append_column(Column("bio", String(160), nullable=True))
 Index("ix_users_avatar", users.c.avatar, unique=True)
+# Live events (#20, sns/live.py): on the embedded default, the processes serving one SQLite
+# file learn of new posts and unread counts from this table, each reading the rows past the
+# last it saw; only the newest rows are kept. AUTOINCREMENT: an id is never handed out
+# twice, even once the rows before it are pruned.
+live_events = Table(
+    "live_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    sqlite_autoincrement=True,
+    **MYSQL_TABLE_ARGS,
+)

@@ -21,6 +21,7 @@ from sns.image_stores import build_image_store
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
+from sns.live import LiveHub, choose_bus
 from sns.metrics import Metrics, build_metrics
 from sns.moderation import ModerationService
 from sns.orphans import OrphanSweep
@@ -80,12 +81,16 @@ class Services:
     """Reports, moderators, suspensions and the audit log (#21)."""
     floods: FloodLimits
     """Sign-ups per address, posts, comments and reports per account (#21)."""
+    live: LiveHub
+    """This process's live sockets; ``live.publish_user(uid, message)`` reaches every
+    socket of a person on any process or node."""
 
     @property
     def session_backend(self) -> str:
         return "redis" if self.redis is not None else "sql"
 
     async def close(self) -> None:
+        await self.live.close()
         if isinstance(self.site_version, SqliteSiteVersion):
             self.site_version.close()
         await self.profiles.close()
@@ -180,6 +185,21 @@ async def build_services(
     )
     known_users: VersionedCache[User] = VersionedCache(10_000 if keep else 0, ttl)
     known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
+    live = LiveHub(
+        choose_bus(
+            settings.live_bus,
+            db=db,
+            redis=redis,
+            redis_url=settings.redis_url,
+            channel=keys.name("live"),
+            timeout=settings.redis_timeout,
+            several_processes=settings.several_processes,
+        ),
+        per_user=settings.live_per_user,
+        max_sockets=settings.live_max,
+    )
+    await live.start()
+    posts.after_create.append(live.post_created)
     return Services(
         settings=settings,
         db=db,
@@ -223,6 +243,7 @@ async def build_services(
             ),
             signup_exempt=settings.signup_exempt,
         ),
+        live=live,
     )
 
 

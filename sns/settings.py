@@ -668,6 +668,31 @@ class Settings:
     reports_per_hour: int = setting(
         LIMITS, None, "20", whole(1, 10**6), "reports one account may send in an hour"
     )
+    # Live pages (#20): sns/live.py, handlers/live.py.
+    live_per_user: int = setting(
+        LIMITS,
+        None,
+        "5",
+        whole(1, 1000),
+        "live sockets (open pages) one person may hold on one process; one more closes "
+        "their oldest",
+    )
+    live_max: int = setting(
+        LIMITS,
+        None,
+        "4096",
+        whole(0, 10**6),
+        "live sockets one process holds at most; past it a page's socket is refused (503) "
+        "and the page tries again later; 0: live updates off",
+    )
+    live_ping: int = setting(
+        LIMITS,
+        None,
+        "25",
+        whole(1, 3600),
+        "seconds between two pings on a live socket; one that has not answered by the "
+        "next ping is closed",
+    )
 
     env: str = setting(
         DEPLOYMENT,
@@ -753,6 +778,16 @@ class Settings:
         "seconds a stopping process (SIGTERM, SIGINT) lets requests in flight finish; "
         "supervisor waits 5 more before SIGKILL",
     )
+    live_bus: str = setting(
+        DEPLOYMENT,
+        None,
+        "auto",
+        choice("auto", "memory", "database"),
+        "how live updates reach the other processes without Redis (with `SNS_REDIS_URL` "
+        "always Redis pub/sub): `database`: the SQLite file's `live_events` table; "
+        "`memory`: this process alone; `auto`: `database` under `--processes` or "
+        "supervisor, else `memory`",
+    )
     log_to: str = setting(
         DEPLOYMENT,
         None,
@@ -797,6 +832,12 @@ class Settings:
             return loopback | host_names("SNS_HOST", self.host)
         except SettingsError:
             return loopback
+
+    @property
+    def several_processes(self) -> bool:
+        """Whether other processes serve the same site beside this one (``--processes``,
+        or supervisor's workers on an inherited socket)."""
+        return self.listen_fd is not None or (self.processes or os.cpu_count() or 1) > 1
 
     @property
     def production(self) -> bool:

@@ -1,0 +1,190 @@
+"""Live pages in Chromium (#20): two server processes on one database, the reader's page on
+one, the writer on the other; and a page that outlives a restart of its worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from sns.db import Database
+from sns.live import LiveHub, RedisLiveBus, SqliteLiveBus
+from testkit.live import SECRETS, server_pair
+from testkit.sns import SupervisedSns
+from tests.conftest import backend_env
+
+
+@pytest.fixture(scope="module", params=("sqlite", "mariadb"))
+def pair(request, tmp_path_factory):
+    env = backend_env(request.param, request)
+    extra = {"SNS_LIVE_BUS": "database"} if request.param == "sqlite" else {}
+    first, second = server_pair(tmp_path_factory.mktemp("live-browser"), env, **extra)
+    first.start()
+    try:
+        second.start()
+    except BaseException:
+        first.stop()
+        raise
+    yield first, second
+    second.stop()
+    first.stop()
+
+
+def browser_page(browser, server, client):
+    """A tab on ``server`` logged in as ``client`` (its cookies), failing on script errors."""
+    context = browser.new_context(base_url=server.url, locale="en-US")
+    context.add_cookies(
+        [
+            {"name": name, "value": value, "url": server.url, "httpOnly": name == "sid"}
+            for name, value in client.http.cookies.items()
+        ]
+    )
+    tab = context.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda exc: tab.errors.append(str(exc)))
+    tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
+    return context, tab
+
+
+def wait_until_live(tab, timeout: float = 30) -> None:
+    """Until the page's socket is open (the server holds it from then on); polled from
+    here: the page's CSP forbids the eval that ``wait_for_function`` uses."""
+    deadline = time.monotonic() + timeout
+    while not tab.evaluate("Boolean(live.socket && live.socket.readyState === 1)"):
+        assert time.monotonic() < deadline, "the page's live socket did not open"
+        tab.wait_for_timeout(50)
+
+
+def test_a_post_on_another_process_shows_a_new_posts_button_that_loads_it_in_place(browser, pair):
+    from playwright.sync_api import expect
+
+    first, second = pair
+    reader, writer = second.client(), first.client()
+    reader.join()
+    writer.join()
+    context, tab = browser_page(browser, second, reader)
+    try:
+        with tab.expect_websocket() as opened:
+            tab.goto("/")
+        socket = opened.value
+        assert socket.url.startswith(second.url.replace("http", "ws") + "/live?timeline=home")
+        wait_until_live(tab)
+        tab.evaluate("window.notReloaded = true")
+        words = f"live browser {uuid.uuid4().hex[:8]}"
+        written = time.monotonic()
+        assert writer.write(words).status_code == 302
+        button = tab.get_by_role("button", name="1 new posts")
+        expect(button).to_be_visible(timeout=2000)
+        assert time.monotonic() - written < 2.5
+        assert tab.locator(".new-posts").get_attribute("aria-live") == "polite"
+        button.click()
+        expect(tab.locator(".timeline")).to_contain_text(words)
+        expect(button).to_be_hidden()
+        assert tab.evaluate("window.notReloaded") is True
+        assert tab.errors == []
+    finally:
+        context.close()
+
+
+def test_an_unread_count_published_elsewhere_updates_the_header_badge(browser, pair):
+    from playwright.sync_api import expect
+
+    _, second = pair
+    reader = second.client()
+    reader.join()
+    user_id = reader.user_id()
+    context, tab = browser_page(browser, second, reader)
+    try:
+        with tab.expect_websocket():
+            tab.goto("/profile")
+        wait_until_live(tab)
+        # The header's badge as the notifications part draws it (its ids are the contract).
+        tab.evaluate(
+            """() => {
+              const link = document.createElement("a");
+              link.id = "notifications-link";
+              link.dataset.labelTemplate = "Notifications, {n} unread";
+              const badge = document.createElement("span");
+              badge.id = "unread-count";
+              badge.hidden = true;
+              link.append(badge);
+              document.querySelector(".topbar").append(link);
+            }"""
+        )
+        publish_user(second.environment(), user_id, {"type": "unread", "count": 3})
+        badge = tab.locator("#unread-count")
+        expect(badge).to_have_text("3", timeout=2000)
+        expect(badge).to_be_visible()
+        assert badge.get_attribute("data-count") == "3"
+        link = tab.locator("#notifications-link")
+        assert link.get_attribute("aria-label") == "Notifications, 3 unread"
+        publish_user(second.environment(), user_id, {"type": "unread", "count": 0})
+        expect(badge).to_be_hidden(timeout=2000)
+        assert tab.errors == []
+    finally:
+        context.close()
+
+
+def publish_user(env: dict[str, str], user_id: int, message: dict) -> None:
+    """``publish_user`` from a process of its own (this test's), through the site's bus."""
+
+    async def publish() -> None:
+        url = env["SNS_DATABASE_URL"]
+        db = Database(url)
+        redis = None
+        if url.startswith("mysql"):
+            from redis.asyncio import Redis
+
+            redis = Redis.from_url(env["SNS_REDIS_URL"], decode_responses=True)
+            channel = env["SNS_REDIS_PREFIX"] + "live"
+            bus = RedisLiveBus(redis, env["SNS_REDIS_URL"], channel, timeout=2)
+        else:
+            bus = SqliteLiveBus(db, url.split("///", 1)[1])
+        hub = LiveHub(bus, per_user=1, max_sockets=1)
+        await hub.start()
+        try:
+            await hub.publish_user(user_id, message)
+        finally:
+            await hub.close()
+            if redis is not None:
+                await redis.aclose()
+            await db.dispose()
+
+    # Playwright's own event loop runs in this thread: the publishing gets a thread of its own.
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(asyncio.run, publish()).result()
+
+
+def test_a_page_whose_worker_restarts_connects_again_and_stays_live(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    supervised = SupervisedSns(tmp_path / "supervised", {**SECRETS, "SNS_SHUTDOWN_GRACE": "5"})
+    supervised.start()
+    try:
+        reader, writer = supervised.client(), supervised.client()
+        reader.join()
+        writer.join()
+        context, tab = browser_page(browser, supervised, reader)
+        try:
+            with tab.expect_websocket() as opened:
+                tab.goto("/")
+            assert not opened.value.is_closed()
+            wait_until_live(tab)
+            tab.evaluate(
+                "live.socket.addEventListener('close', (e) => { window.closeCode = e.code; })"
+            )
+            assert "ERROR" not in supervised.ctl("restart", "sns:*")
+            assert tab.evaluate("window.closeCode") == 1001  # Going Away, not a dropped line
+            # The page tries again (with back-off) until a fresh worker takes its socket.
+            wait_until_live(tab)
+            words = f"after restart {uuid.uuid4().hex[:8]}"
+            assert writer.write(words).status_code == 302
+            expect(tab.get_by_role("button", name="1 new posts")).to_be_visible(timeout=3000)
+            assert [e for e in tab.errors if "WebSocket" not in e] == []
+        finally:
+            context.close()
+    finally:
+        supervised.stop()
