@@ -11,7 +11,17 @@ from pathlib import Path
 import tornado.locale
 import tornado.web
 
-from handlers import account, auth, developers, images, kakao, pages, posts, social
+from handlers import (
+    account,
+    auth,
+    developers,
+    images,
+    kakao,
+    notifications,
+    pages,
+    posts,
+    social,
+)
 from handlers.api import api_routes
 from handlers.headers import StaticHandler
 from handlers.page import NotFoundHandler
@@ -42,6 +52,7 @@ def make_app(services: Services) -> tornado.web.Application:
         *posts.default_handlers,
         *social.default_handlers,
         *account.default_handlers,
+        *notifications.default_handlers,
     ]
     # -- the API for other sites (#9): /developers, /v1 and /v2, /api/openapi.json, /api/docs
     routes += [*developers.default_handlers, *api_routes(settings)]

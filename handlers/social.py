@@ -10,6 +10,7 @@ from handlers.base import login_required
 from handlers.page import PageHandler
 from handlers.paths import ROW_ID
 from sns.comments import CommentView
+from sns.handles import split_mentions
 from sns.times import iso_utc
 
 
@@ -50,6 +51,11 @@ def comment_payload(comment: CommentView) -> dict[str, Any]:
         "author_id": comment.author_id,
         "author_nick": comment.author_nick,
         "created_at": iso_utc(comment.created_at),
+        # The text cut at its mentions, for the page to link them without markup.
+        "pieces": [
+            {"text": text, "handle": person.handle if person else None}
+            for text, person in split_mentions(comment.content, comment.mentions)
+        ],
     }
 
 

@@ -24,6 +24,7 @@ POST_COLUMNS = (
     posts.c.updated_at,
     posts.c.user_id.label("author_id"),
     users.c.nick.label("author_nick"),
+    users.c.handle.label("author_handle"),
 )
 
 

@@ -22,6 +22,7 @@ from sns.image_stores import build_image_store
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
 from sns.likes import LikeService
+from sns.notifications import NotificationService
 from sns.orphans import OrphanSweep
 from sns.pagecache import (
     KeptPage,
@@ -55,6 +56,8 @@ class Services:
     comments: CommentService
     likes: LikeService
     follows: FollowService
+    notifications: NotificationService
+    """Made in each action's transaction; its ``on_unread_change`` is the live hub's way in."""
     images: ImageService
     orphans: OrphanSweep
     kakao: KakaoLogin | None
@@ -123,6 +126,7 @@ async def build_services(
     else:
         sessions = SqlSessionStore(db, settings.session_ttl)
         limiter = MemoryRateLimiter()
+    notifications = NotificationService(db, page_size=settings.page_size)
     accounts = AccountService(
         db,
         limiter,
@@ -132,10 +136,11 @@ async def build_services(
         max_failures=settings.login_max_failures,
         max_failures_ip=settings.login_max_failures_ip,
         failure_window=settings.login_failure_window,
+        notifications=notifications,
     )
-    comments = CommentService(db)
-    likes = LikeService(db)
-    follows = FollowService(db)
+    comments = CommentService(db, notifications)
+    likes = LikeService(db, notifications)
+    follows = FollowService(db, notifications)
     image_store = build_image_store(settings)
     images = build_image_service(settings, db, image_store, limiter)
     posts = PostService(
@@ -146,6 +151,7 @@ async def build_services(
         page_size=settings.page_size,
         images=images,
         search_index=SearchIndex(),
+        notifications=notifications,
     )
     search = SearchService(db, posts=posts)
     site_version = choose_site_version(db, redis, keys)
@@ -170,6 +176,7 @@ async def build_services(
         comments=comments,
         likes=likes,
         follows=follows,
+        notifications=notifications,
         images=images,
         orphans=OrphanSweep(db, image_store, orphan_age=timedelta(hours=settings.orphan_hours)),
         kakao=KakaoLogin.from_settings(settings, db, accounts),
