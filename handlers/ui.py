@@ -119,7 +119,7 @@ def absolute_url(handler: RequestHandler, url: str) -> str:
 ui_methods = {
     "post_html": post_html,
     "comment_html": comment_html,
-    "handle_path": handle_path,
+    "handle_path": lambda handler, handle: handle_path(handle),
     "relative_time": relative_time,
     "iso_time": iso_time,
     "image_url": image_url,

@@ -304,21 +304,35 @@ class NotificationService:
             return
         wanted = sorted(ids)
         actors = notification_actors
+        inner = notification_actors.alias("newest_actor")
         of_group = actors.c.notification_id == notifications.c.id
-        newest = select(func.max(actors.c.id)).where(of_group).scalar_subquery()
-        count = select(func.count()).select_from(actors).where(of_group).scalar_subquery()
+        newest = (
+            select(func.max(inner.c.id))
+            .where(inner.c.notification_id == notifications.c.id)
+            .correlate(notifications)
+            .scalar_subquery()
+        )
+        count = (
+            select(func.count())
+            .select_from(actors)
+            .where(of_group)
+            .correlate(notifications)
+            .scalar_subquery()
+        )
         newest_actor = (
             select(actors.c.actor_id)
-            .where(actors.c.id == select(func.max(actors.c.id)).where(of_group).scalar_subquery())
+            .where(actors.c.id == newest)
+            .correlate(notifications)
             .scalar_subquery()
         )
         newest_time = (
             select(actors.c.created_at)
-            .where(actors.c.id == select(func.max(actors.c.id)).where(of_group).scalar_subquery())
+            .where(actors.c.id == newest)
+            .correlate(notifications)
             .scalar_subquery()
         )
         still_unread = newest > notifications.c.read_seq
-        empty = ~select(actors.c.id).where(of_group).exists()
+        empty = ~select(actors.c.id).where(of_group).correlate(notifications).exists()
         await conn.execute(delete(notifications).where(notifications.c.id.in_(wanted), empty))
         # Every value from the actor rows or the old row, never from a column this same
         # statement sets: MySQL reads those left to right, already changed, SQLite does not.
