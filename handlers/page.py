@@ -68,7 +68,11 @@ class PageHandler(CachingHandler):
 
     async def render_page(self, template: str, **values: Any) -> None:
         """Draw a page in the layout; the sidebar's counts are fetched here, not before."""
-        if self.current_user and self.follow_counts is None:
+        if self.current_user and self.follow_counts is None and self.unread is None:
+            self.follow_counts, self.unread = await self.follows.counts_and_unread(
+                self.current_user.id
+            )
+        elif self.current_user and self.follow_counts is None:
             self.follow_counts = await self.follows.counts(self.current_user.id)
         await self.load_badge()
         self.render(template, **values)

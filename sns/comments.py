@@ -214,6 +214,8 @@ class CommentService:
             comment_id=view.id,
         )
         mentioned = [uid for uid in mentioned_ids(view.content, known) if uid != answered]
+        if not mentioned:  # a new comment has no mentions to take back
+            return view, changed
         changed |= await self.notifications.set_mentions(
             conn,
             actor_id=view.author_id,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sns.accounts import User, row_to_user
 from sns.db import Database, utcnow
 from sns.errors import Invalid, NotFound, Unauthorized
-from sns.notifications import FOLLOW, NotificationService
+from sns.notifications import FOLLOW, NotificationService, unread_count_query
 from sns.schema import follows, users
 from sns.visible import LIVE_USER, live_user_row, lock_live_users
 
@@ -145,6 +145,16 @@ class FollowService:
     async def counts(self, user_id: int) -> FollowCounts:
         async with self.db.read() as conn:
             return await count_follows(conn, user_id)
+
+    async def counts_and_unread(self, user_id: int) -> tuple[FollowCounts, int]:
+        """The sidebar's counts and the header's unread notifications, in one query: what
+        every drawn page of a logged-in reader shows."""
+        followings = _live_count(follows.c.following_id, follows.c.follower_id, user_id)
+        followers = _live_count(follows.c.follower_id, follows.c.following_id, user_id)
+        unread = unread_count_query(user_id).scalar_subquery()
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(followings, followers, unread))).one()
+        return FollowCounts(followings=row[0], followers=row[1]), int(row[2])
 
     async def followed_among(
         self, conn: AsyncConnection, follower_id: int, user_ids: Iterable[int]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, insert, select, update
+from sqlalchemy import Select, and_, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, new_id, utcnow
@@ -75,6 +75,16 @@ class NotificationPage:
     items: list[Notification]
     next_cursor: int | None
     unread_count: int
+
+
+def unread_count_query(user_id: int) -> Select[int]:
+    """How many notifications ``user_id`` has not seen: a range of the (user_id, unread)
+    index (also asked with the sidebar's counts: ``FollowService.counts_and_unread``)."""
+    return (
+        select(func.count())
+        .select_from(notifications)
+        .where(notifications.c.user_id == user_id, notifications.c.unread == 1)
+    )
 
 
 def _open_key(kind: str, post_id: int | None) -> str | None:
@@ -141,9 +151,13 @@ class NotificationService:
             if open_key is None:
                 group_id = new_id(await conn.execute(insert(notifications).values(**values)))
             else:
-                await conn.execute(self.db.insert_ignore(notifications).values(**values))
-                group_id = await self._open_group(conn, user_id, open_key)
-                assert group_id is not None
+                # Two first actors at once: the unique (user_id, open_key) keeps one group.
+                made = await conn.execute(self.db.insert_ignore(notifications).values(**values))
+                if made.rowcount == 1:
+                    group_id = new_id(made)
+                else:
+                    group_id = await self._open_group(conn, user_id, open_key)
+                    assert group_id is not None
         added = await conn.execute(
             self.db.insert_ignore(notification_actors).values(
                 notification_id=group_id, actor_id=actor_id, created_at=now
@@ -151,14 +165,7 @@ class NotificationService:
         )
         if added.rowcount != 1:
             return set()  # already in this group
-        actor_row = (
-            await conn.execute(
-                select(notification_actors.c.id).where(
-                    notification_actors.c.notification_id == group_id,
-                    notification_actors.c.actor_id == actor_id,
-                )
-            )
-        ).scalar_one()
+        actor_row = new_id(added)
         newest = notifications.c.seq < actor_row
         await conn.execute(
             update(notifications)
@@ -357,12 +364,7 @@ class NotificationService:
             return await self._unread(conn, user_id)
 
     async def _unread(self, conn: AsyncConnection, user_id: int) -> int:
-        count = await conn.execute(
-            select(func.count())
-            .select_from(notifications)
-            .where(notifications.c.user_id == user_id, notifications.c.unread == 1)
-        )
-        return int(count.scalar_one())
+        return int((await conn.execute(unread_count_query(user_id))).scalar_one())
 
     async def page(
         self, user_id: int, before: int | None = None, limit: int | None = None

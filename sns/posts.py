@@ -166,18 +166,20 @@ class PostService:
             await self._link_hashtags(conn, post_id, tags)
             if self.search_index is not None:
                 await self.search_index.add(conn, post_id, content)
-            changed = await self._mentions(conn, user_id, post_id, content)
+            changed = await self._mentions(conn, user_id, post_id, content, new=True)
         await self._announce(changed)
         return post_id
 
     async def _mentions(
-        self, conn: AsyncConnection, user_id: int, post_id: int, content: str
+        self, conn: AsyncConnection, user_id: int, post_id: int, content: str, new: bool = False
     ) -> set[int]:
         """Tell the people the post mentions; after an edit, take back the mentions it
         lost (those it kept are not told again)."""
         if self.notifications is None:
             return set()
         mentioned = await resolve_mentions(conn, content)
+        if new and not mentioned:
+            return set()
         return await self.notifications.set_mentions(
             conn, actor_id=user_id, post_id=post_id, comment_id=None, mentioned=mentioned
         )
