@@ -124,3 +124,39 @@ def test_a_kept_page_takes_each_readers_token_and_badge_where_they_go():
     assert kept.fill(b"T", b"[3]") == b"<a>[3]</a><input value=T><b>T</b>"
     assert kept.fill(b"U", b"") == b"<a></a><input value=U><b>U</b>"
     assert KeptPage.cut(b"x" + token + b"y", token, badge).fill(b"T", b"B") == b"xTy"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_the_migration_gives_every_existing_account_a_unique_handle(request, backend, tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from sns.db import alembic_config
+    from tests.conftest import new_mariadb_url
+
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
+    else:
+        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+    sync_url = url.replace("+aiomysql", "+pymysql").replace("+aiosqlite", "")
+    config = alembic_config(url)
+    command.upgrade(config, "0004")
+    engine = create_engine(sync_url)
+    people = [("미나", "a@x.com"), ("미나", "b@x.com"), ("MINA", "c@x.com"), ("!!", "kim.j@x.com")]
+    try:
+        with engine.begin() as conn:
+            for nick, email in people:
+                conn.execute(
+                    text(
+                        "INSERT INTO users (email, nick, provider, created_at, session_version)"
+                        " VALUES (:email, :nick, 'local', '2026-01-01', 0)"
+                    ),
+                    {"email": email, "nick": nick},
+                )
+        command.upgrade(config, "head")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT handle, handle_key FROM users ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    assert [row.handle for row in rows] == ["미나", "미나2", "MINA", "kimj"]
+    assert [row.handle_key for row in rows] == ["미나", "미나2", "mina", "kimj"]

@@ -63,14 +63,18 @@ def upgrade() -> None:
         sa.Column("unread", sa.Integer, nullable=False, server_default="1"),
         sa.Column("open_key", sa.String(40), nullable=True),
         sa.Column("created_at", sa.DateTime, nullable=False),
-        sa.Index("ix_notifications_user_id_seq", "user_id", "seq"),
-        sa.Index("ix_notifications_user_id_unread", "user_id", "unread"),
-        sa.Index("uq_notifications_user_id_open_key", "user_id", "open_key", unique=True),
-        sa.Index("ix_notifications_post_id", "post_id"),
-        sa.Index("ix_notifications_comment_id", "comment_id"),
-        sa.Index("ix_notifications_actor_id", "actor_id"),
         **MYSQL,
     )
+    # Each index on its own step: a start cut short after the table was made (MySQL commits
+    # each DDL statement) finds the table there and still makes what is missing.
+    create_index("ix_notifications_user_id_seq", "notifications", ["user_id", "seq"])
+    create_index("ix_notifications_user_id_unread", "notifications", ["user_id", "unread"])
+    create_index(
+        "uq_notifications_user_id_open_key", "notifications", ["user_id", "open_key"], unique=True
+    )
+    create_index("ix_notifications_post_id", "notifications", ["post_id"])
+    create_index("ix_notifications_comment_id", "notifications", ["comment_id"])
+    create_index("ix_notifications_actor_id", "notifications", ["actor_id"])
     create_table(
         "notification_actors",
         sa.Column("id", Id, primary_key=True, autoincrement=True),
@@ -92,9 +96,9 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.UniqueConstraint("notification_id", "actor_id", name="uq_notification_actors"),
-        sa.Index("ix_notification_actors_actor_id", "actor_id"),
         **MYSQL,
     )
+    create_index("ix_notification_actors_actor_id", "notification_actors", ["actor_id"])
 
 
 def fill_handles() -> None:
