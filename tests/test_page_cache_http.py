@@ -471,7 +471,8 @@ def test_a_new_nickname_shows_on_posts_comments_and_the_sidebar_of_the_other_pro
     for path in paths:
         block = article(page(anonymous.b, path), post_id)
         assert block.count(author_link) == 2, path  # the post's author and the comment's
-        assert author.nick not in block, path
+        # The old nick is gone; the handle made from it at sign-up stays (#20).
+        assert f">{author.nick}<" not in block, path
         assert new_nick in comment_item(block, comment_id)
     assert f'<h1 class="user-name">{new_nick}</h1>' in page(anonymous.b, f"/user/{author.id}")
     assert author_link in article(page(reader.b, f"/post/{post_id}"), post_id)
