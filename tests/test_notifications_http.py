@@ -438,3 +438,15 @@ def test_the_api_lists_notifications_with_paging_and_marks_them_read(server):
     bad = owner.http.post(server.url + "/v2/notifications/read", json={"upTo": -1}, headers=auth)
     assert bad.status_code == 400
     assert owner.get("/v2/notifications").status_code == 401
+
+
+def test_a_grouped_line_reads_in_korean_for_a_korean_reader(server):
+    author = person(server)
+    post_id = new_post(author)
+    likers = [person(server, nick=unique("좋아")) for _ in range(4)]
+    for liker in likers:
+        liker.post(f"/post/{post_id}/like", headers=JSON)
+    author.post("/locale", {"locale": "ko_KR"})
+    [(kind, said, _)] = notifications(author)
+    assert kind == "like"
+    assert re.fullmatch(r"좋아\w+ \(@\w+\)님 외 3명이 내 게시글을 좋아합니다", said), said
