@@ -1,4 +1,4 @@
-"""Account settings: nickname, password, and deleting the account."""
+"""Account settings: nickname, handle, password, and deleting the account."""
 
 from __future__ import annotations
 
@@ -20,14 +20,18 @@ class AccountPageHandler(PageHandler):
 
 
 class AccountActionHandler(PageHandler):
-    """POST /account/nick, /account/password, /account/delete; any other action is a 400."""
+    """POST /account/nick, /account/handle, /account/password, /account/delete; any other
+    action is a 400."""
 
     @login_required
     async def post(self, action: str) -> None:
         me = self.user.id
+        form = {"handle": self.get_argument("handle", "")} if action == "handle" else {}
         try:
             if action == "nick":
                 await self.accounts.change_nick(me, self.get_argument("nick", ""))
+            elif action == "handle":
+                await self.accounts.change_handle(me, form["handle"])
             elif action == "password":
                 await self.accounts.change_password(
                     me, self.get_argument("current", ""), self.get_argument("new", "")
@@ -53,6 +57,7 @@ class AccountActionHandler(PageHandler):
                 "account.html",
                 notice="",
                 has_password=await self.accounts.has_password(me),
+                form=form,
             )
             return
         self.redirect(f"/account?done={action}")

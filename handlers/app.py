@@ -20,6 +20,7 @@ from handlers import (
     live,
     metrics,
     moderation,
+    notifications,
     pages,
     posts,
     profiles,
@@ -59,6 +60,7 @@ def make_app(services: Services) -> tornado.web.Application:
         *metrics.default_handlers,
         *moderation.default_handlers,
         *live.default_handlers,
+        *notifications.default_handlers,
     ]
     # -- the API for other sites (#9): /developers, /v1 and /v2, /api/openapi.json, /api/docs
     routes += [*developers.default_handlers, *api_routes(settings)]

@@ -14,11 +14,18 @@ class AuthJoinHandler(PageHandler):
         if self.current_user:
             self.redirect("/")
             return
-        form = {"email": self.get_argument("email", ""), "nick": self.get_argument("nick", "")}
+        form = {
+            "email": self.get_argument("email", ""),
+            "nick": self.get_argument("nick", ""),
+            "handle": self.get_argument("handle", ""),
+        }
         try:
             async with self.floods.hold(SIGNUPS, self.client_ip) as place:
                 user = await self.accounts.join(
-                    form["email"], form["nick"], self.get_argument("password", "")
+                    form["email"],
+                    form["nick"],
+                    self.get_argument("password", ""),
+                    form["handle"],
                 )
         except ServiceError as exc:
             await self.refuse(exc, "join.html", form=form)

@@ -29,6 +29,8 @@ class CachingHandler(BaseHandler):
     _cache_key: tuple[object, ...] | None = None
     """Set while an answer that will be kept is drawn (a miss of a cacheable request)."""
     _placeholder: bytes | None = None
+    _badge_placeholder: bytes | None = None
+    """Where the reader's unread badge goes in a page that will be kept (``unread_badge``)."""
 
     def cache_key(self) -> tuple[object, ...]:
         """What a page depends on besides the site's data: the URL, host, scheme, language
@@ -63,11 +65,20 @@ class CachingHandler(BaseHandler):
         kept = await self._kept()
         self._count_lookup("page", kept)
         if kept is not None:  # served, not stored again: its age stays its own
-            await self.finish(kept.fill(self._escaped_xsrf_token()))
+            await self.load_badge()
+            await self.finish(kept.fill(self._escaped_xsrf_token(), self.badge_bytes()))
             return True
         if self._cache_key is not None:
             self._placeholder = new_placeholder()
+            self._badge_placeholder = new_placeholder()
         return False
+
+    async def load_badge(self) -> None:
+        """Read what the reader's header badge shows (pages do: ``PageHandler``)."""
+
+    def badge_bytes(self) -> bytes:
+        """The reader's header badge as drawn (pages: ``PageHandler``); none here."""
+        return b""
 
     async def serve_kept_answer(self) -> bool:
         """Answer with the kept JSON body of an API call (True), if there is one."""
@@ -104,11 +115,12 @@ class CachingHandler(BaseHandler):
         """A page drawn with a placeholder is cut there and kept (a complete 200 only), then
         sent with this reader's token in its place."""
         placeholder, self._placeholder = self._placeholder, None
+        badge, self._badge_placeholder = self._badge_placeholder, None
         if placeholder is not None:
             key, self._cache_key = self._cache_key, None
             if isinstance(chunk, bytes):
-                page = KeptPage.cut(chunk, placeholder)
+                page = KeptPage.cut(chunk, placeholder, badge)
                 if key is not None and self.get_status() == 200 and not self._write_buffer:
                     self.services.pages.put(self.site_version, key, page)
-                chunk = page.fill(self._escaped_xsrf_token())
+                chunk = page.fill(self._escaped_xsrf_token(), self.badge_bytes())
         return super().finish(chunk)

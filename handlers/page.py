@@ -38,6 +38,8 @@ class PageHandler(CachingHandler):
     """
 
     follow_counts: FollowCounts | None = None
+    unread: int | None = None
+    """The reader's unread notifications, once read for the header's badge."""
     cache_pages = False
     """GET answers are kept and served again (``CachingHandler``) until the site changes."""
 
@@ -66,9 +68,42 @@ class PageHandler(CachingHandler):
 
     async def render_page(self, template: str, **values: Any) -> None:
         """Draw a page in the layout; the sidebar's counts are fetched here, not before."""
-        if self.current_user and self.follow_counts is None:
+        if self.current_user and self.follow_counts is None and self.unread is None:
+            self.follow_counts, self.unread = await self.follows.counts_and_unread(
+                self.current_user.id
+            )
+        elif self.current_user and self.follow_counts is None:
             self.follow_counts = await self.follows.counts(self.current_user.id)
+        await self.load_badge()
         self.render(template, **values)
+
+    async def load_badge(self) -> None:
+        """The reader's unread count, for the header: one indexed query per page, read even
+        when the rest of the page is a kept one (it moves without the reader's doing)."""
+        if self.current_user and self.unread is None:
+            self.unread = await self.services.notifications.unread_count(self.current_user.id)
+
+    def unread_badge(self) -> str:
+        """What the layout puts in the header: the badge, or where it goes in a page that
+        will be kept (filled in for each reader, like the XSRF token)."""
+        if self._badge_placeholder is not None:
+            return self._badge_placeholder.decode()
+        return self.badge_bytes().decode()
+
+    def badge_bytes(self) -> bytes:
+        """The link to /notifications with the unread count (none before it was read, and
+        none for someone logged out). The ids and ``data-label-template`` are what the
+        live updates (``static/js``) change."""
+        if not self.current_user or self.unread is None:
+            return b""
+        template = self.locale.translate("Notifications: {n} unread")
+        html: bytes = self.render_string(
+            "unread_badge.html",
+            count=self.unread,
+            label_template=template,
+            label=template.replace("{n}", str(self.unread)),
+        )
+        return html.strip()
 
     async def refuse(self, error: ServiceError, template: str, **values: Any) -> None:
         """Show the form again with what the user typed and why it was refused.

@@ -149,13 +149,24 @@ class UserPageHandler(TimelineHandler):
     cache_pages = True
 
     async def get(self, user_id: str) -> None:
-        profile = await self.follows.profile(int(user_id), self.viewer_id)
+        await self.render_person(int(user_id))
+
+    async def render_person(self, user_id: int) -> None:
+        profile = await self.follows.profile(user_id, self.viewer_id)
         page = await self.posts.by_user(
             profile.user.id, self.int_argument("before"), self.viewer_id
         )
         await self.render_timeline(
             page, title=profile.user.nick, profile=profile, empty="No posts yet."
         )
+
+
+class HandlePageHandler(UserPageHandler):
+    """GET /@name: the person holding that handle (any case; Korean URL-encoded), the
+    page ``/user/<id>`` shows."""
+
+    async def get(self, handle: str) -> None:
+        await self.render_person(await self.accounts.id_for_handle(handle))
 
 
 class LikesPageHandler(TimelineHandler):
@@ -268,6 +279,7 @@ default_handlers = [
     (r"/hashtag", HashtagHandler),
     (r"/search", SearchHandler),
     (rf"/user/{ROW_ID}", UserPageHandler),
+    (r"/@([^/]{1,80})", HandlePageHandler),
     (r"/likes", LikesPageHandler),
     (r"/profile", ProfilePageHandler),
     (r"/join", JoinPageHandler),

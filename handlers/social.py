@@ -14,6 +14,7 @@ from handlers.paths import ROW_ID
 from handlers.ui import avatar_json
 from sns.comments import CommentView
 from sns.floods import COMMENTS
+from sns.handles import split_mentions
 from sns.times import iso_utc
 
 
@@ -61,6 +62,11 @@ def comment_payload(handler: RequestHandler, comment: CommentView) -> dict[str, 
             comment.author_avatar_ready,
         ),
         "created_at": iso_utc(comment.created_at),
+        # The text cut at its mentions, for the page to link them without markup.
+        "pieces": [
+            {"text": text, "handle": person.handle if person else None}
+            for text, person in split_mentions(comment.content, comment.mentions)
+        ],
     }
 
 

@@ -8,29 +8,71 @@ from tornado.escape import url_escape, xhtml_escape
 from tornado.web import RequestHandler
 
 from resize.keys import AVATAR_SIZES
+from sns.handles import Mentions, mention_spans
 from sns.profiles import face
 from sns.search import mark_spans
-from sns.text import split_hashtags
+from sns.text import HASHTAG_RE, fold_hashtag
 from sns.times import iso_utc
 
 
-def post_html(handler: RequestHandler, content: str) -> str:
-    """The post's text, escaped, with each hashtag linked to its search page and, on the
-    search page, the words searched for marked.
+def handle_path(handle: str) -> str:
+    """A person's page by their handle: ``/@name``, Korean URL-encoded."""
+    return "/@" + url_escape(handle, plus=False)
+
+
+def _links(content: str, mentions: Mentions, *, hashtags: bool) -> list[tuple[int, int, str, str]]:
+    """(start, end, href, class) of every link in the text: hashtags (if asked) and
+    mentions of real handles, in order."""
+    links = [
+        (start, end, handle_path(person.handle), "mention")
+        for start, end, person in mention_spans(content, mentions)
+    ]
+    if hashtags:
+        links += [
+            (
+                match.start(),
+                match.end(),
+                "/hashtag?hashtag=" + url_escape(fold_hashtag(match.group(1))),
+                "hashtag",
+            )
+            for match in HASHTAG_RE.finditer(content)
+        ]
+    links.sort()
+    kept: list[tuple[int, int, str, str]] = []
+    for link in links:
+        if not kept or link[0] >= kept[-1][1]:
+            kept.append(link)
+    return kept
+
+
+def post_html(handler: RequestHandler, content: str, mentions: Mentions | None = None) -> str:
+    """The post's text, escaped, with each hashtag linked to its search page, each
+    mention of a real handle to the person's page and, on the search page, the words
+    searched for marked.
 
     Templates must output this with ``{% raw %}``: every piece of user text goes through
     ``xhtml_escape`` here, so nothing the author typed becomes markup.
     """
     marks = mark_spans(content, getattr(handler, "search_marks", ()))
+    return _linked_html(content, _links(content, mentions or {}, hashtags=True), marks)
+
+
+def comment_html(handler: RequestHandler, content: str, mentions: Mentions | None = None) -> str:
+    """A comment's text, escaped, with mentions of real handles linked (``{% raw %}``)."""
+    return _linked_html(content, _links(content, mentions or {}, hashtags=False), [])
+
+
+def _linked_html(
+    content: str, links: list[tuple[int, int, str, str]], marks: list[tuple[int, int]]
+) -> str:
     out = []
-    offset = 0
-    for piece, tag in split_hashtags(content):
-        html = _marked_html(piece, offset, marks)
-        if tag is None:
-            out.append(html)
-        else:
-            out.append(f'<a class="hashtag" href="/hashtag?hashtag={url_escape(tag)}">{html}</a>')
-        offset += len(piece)
+    position = 0
+    for start, end, href, css in links:
+        out.append(_marked_html(content[position:start], position, marks))
+        inner = _marked_html(content[start:end], start, marks)
+        out.append(f'<a class="{css}" href="{xhtml_escape(href)}">{inner}</a>')
+        position = end
+    out.append(_marked_html(content[position:], position, marks))
     return "".join(out)
 
 
@@ -123,6 +165,8 @@ def avatar_json(
 
 ui_methods = {
     "post_html": post_html,
+    "comment_html": comment_html,
+    "handle_path": lambda handler, handle: handle_path(handle),
     "relative_time": relative_time,
     "iso_time": iso_time,
     "image_url": image_url,

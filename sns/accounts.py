@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
 from sns.db import Database, new_id, utcnow
-from sns.errors import Conflict, Forbidden, Invalid, TooManyRequests, Unauthorized
+from sns.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
+from sns.handles import clean_handle, free_handle, handle_row, handle_taken, user_id_by_handle
 from sns.metrics import Metrics
+from sns.notifications import NotificationService
 from sns.passwords import PasswordHasher
 from sns.ratelimit import RateLimiter
 from sns.schema import follows, likes, posts, users
@@ -22,6 +24,8 @@ from sns.visible import LIVE_USER
 
 LOGIN_FAILED = "The email or password is not right."
 SUSPENDED = "This account was suspended by the moderators. It cannot log in."
+HANDLE_TAKEN = "That handle is taken. Try another."
+JOIN_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class User:
     """The avatar's picture name (``sns.profiles``), or None: a generated face."""
     avatar_ready: bool = False
     bio: str | None = None
+    handle: str | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -109,6 +114,7 @@ def row_to_user(row: Row[Any]) -> User:
         avatar=row.avatar,
         avatar_ready=bool(row.avatar_ready),
         bio=row.bio,
+        handle=row.handle,
     )
 
 
@@ -127,8 +133,10 @@ class AccountService:
         max_failures_ip: int = 30,
         failure_window: int = 900,
         metrics: Metrics | None = None,
+        notifications: NotificationService | None = None,
     ) -> None:
         self.db = db
+        self.notifications = notifications
         self.limiter = limiter
         self.passwords = PasswordHasher(bcrypt_rounds, bcrypt_concurrency, bcrypt_wait, metrics)
         self.max_failures = max_failures
@@ -141,34 +149,78 @@ class AccountService:
     async def _check_password(self, password: str, hashed: str | None) -> bool:
         return await self.passwords.check(password, hashed)
 
-    async def join(self, email: str, nick: str, password: str) -> User:
+    async def join(self, email: str, nick: str, password: str, handle: str = "") -> User:
+        """A new account. ``handle`` is optional: old clients and scripts send none, and
+        get one made from the nick or the e-mail (``sns.handles.free_handle``)."""
         email = normalize_email(email)
         nick = nick.strip()
         validate_join(email, nick, password)
+        chosen = clean_handle(handle) if handle.strip() else None
         async with self.db.read() as conn:
             taken = (await conn.execute(select(users.c.id).where(users.c.email == email))).first()
+            if not taken and chosen is not None and await handle_taken(conn, chosen):
+                raise Conflict(HANDLE_TAKEN, field="handle")
         if taken:
             raise Conflict("That email is already registered. Log in instead?", field="email")
         password_hash = await self.hash_password(password)
-        try:
-            async with self.db.transaction() as conn:
-                result = await conn.execute(
-                    insert(users).values(
-                        email=email,
-                        nick=nick,
-                        password_hash=password_hash,
-                        provider="local",
-                        created_at=utcnow(),
+        for attempt in range(1, JOIN_ATTEMPTS + 1):
+            try:
+                async with self.db.transaction() as conn:
+                    result = await conn.execute(
+                        insert(users).values(
+                            email=email,
+                            nick=nick,
+                            password_hash=password_hash,
+                            provider="local",
+                            created_at=utcnow(),
+                            **handle_row(chosen or await free_handle(conn, nick, email)),
+                        )
                     )
-                )
-                user_id = new_id(result)
-        except IntegrityError:
-            raise Conflict(
-                "That email is already registered. Log in instead?", field="email"
-            ) from None
+                    user_id = new_id(result)
+                break
+            except IntegrityError:
+                # The email or the handle was taken meanwhile: say which; a made-up handle
+                # that clashed with another sign-up is simply made again.
+                async with self.db.read() as conn:
+                    email_taken = (
+                        await conn.execute(select(users.c.id).where(users.c.email == email))
+                    ).first()
+                if email_taken:
+                    raise Conflict(
+                        "That email is already registered. Log in instead?", field="email"
+                    ) from None
+                if chosen is not None:
+                    raise Conflict(HANDLE_TAKEN, field="handle") from None
+                if attempt == JOIN_ATTEMPTS:
+                    raise
         user = await self.get(user_id)
         assert user is not None
         return user
+
+    async def change_handle(self, user_id: int, handle: str) -> User:
+        """A new handle (any case of one's own is fine); taken by someone else: 409."""
+        chosen = clean_handle(handle)
+        try:
+            async with self.db.transaction() as conn:
+                holder = await user_id_by_handle(conn, chosen)
+                if holder is not None and holder != user_id:
+                    raise Conflict(HANDLE_TAKEN, field="handle")
+                await conn.execute(
+                    update(users).where(users.c.id == user_id).values(**handle_row(chosen))
+                )
+        except IntegrityError:
+            raise Conflict(HANDLE_TAKEN, field="handle") from None
+        user = await self.get(user_id)
+        assert user is not None
+        return user
+
+    async def id_for_handle(self, handle: str) -> int:
+        """The live account holding ``handle`` (any case), or ``NotFound``."""
+        async with self.db.read() as conn:
+            user_id = await user_id_by_handle(conn, handle)
+        if user_id is None:
+            raise NotFound("There is no such user.")
+        return user_id
 
     async def authenticate(self, email: str, password: str, client_ip: str) -> User:
         """The user with these credentials, or ``Unauthorized``; too many failures: 429.
@@ -299,7 +351,10 @@ class AccountService:
         elif confirmation.strip().lower() != "delete":
             raise Invalid('Type "delete" to confirm.', field="confirmation")
 
+        changed: set[int] = set()
+
         async def work(conn: AsyncConnection) -> None:
+            changed.clear()
             # The account's row first, for update: its likes and follows in flight (which
             # lock it for share) finish before, and later ones find the account gone.
             await conn.execute(select(users.c.id).where(users.c.id == user_id).with_for_update())
@@ -320,10 +375,22 @@ class AccountService:
                     or_(follows.c.follower_id == user_id, follows.c.following_id == user_id)
                 )
             )
+            if self.notifications is not None:
+                changed.update(await self.notifications.remove_for_account(conn, user_id))
+            # The handle is given back too, like the email.
             await conn.execute(
                 update(users)
                 .where(users.c.id == user_id)
-                .values(deleted_at=utcnow(), email=None, sns_id=None, password_hash=None)
+                .values(
+                    deleted_at=utcnow(),
+                    email=None,
+                    sns_id=None,
+                    password_hash=None,
+                    handle=None,
+                    handle_key=None,
+                )
             )
 
         await self.db.write(work)
+        if self.notifications is not None:
+            await self.notifications.announce(changed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, new_id, utcnow
 from sns.errors import NotFound
+from sns.handles import Mentions, find_handles, keys_of, mentioned_ids
+from sns.notifications import COMMENT, REPLY, NotificationService
 from sns.schema import comments, users
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post, shown_comment
@@ -39,6 +41,8 @@ class CommentView:
     author_avatar: str | None = None
     author_avatar_ready: bool = False
     replies: tuple[CommentView, ...] = ()
+    mentions: Mentions = field(default_factory=dict, compare=False)
+    """The people its ``@`` names (set on a comment just written, for its answer)."""
 
 
 COMMENT_COLUMNS = (
@@ -146,27 +150,42 @@ def _capped_threads_query() -> Select[Any]:
 
 
 class CommentService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, notifications: NotificationService | None = None) -> None:
         self.db = db
+        self.notifications = notifications
 
     async def comment(self, user_id: int, post_id: int, content: str) -> CommentView:
-        """A comment by ``user_id`` (always the session's user) on a visible post."""
+        """A comment by ``user_id`` (always the session's user) on a visible post; the
+        post's author and the people it mentions are told."""
         content = clean_content(content)
+        changed: set[int] = set()
 
         async def work(conn: AsyncConnection) -> CommentView:
-            await lock_visible_post(conn, post_id, exclusive=False, viewer_id=user_id)
-            return await self._insert(conn, user_id, post_id, None, content)
+            changed.clear()
+            author = await lock_visible_post(conn, post_id, exclusive=False, viewer_id=user_id)
+            view = await self._insert(conn, user_id, post_id, None, content)
+            view, told = await self._notify(conn, view, COMMENT, author)
+            changed.update(told)
+            return view
 
-        return await self.db.write(work)
+        view = await self.db.write(work)
+        if self.notifications is not None:
+            await self.notifications.announce(changed)
+        return view
 
     async def reply(self, user_id: int, comment_id: int, content: str) -> CommentView:
-        """A reply to a comment; a reply to a reply joins the same thread (one level)."""
+        """A reply to a comment; a reply to a reply joins the same thread (one level).
+        The author of the comment answered and the people it mentions are told."""
         content = clean_content(content)
+        changed: set[int] = set()
 
         async def work(conn: AsyncConnection) -> CommentView:
+            changed.clear()
             parent = (
                 await conn.execute(
-                    select(comments.c.id, comments.c.post_id, comments.c.parent_id)
+                    select(
+                        comments.c.id, comments.c.post_id, comments.c.parent_id, comments.c.user_id
+                    )
                     .join(users, users.c.id == comments.c.user_id)
                     .where(comments.c.id == comment_id, LIVE_USER, shown_comment(user_id))
                 )
@@ -177,9 +196,45 @@ class CommentService:
             # comment with it (then this is a 404, not a foreign-key error).
             await lock_visible_post(conn, parent.post_id, exclusive=False, viewer_id=user_id)
             thread = parent.parent_id or parent.id
-            return await self._insert(conn, user_id, parent.post_id, thread, content)
+            view = await self._insert(conn, user_id, parent.post_id, thread, content)
+            view, told = await self._notify(conn, view, REPLY, parent.user_id)
+            changed.update(told)
+            return view
 
-        return await self.db.write(work)
+        view = await self.db.write(work)
+        if self.notifications is not None:
+            await self.notifications.announce(changed)
+        return view
+
+    async def _notify(
+        self, conn: AsyncConnection, view: CommentView, kind: str, answered: int
+    ) -> tuple[CommentView, set[int]]:
+        """Tell ``answered`` of the comment or reply, and the people it mentions (the one
+        answered only once); the view gets its mentions, for its answer."""
+        keys = keys_of([view.content])
+        known = await find_handles(conn, keys) if keys else {}
+        view = replace(view, mentions=known)
+        if self.notifications is None:
+            return view, set()
+        changed = await self.notifications.add(
+            conn,
+            user_id=answered,
+            kind=kind,
+            actor_id=view.author_id,
+            post_id=view.post_id,
+            comment_id=view.id,
+        )
+        mentioned = [uid for uid in mentioned_ids(view.content, known) if uid != answered]
+        if not mentioned:  # a new comment has no mentions to take back
+            return view, changed
+        changed |= await self.notifications.set_mentions(
+            conn,
+            actor_id=view.author_id,
+            post_id=view.post_id,
+            comment_id=view.id,
+            mentioned=mentioned,
+        )
+        return view, changed
 
     async def _insert(
         self,

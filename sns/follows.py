@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sns.accounts import User, row_to_user
 from sns.db import Database, utcnow
 from sns.errors import Invalid, NotFound, Unauthorized
+from sns.notifications import FOLLOW, NotificationService, unread_count_query
 from sns.schema import follows, users
 from sns.visible import LIVE_USER, live_user_row, lock_live_users
 
@@ -77,34 +78,60 @@ async def count_follows(conn: AsyncConnection, user_id: int) -> FollowCounts:
 
 
 class FollowService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, notifications: NotificationService | None = None) -> None:
         self.db = db
+        self.notifications = notifications
 
     async def follow(self, follower_id: int, following_id: int) -> FollowCounts:
-        """Follow someone (again changes nothing); returns the follower's new counts."""
+        """Follow someone (again changes nothing); returns the follower's new counts.
+        The one followed is told."""
+        changed: set[int] = set()
 
         async def work(conn: AsyncConnection) -> FollowCounts:
+            changed.clear()
             await self._lock_both(conn, follower_id, following_id)
-            await conn.execute(
+            added = await conn.execute(
                 self.db.insert_ignore(follows).values(
                     follower_id=follower_id, following_id=following_id, created_at=utcnow()
                 )
             )
+            if added.rowcount == 1 and self.notifications is not None:
+                changed.update(
+                    await self.notifications.add(
+                        conn, user_id=following_id, kind=FOLLOW, actor_id=follower_id
+                    )
+                )
             return await count_follows(conn, follower_id)
 
-        return await self.db.write(work)
+        counts = await self.db.write(work)
+        if self.notifications is not None:
+            await self.notifications.announce(changed)
+        return counts
 
     async def unfollow(self, follower_id: int, following_id: int) -> FollowCounts:
+        """Stop following, and take the follow's notification back."""
+        changed: set[int] = set()
+
         async def work(conn: AsyncConnection) -> FollowCounts:
+            changed.clear()
             await self._lock_both(conn, follower_id, following_id)
-            await conn.execute(
+            removed = await conn.execute(
                 delete(follows).where(
                     follows.c.follower_id == follower_id, follows.c.following_id == following_id
                 )
             )
+            if removed.rowcount == 1 and self.notifications is not None:
+                changed.update(
+                    await self.notifications.take_back(
+                        conn, user_id=following_id, kind=FOLLOW, actor_id=follower_id
+                    )
+                )
             return await count_follows(conn, follower_id)
 
-        return await self.db.write(work)
+        counts = await self.db.write(work)
+        if self.notifications is not None:
+            await self.notifications.announce(changed)
+        return counts
 
     async def _lock_both(self, conn: AsyncConnection, follower_id: int, following_id: int) -> None:
         """Both accounts' rows for share: neither can be deleted while the follow is written,
@@ -128,6 +155,16 @@ class FollowService:
                 select(follows.c.following_id).where(follows.c.follower_id == follower_id)
             )
             return frozenset(rows.scalars())
+
+    async def counts_and_unread(self, user_id: int) -> tuple[FollowCounts, int]:
+        """The sidebar's counts and the header's unread notifications, in one query: what
+        every drawn page of a logged-in reader shows."""
+        followings = _live_count(follows.c.following_id, follows.c.follower_id, user_id)
+        followers = _live_count(follows.c.follower_id, follows.c.following_id, user_id)
+        unread = unread_count_query(user_id).scalar_subquery()
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(followings, followers, unread))).one()
+        return FollowCounts(followings=row[0], followers=row[1]), int(row[2])
 
     async def followed_among(
         self, conn: AsyncConnection, follower_id: int, user_ids: Iterable[int]

@@ -25,6 +25,7 @@ from sns import text
 from sns.accounts import SUSPENDED, AccountService, User, normalize_email
 from sns.db import Database, new_id, utcnow
 from sns.errors import BadGateway, Conflict, Forbidden
+from sns.handles import free_handle, handle_row
 from sns.schema import users
 from sns.settings import Settings
 
@@ -318,6 +319,8 @@ class KakaoLogin:
                     provider=PROVIDER,
                     sns_id=profile.id,
                     created_at=utcnow(),
+                    # Kakao asks for no handle: one is made as for a sign-up without one.
+                    **handle_row(await free_handle(conn, profile.nick, email)),
                 )
             )
             return new_id(result)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, utcnow
 from sns.errors import Unauthorized
+from sns.notifications import LIKE, NotificationService
 from sns.schema import likes, posts
 from sns.visible import lock_live_users, lock_visible_post
 
@@ -27,14 +28,17 @@ class LikeState:
 
 
 class LikeService:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, notifications: NotificationService | None = None) -> None:
         self.db = db
+        self.notifications = notifications
 
     async def like(self, user_id: int, post_id: int) -> LikeState:
-        """Like a post (once); returns the state to show."""
+        """Like a post (once); returns the state to show. Its author is told."""
+        changed: set[int] = set()
 
         async def work(conn: AsyncConnection) -> LikeState:
-            await self._lock(conn, user_id, post_id)
+            changed.clear()
+            author = await self._lock(conn, user_id, post_id)
             added = await conn.execute(
                 self.db.insert_ignore(likes).values(
                     user_id=user_id, post_id=post_id, created_at=utcnow()
@@ -42,28 +46,51 @@ class LikeService:
             )
             if added.rowcount == 1:
                 await self._move_count(conn, post_id, +1)
+                if self.notifications is not None:
+                    changed.update(
+                        await self.notifications.add(
+                            conn, user_id=author, kind=LIKE, actor_id=user_id, post_id=post_id
+                        )
+                    )
             return await self._state(conn, user_id, post_id)
 
-        return await self.db.write(work)
+        state = await self.db.write(work)
+        if self.notifications is not None:
+            await self.notifications.announce(changed)
+        return state
 
     async def unlike(self, user_id: int, post_id: int) -> LikeState:
+        """Take a like back, and its notification with it."""
+        changed: set[int] = set()
+
         async def work(conn: AsyncConnection) -> LikeState:
-            await self._lock(conn, user_id, post_id)
+            changed.clear()
+            author = await self._lock(conn, user_id, post_id)
             removed = await conn.execute(
                 delete(likes).where(likes.c.user_id == user_id, likes.c.post_id == post_id)
             )
             if removed.rowcount == 1:
                 await self._move_count(conn, post_id, -1)
+                if self.notifications is not None:
+                    changed.update(
+                        await self.notifications.take_back(
+                            conn, user_id=author, kind=LIKE, actor_id=user_id, post_id=post_id
+                        )
+                    )
             return await self._state(conn, user_id, post_id)
 
-        return await self.db.write(work)
+        state = await self.db.write(work)
+        if self.notifications is not None:
+            await self.notifications.announce(changed)
+        return state
 
-    async def _lock(self, conn: AsyncConnection, user_id: int, post_id: int) -> None:
+    async def _lock(self, conn: AsyncConnection, user_id: int, post_id: int) -> int:
         """The liker's row for share (their account cannot be deleted meanwhile), then the
-        post's for update (the counter's writers queue up instead of deadlocking on it)."""
+        post's for update (the counter's writers queue up instead of deadlocking on it);
+        returns the post's author."""
         if user_id not in await lock_live_users(conn, [user_id]):
             raise Unauthorized("Please log in first.")
-        await lock_visible_post(conn, post_id, exclusive=True, viewer_id=user_id)
+        return await lock_visible_post(conn, post_id, exclusive=True, viewer_id=user_id)
 
     async def _move_count(self, conn: AsyncConnection, post_id: int, by: int) -> None:
         await conn.execute(

@@ -140,17 +140,39 @@ def new_placeholder() -> bytes:
 @dataclass(frozen=True, slots=True)
 class KeptPage:
     """A drawn answer kept for reuse, cut where the reader's XSRF token goes (the places
-    the template put it, and only those); an API answer is one part."""
+    the template put it, and only those), and where the header's unread badge goes (a
+    count that moves without the reader doing anything, #20); an API answer is one part."""
 
     parts: tuple[bytes, ...]
+    badges: tuple[int, ...] = ()
+    """The gaps (after ``parts[i]``) that take the badge rather than the token."""
 
     @classmethod
-    def cut(cls, body: bytes, placeholder: bytes | None = None) -> KeptPage:
-        return cls(tuple(body.split(placeholder)) if placeholder else (body,))
+    def cut(
+        cls, body: bytes, placeholder: bytes | None = None, badge: bytes | None = None
+    ) -> KeptPage:
+        if not placeholder:
+            return cls((body,))
+        if not badge or badge not in body:
+            return cls(tuple(body.split(placeholder)))
+        parts: list[bytes] = []
+        badges: list[int] = []
+        for number, piece in enumerate(body.split(badge)):
+            if number:
+                badges.append(len(parts) - 1)
+            parts.extend(piece.split(placeholder))
+        return cls(tuple(parts), tuple(badges))
 
-    def fill(self, token: bytes = b"") -> bytes:
-        """The answer for one reader: their token where the template put one."""
-        return token.join(self.parts)
+    def fill(self, token: bytes = b"", badge: bytes = b"") -> bytes:
+        """The answer for one reader: their token where the template put one, and their
+        badge where the layout put it."""
+        if not self.badges:
+            return token.join(self.parts)
+        out = [self.parts[0]]
+        for gap, part in enumerate(self.parts[1:]):
+            out.append(badge if gap in self.badges else token)
+            out.append(part)
+        return b"".join(out)
 
     def __len__(self) -> int:
         return sum(len(part) for part in self.parts)

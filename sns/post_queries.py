@@ -27,6 +27,7 @@ POST_COLUMNS = (
     users.c.nick.label("author_nick"),
     users.c.avatar.label("author_avatar"),
     users.c.avatar_ready.label("author_avatar_ready"),
+    users.c.handle.label("author_handle"),
 )
 
 

@@ -10,7 +10,7 @@ Nothing is fetched per post.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,8 +23,10 @@ from sns.comments import CommentService, CommentView
 from sns.db import Database, new_id, utcnow
 from sns.errors import Forbidden, Invalid, NotFound
 from sns.follows import FollowService
+from sns.handles import Mentions, find_handles, keys_of, resolve_mentions
 from sns.images import ImageService
 from sns.likes import LikeService
+from sns.notifications import NotificationService
 from sns.post_queries import (
     MERGE_AUTHORS,
     author_posts,
@@ -71,6 +73,9 @@ class PostView:
     comments: tuple[CommentView, ...] = ()
     comment_count: int = 0
     """All the post's visible comments and replies; a timeline shows only some of them."""
+    author_handle: str | None = None
+    mentions: Mentions = field(default_factory=dict, compare=False)
+    """The people the ``@`` of the post and its comments shown name (linked on the page)."""
 
     @property
     def hidden_comments(self) -> int:
@@ -129,8 +134,10 @@ class PostService:
         page_size: int = 20,
         images: ImageService | None = None,
         search_index: SearchIndex | None = None,
+        notifications: NotificationService | None = None,
     ) -> None:
         self.db = db
+        self.notifications = notifications
         # The search index is kept in each post's own transaction; None only in the
         # benchmark that measures writing without it.
         self.search_index = search_index
@@ -151,6 +158,7 @@ class PostService:
         content = clean_content(content)
         tags = hashtags_of_post(content)
         now = utcnow()
+        changed: set[int] = set()
         async with self.db.transaction() as conn:
             if img is not None:
                 await self._claim_picture(conn, user_id, img, post_id=None)
@@ -166,9 +174,29 @@ class PostService:
             await self._link_hashtags(conn, post_id, tags)
             if self.search_index is not None:
                 await self.search_index.add(conn, post_id, content)
+            changed = await self._mentions(conn, user_id, post_id, content, new=True)
+        await self._announce(changed)
         for hook in self.after_create:
             await hook(post_id, user_id, tags)
         return post_id
+
+    async def _mentions(
+        self, conn: AsyncConnection, user_id: int, post_id: int, content: str, new: bool = False
+    ) -> set[int]:
+        """Tell the people the post mentions; after an edit, take back the mentions it
+        lost (those it kept are not told again)."""
+        if self.notifications is None:
+            return set()
+        mentioned = await resolve_mentions(conn, content)
+        if new and not mentioned:
+            return set()
+        return await self.notifications.set_mentions(
+            conn, actor_id=user_id, post_id=post_id, comment_id=None, mentioned=mentioned
+        )
+
+    async def _announce(self, changed: set[int]) -> None:
+        if self.notifications is not None:
+            await self.notifications.announce(changed)
 
     async def _claim_picture(
         self, conn: AsyncConnection, user_id: int, name: str, *, post_id: int | None
@@ -233,9 +261,11 @@ class PostService:
         content = clean_content(content)
         tags = hashtags_of_post(content)
         replaced: list[str] = []
+        changed: set[int] = set()
 
         async def work(conn: AsyncConnection) -> None:
             replaced.clear()
+            changed.clear()
             await self._lock_own(conn, user_id, post_id)
             stored = (
                 await conn.execute(
@@ -263,8 +293,10 @@ class PostService:
             await self._link_hashtags(conn, post_id, tags)
             if self.search_index is not None:
                 await self.search_index.replace(conn, post_id, content)
+            changed.update(await self._mentions(conn, user_id, post_id, content))
 
         await self.db.write(work)
+        await self._announce(changed)
         await self.discard(replaced)
 
     async def discard(self, names: list[str]) -> None:
@@ -281,20 +313,30 @@ class PostService:
         """
 
         pictures: list[str] = []
+        changed: set[int] = set()
 
         async def work(conn: AsyncConnection) -> None:
             pictures.clear()
+            changed.clear()
             await self._lock_own(conn, user_id, post_id)
-            pictures.extend(await self.remove_locked(conn, post_id))
+            pictures.extend(await self.remove_locked(conn, post_id, changed))
 
         await self.db.write(work)
+        await self._announce(changed)
         await self.discard(pictures)
 
-    async def remove_locked(self, conn: AsyncConnection, post_id: int) -> list[str]:
-        """Delete a post already locked for update, with everything hanging on it, in the
-        caller's transaction (its author's deletion, or a moderator's); returns the
+    async def remove_locked(
+        self, conn: AsyncConnection, post_id: int, changed: set[int] | None = None
+    ) -> list[str]:
+        """Delete a post already locked for update, with everything hanging on it (its
+        notifications too: the people whose unread counts moved go into ``changed``), in
+        the caller's transaction (its author's deletion, or a moderator's); returns the
         pictures to ``discard`` once that transaction committed."""
         pictures = []
+        if self.notifications is not None:
+            told = await self.notifications.remove_for_post(conn, post_id)
+            if changed is not None:
+                changed.update(told)
         picture = (await conn.execute(select(posts.c.img).where(posts.c.id == post_id))).scalar()
         if picture is not None and self.images is not None:
             await self.images.forget(conn, picture)
@@ -373,6 +415,15 @@ class PostService:
         else:
             capped = await self.comments.capped_threads(conn, ids, viewer_id)
             threads, totals = capped.comments, capped.totals
+        # The ``@`` of the page's posts and comments: at most one more query, on the
+        # handles' unique index, however many there are.
+        texts = [view.content for view in views]
+        for thread in threads.values():
+            for comment in thread:
+                texts.append(comment.content)
+                texts.extend(reply.content for reply in comment.replies)
+        keys = keys_of(texts)
+        mentions = await find_handles(conn, keys) if keys else {}
         return [
             replace(
                 view,
@@ -380,6 +431,7 @@ class PostService:
                 author_followed=view.author_id in followed,
                 comments=threads.get(view.id, ()),
                 comment_count=totals.get(view.id, 0),
+                mentions=mentions,
             )
             for view in views
         ]

@@ -282,3 +282,74 @@ live_events = Table(
     sqlite_autoincrement=True,
     **MYSQL_TABLE_ARGS,
 )
+
+# -- Handles and notifications (#20) ------------------------------------------------------
+# A person's handle (``@name``) as typed, and its case-folded form under a unique index: the
+# one that lookups, mentions and the uniqueness rule use. Null only on a deleted account,
+# which gives its handle back.
+users.append_column(Column("handle", String(20), nullable=True))
+users.append_column(Column("handle_key", String(80), nullable=True))
+Index("uq_users_handle_key", users.c.handle_key, unique=True)
+
+# One row per notification a person sees: a follow or a like is a group that later actors
+# join while it is unread (``open_key`` names the open group, unique per recipient); every
+# other kind is a group of one. ``seq`` is the id of the group's newest actor row: the
+# order of the list (newest first, keyset-paged on (user_id, seq)), unique because each
+# actor row belongs to one group. ``unread`` under an index with the recipient: the
+# header's count is one index range.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("user_id", Id, ForeignKey("users.id", name="fk_notifications_user"), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column(
+        "post_id",
+        Id,
+        ForeignKey("posts.id", name="fk_notifications_post", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column(
+        "comment_id",
+        Id,
+        ForeignKey("comments.id", name="fk_notifications_comment", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column("actor_id", Id, ForeignKey("users.id", name="fk_notifications_actor"), nullable=False),
+    Column("actor_count", Integer, nullable=False, server_default="1"),
+    Column("seq", BigInteger, nullable=False),
+    Column("read_seq", BigInteger, nullable=False, server_default="0"),
+    Column("unread", Integer, nullable=False, server_default="1"),
+    Column("open_key", String(40), nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_notifications_user_id_seq", "user_id", "seq"),
+    Index("ix_notifications_user_id_unread", "user_id", "unread"),
+    Index("uq_notifications_user_id_open_key", "user_id", "open_key", unique=True),
+    Index("ix_notifications_post_id", "post_id"),
+    Index("ix_notifications_comment_id", "comment_id"),
+    Index("ix_notifications_actor_id", "actor_id"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# Who is in each notification: one row per actor (a like's likers), newest last; the id
+# is what orders the list (``notifications.seq``).
+notification_actors = Table(
+    "notification_actors",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "notification_id",
+        Id,
+        ForeignKey(
+            "notifications.id", name="fk_notification_actors_notification", ondelete="CASCADE"
+        ),
+        nullable=False,
+    ),
+    Column(
+        "actor_id", Id, ForeignKey("users.id", name="fk_notification_actors_actor"), nullable=False
+    ),
+    Column("created_at", DateTime, nullable=False),
+    UniqueConstraint("notification_id", "actor_id", name="uq_notification_actors"),
+    Index("ix_notification_actors_actor_id", "actor_id"),
+    **MYSQL_TABLE_ARGS,
+)

@@ -24,6 +24,7 @@ from sns.likes import LikeService
 from sns.live import LiveHub, choose_bus
 from sns.metrics import Metrics, build_metrics
 from sns.moderation import ModerationService
+from sns.notifications import NotificationService
 from sns.orphans import OrphanSweep
 from sns.pagecache import (
     KeptPage,
@@ -61,6 +62,8 @@ class Services:
     comments: CommentService
     likes: LikeService
     follows: FollowService
+    notifications: NotificationService
+    """Made in each action's transaction; its ``on_unread_change`` is the live hub's way in."""
     images: ImageService
     profiles: ProfileService
     orphans: OrphanSweep
@@ -148,6 +151,7 @@ async def build_services(
         )
         sessions = SqlSessionStore(db, settings.session_ttl, kept_sessions)
         limiter = MemoryRateLimiter()
+    notifications = NotificationService(db, page_size=settings.page_size)
     accounts = AccountService(
         db,
         limiter,
@@ -158,10 +162,11 @@ async def build_services(
         max_failures_ip=settings.login_max_failures_ip,
         failure_window=settings.login_failure_window,
         metrics=metrics,
+        notifications=notifications,
     )
-    comments = CommentService(db)
-    likes = LikeService(db)
-    follows = FollowService(db)
+    comments = CommentService(db, notifications)
+    likes = LikeService(db, notifications)
+    follows = FollowService(db, notifications)
     image_store = build_image_store(settings)
     images = build_image_service(settings, db, image_store, limiter, metrics)
     posts = PostService(
@@ -172,6 +177,7 @@ async def build_services(
         page_size=settings.page_size,
         images=images,
         search_index=SearchIndex(),
+        notifications=notifications,
     )
     search = SearchService(db, posts=posts)
     site_version = choose_site_version(db, redis, keys)
@@ -200,6 +206,11 @@ async def build_services(
     )
     await live.start()
     posts.after_create.append(live.post_created)
+
+    async def push_unread(user_id: int, count: int) -> None:
+        await live.publish_user(user_id, {"type": "unread", "count": count})
+
+    notifications.on_unread_change = push_unread  # the header's count, live on every page
     return Services(
         settings=settings,
         db=db,
@@ -211,6 +222,7 @@ async def build_services(
         comments=comments,
         likes=likes,
         follows=follows,
+        notifications=notifications,
         images=images,
         profiles=ProfileService(db, images),
         orphans=OrphanSweep(db, image_store, orphan_age=timedelta(hours=settings.orphan_hours)),

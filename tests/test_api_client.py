@@ -165,3 +165,22 @@ def test_the_demo_site_takes_a_secret_that_starts_with_a_dash(server):
     port = free_port()
     with demo_site(server.url, "-" + uuid.uuid4().hex, port) as url:
         assert requests.get(url + "/browser", timeout=30).status_code == 200
+
+
+def test_the_client_pages_through_notifications_and_marks_them_read(server, sns, owner):
+    post_id = write(owner, "tell me")
+    fan = server.client()
+    fan.join()
+    for number in range(3):
+        fan.post(f"/comment/{post_id}", {"content": f"client {number}"}, headers=JSON)
+    fan.post(f"/post/{post_id}/like", headers=JSON)
+    first = sns.notifications(limit=2)
+    assert first.unread_count == 4
+    assert [n.kind for n in first] == ["like", "comment"]
+    assert first.notifications[0].actor_count == 1 and first.notifications[0].post_id == post_id
+    rest = sns.notifications(limit=2, cursor=first.next_cursor)
+    assert [n.kind for n in rest] == ["comment", "comment"] and rest.next_cursor is None
+    # Those up to the second one read: the newest (the like) stays unread.
+    assert sns.read_notifications(up_to=first.notifications[1].cursor) == 1
+    assert sns.read_notifications() == 0
+    assert all(not n.unread for n in sns.notifications())

@@ -45,6 +45,14 @@ def api_token(server) -> str:
     site = register_site(owner, "schemathesis.example", "premium")
     for text in ("#schema first", "second #스키마", "third"):
         owner.post("/post", {"content": text})
+    # Notifications for /v2/notifications to list: a follow, a like, a comment.
+    fan = server.client()
+    fan.join()
+    owner_id = owner.user_id()
+    fan.post(f"/user/{owner_id}/follow")
+    post_id = int(re.search(r'data-post-id="(\d+)"', owner.get(f"/user/{owner_id}").text)[1])
+    fan.post(f"/post/{post_id}/like")
+    fan.post(f"/comment/{post_id}", {"content": "schema comment"})
     return token_for(server, site["clientSecret"])
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from handlers.api.base import APIHandler
 from handlers.bodies import success_body
 from sns.api_clients import Caller
 from sns.api_posts import post_payload
 from sns.errors import Invalid, Unauthorized
 from sns.floods import POSTS
+from sns.notifications import Notification
+from sns.text import positive_int
+from sns.times import iso_utc
 
 
 class TokenHandler(APIHandler):
@@ -101,6 +107,75 @@ class PostCreateHandler(APIHandler):
         )
 
 
+def notification_payload(item: Notification) -> dict[str, Any]:
+    """One notification as the API sends it (``actorCount``: the group's size)."""
+    return {
+        "id": item.id,
+        "cursor": item.seq,
+        "kind": item.kind,
+        "unread": item.unread,
+        "createdAt": iso_utc(item.created_at),
+        "actor": {"id": item.actor_id, "nick": item.actor_nick, "handle": item.actor_handle},
+        "actorCount": item.actor_count,
+        "postId": item.post_id,
+        "commentId": item.comment_id,
+    }
+
+
+class NotificationsHandler(APIHandler):
+    """GET /v2/notifications: the token user's notifications, newest first, with their
+    unread count; reading them here marks nothing (POST .../read does)."""
+
+    async def get(self) -> None:
+        limit, cursor = self.paging()
+        page = await self.services.notifications.page(self.caller.user_id, cursor, limit)
+        self.write(
+            success_body(
+                payload=[notification_payload(item) for item in page.items],
+                nextCursor=page.next_cursor,
+                unreadCount=page.unread_count,
+            )
+        )
+
+
+class NotificationsReadHandler(APIHandler):
+    """POST /v2/notifications/read ``{upTo?}``: mark them read (those up to the cursor
+    ``upTo``, the ``seq`` order the list walks, else all); answers the new unread count."""
+
+    async def post(self) -> None:
+        up_to = self.up_to()
+        service = self.services.notifications
+        marked = await service.mark_read(self.caller.user_id, up_to)
+        unread = await service.unread_count(self.caller.user_id)
+        self.write(success_body(payload={"marked": marked, "unreadCount": unread}))
+
+    def up_to(self) -> int | None:
+        """``upTo`` of a JSON body (a number, or digits in a string) or a form; absent:
+        None (all of them)."""
+        raw: object = None
+        content_type = self.request.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() == "application/json":
+            try:
+                body = json.loads(self.request.body or b"{}")
+            except (ValueError, RecursionError):
+                raise Invalid("The body is not valid JSON.") from None
+            if not isinstance(body, dict):
+                raise Invalid("The body must be a JSON object.")
+            raw = body.get("upTo")
+        else:
+            raw = self.get_body_argument("upTo", None)
+        if raw is None or raw == "":
+            return None
+        value = None
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            value = raw if 1 <= raw < 10**18 else None
+        elif isinstance(raw, str):
+            value = positive_int(raw)
+        if value is None:
+            raise Invalid("upTo must be a cursor of the list (a positive whole number).")
+        return value
+
+
 def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str, str]]]:
     """The endpoints under ``/<version>``."""
     prefix = f"/{version}"
@@ -112,5 +187,7 @@ def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str
         (r"/posts/myLikes", MyLikesHandler),
         (r"/posts/search", SearchPostsHandler),
         (r"/posts/hashtag/([^/]+)", HashtagPostsHandler),
+        (r"/notifications", NotificationsHandler),
+        (r"/notifications/read", NotificationsReadHandler),
     ]
     return [(prefix + path, handler, {"version": version}) for path, handler in table]

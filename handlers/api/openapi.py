@@ -178,6 +178,35 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {**_ok("The new post", "PostAnswer", "201"), **COMMON_ERRORS},
             }
         },
+        "/v2/notifications": {
+            "get": {
+                "operationId": "listNotifications",
+                "summary": "The token user's notifications, newest first, and how many are "
+                "unread (follows and likes grouped; reading the list marks nothing)",
+                "security": TOKEN,
+                "parameters": PAGING,
+                "responses": {
+                    **_ok("A page of notifications", "NotificationList"),
+                    **COMMON_ERRORS,
+                },
+            }
+        },
+        "/v2/notifications/read": {
+            "post": {
+                "operationId": "readNotifications",
+                "summary": "Mark the token user's notifications read: all, or those up to a "
+                "cursor (upTo)",
+                "security": TOKEN,
+                "requestBody": {
+                    "required": False,
+                    "content": {
+                        JSON: {"schema": _ref("schemas", "ReadRequest")},
+                        FORM: {"schema": _ref("schemas", "ReadForm")},
+                    },
+                },
+                "responses": {**_ok("What was marked", "ReadAnswer"), **COMMON_ERRORS},
+            }
+        },
     },
     "components": {
         "securitySchemes": {
@@ -353,6 +382,92 @@ DOCUMENT: dict[str, Any] = {
                         "maxLength": POST_MAX_CHARS,
                         "description": "1 to 140 characters; #hashtags are linked",
                     }
+                },
+            },
+            "Notification": {
+                "type": "object",
+                "required": [
+                    "id",
+                    "cursor",
+                    "kind",
+                    "unread",
+                    "createdAt",
+                    "actor",
+                    "actorCount",
+                    "postId",
+                    "commentId",
+                ],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "cursor": {
+                        "type": "integer",
+                        "description": "Its place in the list (for upTo)",
+                    },
+                    "kind": {"enum": ["follow", "like", "comment", "reply", "mention"]},
+                    "unread": {"type": "boolean"},
+                    "createdAt": {"type": "string", "format": "date-time"},
+                    "actor": {
+                        "type": "object",
+                        "required": ["id", "nick", "handle"],
+                        "properties": {
+                            "id": {"type": "integer"},
+                            "nick": {"type": "string"},
+                            "handle": {"type": ["string", "null"]},
+                        },
+                        "description": "The newest of the people who did it",
+                    },
+                    "actorCount": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "How many people in all (grouped follows and likes)",
+                    },
+                    "postId": {"type": ["integer", "null"]},
+                    "commentId": {"type": ["integer", "null"]},
+                },
+            },
+            "NotificationList": {
+                "type": "object",
+                "required": ["code", "payload", "nextCursor", "unreadCount"],
+                "properties": {
+                    "code": {"const": 200},
+                    "message": {"type": "string"},
+                    "payload": {"type": "array", "items": _ref("schemas", "Notification")},
+                    "nextCursor": {
+                        "type": ["integer", "null"],
+                        "description": "Pass it as cursor for the next page; null: no more",
+                    },
+                    "unreadCount": {"type": "integer", "minimum": 0},
+                },
+            },
+            "ReadRequest": {
+                "type": "object",
+                "properties": {
+                    "upTo": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 10**18 - 1,
+                        "description": "Mark those up to this cursor; absent: all",
+                    }
+                },
+            },
+            "ReadForm": {
+                "type": "object",
+                "properties": {"upTo": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"}},
+            },
+            "ReadAnswer": {
+                "type": "object",
+                "required": ["code", "payload"],
+                "properties": {
+                    "code": {"const": 200},
+                    "message": {"type": "string"},
+                    "payload": {
+                        "type": "object",
+                        "required": ["marked", "unreadCount"],
+                        "properties": {
+                            "marked": {"type": "integer", "minimum": 0},
+                            "unreadCount": {"type": "integer", "minimum": 0},
+                        },
+                    },
                 },
             },
             "PostAnswer": {

@@ -32,6 +32,8 @@ __all__ = [
     "BadRequest",
     "Gone",
     "NotFound",
+    "Notification",
+    "NotificationPage",
     "Post",
     "PostPage",
     "RateLimited",
@@ -120,6 +122,54 @@ class Post:
 
 
 @dataclass(frozen=True)
+class Notification:
+    """Someone followed, liked, commented, replied or mentioned (``actor`` is the newest of
+    ``actor_count`` people: follows and likes come grouped)."""
+
+    id: int
+    cursor: int
+    kind: str
+    unread: bool
+    created_at: datetime
+    actor: Author
+    actor_handle: str | None
+    actor_count: int
+    post_id: int | None
+    comment_id: int | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Notification:
+        actor = data["actor"]
+        return cls(
+            id=int(data["id"]),
+            cursor=int(data["cursor"]),
+            kind=str(data["kind"]),
+            unread=bool(data["unread"]),
+            created_at=datetime.fromisoformat(str(data["createdAt"]).replace("Z", "+00:00")),
+            actor=Author(int(actor["id"]), str(actor["nick"])),
+            actor_handle=actor.get("handle"),
+            actor_count=int(data["actorCount"]),
+            post_id=data.get("postId"),
+            comment_id=data.get("commentId"),
+        )
+
+
+@dataclass(frozen=True)
+class NotificationPage:
+    """A page of notifications; ``next_cursor`` as ``cursor`` gives the next."""
+
+    notifications: list[Notification]
+    next_cursor: int | None
+    unread_count: int
+
+    def __iter__(self) -> Iterator[Notification]:
+        return iter(self.notifications)
+
+    def __len__(self) -> int:
+        return len(self.notifications)
+
+
+@dataclass(frozen=True)
 class PostPage:
     """One page of a list, newest first; pass ``next_cursor`` as ``cursor`` for the next."""
 
@@ -183,6 +233,24 @@ class SNSClient:
             return self._token
 
     # -- endpoints -------------------------------------------------------------------------
+
+    def notifications(
+        self, limit: int | None = None, cursor: int | None = None
+    ) -> NotificationPage:
+        """The owner's notifications, newest first, with the unread count (reads nothing)."""
+        params = {k: v for k, v in (("limit", limit), ("cursor", cursor)) if v is not None}
+        body = self._call("GET", "/notifications", params=params)
+        return NotificationPage(
+            [Notification.from_json(item) for item in body["payload"]],
+            body.get("nextCursor"),
+            int(body["unreadCount"]),
+        )
+
+    def read_notifications(self, up_to: int | None = None) -> int:
+        """Mark the owner's notifications read (those up to the cursor ``up_to``, else
+        all); returns the unread count left."""
+        body = {} if up_to is None else {"upTo": up_to}
+        return int(self._call("POST", "/notifications/read", json=body)["payload"]["unreadCount"])
 
     def test(self) -> dict[str, Any]:
         """The token's claims as the server reads them."""

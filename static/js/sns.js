@@ -67,8 +67,65 @@ function faceNode(nick, face) {
   return svg;
 }
 
+// A comment's text with its mentions linked, from the pieces the server cut it into.
+function commentText(comment) {
+  const text = document.createElement("span");
+  text.className = "comment-text";
+  for (const piece of comment.pieces || [{ text: comment.content, handle: null }]) {
+    if (piece.handle) {
+      const link = document.createElement("a");
+      link.className = "mention";
+      link.href = `/@${encodeURIComponent(piece.handle)}`;
+      link.textContent = piece.text;
+      text.append(link);
+    } else {
+      text.append(piece.text);
+    }
+  }
+  return text;
+}
+
+// The reply box the server draws under each comment, for a comment added without a
+// reload; its words come from the comment form (data-reply-*), in the reader's language.
+function replyBox(comment, commentForm) {
+  const words = commentForm.dataset;
+  const box = document.createElement("details");
+  box.className = "reply-box";
+  const summary = document.createElement("summary");
+  summary.textContent = words.replyLabel;
+  const form = document.createElement("form");
+  form.className = "inline-form";
+  form.method = "post";
+  form.action = `/comment/reply/${comment.id}`;
+  form.dataset.ajax = "reply";
+  const xsrf = document.createElement("input");
+  xsrf.type = "hidden";
+  xsrf.name = "_xsrf";
+  xsrf.value = xsrfToken();
+  const next = document.createElement("input");
+  next.type = "hidden";
+  next.name = "next";
+  next.value = commentForm.querySelector('input[name="next"]')?.value || window.location.pathname;
+  const label = document.createElement("label");
+  label.className = "visually-hidden";
+  label.htmlFor = `reply-${comment.id}`;
+  label.textContent = words.replyTo.replace("{nick}", comment.author_nick);
+  const input = document.createElement("input");
+  input.id = `reply-${comment.id}`;
+  input.name = "content";
+  input.maxLength = 140;
+  input.required = true;
+  input.placeholder = words.replyPlaceholder;
+  const button = document.createElement("button");
+  button.type = "submit";
+  button.textContent = words.replyLabel;
+  form.append(xsrf, next, label, input, button);
+  box.append(summary, form);
+  return box;
+}
+
 // A comment or reply as the server rendered it: built with textContent, never innerHTML.
-function commentNode(comment) {
+function commentNode(comment, commentForm) {
   const item = document.createElement("li");
   item.className = comment.parent_id ? "comment reply" : "comment";
   item.id = `comment-${comment.id}`;
@@ -77,18 +134,17 @@ function commentNode(comment) {
   author.className = "author";
   author.href = `/user/${comment.author_id}`;
   author.textContent = comment.author_nick;
-  const text = document.createElement("span");
-  text.className = "comment-text";
-  text.textContent = comment.content;
   if (comment.author_avatar) {
     line.append(faceNode(comment.author_nick, comment.author_avatar), " ");
   }
-  line.append(author, " ", text);
+  line.append(author, " ", commentText(comment));
   item.append(line);
   if (!comment.parent_id) {
+    item.dataset.commentId = comment.id;
     const replies = document.createElement("ol");
     replies.className = "reply-list";
     item.append(replies);
+    if (commentForm?.dataset.replyLabel) item.append(replyBox(comment, commentForm));
   }
   return item;
 }
@@ -122,7 +178,7 @@ const handlers = {
   like: (form, payload) => setLike(form, payload),
   follow: (form, payload) => setFollow(payload.user_id, payload.following, payload.my_counts),
   comment: (form, payload) => {
-    form.closest(".comments").querySelector(".comment-list").append(commentNode(payload));
+    form.closest(".comments").querySelector(".comment-list").append(commentNode(payload, form));
     form.reset();
   },
   reply: (form, payload) => {
