@@ -89,6 +89,45 @@ def test_a_post_on_another_process_shows_a_new_posts_button_that_loads_it_in_pla
         context.close()
 
 
+def test_a_like_and_a_mention_on_another_process_show_in_the_header_within_2_s(browser, pair):
+    """#20 end to end: A's page open on one process; B, on the other, likes A's post and
+    mentions A; A's header counts each within 2 seconds, without a reload."""
+    from playwright.sync_api import expect
+
+    first, second = pair
+    a, b = second.client(), first.client()
+    handle = f"mina{uuid.uuid4().hex[:6]}"
+    a.join(nick=handle)
+    b.join()
+    assert a.post("/account/handle", {"handle": handle}, allow_redirects=False).status_code == 302
+    post_id = a.post(
+        "/post", {"content": "좋아요 눌러 주세요"}, headers={"Accept": "application/json"}
+    )
+    post_id = post_id.json()["payload"]["id"]
+    context, tab = browser_page(browser, second, a)
+    try:
+        with tab.expect_websocket():
+            tab.goto("/profile")
+        wait_until_live(tab)
+        tab.evaluate("window.notReloaded = true")
+        badge = tab.locator("#unread-count")
+        expect(badge).to_be_hidden()
+        liked = time.monotonic()
+        assert b.post(f"/post/{post_id}/like", headers={"Accept": "application/json"}).ok
+        expect(badge).to_have_text("1", timeout=2000)
+        assert time.monotonic() - liked < 2.5
+        mentioned = time.monotonic()
+        assert b.write(f"@{handle}님 안녕하세요").status_code == 302
+        expect(badge).to_have_text("2", timeout=2000)
+        assert time.monotonic() - mentioned < 2.5
+        link = tab.locator("#notifications-link")
+        assert link.get_attribute("aria-label") == "Notifications: 2 unread"
+        assert tab.evaluate("window.notReloaded") is True
+        assert tab.errors == []
+    finally:
+        context.close()
+
+
 def test_an_unread_count_published_elsewhere_updates_the_header_badge(browser, pair):
     from playwright.sync_api import expect
 
@@ -101,26 +140,13 @@ def test_an_unread_count_published_elsewhere_updates_the_header_badge(browser, p
         with tab.expect_websocket():
             tab.goto("/profile")
         wait_until_live(tab)
-        # The header's badge as the notifications part draws it (its ids are the contract).
-        tab.evaluate(
-            """() => {
-              const link = document.createElement("a");
-              link.id = "notifications-link";
-              link.dataset.labelTemplate = "Notifications, {n} unread";
-              const badge = document.createElement("span");
-              badge.id = "unread-count";
-              badge.hidden = true;
-              link.append(badge);
-              document.querySelector(".topbar").append(link);
-            }"""
-        )
         publish_user(second.environment(), user_id, {"type": "unread", "count": 3})
         badge = tab.locator("#unread-count")
         expect(badge).to_have_text("3", timeout=2000)
         expect(badge).to_be_visible()
         assert badge.get_attribute("data-count") == "3"
         link = tab.locator("#notifications-link")
-        assert link.get_attribute("aria-label") == "Notifications, 3 unread"
+        assert link.get_attribute("aria-label") == "Notifications: 3 unread"
         publish_user(second.environment(), user_id, {"type": "unread", "count": 0})
         expect(badge).to_be_hidden(timeout=2000)
         assert tab.errors == []

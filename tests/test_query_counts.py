@@ -116,10 +116,12 @@ def test_a_fetch_action_does_not_pay_for_the_sidebar(make_server, backend):
 
     # Nothing was written between the page and the like: the session and the user read for
     # the page serve.
-    assert int(like.headers["X-SNS-Queries"]) == LIKE[backend]
+    # After the commit, the post's author's new unread count is read once, for the header
+    # of their open pages (the live push, #20).
+    assert int(like.headers["X-SNS-Queries"]) == LIKE[backend] + UNREAD[backend]
     # The like was a write, so the comment's request reads its session and user again.
     assert int(comment.headers["X-SNS-Queries"]) == (
-        SESSION[backend] + USER[backend] + COMMENT[backend]
+        SESSION[backend] + USER[backend] + COMMENT[backend] + UNREAD[backend]
     )
     assert 'class="following-count"' in page.text  # a page does show the sidebar's counts
 
