@@ -145,7 +145,7 @@ def kinds(wanted: set[str] | None, cache: Path | None) -> dict[str, bytes]:
         ),
     }
     if heif_available():
-        makers["heic-12mp"] = lambda: encoded(photo(4032, 3024, 7), "HEIF", quality=85)
+        makers["heic-12mp"] = lambda: encoded(photo(4032, 3024, 7), "HEIF", quality=50)
     pictures = {}
     for name, make in makers.items():
         if wanted and name not in wanted:
