@@ -51,6 +51,7 @@ from PIL import (
     ImageOps,
     JpegImagePlugin,
     UnidentifiedImageError,
+    features,
 )
 
 from resize.animation import clean_gif, clean_webp_animation
@@ -79,6 +80,9 @@ PNG_THUMB_STRATEGY = 3
 """zlib's Z_RLE (Pillow's ``compress_type``), for thumbnails."""
 THUMB_RESAMPLE = Image.Resampling.BICUBIC
 THUMB_REDUCING_GAP = 2.0
+DRAFT_MARGIN = 1.25
+"""A JPEG is decoded at 3/8 only if that leaves this much to resample (at 1.04 the
+thumbnail came out softer than from 1/2)."""
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -328,11 +332,12 @@ def thumbnails(
         return {}
     image = _open(data, max_pixels)
     fmt = WRITTEN_AS.get(str(image.format), str(image.format))
-    largest = fit(image.width, image.height, wanted[0])
+    full = image.size  # the sizes come from it, not from the decoder's rounded draft
+    largest = fit(*full, wanted[0])
     if fmt == "JPEG":
         # Scaling inside the decoder; the result stays at least as large as asked.
         mode = image.mode if image.mode in ("RGB", "L", "CMYK") else "RGB"
-        image.draft(mode, largest)
+        _draft(image, mode, largest)
     _load(image)  # the first frame: an animation's others are never read here
     # Turned upright after resizing: turning a thumbnail costs far less than the full picture.
     turn = _orientation(image)
@@ -341,7 +346,7 @@ def thumbnails(
     results: dict[int, bytes] = {}
     current = working
     for size in wanted:
-        target = fit(working.width, working.height, size)
+        target = fit(*full, size)
         if target != current.size:
             resample = _resample(fmt, current.width / target[0])
             current = current.resize(target, resample, reducing_gap=THUMB_REDUCING_GAP)
@@ -350,6 +355,28 @@ def thumbnails(
             output = output.transpose(turn)
         results[size] = _save_thumbnail(output, fmt, image)
     return results
+
+
+def _draft(image: Image.Image, mode: str, largest: tuple[int, int]) -> None:
+    """Let the JPEG decoder scale: Pillow's ``draft`` offers 1/2, 1/4 and 1/8; where it
+    takes 1/2 and 3/8 still leaves ``DRAFT_MARGIN`` times the size asked, 3/8 instead
+    (libjpeg-turbo scales by any eighth). A 12 Mpx photo's 1080 px thumbnail then resamples
+    1500x1125 instead of 2000x1500: 10 ms less, and closer to the full picture (SSIM 0.916
+    against 0.914; bench/README.md). Pillow's ``draft`` sets the tile, size and decoder
+    scale; this sets them the same way for 3/8 (the decoder's denominator 3 means 3/8)."""
+    full = image.size
+    image.draft(mode, largest)
+    if not isinstance(image, ImageFile.ImageFile) or image.decoderconfig != (2, 0):
+        return
+    if not features.check_feature("libjpeg_turbo"):
+        return
+    width, height = (-(-side * 3 // 8) for side in full)  # as libjpeg rounds: up
+    if width < largest[0] * DRAFT_MARGIN or height < largest[1] * DRAFT_MARGIN:
+        return
+    decoder, _, offset, args = image.tile[0]
+    image.tile = [ImageFile._Tile(decoder, (0, 0, width, height), offset, args)]
+    image._size = (width, height)
+    image.decoderconfig = (3, 0)
 
 
 def _resample(fmt: str, factor: float) -> Image.Resampling:
@@ -378,7 +405,8 @@ def _save_thumbnail(image: Image.Image, fmt: str, source: Image.Image) -> bytes:
     if fmt == "JPEG":
         if image.mode not in ("RGB", "L"):
             image = image.convert("RGB")
-        options.update(quality=JPEG_THUMB_QUALITY)
+        # Optimised Huffman tables: 1.5-2.5% smaller for the same pixels, 4 ms at 1080 px.
+        options.update(quality=JPEG_THUMB_QUALITY, optimize=True)
     elif fmt == "PNG":
         # Run-length matching only: after the row filters a photograph has few long matches
         # and flat graphics have runs, so the file is as small or smaller, and ~40% faster.

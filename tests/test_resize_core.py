@@ -476,3 +476,24 @@ def test_no_metadata_is_left_in_thumbnails_of_every_size(fmt):
         assert pictures.SECRET not in thumb and b"Exif" not in thumb and b"xmpmeta" not in thumb
         assert not image.getexif()
         assert not {"exif", "xmp", "comment", "icc_profile", "XML:com.adobe.xmp"} & set(image.info)
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_large_jpeg_scaled_in_the_decoder_gives_exact_upright_thumbnails(orientation):
+    """4000x3000: the 1080 comes from a 3/8 decode (1500x1125), the 200 from it."""
+    data = pictures.rotated_jpeg(orientation, 4000, 3000)
+    upright = (3000, 4000) if orientation == 6 else (4000, 3000)
+    for size, thumb in core.thumbnails(data, SIZES).items():
+        image = opened(thumb)
+        assert image.size == core.fit(*upright, size)
+        assert marked_corner(image) == [UPRIGHT_CORNER[orientation]]
+        assert close_to(colour_at(image, image.width // 2, image.height // 2), (128,) * 3)
+
+
+@pytest.mark.parametrize("size", [(2701, 2027), (4003, 2999), (1351, 1013), (3999, 7)])
+def test_thumbnail_sizes_come_from_the_full_picture_not_the_decoders_rounding(size):
+    """The decoder rounds a scaled size up (2701 / 2 = 1351); the thumbnail must still be
+    exactly what ``fit`` says for the picture's own size."""
+    data = pictures.jpeg(pictures.photo(*size))
+    for wanted, thumb in core.thumbnails(data, (200, 1080)).items():
+        assert opened(thumb).size == core.fit(*size, wanted)
