@@ -29,8 +29,8 @@ the Lambda handler and the batch tool all run the same code.
   frame; the original keeps them all.
 - Thumbnail encoders, chosen by bench/resize.py against sharp (#23): PNG with zlib's
   run-length strategy (as small or smaller than the default and ~40% faster), GIF mapped
-  onto the original's own palette without dithering (a new median-cut palette cost 0.6 s at
-  1080 px; this 15 ms, and is closer to the original), JPEG quality 85 with optimised
+  onto the original's own palette without dithering (a new median-cut palette cost 0.5-0.9 s
+  at 1080 px; this 15 ms, and is closer to the original), JPEG quality 85 with optimised
   Huffman tables (1.5-8% smaller), WebP quality 80 at the default method (faster methods
   gave larger files at the same SSIM).
 """
@@ -406,7 +406,7 @@ def _save_thumbnail(image: Image.Image, fmt: str, source: Image.Image) -> bytes:
     if fmt == "JPEG":
         if image.mode not in ("RGB", "L"):
             image = image.convert("RGB")
-        # Optimised Huffman tables: 1.5-2.5% smaller for the same pixels, 4 ms at 1080 px.
+        # Optimised Huffman tables: 1.5-8% smaller for the same pixels, 4.5 ms at 1080 px.
         options.update(quality=JPEG_THUMB_QUALITY, optimize=True)
     elif fmt == "PNG":
         # Run-length matching only: after the row filters a photograph has few long matches
@@ -423,7 +423,7 @@ def _save_thumbnail(image: Image.Image, fmt: str, source: Image.Image) -> bytes:
 
 def _gif_palette(image: Image.Image, source: Image.Image) -> Image.Image:
     """The thumbnail mapped onto the original's own palette, without dithering: 15 ms where
-    making a new palette (median cut) took 750 at 1080 px, and closer to the original. A
+    making a new palette (median cut) took 0.5-0.9 s at 1080 px, and closer to it. A
     transparent entry is kept for the pixels that are mostly transparent, and only for them."""
     if image.mode == "L":
         return image
