@@ -6,7 +6,7 @@ import io
 import tracemalloc
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from resize import core
 from resize.errors import ImageError
@@ -357,3 +357,143 @@ def test_fit_keeps_the_aspect_and_never_enlarges():
     assert core.fit(3000, 4000, 200) == (150, 200)
     assert core.fit(100, 50, 200) == (100, 50)
     assert core.fit(10000, 1, 200) == (200, 1)
+
+
+# -- thumbnails: every orientation, transparency, no metadata (#23) --------------------------
+
+
+UPRIGHT_CORNER = {
+    # Where the stored top-left corner of a 400x200 picture ends up once upright.
+    1: "top-left",
+    2: "top-right",
+    3: "bottom-right",
+    4: "bottom-left",
+    5: "top-left",
+    6: "top-right",
+    7: "bottom-right",
+    8: "bottom-left",
+}
+
+
+def marked_corner(image: Image.Image) -> list[str]:
+    width, height = image.size
+    corners = {
+        "top-left": (2, 2),
+        "top-right": (width - 3, 2),
+        "bottom-left": (2, height - 3),
+        "bottom-right": (width - 3, height - 3),
+    }
+    return [name for name, (x, y) in corners.items() if is_mark(colour_at(image, x, y))]
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_thumbnail_is_upright_for_each_of_the_eight_exif_orientations(orientation):
+    data = pictures.rotated_jpeg(orientation, 400, 200)
+    upright = (200, 400) if orientation >= 5 else (400, 200)
+    for size, thumb in core.thumbnails(data, (100, 300)).items():
+        image = opened(thumb)
+        assert image.size == core.fit(*upright, size)
+        assert image.getexif().get(0x0112) in (None, 1)
+        assert marked_corner(image) == [UPRIGHT_CORNER[orientation]], (size, image.size)
+        assert close_to(colour_at(image, image.width // 2, image.height // 2), (128,) * 3)
+
+
+def half_clear(fmt: str) -> bytes:
+    """400x200, left half fully transparent, right half opaque blue, as RGBA (PNG, WebP)."""
+    image = Image.new("RGBA", (400, 200), (0, 0, 0, 0))
+    image.paste((0, 0, 255, 255), (200, 0, 400, 200))
+    return pictures.encode(image, fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        half_clear("PNG"),
+        half_clear("WEBP"),
+        pictures.palette_with_transparency("PNG"),
+        pictures.palette_with_transparency("GIF"),
+    ],
+    ids=["png-rgba", "webp-rgba", "png-palette", "gif-palette"],
+)
+def test_transparency_is_kept_in_thumbnails_of_every_size(data):
+    for size, thumb in core.thumbnails(data, (40, 100, 300)).items():
+        image = opened(thumb).convert("RGBA")
+        width, height = image.size
+        assert image.size == core.fit(*Image.open(io.BytesIO(data)).size, size)
+        assert image.getpixel((1, height // 2))[3] == 0, size
+        assert image.getpixel((width - 2, height // 2)) == (0, 0, 255, 255), size
+
+
+def test_a_gif_keeps_its_opaque_pixels_opaque_when_the_clear_entry_has_their_colour():
+    """The thumbnail is mapped onto the original's palette: a pixel the colour of the
+    transparent entry (black here) must not become transparent."""
+    image = Image.new("P", (300, 200), 0)
+    image.putpalette([0, 0, 0, 0, 0, 0, 255, 255, 255])  # 0 clear black, 1 opaque black, 2 white
+    ImageDraw.Draw(image).rectangle((100, 0, 199, 199), fill=1)
+    ImageDraw.Draw(image).rectangle((200, 0, 299, 199), fill=2)
+    data = pictures.encode(image, "GIF", transparency=0)
+    thumb = opened(core.thumbnails(data, (150,))[150]).convert("RGBA")
+    assert thumb.getpixel((10, 50))[3] == 0
+    assert thumb.getpixel((75, 50)) == (0, 0, 0, 255)
+    assert thumb.getpixel((140, 50)) == (255, 255, 255, 255)
+
+
+def test_an_rgb_png_with_a_transparent_colour_keeps_it_transparent():
+    image = Image.new("RGB", (400, 200), (255, 0, 255))
+    image.paste((0, 0, 255), (200, 0, 400, 200))
+    data = pictures.encode(image, "PNG", transparency=(255, 0, 255))
+    thumb = opened(core.thumbnails(data, (100,))[100]).convert("RGBA")
+    assert thumb.getpixel((2, 25))[3] == 0
+    assert thumb.getpixel((97, 25)) == (0, 0, 255, 255)
+
+
+def test_a_gif_thumbnail_stays_close_to_the_original_colours():
+    """Mapped onto the original's palette without dithering: a flat area keeps its colour."""
+    image = Image.new("RGB", (600, 400), (200, 30, 40))
+    image.paste((20, 160, 90), (300, 0, 600, 400))
+    data = pictures.encode(image.convert("P", palette=Image.Palette.ADAPTIVE), "GIF")
+    thumb = opened(core.thumbnails(data, (200,))[200])
+    assert colour_at(thumb, 20, 60) == (200, 30, 40)
+    assert colour_at(thumb, 180, 60) == (20, 160, 90)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF"])
+def test_no_metadata_is_left_in_thumbnails_of_every_size(fmt):
+    image = pictures.photo(1600, 1200)
+    if fmt == "GIF":
+        data = pictures.encode(image.convert("P"), "GIF", comment=pictures.SECRET)
+    else:
+        data = pictures.encode(
+            image,
+            fmt,
+            exif=pictures.exif_with_gps(6).tobytes(),
+            icc_profile=pictures.srgb_profile(),
+            **({"xmp": pictures.XMP} if fmt in ("JPEG", "WEBP") else {}),
+        )
+    assert pictures.SECRET in data
+    for thumb in core.thumbnails(data, SIZES).values():
+        image = opened(thumb)
+        assert pictures.SECRET not in thumb and b"Exif" not in thumb and b"xmpmeta" not in thumb
+        assert not image.getexif()
+        assert not {"exif", "xmp", "comment", "icc_profile", "XML:com.adobe.xmp"} & set(image.info)
+
+
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_a_large_jpeg_scaled_in_the_decoder_gives_exact_upright_thumbnails(orientation):
+    """4000x3000: the 1080 comes from a 3/8 decode (1500x1125), the 200 from it."""
+    data = pictures.rotated_jpeg(orientation, 4000, 3000)
+    upright = (3000, 4000) if orientation == 6 else (4000, 3000)
+    for size, thumb in core.thumbnails(data, SIZES).items():
+        image = opened(thumb)
+        assert image.size == core.fit(*upright, size)
+        assert marked_corner(image) == [UPRIGHT_CORNER[orientation]]
+        assert close_to(colour_at(image, image.width // 2, image.height // 2), (128,) * 3)
+
+
+@pytest.mark.parametrize("size", [(2701, 2027), (4003, 2999), (1351, 1013), (3999, 7)])
+def test_thumbnail_sizes_come_from_the_full_picture_not_the_decoders_rounding(size):
+    """The decoder rounds a scaled size up (2701 / 2 = 1351); the thumbnail must still be
+    exactly what ``fit`` says for the picture's own size."""
+    data = pictures.jpeg(pictures.photo(*size))
+    for wanted, thumb in core.thumbnails(data, (200, 1080)).items():
+        assert opened(thumb).size == core.fit(*size, wanted)
