@@ -11,7 +11,7 @@ from pathlib import Path
 import tornado.locale
 import tornado.web
 
-from handlers import account, auth, developers, images, kakao, pages, posts, social
+from handlers import account, auth, developers, images, kakao, pages, posts, safety, social
 from handlers.api import api_routes
 from handlers.headers import StaticHandler
 from handlers.page import NotFoundHandler
@@ -41,6 +41,7 @@ def make_app(services: Services) -> tornado.web.Application:
         *images.default_handlers,
         *posts.default_handlers,
         *social.default_handlers,
+        *safety.default_handlers,
         *account.default_handlers,
     ]
     # -- the API for other sites (#9): /developers, /v1 and /v2, /api/openapi.json, /api/docs

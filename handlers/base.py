@@ -44,6 +44,7 @@ from sns.likes import LikeService
 from sns.net import client_ip, is_trusted, safe_next_url
 from sns.pagecache import version_and_session
 from sns.posts import PostService
+from sns.safety import SafetyService
 from sns.services import Services
 from sns.sessions import SessionStore
 from sns.settings import Settings
@@ -126,6 +127,10 @@ class BaseHandler(RequestHandler):
     @property
     def kakao(self) -> KakaoLogin | None:
         return self.services.kakao
+
+    @property
+    def safety(self) -> SafetyService:
+        return self.services.safety
 
     # -- who is asking ---------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sns.accounts import User, row_to_user
 from sns.db import Database, utcnow
 from sns.errors import Invalid, NotFound, Unauthorized
+from sns.safety import refuse_if_blocked
 from sns.schema import follows, users
 from sns.visible import LIVE_USER, live_user_row, lock_live_users
 
@@ -79,10 +80,12 @@ class FollowService:
         self.db = db
 
     async def follow(self, follower_id: int, following_id: int) -> FollowCounts:
-        """Follow someone (again changes nothing); returns the follower's new counts."""
+        """Follow someone (again changes nothing); returns the follower's new counts.
+        Across a block, either way: ``Forbidden``."""
 
         async def work(conn: AsyncConnection) -> FollowCounts:
             await self._lock_both(conn, follower_id, following_id)
+            await refuse_if_blocked(conn, follower_id, following_id)
             await conn.execute(
                 self.db.insert_ignore(follows).values(
                     follower_id=follower_id, following_id=following_id, created_at=utcnow()

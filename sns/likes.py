@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, utcnow
 from sns.errors import Unauthorized
+from sns.safety import refuse_if_blocked
 from sns.schema import likes, posts
 from sns.visible import lock_live_users, lock_visible_post
 
@@ -31,10 +32,11 @@ class LikeService:
         self.db = db
 
     async def like(self, user_id: int, post_id: int) -> LikeState:
-        """Like a post (once); returns the state to show."""
+        """Like a post (once); returns the state to show. Across a block: ``Forbidden``."""
 
         async def work(conn: AsyncConnection) -> LikeState:
-            await self._lock(conn, user_id, post_id)
+            author = await self._lock(conn, user_id, post_id)
+            await refuse_if_blocked(conn, user_id, author)
             added = await conn.execute(
                 self.db.insert_ignore(likes).values(
                     user_id=user_id, post_id=post_id, created_at=utcnow()
@@ -58,12 +60,13 @@ class LikeService:
 
         return await self.db.write(work)
 
-    async def _lock(self, conn: AsyncConnection, user_id: int, post_id: int) -> None:
+    async def _lock(self, conn: AsyncConnection, user_id: int, post_id: int) -> int:
         """The liker's row for share (their account cannot be deleted meanwhile), then the
-        post's for update (the counter's writers queue up instead of deadlocking on it)."""
+        post's for update (the counter's writers queue up instead of deadlocking on it).
+        Returns the post's author."""
         if user_id not in await lock_live_users(conn, [user_id]):
             raise Unauthorized("Please log in first.")
-        await lock_visible_post(conn, post_id, exclusive=True)
+        return await lock_visible_post(conn, post_id, exclusive=True)
 
     async def _move_count(self, conn: AsyncConnection, post_id: int, by: int) -> None:
         await conn.execute(

@@ -10,8 +10,18 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Integer, Select, bindparam, select, union_all
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    bindparam,
+    select,
+    union_all,
+)
 
+from sns.safety import hidden_posts
 from sns.schema import hashtags, likes, post_hashtags, posts, users
 from sns.visible import LIVE_USER
 
@@ -95,12 +105,19 @@ def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
     never the posts index. The newest ``each`` posts of all the authors are among them, so
     the page (``each`` = a page and one more, to tell whether more follow) is exact, in
     keyset order. Built once per shape: building 200 subqueries costs more than running them.
+    What the reader (bound as ``viewer``, at time ``now``) must not see is left out of
+    each author's part (``sns.safety.hidden_posts``), so the parts still hold a full page.
     """
+    viewer = bindparam("viewer", type_=Integer)
+    now = bindparam("now", type_=DateTime)
     before = bindparam("before", type_=Integer)
     each = bindparam("each", type_=Integer)
     parts = []
     for number in range(authors):
-        newest = select(posts.c.id).where(posts.c.user_id == bindparam(f"author_{number}"))
+        newest = select(posts.c.id).where(
+            posts.c.user_id == bindparam(f"author_{number}"),
+            *hidden_posts(viewer, now, posts.c.user_id, posts.c.id),
+        )
         if with_before:
             newest = newest.where(posts.c.id < before)
         parts.append(select(newest.order_by(posts.c.id.desc()).limit(each).subquery().c.id))

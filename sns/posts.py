@@ -34,6 +34,7 @@ from sns.post_queries import (
     newest_of_authors,
     visible_posts,
 )
+from sns.safety import author_hidden, without_hidden
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
 from sns.search_index import SearchIndex
 from sns.text import clean_content
@@ -193,9 +194,16 @@ class PostService:
         return PostView(**row._mapping)
 
     async def view(self, post_id: int, viewer_id: int | None = None) -> PostView:
-        """One visible post with all its comments and what the reader needs to act on it."""
+        """One visible post with all its comments and what the reader needs to act on it.
+
+        Across a block (either way) the post is not there: a 404, as for a deleted one."""
+        query = visible_posts().where(posts.c.id == post_id)
+        if viewer_id is not None:
+            query = query.where(
+                *author_hidden(viewer_id, posts.c.user_id, utcnow(), mutes_too=False)
+            )
         async with self.db.read() as conn:
-            row = (await conn.execute(visible_posts().where(posts.c.id == post_id))).first()
+            row = (await conn.execute(query)).first()
             if row is None:
                 raise NotFound("There is no such post.")
             (view,) = await self._decorate(
@@ -316,10 +324,15 @@ class PostService:
         viewer_id: int | None,
         *,
         limit: int | None = None,
+        mutes: bool = True,
     ) -> Page:
         """A timeline page of a query over ``POST_COLUMNS`` (here, or built elsewhere: search),
-        walked newest first on ``key`` and decorated for the reader like every timeline."""
+        walked newest first on ``key`` and decorated for the reader like every timeline.
+
+        What the reader must not see (``sns.safety.without_hidden``: blocks, and unless
+        ``mutes`` is off, mutes and muted words) is left out in the same statement."""
         size = limit or self.page_size
+        query = without_hidden(query, viewer_id, mutes=mutes)
         async with self.db.read() as conn:
             statement = newest_first(query, key, before, size)
             return await self._read_page(conn, statement, size, viewer_id)
@@ -345,13 +358,13 @@ class PostService:
             authors = {view.author_id for view in views}
             followed = await self.follows.followed_among(conn, viewer_id, authors)
         if every_comment:
-            threads = await self.comments.threads(conn, ids)
+            threads = await self.comments.threads(conn, ids, viewer_id)
             totals = {
                 post_id: sum(1 + len(comment.replies) for comment in thread)
                 for post_id, thread in threads.items()
             }
         else:
-            capped = await self.comments.capped_threads(conn, ids)
+            capped = await self.comments.capped_threads(conn, ids, viewer_id)
             threads, totals = capped.comments, capped.totals
         return [
             replace(
@@ -380,8 +393,11 @@ class PostService:
     async def by_user(
         self, author_id: int, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
-        """One author's posts, newest first (served by the (user_id, id) index)."""
-        return await self.page_of_posts(author_posts(author_id), posts.c.id, before, viewer_id)
+        """One author's posts, newest first (served by the (user_id, id) index); a mute
+        does not empty a person's own page, a block does."""
+        return await self.page_of_posts(
+            author_posts(author_id), posts.c.id, before, viewer_id, mutes=False
+        )
 
     async def following(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts of the people ``viewer_id`` follows, and their own, newest first.
@@ -408,14 +424,14 @@ class PostService:
             if len(authors) < MERGE_AUTHORS:
                 authors.append(viewer_id)
                 params = {f"author_{n}": author for n, author in enumerate(authors)}
-                params.update(before=before, each=size + 1)
+                params.update(before=before, each=size + 1, viewer=viewer_id, now=utcnow())
                 statement = newest_of_authors(len(authors), before is not None)
                 return await self._read_page(conn, statement, size, viewer_id, params)
             everyone = union(
                 select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
                 select(users.c.id).where(users.c.id == viewer_id),
             )
-            query = visible_posts().where(posts.c.user_id.in_(everyone))
+            query = without_hidden(visible_posts().where(posts.c.user_id.in_(everyone)), viewer_id)
             return await self._read_page(
                 conn, newest_first(query, posts.c.id, before, size), size, viewer_id
             )

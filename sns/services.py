@@ -37,6 +37,7 @@ from sns.posts import PostService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sns.redis_store import POOL_MAX, RedisKeys, pool_size
 from sns.redis_store import connect as connect_redis
+from sns.safety import SafetyService
 from sns.search import SearchService
 from sns.search_index import SearchIndex
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
@@ -68,6 +69,8 @@ class Services:
     (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
     """Users read in this process, kept like pages: a session costs no user lookup."""
+    safety: SafetyService
+    """Blocks, mutes and muted words (``sns.safety``)."""
 
     @property
     def session_backend(self) -> str:
@@ -187,6 +190,7 @@ async def build_services(
         site_version=site_version,
         pages=pages,
         known_users=known_users,
+        safety=SafetyService(db),
     )
 
 

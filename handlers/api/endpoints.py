@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from handlers.api.base import APIHandler
 from handlers.bodies import success_body
+from handlers.paths import ROW_ID
 from sns.api_clients import Caller
 from sns.api_posts import post_payload
 from sns.errors import Invalid, Unauthorized
+from sns.times import iso_utc
 
 
 class TokenHandler(APIHandler):
@@ -60,7 +62,9 @@ class HashtagPostsHandler(APIHandler):
     keep_answers = True
 
     async def get(self, title: str) -> None:
-        self.write_page(await self.api_posts.by_hashtag(title, *self.paging()))
+        self.write_page(
+            await self.api_posts.by_hashtag(title, *self.paging(), reader=self.caller.user_id)
+        )
 
 
 class MyLikesHandler(APIHandler):
@@ -82,7 +86,9 @@ class SearchPostsHandler(APIHandler):
         query = self.get_query_argument("q", "")
         if not query.strip():
             raise Invalid("Send the words to search for in q.", field="q")
-        self.write_page(await self.api_posts.search(query, *self.paging()))
+        self.write_page(
+            await self.api_posts.search(query, *self.paging(), reader=self.caller.user_id)
+        )
 
 
 class PostCreateHandler(APIHandler):
@@ -92,6 +98,28 @@ class PostCreateHandler(APIHandler):
         post = await self.api_posts.create(self.caller.user_id, self.body_argument("content") or "")
         self.set_status(201)
         self.write(success_body(201, "created", payload=post_payload(post, self.image_urls)))
+
+
+class UserSafetyHandler(APIHandler):
+    """POST /v2/users/<id>/block, /unblock, /mute (``{duration}``: 1h, 1d, 7d, forever;
+    default forever), /unmute: the token's user blocks or mutes someone, as on the page."""
+
+    async def post(self, user_id: str, action: str) -> None:
+        me, target = self.caller.user_id, int(user_id)
+        payload: dict[str, object] = {"userId": target}
+        if action == "block":
+            await self.safety.block(me, target)
+            payload["blocking"] = True
+        elif action == "unblock":
+            await self.safety.unblock(me, target)
+            payload["blocking"] = False
+        elif action == "mute":
+            until = await self.safety.mute(me, target, self.body_argument("duration") or "forever")
+            payload.update(muting=True, until=iso_utc(until) if until is not None else None)
+        else:
+            await self.safety.unmute(me, target)
+            payload.update(muting=False, until=None)
+        self.write(success_body(payload=payload))
 
 
 def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str, str]]]:
@@ -105,5 +133,6 @@ def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str
         (r"/posts/myLikes", MyLikesHandler),
         (r"/posts/search", SearchPostsHandler),
         (r"/posts/hashtag/([^/]+)", HashtagPostsHandler),
+        (rf"/users/{ROW_ID}/(block|unblock|mute|unmute)", UserSafetyHandler),
     ]
     return [(prefix + path, handler, {"version": version}) for path, handler in table]
