@@ -143,7 +143,7 @@ class UserPageHandler(TimelineHandler):
 
     async def get(self, user_id: str) -> None:
         profile = await self.follows.profile(int(user_id), self.viewer_id)
-        relation = await self.safety.relation(self.viewer_id, profile.user.id)
+        relation = profile.relation
         if relation.blocked_by:
             # As for an account that is not there: the blocked person is not told.
             raise HTTPError(404)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sns.accounts import User, row_to_user
 from sns.db import Database, utcnow
 from sns.errors import Invalid, NotFound, Unauthorized
-from sns.safety import refuse_if_blocked
+from sns.safety import NO_RELATION, Relation, refuse_if_blocked, relation_of
 from sns.schema import follows, users
 from sns.visible import LIVE_USER, live_user_row, lock_live_users
 
@@ -54,6 +54,8 @@ class Profile:
     user: User
     counts: FollowCounts
     followed_by_viewer: bool
+    relation: Relation = NO_RELATION
+    """Blocks and mutes between the reader and them (``sns.safety``)."""
 
 
 def _live_count(person: Column[int], owner: Column[int], user_id: int) -> ScalarSelect[int]:
@@ -141,10 +143,10 @@ class FollowService:
         async with self.db.read() as conn:
             user = row_to_user(await live_user_row(conn, user_id))
             counts = await count_follows(conn, user_id)
-            followed = False
-            if viewer_id is not None and viewer_id != user_id:
-                followed = user_id in await self.followed_among(conn, viewer_id, [user_id])
-        return Profile(user=user, counts=counts, followed_by_viewer=followed)
+            relation = await relation_of(conn, viewer_id, user_id)
+        return Profile(
+            user=user, counts=counts, followed_by_viewer=relation.following, relation=relation
+        )
 
     async def followings(
         self,

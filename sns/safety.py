@@ -224,9 +224,47 @@ class Relation:
     muted_until: datetime | None
     muting: bool
     """The reader has them muted now (``muted_until`` None: until unmuted)."""
+    following: bool = False
+    """The reader follows them."""
 
 
 NO_RELATION = Relation(False, False, None, False)
+
+
+async def relation_of(conn: AsyncConnection, viewer: int | None, other: int) -> Relation:
+    """Blocks both ways and the viewer's mute of ``other``, and whether the viewer follows
+    them (``following``): one query, which a person's page asks with its profile."""
+    if viewer is None or viewer == other:
+        return NO_RELATION
+    muted = (
+        select(mutes.c.until, literal(1).label("one"))
+        .where(
+            mutes.c.muter_id == viewer,
+            mutes.c.muted_id == other,
+            or_(mutes.c.until.is_(None), mutes.c.until > utcnow()),
+        )
+        .subquery()
+    )
+    row = (
+        await conn.execute(
+            select(
+                exists()
+                .where(blocks.c.blocker_id == viewer, blocks.c.blocked_id == other)
+                .label("blocking"),
+                exists()
+                .where(blocks.c.blocker_id == other, blocks.c.blocked_id == viewer)
+                .label("blocked_by"),
+                select(muted.c.one).scalar_subquery().label("muting"),
+                select(muted.c.until).scalar_subquery().label("until"),
+                exists()
+                .where(follows.c.follower_id == viewer, follows.c.following_id == other)
+                .label("following"),
+            )
+        )
+    ).one()
+    return Relation(
+        bool(row.blocking), bool(row.blocked_by), row.until, bool(row.muting), bool(row.following)
+    )
 
 
 class SafetyService:
@@ -314,35 +352,6 @@ class SafetyService:
             )
 
         await self.db.write(work)
-
-    async def relation(self, viewer: int | None, other: int) -> Relation:
-        """Blocks both ways and the viewer's mute of ``other``, in one query."""
-        if viewer is None or viewer == other:
-            return NO_RELATION
-        now = utcnow()
-        blocking = exists().where(blocks.c.blocker_id == viewer, blocks.c.blocked_id == other)
-        blocked_by = exists().where(blocks.c.blocker_id == other, blocks.c.blocked_id == viewer)
-        muted = (
-            select(mutes.c.until, literal(1).label("one"))
-            .where(
-                mutes.c.muter_id == viewer,
-                mutes.c.muted_id == other,
-                or_(mutes.c.until.is_(None), mutes.c.until > now),
-            )
-            .subquery()
-        )
-        async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        blocking.label("blocking"),
-                        blocked_by.label("blocked_by"),
-                        select(muted.c.one).scalar_subquery().label("muting"),
-                        select(muted.c.until).scalar_subquery().label("until"),
-                    )
-                )
-            ).one()
-        return Relation(bool(row.blocking), bool(row.blocked_by), row.until, bool(row.muting))
 
     async def add_word(self, me: int, word: str) -> MutedWord:
         """Mute a word or phrase (again: nothing changes)."""
