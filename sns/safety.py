@@ -88,13 +88,23 @@ def muted_word_in(viewer: Viewer, post_id: ColumnElement[Any]) -> ColumnElement[
     """
     own = search_terms.alias("own_terms")
     doc = search_terms.alias("muted_doc")
+    # The word lookup is a subquery of its own, run for each term of the post: planners
+    # left to order a join themselves walked the viewer's words instead (measured on
+    # SQLite: /following 3x slower with 200 words, bench/safety.py).
+    word = (
+        select(literal(1))
+        .where(
+            muted_words.c.user_id == viewer,
+            muted_words.c.term == own.c.term,
+            doc.c.body.like(muted_words.c.pattern),
+        )
+        .correlate(own, doc)
+    )
     return exists(
         select(literal(1))
-        .select_from(own)
-        .join(muted_words, and_(muted_words.c.user_id == viewer, muted_words.c.term == own.c.term))
-        .join(doc, and_(doc.c.term == BODY_TERM, doc.c.post_id == own.c.post_id))
-        .where(own.c.post_id == post_id, doc.c.body.like(muted_words.c.pattern))
-        .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+        .select_from(doc)
+        .join(own, own.c.post_id == doc.c.post_id)
+        .where(doc.c.term == BODY_TERM, doc.c.post_id == post_id, exists(word))
     )
 
 
