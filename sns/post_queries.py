@@ -10,18 +10,9 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from sqlalchemy import (
-    Column,
-    ColumnElement,
-    DateTime,
-    Integer,
-    Select,
-    bindparam,
-    select,
-    union_all,
-)
+from sqlalchemy import Column, ColumnElement, Integer, Select, bindparam, select, union_all
 
-from sns.safety import hidden_posts
+from sns.safety import muted_word_flag
 from sns.schema import hashtags, likes, post_hashtags, posts, users
 from sns.visible import LIVE_USER
 
@@ -105,24 +96,24 @@ def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
     never the posts index. The newest ``each`` posts of all the authors are among them, so
     the page (``each`` = a page and one more, to tell whether more follow) is exact, in
     keyset order. Built once per shape: building 200 subqueries costs more than running them.
-    What the reader (bound as ``viewer``, at time ``now``) must not see is left out of
-    each author's part (``sns.safety.hidden_posts``), so the parts still hold a full page.
+
+    Blocked and muted authors are not among the authors (the caller leaves them out). Each
+    row of the cut page carries ``hidden``: it holds a word the reader (bound as ``viewer``)
+    muted. That is checked on the page alone, after the cut, not on every row of every
+    author's part (21 x 21 rows for a page of 20); the caller drops those rows and asks for
+    a little more than a page (``each``) so that the page stays full.
     """
     viewer = bindparam("viewer", type_=Integer)
-    now = bindparam("now", type_=DateTime)
     before = bindparam("before", type_=Integer)
     each = bindparam("each", type_=Integer)
     parts = []
     for number in range(authors):
-        newest = select(posts.c.id).where(
-            posts.c.user_id == bindparam(f"author_{number}"),
-            *hidden_posts(viewer, now, posts.c.user_id, posts.c.id),
-        )
+        newest = select(posts.c.id).where(posts.c.user_id == bindparam(f"author_{number}"))
         if with_before:
             newest = newest.where(posts.c.id < before)
         parts.append(select(newest.order_by(posts.c.id.desc()).limit(each).subquery().c.id))
     chosen = union_all(*parts).subquery("chosen")
-    return (
+    cut = (
         select(*POST_COLUMNS)
         .select_from(chosen)
         .join(posts, posts.c.id == chosen.c.id)
@@ -131,4 +122,8 @@ def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
         .order_by(chosen.c.id.desc())
         .limit(each)
         .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+        .subquery("cut")
+    )
+    return select(*cut.c, muted_word_flag(viewer, cut.c.id).label("hidden")).order_by(
+        cut.c.id.desc()
     )

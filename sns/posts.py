@@ -34,7 +34,7 @@ from sns.post_queries import (
     newest_of_authors,
     visible_posts,
 )
-from sns.safety import author_hidden, without_hidden
+from sns.safety import any_muted_word, author_hidden, without_hidden
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
 from sns.search_index import SearchIndex
 from sns.text import clean_content
@@ -48,6 +48,13 @@ class Keep:
 
 
 KEEP = Keep()
+
+FOLLOWING_SLACK = 10
+"""Rows /following asks beyond a page for a reader with muted words: so many posts holding
+one may be dropped from a page and it is still full, in the same one statement."""
+FOLLOWING_ROUNDS = 2
+"""Times /following asks again at most when more than ``FOLLOWING_SLACK`` rows of a page
+were hidden: a page costs at most this many statements more, whatever is muted."""
 
 
 @dataclass(frozen=True)
@@ -409,24 +416,27 @@ class PostService:
         on a busy site meant most of the posts index (bench/timeline.py, "quiet").
         Beyond that many authors the walk is kept: so many of them fill a page soon.
         """
+        now = utcnow()
         async with self.db.read() as conn:
-            authors = list(
-                (
-                    await conn.execute(
-                        select(follows.c.following_id)
-                        .join(users, users.c.id == follows.c.following_id)
-                        .where(follows.c.follower_id == viewer_id, LIVE_USER)
-                        .limit(MERGE_AUTHORS)
+            rows = (
+                await conn.execute(
+                    select(follows.c.following_id, any_muted_word(viewer_id).label("words"))
+                    .join(users, users.c.id == follows.c.following_id)
+                    .where(
+                        follows.c.follower_id == viewer_id,
+                        LIVE_USER,
+                        *author_hidden(viewer_id, follows.c.following_id, now),
                     )
-                ).scalars()
-            )
+                    .limit(MERGE_AUTHORS)
+                )
+            ).all()
+            authors = [row.following_id for row in rows]
             size = self.page_size
             if len(authors) < MERGE_AUTHORS:
                 authors.append(viewer_id)
-                params = {f"author_{n}": author for n, author in enumerate(authors)}
-                params.update(before=before, each=size + 1, viewer=viewer_id, now=utcnow())
-                statement = newest_of_authors(len(authors), before is not None)
-                return await self._read_page(conn, statement, size, viewer_id, params)
+                # Following nobody, the answer does not say: allow for muted words.
+                words = bool(rows[0].words) if rows else True
+                return await self._merged_page(conn, authors, before, size, viewer_id, words)
             everyone = union(
                 select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
                 select(users.c.id).where(users.c.id == viewer_id),
@@ -435,6 +445,48 @@ class PostService:
             return await self._read_page(
                 conn, newest_first(query, posts.c.id, before, size), size, viewer_id
             )
+
+    async def _merged_page(
+        self,
+        conn: AsyncConnection,
+        authors: list[int],
+        before: int | None,
+        size: int,
+        viewer_id: int,
+        words: bool,
+    ) -> Page:
+        """/following's merge of ``authors``' newest posts (``newest_of_authors``), less the
+        posts holding a word the reader muted, which are dropped after the cut.
+
+        A reader without muted words gets exactly one statement of a page and one row more,
+        as before muted words existed. A reader with some asks ``FOLLOWING_SLACK`` rows more,
+        so up to that many hidden rows still leave a full page; when more were hidden, the
+        merge runs again below the last row it gave, at most ``FOLLOWING_ROUNDS`` times more
+        (then the page may be short, and the cursor still goes past what was hidden).
+        """
+        window = size + 1 + (FOLLOWING_SLACK if words else 0)
+        params: dict[str, Any] = {f"author_{n}": author for n, author in enumerate(authors)}
+        params.update(each=window, viewer=viewer_id)
+        shown: list[Any] = []
+        cursor = before
+        for _ in range(1 + FOLLOWING_ROUNDS):
+            params["before"] = cursor
+            statement = newest_of_authors(len(authors), cursor is not None)
+            rows = (await conn.execute(statement, params)).all()
+            shown += [row for row in rows if not row.hidden]
+            more = len(rows) == window  # the merge may hold more below its last row
+            if len(shown) > size or not more:
+                break
+            cursor = rows[-1].id
+        views = [
+            PostView(**{key: value for key, value in row._mapping.items() if key != "hidden"})
+            for row in shown[:size]
+        ]
+        views = await self._decorate(conn, views, viewer_id)
+        if len(shown) > size:
+            return Page(views, views[-1].id)
+        # Rounds ran out with more to come: go on below what was hidden.
+        return Page(views, rows[-1].id if more else None)
 
     async def liked_by(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts ``viewer_id`` liked, newest post first (the likes primary key serves it)."""
