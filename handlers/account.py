@@ -16,6 +16,7 @@ class AccountPageHandler(PageHandler):
             "account.html",
             notice=self.get_argument("done", ""),
             has_password=await self.accounts.has_password(self.user.id),
+            muted_words=await self.safety.words(self.user.id),
         )
 
 
@@ -58,6 +59,7 @@ class AccountActionHandler(PageHandler):
                 notice="",
                 has_password=await self.accounts.has_password(me),
                 form=form,
+                muted_words=await self.safety.words(me),
             )
             return
         self.redirect(f"/account?done={action}")

@@ -24,6 +24,7 @@ from handlers import (
     pages,
     posts,
     profiles,
+    safety,
     social,
 )
 from handlers.api import api_routes
@@ -55,6 +56,7 @@ def make_app(services: Services) -> tornado.web.Application:
         *images.default_handlers,
         *posts.default_handlers,
         *social.default_handlers,
+        *safety.default_handlers,
         *profiles.default_handlers,  # before account's /account/<action>
         *account.default_handlers,
         *metrics.default_handlers,

@@ -47,6 +47,7 @@ from sns.net import client_ip, is_trusted, safe_next_url
 from sns.pagecache import version_and_session
 from sns.posts import PostService
 from sns.profiles import ProfileService
+from sns.safety import SafetyService
 from sns.services import Services
 from sns.sessions import SessionStore
 from sns.settings import Settings
@@ -141,6 +142,10 @@ class BaseHandler(RequestHandler):
     @property
     def floods(self) -> FloodLimits:
         return self.services.floods
+
+    @property
+    def safety(self) -> SafetyService:
+        return self.services.safety
 
     # -- who is asking ---------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ class TimelineHandler(PageHandler):
             "profile": None,
             "compose": False,
             "pager_prefix": "",
+            "relation": None,
             "empty": "No posts yet. Be the first!",
             "live_timeline": "",
         }
@@ -153,11 +154,22 @@ class UserPageHandler(TimelineHandler):
 
     async def render_person(self, user_id: int) -> None:
         profile = await self.follows.profile(user_id, self.viewer_id)
-        page = await self.posts.by_user(
-            profile.user.id, self.int_argument("before"), self.viewer_id
-        )
+        relation = profile.relation
+        if relation.blocked_by:
+            # As for an account that is not there: the blocked person is not told.
+            raise HTTPError(404)
+        if relation.blocking:
+            page, empty = (
+                Page([], None),
+                "You blocked this person. Unblock them to see their posts.",
+            )
+        else:
+            page = await self.posts.by_user(
+                profile.user.id, self.int_argument("before"), self.viewer_id
+            )
+            empty = "No posts yet."
         await self.render_timeline(
-            page, title=profile.user.nick, profile=profile, empty="No posts yet."
+            page, title=profile.user.nick, profile=profile, relation=relation, empty=empty
         )
 
 

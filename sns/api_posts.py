@@ -27,6 +27,7 @@ from sns.post_queries import (
     visible_posts,
 )
 from sns.posts import PostService
+from sns.safety import without_hidden
 from sns.schema import likes, post_hashtags, posts
 from sns.search import SearchService
 from sns.times import iso_utc
@@ -114,9 +115,14 @@ class ApiPostService:
         self.posts = posts
         self.search_service = search
 
-    async def search(self, query: str, limit: int, before: int | None) -> ApiPage:
-        """Posts holding every word of ``query``, newest first (the /search page's rules)."""
-        page = await self.search_service.search(query, before=before, limit=limit)
+    async def search(
+        self, query: str, limit: int, before: int | None, reader: int | None = None
+    ) -> ApiPage:
+        """Posts holding every word of ``query``, newest first (the /search page's rules),
+        less what ``reader`` must not see (blocks, mutes, muted words)."""
+        page = await self.search_service.search(
+            query, before=before, limit=limit, hidden_for=reader
+        )
         found = [api_post(post) for post in page.posts]
         return ApiPage(found, page.next_before)
 
@@ -125,11 +131,16 @@ class ApiPostService:
         return await self._page(author_posts(author_id), posts.c.id, limit, before)
 
     async def liked_by(self, user_id: int, limit: int, before: int | None) -> ApiPage:
-        """Posts the user liked, newest post first."""
-        return await self._page(liked_posts(user_id), likes.c.post_id, limit, before)
+        """Posts the user liked, newest post first (none across a block, muted or not)."""
+        return await self._page(
+            without_hidden(liked_posts(user_id), user_id), likes.c.post_id, limit, before
+        )
 
-    async def by_hashtag(self, title: str, limit: int, before: int | None) -> ApiPage:
-        """Posts carrying #title; a tag nobody ever used is ``NotFound``."""
+    async def by_hashtag(
+        self, title: str, limit: int, before: int | None, reader: int | None = None
+    ) -> ApiPage:
+        """Posts carrying #title, less what ``reader`` must not see; a tag nobody ever
+        used is ``NotFound``."""
         folded = text.fold_hashtag(title.strip().lstrip("#"))
         tag_id = None
         if folded and len(folded) <= text.HASHTAG_MAX_CHARS:
@@ -137,7 +148,9 @@ class ApiPostService:
                 tag_id = (await conn.execute(hashtag_id(folded))).scalar()
         if tag_id is None:
             raise NotFound("There is no such hashtag.")
-        return await self._page(hashtag_posts(tag_id), post_hashtags.c.post_id, limit, before)
+        return await self._page(
+            without_hidden(hashtag_posts(tag_id), reader), post_hashtags.c.post_id, limit, before
+        )
 
     async def create(self, user_id: int, content: str) -> ApiPost:
         """A post by ``user_id``, under the same rules as the compose form."""

@@ -13,13 +13,26 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, delete, func, insert, literal, or_, select
+from sqlalchemy import (
+    DateTime,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, new_id, utcnow
 from sns.errors import NotFound
 from sns.handles import Mentions, find_handles, keys_of, mentioned_ids
 from sns.notifications import COMMENT, REPLY, NotificationService
+from sns.safety import hidden_comments, refuse_if_blocked
 from sns.schema import comments, users
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post, shown_comment
@@ -117,6 +130,11 @@ def _capped_threads_query() -> Select[Any]:
             comments.c.post_id.in_(bindparam("post_ids", expanding=True)),
             LIVE_USER,
             shown_comment(bindparam("viewer", type_=Integer)),
+            *hidden_comments(
+                bindparam("viewer", type_=Integer),
+                bindparam("now", type_=DateTime),
+                comments.c.user_id,
+            ),
         )
         .cte("ranked")
     )
@@ -163,6 +181,7 @@ class CommentService:
         async def work(conn: AsyncConnection) -> CommentView:
             changed.clear()
             author = await lock_visible_post(conn, post_id, exclusive=False, viewer_id=user_id)
+            await refuse_if_blocked(conn, user_id, author)
             view = await self._insert(conn, user_id, post_id, None, content)
             view, told = await self._notify(conn, view, COMMENT, author)
             changed.update(told)
@@ -184,7 +203,10 @@ class CommentService:
             parent = (
                 await conn.execute(
                     select(
-                        comments.c.id, comments.c.post_id, comments.c.parent_id, comments.c.user_id
+                        comments.c.id,
+                        comments.c.post_id,
+                        comments.c.parent_id,
+                        comments.c.user_id,
                     )
                     .join(users, users.c.id == comments.c.user_id)
                     .where(comments.c.id == comment_id, LIVE_USER, shown_comment(user_id))
@@ -194,7 +216,12 @@ class CommentService:
                 raise NotFound("There is no such comment.")
             # Locked for share: a deletion of the post waits, or has already taken the
             # comment with it (then this is a 404, not a foreign-key error).
-            await lock_visible_post(conn, parent.post_id, exclusive=False, viewer_id=user_id)
+            author = await lock_visible_post(
+                conn, parent.post_id, exclusive=False, viewer_id=user_id
+            )
+            # Neither the post's author nor the comment's may have a block with the replier.
+            await refuse_if_blocked(conn, user_id, author)
+            await refuse_if_blocked(conn, user_id, parent.user_id)
             thread = parent.parent_id or parent.id
             view = await self._insert(conn, user_id, parent.post_id, thread, content)
             view, told = await self._notify(conn, view, REPLY, parent.user_id)
@@ -265,15 +292,21 @@ class CommentService:
     async def threads(
         self, conn: AsyncConnection, post_ids: Sequence[int], viewer_id: int | None = None
     ) -> dict[int, tuple[CommentView, ...]]:
-        """Every comment and reply of these posts shown to ``viewer_id``, threaded: one query."""
+        """Every comment and reply of these posts shown to ``viewer_id`` (hidden ones only
+        to their authors), threaded: one query. Comments of people the viewer blocked, who
+        blocked the viewer or whom the viewer muted are left out, with the replies under
+        them."""
         if not post_ids:
             return {}
-        rows = await conn.execute(
+        query = (
             select(*COMMENT_COLUMNS)
             .join(users, users.c.id == comments.c.user_id)
             .where(comments.c.post_id.in_(post_ids), LIVE_USER, shown_comment(viewer_id))
             .order_by(comments.c.id)
         )
+        if viewer_id is not None:
+            query = query.where(*hidden_comments(viewer_id, utcnow(), comments.c.user_id))
+        rows = await conn.execute(query)
         return thread_comments(rows)
 
     async def capped_threads(
@@ -298,7 +331,9 @@ class CommentService:
             "post_ids": list(post_ids),
             "comments_per_post": comments_per_post,
             "replies_per_comment": replies_per_comment,
-            "viewer": viewer_id,
+            # No account has id 0: logged out, nothing is hidden.
+            "viewer": viewer_id or 0,
+            "now": utcnow(),
         }
         rows = (await conn.execute(_capped_threads_query(), params)).all()
         totals = {row.post_id: row.total for row in rows}

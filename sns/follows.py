@@ -16,6 +16,7 @@ from sns.accounts import User, row_to_user
 from sns.db import Database, utcnow
 from sns.errors import Invalid, NotFound, Unauthorized
 from sns.notifications import FOLLOW, NotificationService, unread_count_query
+from sns.safety import NO_RELATION, Relation, refuse_if_blocked, relation_of
 from sns.schema import follows, users
 from sns.visible import LIVE_USER, live_user_row, lock_live_users
 
@@ -56,6 +57,8 @@ class Profile:
     user: User
     counts: FollowCounts
     followed_by_viewer: bool
+    relation: Relation = NO_RELATION
+    """Blocks and mutes between the reader and them (``sns.safety``)."""
 
 
 def _live_count(person: Column[int], owner: Column[int], user_id: int) -> ScalarSelect[int]:
@@ -84,12 +87,13 @@ class FollowService:
 
     async def follow(self, follower_id: int, following_id: int) -> FollowCounts:
         """Follow someone (again changes nothing); returns the follower's new counts.
-        The one followed is told."""
+        The one followed is told. Across a block, either way: ``Forbidden``."""
         changed: set[int] = set()
 
         async def work(conn: AsyncConnection) -> FollowCounts:
             changed.clear()
             await self._lock_both(conn, follower_id, following_id)
+            await refuse_if_blocked(conn, follower_id, following_id)
             added = await conn.execute(
                 self.db.insert_ignore(follows).values(
                     follower_id=follower_id, following_id=following_id, created_at=utcnow()
@@ -185,10 +189,10 @@ class FollowService:
         async with self.db.read() as conn:
             user = row_to_user(await live_user_row(conn, user_id))
             counts = await count_follows(conn, user_id)
-            followed = False
-            if viewer_id is not None and viewer_id != user_id:
-                followed = user_id in await self.followed_among(conn, viewer_id, [user_id])
-        return Profile(user=user, counts=counts, followed_by_viewer=followed)
+            relation = await relation_of(conn, viewer_id, user_id)
+        return Profile(
+            user=user, counts=counts, followed_by_viewer=relation.following, relation=relation
+        )
 
     async def followings(
         self,

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sns.db import Database, utcnow
 from sns.errors import Unauthorized
 from sns.notifications import LIKE, NotificationService
+from sns.safety import refuse_if_blocked
 from sns.schema import likes, posts
 from sns.visible import lock_live_users, lock_visible_post
 
@@ -33,12 +34,14 @@ class LikeService:
         self.notifications = notifications
 
     async def like(self, user_id: int, post_id: int) -> LikeState:
-        """Like a post (once); returns the state to show. Its author is told."""
+        """Like a post (once); returns the state to show. Its author is told. Across a
+        block: ``Forbidden``."""
         changed: set[int] = set()
 
         async def work(conn: AsyncConnection) -> LikeState:
             changed.clear()
             author = await self._lock(conn, user_id, post_id)
+            await refuse_if_blocked(conn, user_id, author)
             added = await conn.execute(
                 self.db.insert_ignore(likes).values(
                     user_id=user_id, post_id=post_id, created_at=utcnow()

@@ -27,6 +27,7 @@ from sqlalchemy import Select, and_, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, new_id, utcnow
+from sns.safety import unwelcome
 from sns.schema import comments, notification_actors, notifications, posts, users
 
 log = logging.getLogger("sns.notifications")
@@ -127,8 +128,9 @@ class NotificationService:
         comment_id: int | None = None,
     ) -> set[int]:
         """Tell ``user_id`` that ``actor_id`` did ``kind``: the one place a notification is
-        made (nothing for one's own actions)."""
-        if user_id == actor_id:
+        made (nothing for one's own actions, nor across a block, nor from someone
+        ``user_id`` muted)."""
+        if user_id == actor_id or await unwelcome(conn, user_id, actor_id):
             return set()
         now = utcnow()
         open_key = _open_key(kind, post_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Integer, Select, bindparam, select, union_all
 
+from sns.safety import muted_word_flag
 from sns.schema import hashtags, likes, post_hashtags, posts, users
 from sns.visible import LIVE_USER, shown_post
 
@@ -101,10 +102,16 @@ def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
     keyset order. Built once per shape: building 200 subqueries costs more than running them.
     Posts hidden by moderators are left out in each part (``shown_post`` of the reader bound
     as ``viewer``), so that each part still gives ``each`` rows when there are that many.
+
+    Blocked and muted authors are not among the authors (the caller leaves them out). Each
+    row of the cut page carries ``hidden``: it holds a word the reader (bound as ``viewer``)
+    muted. That is checked on the page alone, after the cut, not on every row of every
+    author's part (21 x 21 rows for a page of 20); the caller drops those rows and asks for
+    a little more than a page (``each``) so that the page stays full.
     """
+    viewer = bindparam("viewer", type_=Integer)
     before = bindparam("before", type_=Integer)
     each = bindparam("each", type_=Integer)
-    viewer = bindparam("viewer", type_=Integer)
     parts = []
     for number in range(authors):
         newest = select(posts.c.id).where(
@@ -114,7 +121,7 @@ def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
             newest = newest.where(posts.c.id < before)
         parts.append(select(newest.order_by(posts.c.id.desc()).limit(each).subquery().c.id))
     chosen = union_all(*parts).subquery("chosen")
-    return (
+    cut = (
         select(*POST_COLUMNS)
         .select_from(chosen)
         .join(posts, posts.c.id == chosen.c.id)
@@ -123,4 +130,8 @@ def newest_of_authors(authors: int, with_before: bool) -> Select[Any]:
         .order_by(chosen.c.id.desc())
         .limit(each)
         .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+        .subquery("cut")
+    )
+    return select(*cut.c, muted_word_flag(viewer, cut.c.id).label("hidden")).order_by(
+        cut.c.id.desc()
     )

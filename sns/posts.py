@@ -37,6 +37,7 @@ from sns.post_queries import (
     newest_of_authors,
     visible_posts,
 )
+from sns.safety import any_muted_word, author_hidden, without_hidden
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
 from sns.search_index import SearchIndex
 from sns.text import clean_content
@@ -50,6 +51,13 @@ class Keep:
 
 
 KEEP = Keep()
+
+FOLLOWING_SLACK = 10
+"""Rows /following asks beyond a page for a reader with muted words: so many posts holding
+one may be dropped from a page and it is still full, in the same one statement."""
+FOLLOWING_ROUNDS = 2
+"""Times /following asks again at most when more than ``FOLLOWING_SLACK`` rows of a page
+were hidden: a page costs at most this many statements more, whatever is muted."""
 
 
 @dataclass(frozen=True)
@@ -232,9 +240,15 @@ class PostService:
         return PostView(**row._mapping)
 
     async def view(self, post_id: int, viewer_id: int | None = None) -> PostView:
-        """One visible post with all its comments and what the reader needs to act on it."""
+        """One visible post with all its comments and what the reader needs to act on it.
+
+        Across a block (either way) the post is not there: a 404, as for a deleted one."""
+        query = visible_posts().where(posts.c.id == post_id, shown_post(viewer_id))
+        if viewer_id is not None:
+            query = query.where(
+                *author_hidden(viewer_id, posts.c.user_id, utcnow(), mutes_too=False)
+            )
         async with self.db.read() as conn:
-            query = visible_posts().where(posts.c.id == post_id, shown_post(viewer_id))
             row = (await conn.execute(query)).first()
             if row is None:
                 raise NotFound("There is no such post.")
@@ -377,11 +391,17 @@ class PostService:
         viewer_id: int | None,
         *,
         limit: int | None = None,
+        mutes: bool = True,
     ) -> Page:
         """A timeline page of a query over ``POST_COLUMNS`` (here, or built elsewhere: search),
         walked newest first on ``key`` and decorated for the reader like every timeline.
-        Posts hidden by moderators are left out here, for every such page, but the reader's own."""
+        Posts hidden by moderators are left out here, for every such page, but the reader's
+        own.
+
+        What the reader must not see (``sns.safety.without_hidden``: blocks, and unless
+        ``mutes`` is off, mutes and muted words) is left out in the same statement."""
         size = limit or self.page_size
+        query = without_hidden(query, viewer_id, mutes=mutes)
         async with self.db.read() as conn:
             statement = newest_first(query.where(shown_post(viewer_id)), key, before, size)
             return await self._read_page(conn, statement, size, viewer_id)
@@ -452,8 +472,11 @@ class PostService:
     async def by_user(
         self, author_id: int, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
-        """One author's posts, newest first (served by the (user_id, id) index)."""
-        return await self.page_of_posts(author_posts(author_id), posts.c.id, before, viewer_id)
+        """One author's posts, newest first (served by the (user_id, id) index); a mute
+        does not empty a person's own page, a block does."""
+        return await self.page_of_posts(
+            author_posts(author_id), posts.c.id, before, viewer_id, mutes=False
+        )
 
     async def following(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts of the people ``viewer_id`` follows, and their own, newest first.
@@ -465,32 +488,80 @@ class PostService:
         on a busy site meant most of the posts index (bench/timeline.py, "quiet").
         Beyond that many authors the walk is kept: so many of them fill a page soon.
         """
+        now = utcnow()
         async with self.db.read() as conn:
-            authors = list(
-                (
-                    await conn.execute(
-                        select(follows.c.following_id)
-                        .join(users, users.c.id == follows.c.following_id)
-                        .where(follows.c.follower_id == viewer_id, LIVE_USER)
-                        .limit(MERGE_AUTHORS)
+            rows = (
+                await conn.execute(
+                    select(follows.c.following_id, any_muted_word(viewer_id).label("words"))
+                    .join(users, users.c.id == follows.c.following_id)
+                    .where(
+                        follows.c.follower_id == viewer_id,
+                        LIVE_USER,
+                        *author_hidden(viewer_id, follows.c.following_id, now),
                     )
-                ).scalars()
-            )
+                    .limit(MERGE_AUTHORS)
+                )
+            ).all()
+            authors = [row.following_id for row in rows]
             size = self.page_size
             if len(authors) < MERGE_AUTHORS:
                 authors.append(viewer_id)
-                params = {f"author_{n}": author for n, author in enumerate(authors)}
-                params.update(before=before, each=size + 1, viewer=viewer_id)
-                statement = newest_of_authors(len(authors), before is not None)
-                return await self._read_page(conn, statement, size, viewer_id, params)
+                # Following nobody, the answer does not say: allow for muted words.
+                words = bool(rows[0].words) if rows else True
+                return await self._merged_page(conn, authors, before, size, viewer_id, words)
             everyone = union(
                 select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
                 select(users.c.id).where(users.c.id == viewer_id),
             )
-            query = visible_posts().where(posts.c.user_id.in_(everyone), shown_post(viewer_id))
+            query = without_hidden(
+                visible_posts().where(posts.c.user_id.in_(everyone), shown_post(viewer_id)),
+                viewer_id,
+            )
             return await self._read_page(
                 conn, newest_first(query, posts.c.id, before, size), size, viewer_id
             )
+
+    async def _merged_page(
+        self,
+        conn: AsyncConnection,
+        authors: list[int],
+        before: int | None,
+        size: int,
+        viewer_id: int,
+        words: bool,
+    ) -> Page:
+        """/following's merge of ``authors``' newest posts (``newest_of_authors``), less the
+        posts holding a word the reader muted, which are dropped after the cut.
+
+        A reader without muted words gets exactly one statement of a page and one row more,
+        as before muted words existed. A reader with some asks ``FOLLOWING_SLACK`` rows more,
+        so up to that many hidden rows still leave a full page; when more were hidden, the
+        merge runs again below the last row it gave, at most ``FOLLOWING_ROUNDS`` times more
+        (then the page may be short, and the cursor still goes past what was hidden).
+        """
+        window = size + 1 + (FOLLOWING_SLACK if words else 0)
+        params: dict[str, Any] = {f"author_{n}": author for n, author in enumerate(authors)}
+        params.update(each=window, viewer=viewer_id)
+        shown: list[Any] = []
+        cursor = before
+        for _ in range(1 + FOLLOWING_ROUNDS):
+            params["before"] = cursor
+            statement = newest_of_authors(len(authors), cursor is not None)
+            rows = (await conn.execute(statement, params)).all()
+            shown += [row for row in rows if not row.hidden]
+            more = len(rows) == window  # the merge may hold more below its last row
+            if len(shown) > size or not more:
+                break
+            cursor = rows[-1].id
+        views = [
+            PostView(**{key: value for key, value in row._mapping.items() if key != "hidden"})
+            for row in shown[:size]
+        ]
+        views = await self._decorate(conn, views, viewer_id)
+        if len(shown) > size:
+            return Page(views, views[-1].id)
+        # Rounds ran out with more to come: go on below what was hidden.
+        return Page(views, rows[-1].id if more else None)
 
     async def liked_by(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts ``viewer_id`` liked, newest post first (the likes primary key serves it)."""

@@ -353,3 +353,47 @@ notification_actors = Table(
     Index("ix_notification_actors_actor_id", "actor_id"),
     **MYSQL_TABLE_ARGS,
 )
+# Safety (sns/safety.py): blocks, mutes and muted words. Every list of posts filters them with
+# a NOT EXISTS on a primary key or index (one probe per post shown), never a NOT IN of ids.
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("blocker_id", Id, ForeignKey("users.id", name="fk_blocks_blocker"), nullable=False),
+    Column("blocked_id", Id, ForeignKey("users.id", name="fk_blocks_blocked"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("blocker_id", "blocked_id", name="pk_blocks"),
+    Index("ix_blocks_blocked_id_blocker_id", "blocked_id", "blocker_id"),
+    **MYSQL_TABLE_ARGS,
+)
+
+mutes = Table(
+    "mutes",
+    metadata,
+    Column("muter_id", Id, ForeignKey("users.id", name="fk_mutes_muter"), nullable=False),
+    Column("muted_id", Id, ForeignKey("users.id", name="fk_mutes_muted"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    # When the mute ends (UTC); NULL: until unmuted.
+    Column("until", DateTime, nullable=True),
+    PrimaryKeyConstraint("muter_id", "muted_id", name="pk_mutes"),
+    **MYSQL_TABLE_ARGS,
+)
+
+# A muted word as typed, its folded form (the search index's runs joined by spaces), the one
+# index term a post holding it must have (``term``) and the LIKE pattern its stored body must
+# match (``pattern``). A post is hidden by walking its own terms (ix_search_terms_post_id_term)
+# into the reader's (user_id, term) index: a probe per term of the post, however many words.
+muted_words = Table(
+    "muted_words",
+    metadata,
+    Column("user_id", Id, ForeignKey("users.id", name="fk_muted_words_user"), nullable=False),
+    Column("folded", String(150), nullable=False),
+    Column("word", String(100), nullable=False),
+    Column("term", String(8), nullable=False),
+    Column("pattern", String(160), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("user_id", "folded", name="pk_muted_words"),
+    Index("ix_muted_words_user_id_term", "user_id", "term"),
+    **MYSQL_TABLE_ARGS,
+)
+
+Index("ix_search_terms_post_id_term", search_terms.c.post_id, search_terms.c.term)

@@ -17,6 +17,7 @@ from sns.db import Database
 from sns.errors import Invalid
 from sns.post_queries import POST_COLUMNS
 from sns.posts import Page, PostService
+from sns.safety import without_hidden
 from sns.schema import posts, search_terms, users
 from sns.search_index import (
     BODY_TERM,
@@ -136,9 +137,13 @@ class SearchService:
         before: int | None = None,
         viewer_id: int | None = None,
         limit: int | None = None,
+        hidden_for: int | None = None,
     ) -> Page:
         """Posts holding every word of ``query``, newest first, keyset-paged on ``before``
-        like every timeline (``limit`` defaults to the page size). The API wires this."""
+        like every timeline (``limit`` defaults to the page size). The API wires this.
+
+        What the viewer must not see is left out (``PostService.page_of_posts``); the API,
+        which decorates nothing, names its reader as ``hidden_for`` instead."""
         parsed = parse_query(query) if isinstance(query, str) else query
         if not parsed.searchable:
             return Page([], None)
@@ -160,6 +165,8 @@ class SearchService:
             .where(walked.c.term == terms[0], LIVE_USER, *checks)
             .where(*(doc.c.body.like(like_pattern(piece)) for piece in parsed.pieces))
         )
+        if viewer_id is None:
+            statement = without_hidden(statement, hidden_for)
         return await self.posts.page_of_posts(
             statement, walked.c.post_id, before, viewer_id, limit=limit
         )

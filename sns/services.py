@@ -41,6 +41,7 @@ from sns.profiles import ProfileService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sns.redis_store import POOL_MAX, RedisKeys, pool_size
 from sns.redis_store import connect as connect_redis
+from sns.safety import SafetyService
 from sns.search import SearchService
 from sns.search_index import SearchIndex
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
@@ -87,6 +88,8 @@ class Services:
     live: LiveHub
     """This process's live sockets; ``live.publish_user(uid, message)`` reaches every
     socket of a person on any process or node."""
+    safety: SafetyService
+    """Blocks, mutes and muted words (``sns.safety``)."""
 
     @property
     def session_backend(self) -> str:
@@ -256,6 +259,7 @@ async def build_services(
             signup_exempt=settings.signup_exempt,
         ),
         live=live,
+        safety=SafetyService(db),
     )
 
 

@@ -6,7 +6,7 @@ import asyncio
 import random
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from sns import posts as posts_module
 from sns.comments import CommentService
@@ -14,7 +14,9 @@ from sns.db import Database, utcnow
 from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.posts import PostService
-from sns.schema import follows, posts, users
+from sns.safety import fold_word
+from sns.schema import follows, muted_words, mutes, posts, search_terms, users
+from sns.search_index import index_rows
 from tests.conftest import new_mariadb_url
 
 VIEWER, QUIET, BUSY, OTHER, STRANGER, GONE = range(1, 7)
@@ -101,3 +103,81 @@ def test_following_pages_hold_every_post_once_in_order(
     assert all(len(page) == 7 for page in pages[:-1]) and 0 < len(pages[-1]) <= 7
     # A cursor that is no page boundary starts right after it.
     assert middle == expected[11:18]
+
+
+async def seed_muted(db: Database) -> list[int]:
+    """``seed``'s posts, a third of them holding a word VIEWER muted, and OTHER muted:
+    returns the ids /following must still show."""
+    expected = await seed(db)
+    rng = random.Random(21)
+    hiding = {n for n in expected if rng.random() < 0.35}
+    now = utcnow()
+    async with db.transaction() as conn:
+        for number in hiding:
+            await conn.execute(
+                update(posts).where(posts.c.id == number).values(content=f"p{number} 노드를 배웠다")
+            )
+        rows = (await conn.execute(select(posts.c.id, posts.c.content))).all()
+        await conn.execute(insert(search_terms), index_rows((r.id, r.content) for r in rows))
+        word = fold_word("노드")
+        await conn.execute(
+            insert(muted_words).values(
+                user_id=VIEWER,
+                word="노드",
+                folded=word.folded,
+                term=word.term,
+                pattern=word.pattern,
+                created_at=now,
+            )
+        )
+        await conn.execute(
+            insert(mutes).values(muter_id=VIEWER, muted_id=OTHER, created_at=now, until=None)
+        )
+        authors = dict((await conn.execute(select(posts.c.id, posts.c.user_id))).all())
+    return [n for n in expected if n not in hiding and authors[n] != OTHER]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+@pytest.mark.parametrize(("slack", "rounds", "full"), [(10, 2, True), (0, 0, False)])
+def test_following_pages_stay_full_when_muted_words_hide_posts(
+    request, backend, slack, rounds, full, tmp_path, monkeypatch
+):
+    """Posts holding a muted word are dropped after the merge cuts a page: it asks a few
+    rows more (and again, a bounded number of times), so pages stay full; with neither,
+    pages may be short, but every post shown is shown once, in order, and none hidden."""
+    monkeypatch.setattr(posts_module, "FOLLOWING_SLACK", slack)
+    monkeypatch.setattr(posts_module, "FOLLOWING_ROUNDS", rounds)
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'following.sqlite3'}"
+    else:
+        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+
+    async def run() -> tuple[list[int], list[list[int]], list[int]]:
+        db = Database(url)
+        try:
+            await db.migrate()
+            expected = await seed_muted(db)
+            service = PostService(
+                db,
+                comments=CommentService(db),
+                likes=LikeService(db),
+                follows=FollowService(db),
+                page_size=7,
+            )
+            pages = await walk(service)
+            counts = []
+            for page_before in (None, expected[6]):
+                counted = db.statement_count
+                await service.following(VIEWER, page_before)
+                counts.append(db.statement_count - counted)
+            return expected, pages, counts
+        finally:
+            await db.dispose()
+
+    expected, pages, counts = asyncio.run(run())
+    assert [post for page in pages for post in page] == expected
+    if full:
+        assert all(len(page) == 7 for page in pages[:-1]) and 0 < len(pages[-1]) <= 7
+        assert counts[0] == counts[1], counts
+    else:
+        assert any(len(page) < 7 for page in pages[:-1]), "the muted word hid nothing"

@@ -8,9 +8,11 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
-from sns.db import Database
+from sns.db import Database, utcnow
+from sns.safety import fold_word
+from sns.schema import blocks, muted_words, mutes, users
 from sns.statements import start_counting
 from testkit.sns import Client
 
@@ -90,12 +92,13 @@ def test_timeline_pages_cost_a_fixed_number_of_queries(make_server, backend):
 # sidebar's follow counts are not among them: only a drawn page fetches those.
 SESSION = {"sqlite": 2, "mariadb": 0}
 USER = {"sqlite": 2, "mariadb": 1}
-# BEGIN, lock the liker, lock the post, is it visible, insert, +1, state; then the author's
-# notification (#20): look for an open group, make one, add the liker to it, order it
-LIKE = {"sqlite": 11, "mariadb": 10}
-# BEGIN, lock the post (for share), is it visible, insert, read it back; then the author's
-# notification: make it, add the commenter, order it
-COMMENT = {"sqlite": 8, "mariadb": 7}
+# BEGIN, lock the liker, lock the post, is it visible, a block between them?, insert, +1,
+# state; then the author's notification (#20): look for an open group, make one, add the
+# liker to it, order it
+LIKE = {"sqlite": 12, "mariadb": 11}
+# BEGIN, lock the post (for share), is it visible, a block between them?, insert, read it
+# back; then the author's notification: make it, add the commenter, order it
+COMMENT = {"sqlite": 9, "mariadb": 8}
 # The header's unread count (#20): read for every page, a kept one too (it moves without the
 # reader's doing); on a drawn page it comes with the sidebar's counts, in their query.
 UNREAD = {"sqlite": 2, "mariadb": 1}
@@ -212,3 +215,58 @@ def test_two_overlapping_requests_each_get_their_own_count(make_server):
     page = int(reader.get("/").headers["X-SNS-Queries"])
     slow.join()
     assert (counts[0], page) == (login_alone, page_alone)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_pages_cost_the_same_with_50_blocks_mutes_and_muted_words(make_server, backend):
+    """Blocks, mutes and muted words filter inside each page's own statements (#21)."""
+    server = make_server(
+        backend, SNS_QUERY_COUNT_HEADER="true", SNS_PAGE_SIZE="20", SNS_PAGE_CACHE_BYTES="0"
+    )
+    viewer, author = server.client(), server.client()
+    viewer.join(nick="viewer")
+    author.join(nick="author")
+    viewer_id, author_id = viewer.user_id(), author.user_id()
+    viewer.post(f"/user/{author_id}/follow")
+    commenters = [server.client() for _ in range(2)]
+    for commenter in commenters:
+        commenter.join()
+    for number in range(22):
+        post_with_thread(author, commenters, viewer, number)
+    paths = [path.format(author=author_id) for path in PAGES]
+    none = {path: statements(viewer, path) for path in paths}
+
+    now = utcnow()
+    with server.sql() as sql:
+        others = []
+        for number in range(50):
+            made = sql.execute(
+                insert(users).values(nick=f"other{number}", provider="local", created_at=now)
+            )
+            others.append(made.inserted_primary_key[0])
+        sql.execute(
+            insert(blocks),
+            [{"blocker_id": viewer_id, "blocked_id": o, "created_at": now} for o in others[:25]]
+            + [{"blocker_id": o, "blocked_id": viewer_id, "created_at": now} for o in others[25:]],
+        )
+        sql.execute(
+            insert(mutes),
+            [{"muter_id": viewer_id, "muted_id": o, "created_at": now} for o in others],
+        )
+        words = [fold_word(f"quiet{number}") for number in range(50)]
+        sql.execute(
+            insert(muted_words),
+            [
+                {
+                    "user_id": viewer_id,
+                    "word": word.folded,
+                    "folded": word.folded,
+                    "term": word.term,
+                    "pattern": word.pattern,
+                    "created_at": now,
+                }
+                for word in words
+            ],
+        )
+    fifty = {path: statements(viewer, path) for path in paths}
+    assert fifty == none

@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers.api.base import APIHandler
 from handlers.bodies import success_body
+from handlers.paths import ROW_ID
 from sns.api_clients import Caller
 from sns.api_posts import post_payload
 from sns.errors import Invalid, Unauthorized
@@ -67,7 +68,9 @@ class HashtagPostsHandler(APIHandler):
     keep_answers = True
 
     async def get(self, title: str) -> None:
-        self.write_page(await self.api_posts.by_hashtag(title, *self.paging()))
+        self.write_page(
+            await self.api_posts.by_hashtag(title, *self.paging(), reader=self.caller.user_id)
+        )
 
 
 class MyLikesHandler(APIHandler):
@@ -89,7 +92,9 @@ class SearchPostsHandler(APIHandler):
         query = self.get_query_argument("q", "")
         if not query.strip():
             raise Invalid("Send the words to search for in q.", field="q")
-        self.write_page(await self.api_posts.search(query, *self.paging()))
+        self.write_page(
+            await self.api_posts.search(query, *self.paging(), reader=self.caller.user_id)
+        )
 
 
 class PostCreateHandler(APIHandler):
@@ -176,6 +181,28 @@ class NotificationsReadHandler(APIHandler):
         return value
 
 
+class UserSafetyHandler(APIHandler):
+    """POST /v2/users/<id>/block, /unblock, /mute (``{duration}``: 1h, 1d, 7d, forever;
+    default forever), /unmute: the token's user blocks or mutes someone, as on the page."""
+
+    async def post(self, user_id: str, action: str) -> None:
+        me, target = self.caller.user_id, int(user_id)
+        payload: dict[str, object] = {"userId": target}
+        if action == "block":
+            await self.safety.block(me, target)
+            payload["blocking"] = True
+        elif action == "unblock":
+            await self.safety.unblock(me, target)
+            payload["blocking"] = False
+        elif action == "mute":
+            until = await self.safety.mute(me, target, self.body_argument("duration") or "forever")
+            payload.update(muting=True, until=iso_utc(until) if until is not None else None)
+        else:
+            await self.safety.unmute(me, target)
+            payload.update(muting=False, until=None)
+        self.write(success_body(payload=payload))
+
+
 def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str, str]]]:
     """The endpoints under ``/<version>``."""
     prefix = f"/{version}"
@@ -189,5 +216,6 @@ def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str
         (r"/posts/hashtag/([^/]+)", HashtagPostsHandler),
         (r"/notifications", NotificationsHandler),
         (r"/notifications/read", NotificationsReadHandler),
+        (rf"/users/{ROW_ID}/(block|unblock|mute|unmute)", UserSafetyHandler),
     ]
     return [(prefix + path, handler, {"version": version}) for path, handler in table]

@@ -163,6 +163,40 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {**_ok("A page of posts", "PostList"), **COMMON_ERRORS},
             }
         },
+        **{
+            f"/v2/users/{{id}}/{action}": {
+                "post": {
+                    "operationId": f"{action}User",
+                    "summary": summary,
+                    "security": TOKEN,
+                    "parameters": [_ref("parameters", "userId")],
+                    **(
+                        {
+                            "requestBody": {
+                                "required": False,
+                                "content": {
+                                    JSON: {"schema": _ref("schemas", "MuteRequest")},
+                                    FORM: {"schema": _ref("schemas", "MuteRequest")},
+                                },
+                            }
+                        }
+                        if action == "mute"
+                        else {}
+                    ),
+                    "responses": {
+                        **_ok("What the token's user now has", "SafetyAnswer"),
+                        "404": _ref("responses", "NotFound"),
+                        **COMMON_ERRORS,
+                    },
+                }
+            }
+            for action, summary in (
+                ("block", "Block a person: follows end both ways, neither sees the other"),
+                ("unblock", "Undo a block"),
+                ("mute", "Mute a person's posts and comments in your lists, for a time"),
+                ("unmute", "Undo a mute"),
+            )
+        },
         "/v2/posts": {
             "post": {
                 "operationId": "createPost",
@@ -224,6 +258,13 @@ DOCUMENT: dict[str, Any] = {
                 "description": f"Posts per page (default {DEFAULT_LIMIT})",
                 "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
             },
+            "userId": {
+                "name": "id",
+                "in": "path",
+                "required": True,
+                "description": "The person's user id",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 10**18 - 1},
+            },
             "cursor": {
                 "name": "cursor",
                 "in": "query",
@@ -255,7 +296,7 @@ DOCUMENT: dict[str, Any] = {
                 "No token, a bad token, an unknown client secret, or a token whose site, "
                 "secret or account has changed"
             ),
-            "NotFound": _error("No such hashtag or endpoint"),
+            "NotFound": _error("No such hashtag, user or endpoint"),
             "MethodNotAllowed": {
                 "description": "The path does not take this method",
                 "headers": {
@@ -466,6 +507,37 @@ DOCUMENT: dict[str, Any] = {
                         "properties": {
                             "marked": {"type": "integer", "minimum": 0},
                             "unreadCount": {"type": "integer", "minimum": 0},
+                        },
+                    },
+                },
+            },
+            "MuteRequest": {
+                "type": "object",
+                "properties": {
+                    "duration": {
+                        "enum": ["1h", "1d", "7d", "forever"],
+                        "description": "How long the mute lasts (default forever)",
+                    }
+                },
+            },
+            "SafetyAnswer": {
+                "type": "object",
+                "required": ["code", "payload"],
+                "properties": {
+                    "code": {"const": 200},
+                    "message": {"type": "string"},
+                    "payload": {
+                        "type": "object",
+                        "required": ["userId"],
+                        "properties": {
+                            "userId": {"type": "integer"},
+                            "blocking": {"type": "boolean"},
+                            "muting": {"type": "boolean"},
+                            "until": {
+                                "type": ["string", "null"],
+                                "format": "date-time",
+                                "description": "When the mute ends; null: until unmuted",
+                            },
                         },
                     },
                 },

@@ -174,7 +174,22 @@ function setFollow(userId, following, myCounts) {
   }
 }
 
+// After a block or mute from a post's menu: that person's posts leave the page, and a
+// line says what happened (the server leaves them out of every later page).
+function hideAuthor(form, payload) {
+  for (const post of document.querySelectorAll(`article.post[data-author-id="${payload.user_id}"]`)) {
+    post.remove();
+  }
+  const status = document.createElement("p");
+  status.className = "notice";
+  status.setAttribute("role", "status");
+  status.textContent = form.dataset.done;
+  (document.querySelector("main") || document.body).prepend(status);
+}
+
 const handlers = {
+  block: hideAuthor,
+  mute: hideAuthor,
   like: (form, payload) => setLike(form, payload),
   follow: (form, payload) => setFollow(payload.user_id, payload.following, payload.my_counts),
   comment: (form, payload) => {
