@@ -450,3 +450,33 @@ def test_a_grouped_line_reads_in_korean_for_a_korean_reader(server):
     [(kind, said, _)] = notifications(author)
     assert kind == "like"
     assert re.fullmatch(r"좋아\w+ \(@\w+\)님 외 3명이 내 게시글을 좋아합니다", said), said
+
+
+# --- blocks and mutes (#21) -------------------------------------------------------------
+
+
+def test_a_blocked_person_neither_follows_nor_mentions_the_blocker_into_a_notification(server):
+    handle = unique("blk")
+    blocker, blocked = person(server, handle=handle), person(server)
+    blocked_id = blocked.user_id()
+    assert blocker.post(f"/user/{blocked_id}/block", headers=JSON).status_code == 200
+    new_post(blocked, f"@{handle} 안녕하세요")  # a mention across the block
+    refused = blocked.post(f"/user/{blocker.user_id()}/follow", headers=JSON)
+    assert refused.status_code == 403
+    assert unread(blocker) == 0
+    assert notifications(blocker) == []
+
+
+def test_someone_muted_sends_no_notification_and_after_the_mute_they_do(server):
+    handle = unique("mut")
+    muter, muted = person(server, handle=handle), person(server)
+    muted_id = muted.user_id()
+    post_id = new_post(muter)
+    assert muter.post(f"/user/{muted_id}/mute", headers=JSON).status_code == 200
+    assert muted.post(f"/post/{post_id}/like", headers=JSON).status_code == 200
+    comment(muted, post_id, f"@{handle} 좋아요")
+    assert unread(muter) == 0
+    assert muter.post(f"/user/{muted_id}/unmute", headers=JSON).status_code == 200
+    comment(muted, post_id, "이제 보이나요")
+    assert unread(muter) == 1
+    assert [kind for kind, _, _ in notifications(muter)] == ["comment"]
