@@ -26,7 +26,11 @@ async def page_values(handler: PageHandler, page: str) -> dict[str, Any]:
     """What ``profile.html`` or ``account.html`` needs besides the layout's values."""
     me = handler.user.id
     if page == "account":
-        return {"notice": "", "has_password": await handler.accounts.has_password(me)}
+        return {
+            "notice": "",
+            "has_password": await handler.accounts.has_password(me),
+            "muted_words": await handler.safety.words(me),
+        }
     return {
         "counts": await handler.follows.counts(me),
         "followings": await handler.follows.followings(me, me, None),

@@ -347,7 +347,7 @@ def test_my_posts_come_newest_first_with_their_whole_shape(server, client, user,
     post = body["payload"][1]
     assert post["content"] == f"first #{unique} #노드"
     assert post["hashtags"] == [unique, "노드"]
-    assert post["user"] == {"id": client.user_id(), "nick": user["nick"]}
+    assert post["user"] == {"id": client.user_id(), "nick": user["nick"], "avatarUrl": None}
     assert post["likeCount"] == 0
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", post["createdAt"])
     assert (post["thumbnailUrl"], post["originalUrl"]) == (None, None)

@@ -39,7 +39,7 @@ def test_a_reader_reports_a_post_and_a_moderator_suspends_its_author(browser, se
         page = reader.new_page()
         sign_up_in(page, server)
         post = page.locator("article.post", has_text=marker)
-        post.get_by_label("More").click()
+        post.locator("details.post-menu summary").click()
         post.get_by_role("link", name="Report").click()
         expect(page.get_by_role("heading", name="Report a post")).to_be_visible()
         page.get_by_label("Spam").check()

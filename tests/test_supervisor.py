@@ -33,6 +33,9 @@ def supervised(request, tmp_path_factory):
         **backend_env("mariadb", request),
         "SNS_SHUTDOWN_GRACE": "5",
         "SNS_METRICS_ALLOW": "127.0.0.1",
+        # Its posters write hundreds of posts from one account in a minute; the flood limits
+        # (#21) are tests/test_floods_http.py's, at their defaults.
+        "SNS_POSTS_PER_WINDOW": "100000",
     }
     instance = SupervisedSns(tmp_path_factory.mktemp("supervised"), env, workers=2)
     instance.start()
