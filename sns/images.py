@@ -2,9 +2,10 @@
 
 A picture is known by its *name*, ``<time>_<random>.<ext>``, made here and never from the
 client's file name. Its objects are ``original/<name>`` and ``thumb/<size>/<name>``
-(``resize.keys``) in an image store (``sns.image_stores``). A post carries at most one
-name (``posts.img``, unique), and only one its own author uploaded (``uploads``). Objects
-that no post uses are orphans, for ``sns.orphans`` to remove.
+(``resize.keys``) in an image store (``sns.image_stores``). A post carries up to four
+names (``post_pictures``, each name in one post), only ones its own author uploaded
+(``uploads``, which also keeps each picture's size, placeholder and whether its thumbnails
+exist yet). Objects that no post uses are orphans, for ``sns.orphans`` to remove.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,8 +29,9 @@ from resize.keys import NAME, name_of_key, original_key, thumb_key
 from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError, TooManyRequests
 from sns.image_stores import ImageStore
+from sns.pictures import Picture, placeholder
 from sns.ratelimit import MemoryRateLimiter, RateLimiter
-from sns.schema import posts, uploads
+from sns.schema import post_pictures, posts, uploads
 from sns.workpool import JobTimeout, WorkerDied, WorkPool
 
 log = logging.getLogger("sns.images")
@@ -60,6 +63,7 @@ class Uploaded:
     original_url: str
     width: int
     height: int
+    placeholder: str = ""
 
 
 UPLOAD_WINDOW = 3600
@@ -99,6 +103,7 @@ class ImageService:
         self.uploads_per_hour = uploads_per_hour
         self.upload_bytes_per_hour = upload_bytes_per_hour
         self._background: set[asyncio.Task[None]] = set()
+        self._looked_at: dict[str, float] = {}
 
     @property
     def small(self) -> int:
@@ -227,20 +232,30 @@ class ImageService:
             ) from None
         name = new_name(cleaned.extension)
         await self.store.put(original_key(name), cleaned.data)
+        hashed = await self._placeholder(name, cleaned.data)
         async with self.db.transaction() as conn:
             await conn.execute(
                 insert(uploads).values(
-                    name=name, user_id=user_id, bytes=len(cleaned.data), created_at=utcnow()
+                    name=name,
+                    user_id=user_id,
+                    bytes=len(cleaned.data),
+                    created_at=utcnow(),
+                    width=cleaned.width,
+                    height=cleaned.height,
+                    placeholder=hashed,
                 )
             )
         if self.inline_resize:
             self._spawn(self._make_thumbnails(name, cleaned.data))
+        else:
+            self._spawn(self._watch_thumbnails(name))
         return Uploaded(
             name=name,
             url=self.thumb_url(name),
             original_url=self.original_url(name),
             width=cleaned.width,
             height=cleaned.height,
+            placeholder=hashed,
         )
 
     def _spawn(self, work: Any) -> None:
@@ -256,6 +271,7 @@ class ImageService:
             await asyncio.gather(
                 *(self.store.put(thumb_key(size, name), data) for size, data in made.items())
             )
+            await self._mark_thumbnails(name)
         except (ImageError, ImageRefused) as exc:
             # The picture's own trouble (damaged, too slow): no traceback, no crash.
             log.warning("no thumbnails of %s (%s); pages show the original", name, exc)
@@ -283,15 +299,31 @@ class ImageService:
             raise Invalid("Attach a picture uploaded here.", field="url")
         return name
 
-    async def claim(self, conn: AsyncConnection, user_id: int, name: str) -> None:
-        """Inside a post's transaction: ``name`` must be this user's upload."""
-        owner = (
+    async def claim(self, conn: AsyncConnection, user_id: int, name: str) -> Picture:
+        """Inside a post's transaction: ``name`` must be this user's upload; its size and
+        placeholder come back for the post to keep."""
+        row = (
             await conn.execute(
-                select(uploads.c.user_id).where(uploads.c.name == name).with_for_update()
+                select(
+                    uploads.c.user_id,
+                    uploads.c.width,
+                    uploads.c.height,
+                    uploads.c.placeholder,
+                    uploads.c.thumbnails,
+                )
+                .where(uploads.c.name == name)
+                .with_for_update()
             )
-        ).scalar()
-        if owner != user_id:
+        ).first()
+        if row is None or row.user_id != user_id:
             raise Invalid("Attach a picture uploaded here.", field="url")
+        return Picture(
+            name=name,
+            width=row.width,
+            height=row.height,
+            placeholder=row.placeholder,
+            thumbnails=bool(row.thumbnails),
+        )
 
     async def forget(self, conn: AsyncConnection, name: str) -> None:
         """Inside a transaction: the picture is leaving its post and goes with it."""
@@ -317,11 +349,13 @@ class ImageService:
 
         async def work(conn: AsyncConnection) -> None:
             names.clear()
+            theirs = select(posts.c.id).where(posts.c.user_id == user_id)
             posted = await conn.execute(
-                select(posts.c.img).where(posts.c.user_id == user_id, posts.c.img.is_not(None))
+                select(post_pictures.c.name).where(post_pictures.c.post_id.in_(theirs))
             )
             pending = await conn.execute(select(uploads.c.name).where(uploads.c.user_id == user_id))
             names.extend({*posted.scalars(), *pending.scalars()})
+            await conn.execute(delete(post_pictures).where(post_pictures.c.post_id.in_(theirs)))
             await conn.execute(
                 update(posts)
                 .where(posts.c.user_id == user_id, posts.c.img.is_not(None))
@@ -333,6 +367,82 @@ class ImageService:
         for name in names:
             await self.discard(name)
         return len(names)
+
+    async def _placeholder(self, name: str, data: bytes) -> str:
+        """The picture's blurhash, made in the pool; without one the page shows none."""
+        try:
+            _, _, hashed = await self._in_pool(placeholder, data)
+            return str(hashed)
+        except Exception as exc:
+            log.warning("no placeholder for %s (%s)", name, exc)
+            return ""
+
+    async def _mark_thumbnails(self, name: str) -> None:
+        """Every size of ``name`` exists: pages may ask for thumbnails from now on."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                update(uploads)
+                .where(uploads.c.name == name, uploads.c.thumbnails == 0)
+                .values(thumbnails=1)
+            )
+
+    async def _thumbnails_exist(self, name: str) -> bool:
+        for size in self.sizes:
+            if await self.store.get(thumb_key(size, name)) is None:
+                return False
+        return True
+
+    async def _watch_thumbnails(self, name: str, wait: float = 60.0) -> None:
+        """Lambda mode: look for the trigger's thumbnails for a while after an upload;
+        a page that shows the picture later looks again (``look_again``)."""
+        delay, waited = 0.25, 0.0
+        try:
+            while waited < wait:
+                await asyncio.sleep(delay)
+                waited += delay
+                if await self._thumbnails_exist(name):
+                    await self._mark_thumbnails(name)
+                    return
+                delay = min(delay * 2, 8.0)
+        except Exception:
+            log.exception("could not look for the thumbnails of %s", name)
+
+    def look_again(self, pictures: Iterable[Picture], every: float = 30.0) -> None:
+        """Pictures a page shows whose thumbnails are not known yet (Lambda mode, a
+        restart during the pool's work) or whose size is unknown (posted before sizes
+        were kept): find out off the request path, at most every ``every`` seconds."""
+        now = time.monotonic()
+        for picture in pictures:
+            if picture.thumbnails and picture.width:
+                continue
+            if now - self._looked_at.get(picture.name, -every) < every:
+                continue
+            if len(self._looked_at) > 10_000:
+                self._looked_at.clear()
+            self._looked_at[picture.name] = now
+            self._spawn(self._look(picture))
+
+    async def _look(self, picture: Picture) -> None:
+        name = picture.name
+        try:
+            if not picture.width:
+                data = await self.store.get(original_key(name))
+                if data is not None:
+                    width, height, hashed = await self._in_pool(placeholder, data)
+                    async with self.db.transaction() as conn:
+                        sizes = {"width": width, "height": height, "placeholder": hashed}
+                        await conn.execute(
+                            update(uploads).where(uploads.c.name == name).values(**sizes)
+                        )
+                        await conn.execute(
+                            update(post_pictures)
+                            .where(post_pictures.c.name == name)
+                            .values(**sizes)
+                        )
+            if not picture.thumbnails and await self._thumbnails_exist(name):
+                await self._mark_thumbnails(name)
+        except Exception as exc:
+            log.warning("could not look at %s again (%s)", name, exc)
 
     async def close(self) -> None:
         await self.settle()

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from resize.keys import name_of_key
 from sns.db import Database
 from sns.image_stores import ImageStore
-from sns.schema import posts, uploads
+from sns.schema import post_pictures, uploads
 
 log = logging.getLogger("sns.orphans")
 
@@ -87,7 +87,9 @@ class OrphanSweep:
                 chunk = batch[start : start + 500]
                 used.update(
                     (
-                        await conn.execute(select(posts.c.img).where(posts.c.img.in_(chunk)))
+                        await conn.execute(
+                            select(post_pictures.c.name).where(post_pictures.c.name.in_(chunk))
+                        )
                     ).scalars()
                 )
                 rows = await conn.execute(
@@ -139,7 +141,9 @@ class OrphanSweep:
                 )
                 keep.update(
                     (
-                        await conn.execute(select(posts.c.img).where(posts.c.img.in_(chunk)))
+                        await conn.execute(
+                            select(post_pictures.c.name).where(post_pictures.c.name.in_(chunk))
+                        )
                     ).scalars()
                 )
                 gone = [name for name in chunk if name not in keep]

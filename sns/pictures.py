@@ -1,0 +1,121 @@
+"""A post's pictures (#19): up to four, in order, each with alt text, its size and a
+blurhash placeholder; read for a page of posts in one query, whatever its size.
+
+``placeholder`` runs in the image pool (Pillow and blurhash are CPU work): it decodes a
+picture small (JPEG draft mode) and encodes a 4x3 blurhash, some 28 characters that the
+page's script draws as a blurred preview until the picture arrives.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sns.errors import Invalid
+from sns.schema import post_pictures, uploads
+
+MAX_PICTURES = 4
+ALT_MAX_CHARS = 1500
+PLACEHOLDER_SIDE = 32
+"""The long side the picture is shrunk to before its blurhash is taken."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One picture of a post as pages and the API show it."""
+
+    name: str
+    alt: str = ""
+    width: int = 0
+    height: int = 0
+    placeholder: str = ""
+    thumbnails: bool = False
+    """Whether every thumbnail size exists: until then pages show the original."""
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """A picture a form or a client asks a post to carry: its upload's name and alt text."""
+
+    name: str
+    alt: str = ""
+
+
+def check_choice(chosen: Sequence[Chosen]) -> list[Chosen]:
+    """At most four pictures, each once, each alt text within 1,500 characters."""
+    if len(chosen) > MAX_PICTURES:
+        raise Invalid(
+            "A post can have at most {max} pictures; this one has {count}.",
+            field="url",
+            max=MAX_PICTURES,
+            count=len(chosen),
+        )
+    names = [picture.name for picture in chosen]
+    if len(set(names)) != len(names):
+        raise Invalid("The same picture is attached twice.", field="url")
+    cleaned = []
+    for picture in chosen:
+        alt = picture.alt.replace("\r\n", "\n").strip()
+        if len(alt) > ALT_MAX_CHARS:
+            raise Invalid(
+                "A picture's description can have at most {max} characters; one has {count}.",
+                field="alt",
+                max=ALT_MAX_CHARS,
+                count=len(alt),
+            )
+        cleaned.append(Chosen(picture.name, alt))
+    return cleaned
+
+
+async def pictures_of(
+    conn: AsyncConnection, post_ids: Iterable[int]
+) -> dict[int, tuple[Picture, ...]]:
+    """The pictures of these posts, in order: one query for a whole page."""
+    ids = list(post_ids)
+    if not ids:
+        return {}
+    rows = await conn.execute(
+        select(
+            post_pictures.c.post_id,
+            post_pictures.c.name,
+            post_pictures.c.alt,
+            post_pictures.c.width,
+            post_pictures.c.height,
+            post_pictures.c.placeholder,
+            uploads.c.thumbnails,
+        )
+        .select_from(post_pictures)
+        .outerjoin(uploads, uploads.c.name == post_pictures.c.name)
+        .where(post_pictures.c.post_id.in_(ids))
+        .order_by(post_pictures.c.post_id, post_pictures.c.position)
+    )
+    found: dict[int, list[Picture]] = {}
+    for row in rows:
+        found.setdefault(row.post_id, []).append(
+            Picture(
+                name=row.name,
+                alt=row.alt,
+                width=row.width,
+                height=row.height,
+                placeholder=row.placeholder,
+                thumbnails=bool(row.thumbnails),
+            )
+        )
+    return {post_id: tuple(pictures) for post_id, pictures in found.items()}
+
+
+def placeholder(data: bytes) -> tuple[int, int, str]:
+    """(width, height, blurhash) of a stored original, upright as stored; in the pool."""
+    import blurhash  # type: ignore[import-untyped]
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        image.draft("RGB", (PLACEHOLDER_SIDE * 2, PLACEHOLDER_SIDE * 2))
+        small = image.convert("RGB")
+        small.thumbnail((PLACEHOLDER_SIDE, PLACEHOLDER_SIDE))
+    return width, height, str(blurhash.encode(small, x_components=4, y_components=3))
