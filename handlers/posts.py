@@ -87,18 +87,26 @@ class PictureFormHandler(PageHandler):
         alts = self.get_body_arguments("alt")
         removed = set(self.get_body_arguments("remove_url"))
         files = [part for part in self.request.files.get("img", []) if part.body]
+        problem: ServiceError | None = None
         if alts and len(alts) != len(urls):
-            raise Invalid(
+            problem = Invalid(
                 "Send each picture's url followed by its alt (or no alt at all).", field="alt"
             )
+        padded = (alts + [""] * len(urls))[: len(urls)]
         chosen: list[Chosen] = []
-        for url, alt in zip(urls, alts or [""] * len(urls), strict=True):
+        for url, alt in zip(urls, padded, strict=True):
             if not url.strip() or url in removed:
                 continue
-            name = self.images.name_from_reference(url)
+            try:
+                name = self.images.name_from_reference(url)
+            except ServiceError as exc:
+                problem = problem or exc  # refused below, once the good ones are kept
+                continue
             if name is not None:
                 chosen.append(Chosen(name, alt))
                 refill.append(self.refilled(name, alt))
+        if problem is not None:
+            raise problem
         if len(chosen) + len(files) > MAX_PICTURES:
             raise Invalid(
                 "A post can have at most {max} pictures; this one has {count}.",

@@ -115,7 +115,9 @@ class PostCreateHandler(APIHandler):
             except (ValueError, AttributeError, RecursionError):
                 raise Invalid("The body must be a JSON object.") from None
             if not isinstance(listed, list) or not all(isinstance(p, dict) for p in listed):
-                raise Invalid("pictures must be a list of {url, alt} objects.", field="pictures")
+                raise Invalid(
+                    "pictures must be a list of objects with a url and an alt.", field="pictures"
+                )
             pairs = [(item.get("url"), item.get("alt", "")) for item in listed]
         else:
             urls = self.get_body_arguments("url")
@@ -135,7 +137,9 @@ class PostCreateHandler(APIHandler):
         chosen = []
         for url, alt in pairs:
             if not isinstance(url, str) or not isinstance(alt, str) or not is_unicode_text(alt):
-                raise Invalid("pictures must be a list of {url, alt} objects.", field="pictures")
+                raise Invalid(
+                    "pictures must be a list of objects with a url and an alt.", field="pictures"
+                )
             site = self.site_url + "/img/"
             reference = "/img/" + url[len(site) :] if url.startswith(site) else url
             name = self.images.name_from_reference(reference)
