@@ -133,8 +133,17 @@ async function submitQuietly(event) {
 function useFallback(img) {
   const fallback = img.dataset.fallback;
   if (!fallback || img.getAttribute("src") === fallback) return;
+  if (img.hasAttribute("srcset")) {
+    // A fresh element: Chromium keeps the failed srcset candidate's density otherwise.
+    const fresh = img.cloneNode();
+    fresh.removeAttribute("srcset");
+    fresh.removeAttribute("sizes");
+    delete fresh.dataset.fallback;
+    fresh.src = fallback;
+    img.replaceWith(fresh);
+    return;
+  }
   delete img.dataset.fallback;
-  img.removeAttribute("srcset");
   img.src = fallback;
 }
 
@@ -264,9 +273,9 @@ function setUpPictureFields() {
     const maxBytes = Number(field.dataset.maxBytes);
     let pending = 0;
     let changing = null;
-    // The files go up one by one through /post/img; the form itself carries none.
+    // The files go up one by one through /post/img; the form itself carries none. The input
+    // stays, see-through over its styled label, so keyboard and screen readers still reach it.
     input.removeAttribute("name");
-    input.classList.add("visually-hidden");
 
     const items = () => Array.from(list.querySelectorAll(".picture-item"));
     const setBusy = (delta) => {
