@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from tornado import httputil
-from tornado.web import stream_request_body
+from tornado.web import HTTPError, stream_request_body
 
 from handlers.base import login_required
 from handlers.images import MULTIPART_OVERHEAD
@@ -64,13 +64,16 @@ class PictureFormHandler(PageHandler):
         """Parse the streamed body into the request's arguments and files, then check the
         XSRF token a multipart body carried."""
         request = self.request
-        httputil.parse_body_arguments(
-            request.headers.get("Content-Type", ""),
-            bytes(self._body),
-            request.body_arguments,
-            request.files,
-            request.headers,
-        )
+        try:
+            httputil.parse_body_arguments(
+                request.headers.get("Content-Type", ""),
+                bytes(self._body),
+                request.body_arguments,
+                request.files,
+                request.headers,
+            )
+        except httputil.HTTPInputError:
+            raise HTTPError(400, "the form body could not be read") from None
         self._body = bytearray()
         for name, values in request.body_arguments.items():
             request.arguments.setdefault(name, []).extend(values)

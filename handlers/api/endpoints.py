@@ -186,7 +186,10 @@ class PictureUploadHandler(APIHandler):
             raise Invalid("Send the picture as multipart/form-data in the field img.", field="img")
         arguments: dict[str, list[bytes]] = {}
         files: dict[str, list[httputil.HTTPFile]] = {}
-        httputil.parse_body_arguments(kind, bytes(self._body), arguments, files)
+        try:
+            httputil.parse_body_arguments(kind, bytes(self._body), arguments, files)
+        except httputil.HTTPInputError:
+            raise Invalid("The multipart body could not be read.", field="img") from None
         self._body = bytearray()
         if list(files) != ["img"] or len(files["img"]) != 1:
             if not files:
