@@ -74,10 +74,9 @@ def check_choice(chosen: Sequence[Chosen]) -> list[Chosen]:
 async def pictures_of(
     conn: AsyncConnection, post_ids: Iterable[int]
 ) -> dict[int, tuple[Picture, ...]]:
-    """The pictures of these posts, in order: one query for a whole page."""
+    """The pictures of these posts, in order: one query for a whole page (an empty page
+    too, so that a page's cost does not depend on what it holds)."""
     ids = list(post_ids)
-    if not ids:
-        return {}
     rows = await conn.execute(
         select(
             post_pictures.c.post_id,
