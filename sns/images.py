@@ -104,6 +104,7 @@ class ImageService:
         self.upload_bytes_per_hour = upload_bytes_per_hour
         self._background: set[asyncio.Task[None]] = set()
         self._looked_at: dict[str, float] = {}
+        self._watching: set[asyncio.Task[None]] = set()
 
     @property
     def small(self) -> int:
@@ -248,7 +249,7 @@ class ImageService:
         if self.inline_resize:
             self._spawn(self._make_thumbnails(name, cleaned.data))
         else:
-            self._spawn(self._watch_thumbnails(name))
+            self._spawn(self._watch_thumbnails(name), watch=True)
         return Uploaded(
             name=name,
             url=self.thumb_url(name),
@@ -258,10 +259,13 @@ class ImageService:
             placeholder=hashed,
         )
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Any, *, watch: bool = False) -> None:
+        """Run ``work`` off the request path; ``watch``: a look that stopping may cut short
+        (``settle`` waits only for thumbnails being made)."""
+        tasks = self._watching if watch else self._background
         task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def _make_thumbnails(self, name: str, original: bytes) -> None:
         try:
@@ -420,7 +424,7 @@ class ImageService:
             if len(self._looked_at) > 10_000:
                 self._looked_at.clear()
             self._looked_at[picture.name] = now
-            self._spawn(self._look(picture))
+            self._spawn(self._look(picture), watch=True)
 
     async def _look(self, picture: Picture) -> None:
         name = picture.name
@@ -446,6 +450,8 @@ class ImageService:
 
     async def close(self) -> None:
         await self.settle()
+        for task in list(self._watching):
+            task.cancel()  # a look still waiting: the next page after a start looks again
         if self._pool is not None:
             self._pool.close()
             self._pool = None

@@ -468,3 +468,18 @@ def test_a_picture_posted_before_sizes_were_kept_gets_them(
         shown = images_in(article(author.get("/").text, post_id))
     assert (shown[0]["width"], shown[0]["height"]) == ("330", "220")
     assert shown[0]["data-blurhash"]
+
+
+def test_the_python_client_uploads_and_posts_pictures(
+    author: Client, image_server: SnsServer
+) -> None:
+    from sns.client import SNSClient
+
+    site = register_site(author, host=f"client{time.monotonic_ns()}.example.com")
+    with SNSClient(image_server.url, site["clientSecret"], timeout=60) as sns:
+        first = sns.upload_picture(jpeg(320, 240), "a.jpg")
+        second = sns.upload_picture(png(50, 40), "b.png")
+        post = sns.create_post("from the client", [(first["url"], "첫째"), (second["url"], "")])
+    assert [p.alt for p in post.pictures] == ["첫째", ""]
+    assert [(p.width, p.height) for p in post.pictures] == [(320, 240), (50, 40)]
+    assert post.thumbnail_url == first["url"]
