@@ -109,9 +109,28 @@ def test_four_pictures_chosen_described_reordered_and_posted(browser, server, tm
             )
         ARTIFACTS.mkdir(exist_ok=True)
         tab.screenshot(path=str(ARTIFACTS / f"pictures-compose-{server.backend}.png"))
-        tab.reload()
-        tab.goto(post.locator(".permalink").get_attribute("href"))
+        page_url = post.locator(".permalink").get_attribute("href")
+        tab.goto(page_url)
         expect(tab.locator(".post-pictures.large img")).to_have_count(4)
+
+        # The edit page: "Change" puts a new picture in the second place, its alt kept.
+        tab.goto(page_url + "/edit")
+        items = tab.locator(".picture-list .picture-item")
+        expect(items).to_have_count(4)
+        before = items.nth(1).locator(".picture-url").input_value()
+        with tab.expect_file_chooser() as chooser:
+            items.nth(1).get_by_role("button", name="Change").click()
+        chooser.value.set_files(coloured(tmp_path, "new.jpg", (90, 10, 140), (600, 800)))
+        expect(items.nth(1).locator(".picture-status")).to_have_text(
+            "Picture ready.", timeout=60_000
+        )
+        assert items.nth(1).locator(".picture-url").input_value() != before
+        tab.get_by_role("button", name="Save").click()
+        tab.goto(page_url)
+        large = tab.locator(".post-pictures.large img")
+        expect(large).to_have_count(4)
+        assert large.nth(1).get_attribute("width") == "600"
+        assert large.nth(1).get_attribute("alt").startswith("Picture 2 of 4")
     finally:
         context.close()
     # No thumbnail (nor anything else) asked for before it existed.
@@ -222,6 +241,39 @@ def test_a_picture_is_posted_without_javascript(browser, server, tmp_path) -> No
         tab.goto(post.locator(".edit-link").get_attribute("href"))
         remove = tab.get_by_role("checkbox", name="Remove the picture").first
         assert remove.bounding_box()["width"] < 40
+    finally:
+        context.close()
+    assert [p for p in problems if "/thumb/" in p] == [], problems
+
+
+def test_a_blurred_placeholder_shows_until_the_picture_arrives(browser, server) -> None:
+    writer = server.client()
+    writer.join()
+    answer = upload(writer, jpeg(800, 600)).json()
+    marker = uuid.uuid4().hex[:6]
+    assert writer.post("/post", {"content": f"blur {marker}", "url": answer["url"]}).ok
+    post_id = re.search(r'id="post-(\d+)"', writer.get("/").text).group(1)
+
+    problems: list[str] = []
+    context, tab = new_tab(browser, server, problems)
+    held = []
+    try:
+        tab.route("**/img/**", lambda route: held.append(route))  # pictures wait
+        tab.goto(f"/post/{post_id}", wait_until="domcontentloaded")
+        picture = tab.locator(".post-pictures.large img")
+        tab.wait_for_function(
+            "el => el.style.backgroundImage.startsWith('url(\"data:image/png')",
+            arg=picture.element_handle(),
+        )
+        box = picture.bounding_box()
+        assert abs(box["width"] / box["height"] - 800 / 600) < 0.02  # its place kept
+        for route in held:
+            route.continue_()
+        tab.unroute("**/img/**")
+        tab.wait_for_function(
+            "el => el.complete && el.naturalWidth > 0 && !el.style.backgroundImage",
+            arg=picture.element_handle(),
+        )
     finally:
         context.close()
     assert [p for p in problems if "/thumb/" in p] == [], problems
