@@ -29,7 +29,8 @@ from resize.keys import NAME, name_of_key, original_key, thumb_key
 from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError, TooManyRequests
 from sns.image_stores import ImageStore
-from sns.pictures import Picture, placeholder
+from sns.pictures import Picture
+from sns.placeholders import clean_with_placeholder, placeholder
 from sns.ratelimit import MemoryRateLimiter, RateLimiter
 from sns.schema import post_pictures, posts, uploads
 from sns.workpool import JobTimeout, WorkerDied, WorkPool
@@ -141,7 +142,9 @@ class ImageService:
 
     def _workers(self) -> WorkPool:
         if self._pool is None:
-            self._pool = WorkPool(self._pool_size, self.job_seconds, preload=["resize.core"])
+            self._pool = WorkPool(
+                self._pool_size, self.job_seconds, preload=["resize.core", "sns.placeholders"]
+            )
         return self._pool
 
     async def _in_pool(self, function: Any, *args: Any) -> Any:
@@ -224,7 +227,7 @@ class ImageService:
             )
         await self._take_upload_budget(user_id, len(data))
         try:
-            cleaned: core.Cleaned = await self._in_pool(core.clean, data, self.max_pixels)
+            cleaned, hashed = await self._in_pool(clean_with_placeholder, data, self.max_pixels)
         except ImageError as exc:
             raise ImageRefused(
                 _MESSAGES.get(exc.reason, "The picture cannot be read."),
@@ -233,7 +236,6 @@ class ImageService:
             ) from None
         name = new_name(cleaned.extension)
         await self.store.put(original_key(name), cleaned.data)
-        hashed = await self._placeholder(name, cleaned.data)
         async with self.db.transaction() as conn:
             await conn.execute(
                 insert(uploads).values(
@@ -371,15 +373,6 @@ class ImageService:
         for name in names:
             await self.discard(name)
         return len(names)
-
-    async def _placeholder(self, name: str, data: bytes) -> str:
-        """The picture's blurhash, made in the pool; without one the page shows none."""
-        try:
-            _, _, hashed = await self._in_pool(placeholder, data)
-            return str(hashed)
-        except Exception as exc:
-            log.warning("no placeholder for %s (%s)", name, exc)
-            return ""
 
     async def _mark_thumbnails(self, name: str) -> None:
         """Every size of ``name`` exists: pages may ask for thumbnails from now on."""

@@ -1,14 +1,10 @@
 """A post's pictures (#19): up to four, in order, each with alt text, its size and a
 blurhash placeholder; read for a page of posts in one query, whatever its size.
-
-``placeholder`` runs in the image pool (Pillow and blurhash are CPU work): it decodes a
-picture small (JPEG draft mode) and encodes a 4x3 blurhash, some 28 characters that the
-page's script draws as a blurred preview until the picture arrives.
+Each picture's blurhash placeholder is made in the image pool (``sns.placeholders``).
 """
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -20,8 +16,6 @@ from sns.schema import post_pictures, uploads
 
 MAX_PICTURES = 4
 ALT_MAX_CHARS = 1500
-PLACEHOLDER_SIDE = 32
-"""The long side the picture is shrunk to before its blurhash is taken."""
 
 
 @dataclass(frozen=True)
@@ -105,16 +99,3 @@ async def pictures_of(
             )
         )
     return {post_id: tuple(pictures) for post_id, pictures in found.items()}
-
-
-def placeholder(data: bytes) -> tuple[int, int, str]:
-    """(width, height, blurhash) of a stored original, upright as stored; in the pool."""
-    import blurhash  # type: ignore[import-untyped]
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-        image.draft("RGB", (PLACEHOLDER_SIDE * 2, PLACEHOLDER_SIDE * 2))
-        small = image.convert("RGB")
-        small.thumbnail((PLACEHOLDER_SIDE, PLACEHOLDER_SIDE))
-    return width, height, str(blurhash.encode(small, x_components=4, y_components=3))

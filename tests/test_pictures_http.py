@@ -459,15 +459,26 @@ def test_a_picture_posted_before_sizes_were_kept_gets_them(
             {"p": post_id},
         )
     # A write through the app moves the site version (Redis), so pages are drawn anew.
-    author.post(f"/post/{post_id}/like")
-    shown = images_in(article(author.get("/").text, post_id))
-    assert "width" not in shown[0] and "data-blurhash" not in shown[0]
+    author.post(f"/post/{post_id}/like", allow_redirects=False)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and "width" not in shown[0]:
+    stored: tuple = (0, 0, "")
+    while time.monotonic() < deadline:
+        author.get("/")  # a page that shows it
+        with image_server.sql() as sql:
+            stored = tuple(
+                sql.execute(
+                    text("SELECT width, height, placeholder FROM post_pictures WHERE post_id = :p"),
+                    {"p": post_id},
+                ).one()
+            )
+        if stored[0]:
+            break
         time.sleep(0.3)
-        shown = images_in(article(author.get("/").text, post_id))
+    assert stored[:2] == (330, 220) and stored[2]
+    author.post(f"/post/{post_id}/unlike", allow_redirects=False)
+    shown = images_in(article(author.get("/").text, post_id))
     assert (shown[0]["width"], shown[0]["height"]) == ("330", "220")
-    assert shown[0]["data-blurhash"]
+    assert shown[0]["data-blurhash"] == stored[2]
 
 
 def test_the_python_client_uploads_and_posts_pictures(
