@@ -13,8 +13,9 @@ PRIVATE = "private, no-store"  # what a logged-in person sees is theirs alone
 
 @functools.cache
 def content_security_policy(image_origin: str | None = None) -> str:
-    """helmet's policy; pictures may also come from the bucket's public URL when set."""
-    images = "img-src 'self' data:" + (f" {image_origin}" if image_origin else "")
+    """helmet's policy; pictures may also come from the bucket's public URL when set, and
+    from ``blob:`` URLs: the compose form previews a chosen file before it is uploaded."""
+    images = "img-src 'self' data:" + (f" {image_origin}" if image_origin else "") + " blob:"
     return "; ".join(
         (
             "default-src 'self'",

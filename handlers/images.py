@@ -23,7 +23,8 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 @stream_request_body
 class ImageUploadHandler(BaseHandler):
-    """POST /post/img: multipart field ``img`` -> ``{url, originalUrl, name, ...}``.
+    """POST /post/img: multipart field ``img`` -> ``{url, originalUrl, name, width, height,
+    placeholder}`` (the original's size and its blurhash).
 
     The XSRF token travels in the ``X-XSRFToken`` header: the body is not parsed when
     Tornado checks it.
@@ -74,6 +75,7 @@ class ImageUploadHandler(BaseHandler):
                 name=uploaded.name,
                 width=uploaded.width,
                 height=uploaded.height,
+                placeholder=uploaded.placeholder,
             )
         )
 

@@ -7,8 +7,10 @@ from datetime import datetime
 from tornado.escape import url_escape, xhtml_escape
 from tornado.web import RequestHandler
 
+from resize.core import fit
 from resize.keys import AVATAR_SIZES
 from sns.handles import Mentions, mention_spans
+from sns.pictures import Picture
 from sns.profiles import face
 from sns.search import mark_spans
 from sns.text import HASHTAG_RE, fold_hashtag
@@ -110,6 +112,26 @@ def image_url(handler: RequestHandler, name: str, size: str = "small") -> str:
     return str(images.thumb_url(name, images.large if size == "large" else images.small))
 
 
+def picture_sources(
+    handler: RequestHandler, picture: Picture, large: bool = False
+) -> dict[str, str]:
+    """``src``, ``srcset`` and ``original`` of a post picture's ``<img>``: the thumbnails
+    (``srcset`` over every size, each with its real width) once they are known to exist,
+    else the original alone, so that a page never asks for a thumbnail too soon."""
+    images = handler.settings["services"].images
+    original = str(images.original_url(picture.name))
+    if not picture.thumbnails:
+        return {"src": original, "srcset": "", "original": original}
+    src = str(images.thumb_url(picture.name, images.large if large else images.small))
+    srcset = ""
+    if picture.width and picture.height:
+        srcset = ", ".join(
+            f"{images.thumb_url(picture.name, size)} {fit(picture.width, picture.height, size)[0]}w"
+            for size in images.sizes
+        )
+    return {"src": src, "srcset": srcset, "original": original}
+
+
 def absolute_url(handler: RequestHandler, url: str) -> str:
     """``url`` made absolute on this site (Open Graph wants absolute URLs)."""
     if "://" in url:
@@ -170,6 +192,7 @@ ui_methods = {
     "relative_time": relative_time,
     "iso_time": iso_time,
     "image_url": image_url,
+    "picture_sources": picture_sources,
     "absolute_url": absolute_url,
     "avatar": avatar,
 }

@@ -1,15 +1,15 @@
 """Posts as the API serves them: pages of a chosen size with a cursor, and their JSON shape.
 
-A page costs one query whatever its size: the posts, keyset-paginated on the same indexes
-as the timelines. A post's hashtags are those of its text (the links are kept equal to them
-on every write), in the order they appear. Writing goes through ``PostService``, so the
-content rules are the pages' own.
+A page costs two queries whatever its size: the posts, keyset-paginated on the same indexes
+as the timelines, and their pictures. A post's hashtags are those of its text (the links
+are kept equal to them on every write), in the order they appear. Writing goes through
+``PostService``, so the content rules are the pages' own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, Select
 from sns import text
 from sns.db import Database
 from sns.errors import NotFound
+from sns.pictures import Chosen, Picture, pictures_of
 from sns.post_queries import (
     author_posts,
     hashtag_id,
@@ -54,6 +55,7 @@ class ApiPost:
     hashtags: tuple[str, ...] = ()
     author_avatar: str | None = None
     author_avatar_ready: bool = False
+    pictures: tuple[Picture, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def api_post(post: Any) -> ApiPost:
         hashtags=tuple(text.extract_hashtags(post.content)),
         author_avatar=post.author_avatar,
         author_avatar_ready=bool(post.author_avatar_ready),
+        pictures=tuple(getattr(post, "pictures", ())),
     )
 
 
@@ -89,10 +92,30 @@ def image_fields(post: ApiPost, image_urls: ImageUrls | None = None) -> dict[str
     return {"thumbnailUrl": thumbnail, "originalUrl": original}
 
 
+def picture_fields(post: ApiPost, image_urls: ImageUrls | None = None) -> list[dict[str, Any]]:
+    """Every picture of the post, in order, as URLs with its alt text and size."""
+    if image_urls is None:
+        return []
+    shown = []
+    for picture in post.pictures:
+        thumbnail, original = image_urls(picture.name)
+        shown.append(
+            {
+                "thumbnailUrl": thumbnail,
+                "originalUrl": original,
+                "alt": picture.alt,
+                "width": picture.width or None,
+                "height": picture.height or None,
+            }
+        )
+    return shown
+
+
 def post_payload(
     post: ApiPost, image_urls: ImageUrls | None = None, avatar_url: AvatarUrl | None = None
 ) -> dict[str, Any]:
-    """One post in the API's JSON shape (camelCase, like NodeBird's)."""
+    """One post in the API's JSON shape (camelCase, like NodeBird's); ``thumbnailUrl`` and
+    ``originalUrl`` are those of the first picture, as before posts had several."""
     avatar = None
     if post.author_avatar and avatar_url is not None:
         avatar = avatar_url(post.author_avatar, post.author_avatar_ready)
@@ -104,6 +127,7 @@ def post_payload(
         "hashtags": list(post.hashtags),
         "createdAt": iso_utc(post.created_at),
         **image_fields(post, image_urls),
+        "pictures": picture_fields(post, image_urls),
     }
 
 
@@ -152,9 +176,10 @@ class ApiPostService:
             without_hidden(hashtag_posts(tag_id), reader), post_hashtags.c.post_id, limit, before
         )
 
-    async def create(self, user_id: int, content: str) -> ApiPost:
-        """A post by ``user_id``, under the same rules as the compose form."""
-        post_id = await self.posts.create(user_id, content)
+    async def create(self, user_id: int, content: str, pictures: Sequence[Chosen] = ()) -> ApiPost:
+        """A post by ``user_id`` with pictures uploaded through the API, under the same
+        rules as the compose form."""
+        post_id = await self.posts.create(user_id, content, pictures=pictures)
         page = await self._page(visible_posts().where(posts.c.id == post_id), posts.c.id, 1, None)
         if not page.posts:
             raise NotFound("There is no such post.")
@@ -167,7 +192,8 @@ class ApiPostService:
         query = query.where(shown_post(None))
         async with self.db.read() as conn:
             rows = (await conn.execute(newest_first(query, key, before, limit))).all()
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        found = [api_post(row) for row in rows]
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+            pictures = await pictures_of(conn, [row.id for row in rows])
+        found = [replace(api_post(row), pictures=pictures.get(row.id, ())) for row in rows]
         return ApiPage(found, found[-1].id if has_more and found else None)

@@ -2,9 +2,10 @@
 
 A picture is known by its *name*, ``<time>_<random>.<ext>``, made here and never from the
 client's file name. Its objects are ``original/<name>`` and ``thumb/<size>/<name>``
-(``resize.keys``) in an image store (``sns.image_stores``). A post carries at most one
-name (``posts.img``, unique), and only one its own author uploaded (``uploads``). Objects
-that no post uses are orphans, for ``sns.orphans`` to remove.
+(``resize.keys``) in an image store (``sns.image_stores``). A post carries up to four
+names (``post_pictures``, each name in one post), only ones its own author uploaded
+(``uploads``, which also keeps each picture's size, placeholder and whether its thumbnails
+exist yet). Objects that no post uses are orphans, for ``sns.orphans`` to remove.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,8 +31,10 @@ from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError, TooManyRequests
 from sns.image_stores import ImageStore
 from sns.metrics import Metrics
+from sns.pictures import Picture
+from sns.placeholders import clean_with_placeholder, placeholder
 from sns.ratelimit import MemoryRateLimiter, RateLimiter
-from sns.schema import posts, uploads
+from sns.schema import post_pictures, posts, uploads
 from sns.workpool import JobTimeout, WorkerDied, WorkPool
 
 log = logging.getLogger("sns.images")
@@ -63,6 +66,7 @@ class Uploaded:
     original_url: str
     width: int
     height: int
+    placeholder: str = ""
 
 
 UPLOAD_WINDOW = 3600
@@ -106,6 +110,8 @@ class ImageService:
         self.upload_bytes_per_hour = upload_bytes_per_hour
         self._background: set[asyncio.Task[None]] = set()
         self.metrics = metrics or Metrics()
+        self._looked_at: dict[str, float] = {}
+        self._watching: set[asyncio.Task[None]] = set()
 
     @property
     def small(self) -> int:
@@ -145,7 +151,7 @@ class ImageService:
             self._pool = WorkPool(
                 self._pool_size,
                 self.job_seconds,
-                preload=["resize.core"],
+                preload=["resize.core", "sns.placeholders"],
                 metrics=self.metrics,
             )
         return self._pool
@@ -230,36 +236,46 @@ class ImageService:
         Thumbnails follow off the request path: in this process's pool (``inline``) or by
         the S3 trigger (``lambda``); pages fall back to the original until they exist.
         """
-        cleaned = await self.checked(user_id, data)
+        cleaned, hashed = await self.checked(user_id, data, clean_with_placeholder)
         name = new_name(cleaned.extension)
         await self.store.put(original_key(name), cleaned.data)
         async with self.db.transaction() as conn:
             await conn.execute(
                 insert(uploads).values(
-                    name=name, user_id=user_id, bytes=len(cleaned.data), created_at=utcnow()
+                    name=name,
+                    user_id=user_id,
+                    bytes=len(cleaned.data),
+                    created_at=utcnow(),
+                    width=cleaned.width,
+                    height=cleaned.height,
+                    placeholder=hashed,
                 )
             )
         if self.inline_resize:
             self._spawn(self._make_thumbnails(name, cleaned.data))
+        else:
+            self._spawn(self._watch_thumbnails(name), watch=True)
         return Uploaded(
             name=name,
             url=self.thumb_url(name),
             original_url=self.original_url(name),
             width=cleaned.width,
             height=cleaned.height,
+            placeholder=hashed,
         )
 
     async def checked(
-        self, user_id: int, data: bytes, clean: Callable[..., core.Cleaned] = core.clean
-    ) -> core.Cleaned:
+        self, user_id: int, data: bytes, clean: Callable[..., Any] = core.clean
+    ) -> Any:
         """The checks of every upload, post picture or avatar: its size, the account's hourly
-        limits, then ``clean`` (``core.clean``, or ``resize.avatars.square``) in the pool,
-        whose refusals become ``ImageRefused`` with a message for people."""
+        limits, then ``clean`` (``core.clean``, ``sns.placeholders.clean_with_placeholder``
+        or ``resize.avatars.square``) in the pool, whose refusals become ``ImageRefused``
+        with a message for people; what ``clean`` returns."""
         if len(data) > self.max_bytes:
             raise self.too_large()
         await self._take_upload_budget(user_id, len(data))
         try:
-            cleaned: core.Cleaned = await self._in_pool(
+            cleaned = await self._in_pool(
                 functools.partial(clean, max_side=self.max_side), data, self.max_pixels
             )
         except ImageError as exc:
@@ -280,10 +296,13 @@ class ImageService:
         and refusals as the uploads' own."""
         return await self._in_pool(function, *args)
 
-    def _spawn(self, work: Any) -> None:
+    def _spawn(self, work: Any, *, watch: bool = False) -> None:
+        """Run ``work`` off the request path; ``watch``: a look that stopping may cut short
+        (``settle`` waits only for thumbnails being made)."""
+        tasks = self._watching if watch else self._background
         task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def _make_thumbnails(self, name: str, original: bytes) -> None:
         try:
@@ -293,6 +312,7 @@ class ImageService:
             await asyncio.gather(
                 *(self.store.put(thumb_key(size, name), data) for size, data in made.items())
             )
+            await self._mark_thumbnails(name)
         except (ImageError, ImageRefused) as exc:
             # The picture's own trouble (damaged, too slow): no traceback, no crash.
             log.warning("no thumbnails of %s (%s); pages show the original", name, exc)
@@ -320,15 +340,31 @@ class ImageService:
             raise Invalid("Attach a picture uploaded here.", field="url")
         return name
 
-    async def claim(self, conn: AsyncConnection, user_id: int, name: str) -> None:
-        """Inside a post's transaction: ``name`` must be this user's upload."""
-        owner = (
+    async def claim(self, conn: AsyncConnection, user_id: int, name: str) -> Picture:
+        """Inside a post's transaction: ``name`` must be this user's upload; its size and
+        placeholder come back for the post to keep."""
+        row = (
             await conn.execute(
-                select(uploads.c.user_id).where(uploads.c.name == name).with_for_update()
+                select(
+                    uploads.c.user_id,
+                    uploads.c.width,
+                    uploads.c.height,
+                    uploads.c.placeholder,
+                    uploads.c.thumbnails,
+                )
+                .where(uploads.c.name == name)
+                .with_for_update()
             )
-        ).scalar()
-        if owner != user_id:
+        ).first()
+        if row is None or row.user_id != user_id:
             raise Invalid("Attach a picture uploaded here.", field="url")
+        return Picture(
+            name=name,
+            width=row.width,
+            height=row.height,
+            placeholder=row.placeholder,
+            thumbnails=bool(row.thumbnails),
+        )
 
     async def forget(self, conn: AsyncConnection, name: str) -> None:
         """Inside a transaction: the picture is leaving its post and goes with it."""
@@ -354,11 +390,13 @@ class ImageService:
 
         async def work(conn: AsyncConnection) -> None:
             names.clear()
+            theirs = select(posts.c.id).where(posts.c.user_id == user_id)
             posted = await conn.execute(
-                select(posts.c.img).where(posts.c.user_id == user_id, posts.c.img.is_not(None))
+                select(post_pictures.c.name).where(post_pictures.c.post_id.in_(theirs))
             )
             pending = await conn.execute(select(uploads.c.name).where(uploads.c.user_id == user_id))
             names.extend({*posted.scalars(), *pending.scalars()})
+            await conn.execute(delete(post_pictures).where(post_pictures.c.post_id.in_(theirs)))
             await conn.execute(
                 update(posts)
                 .where(posts.c.user_id == user_id, posts.c.img.is_not(None))
@@ -371,8 +409,77 @@ class ImageService:
             await self.discard(name)
         return len(names)
 
+    async def _mark_thumbnails(self, name: str) -> None:
+        """Every size of ``name`` exists: pages may ask for thumbnails from now on."""
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                update(uploads)
+                .where(uploads.c.name == name, uploads.c.thumbnails == 0)
+                .values(thumbnails=1)
+            )
+
+    async def _thumbnails_exist(self, name: str) -> bool:
+        for size in self.sizes:
+            if await self.store.get(thumb_key(size, name)) is None:
+                return False
+        return True
+
+    async def _watch_thumbnails(self, name: str, wait: float = 60.0) -> None:
+        """Lambda mode: look for the trigger's thumbnails for a while after an upload;
+        a page that shows the picture later looks again (``look_again``)."""
+        delay, waited = 0.25, 0.0
+        try:
+            while waited < wait:
+                await asyncio.sleep(delay)
+                waited += delay
+                if await self._thumbnails_exist(name):
+                    await self._mark_thumbnails(name)
+                    return
+                delay = min(delay * 2, 8.0)
+        except Exception:
+            log.exception("could not look for the thumbnails of %s", name)
+
+    def look_again(self, pictures: Iterable[Picture], every: float = 30.0) -> None:
+        """Pictures a page shows whose thumbnails are not known yet (Lambda mode, a
+        restart during the pool's work) or whose size is unknown (posted before sizes
+        were kept): find out off the request path, at most every ``every`` seconds."""
+        now = time.monotonic()
+        for picture in pictures:
+            if picture.thumbnails and picture.width:
+                continue
+            if now - self._looked_at.get(picture.name, -every) < every:
+                continue
+            if len(self._looked_at) > 10_000:
+                self._looked_at.clear()
+            self._looked_at[picture.name] = now
+            self._spawn(self._look(picture), watch=True)
+
+    async def _look(self, picture: Picture) -> None:
+        name = picture.name
+        try:
+            if not picture.width:
+                data = await self.store.get(original_key(name))
+                if data is not None:
+                    width, height, hashed = await self._in_pool(placeholder, data)
+                    async with self.db.transaction() as conn:
+                        sizes = {"width": width, "height": height, "placeholder": hashed}
+                        await conn.execute(
+                            update(uploads).where(uploads.c.name == name).values(**sizes)
+                        )
+                        await conn.execute(
+                            update(post_pictures)
+                            .where(post_pictures.c.name == name)
+                            .values(**sizes)
+                        )
+            if not picture.thumbnails and await self._thumbnails_exist(name):
+                await self._mark_thumbnails(name)
+        except Exception as exc:
+            log.warning("could not look at %s again (%s)", name, exc)
+
     async def close(self) -> None:
         await self.settle()
+        for task in list(self._watching):
+            task.cancel()  # a look still waiting: the next page after a start looks again
         if self._pool is not None:
             self._pool.close()
             self._pool = None

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from resize.keys import name_of_key
 from sns.db import Database
 from sns.image_stores import ImageStore
-from sns.schema import posts, uploads, users
+from sns.schema import post_pictures, uploads, users
 
 log = logging.getLogger("sns.orphans")
 
@@ -67,7 +67,8 @@ class Usage:
 async def names_in_use(conn: AsyncConnection, names: list[str]) -> set[str]:
     """Which of ``names`` a post's picture or a person's avatar is (an avatar's name is
     never an upload's: each is made new)."""
-    used = set((await conn.execute(select(posts.c.img).where(posts.c.img.in_(names)))).scalars())
+    pictures = select(post_pictures.c.name).where(post_pictures.c.name.in_(names))
+    used = set((await conn.execute(pictures)).scalars())
     avatars = await conn.execute(select(users.c.avatar).where(users.c.avatar.in_(names)))
     used.update(avatars.scalars())
     return used

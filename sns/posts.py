@@ -9,7 +9,7 @@ Nothing is fetched per post.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +27,7 @@ from sns.handles import Mentions, find_handles, keys_of, resolve_mentions
 from sns.images import ImageService
 from sns.likes import LikeService
 from sns.notifications import NotificationService
+from sns.pictures import Chosen, Picture, check_choice, pictures_of
 from sns.post_queries import (
     MERGE_AUTHORS,
     author_posts,
@@ -38,7 +39,7 @@ from sns.post_queries import (
     visible_posts,
 )
 from sns.safety import any_muted_word, author_hidden, without_hidden
-from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
+from sns.schema import follows, hashtags, likes, post_hashtags, post_pictures, posts, users
 from sns.search_index import SearchIndex
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post, shown_post
@@ -47,7 +48,7 @@ PICTURE_TAKEN = "This picture is already in a post; upload it again for a new on
 
 
 class Keep:
-    """The type of ``KEEP``: an edit that leaves the post's picture as it is."""
+    """The type of ``KEEP``: an edit that leaves the post's pictures as they are."""
 
 
 KEEP = Keep()
@@ -84,6 +85,8 @@ class PostView:
     author_handle: str | None = None
     mentions: Mentions = field(default_factory=dict, compare=False)
     """The people the ``@`` of the post and its comments shown name (linked on the page)."""
+    pictures: tuple[Picture, ...] = ()
+    """Up to four, in order; ``img`` is the first one's name."""
 
     @property
     def hidden_comments(self) -> int:
@@ -158,27 +161,36 @@ class PostService:
         # pages' "N new posts" (sns/live.py, wired in build_services).
         self.after_create: list[Callable[[int, int, list[str]], Awaitable[None]]] = []
 
-    async def create(self, user_id: int, content: str, img: str | None = None) -> int:
-        """Store the post and link its hashtags, all in one transaction.
+    async def create(
+        self,
+        user_id: int,
+        content: str,
+        img: str | None = None,
+        *,
+        pictures: Sequence[Chosen] = (),
+    ) -> int:
+        """Store the post with its pictures and link its hashtags, all in one transaction.
 
-        ``img`` is the name of a picture the same user uploaded and no post carries yet.
+        ``pictures`` (or the one ``img``) are names of pictures the same user uploaded and
+        no post carries yet, each with its alt text; at most four.
         """
         content = clean_content(content)
         tags = hashtags_of_post(content)
+        chosen = check_choice([Chosen(img)] if img is not None and not pictures else pictures)
         now = utcnow()
         changed: set[int] = set()
         async with self.db.transaction() as conn:
-            if img is not None:
-                await self._claim_picture(conn, user_id, img, post_id=None)
             try:
                 result = await conn.execute(
                     insert(posts).values(
-                        user_id=user_id, content=content, img=img, created_at=now, updated_at=now
+                        user_id=user_id, content=content, created_at=now, updated_at=now
                     )
                 )
+                post_id = new_id(result)
+                if chosen:
+                    await self._set_pictures(conn, user_id, post_id, chosen)
             except IntegrityError:
                 raise Invalid(PICTURE_TAKEN, field="url") from None
-            post_id = new_id(result)
             await self._link_hashtags(conn, post_id, tags)
             if self.search_index is not None:
                 await self.search_index.add(conn, post_id, content)
@@ -206,15 +218,57 @@ class PostService:
         if self.notifications is not None:
             await self.notifications.announce(changed)
 
-    async def _claim_picture(
-        self, conn: AsyncConnection, user_id: int, name: str, *, post_id: int | None
-    ) -> None:
-        if self.images is None:
-            raise Invalid("Pictures are not taken here.", field="url")
-        await self.images.claim(conn, user_id, name)
-        holder = (await conn.execute(select(posts.c.id).where(posts.c.img == name))).scalar()
-        if holder is not None and holder != post_id:
-            raise Invalid(PICTURE_TAKEN, field="url")
+    async def _set_pictures(
+        self, conn: AsyncConnection, user_id: int, post_id: int, chosen: list[Chosen]
+    ) -> list[str]:
+        """Make the post's pictures ``chosen``, in order; new ones must be the author's
+        uploads in no other post. Returns the names that left the post (their uploads rows
+        are gone; the caller removes their objects once the transaction is stored)."""
+        held = {
+            row.name: row
+            for row in await conn.execute(
+                select(post_pictures).where(post_pictures.c.post_id == post_id)
+            )
+        }
+        rows = []
+        for position, choice in enumerate(chosen):
+            old = held.get(choice.name)
+            if old is not None:
+                sizes = (old.width, old.height, old.placeholder)
+            else:
+                if self.images is None:
+                    raise Invalid("Pictures are not taken here.", field="url")
+                picture = await self.images.claim(conn, user_id, choice.name)
+                holder = (
+                    await conn.execute(
+                        select(post_pictures.c.post_id).where(post_pictures.c.name == choice.name)
+                    )
+                ).scalar()
+                if holder is not None:
+                    raise Invalid(PICTURE_TAKEN, field="url")
+                sizes = (picture.width, picture.height, picture.placeholder)
+            rows.append(
+                {
+                    "post_id": post_id,
+                    "position": position,
+                    "name": choice.name,
+                    "alt": choice.alt,
+                    "width": sizes[0],
+                    "height": sizes[1],
+                    "placeholder": sizes[2],
+                }
+            )
+        if held:
+            await conn.execute(delete(post_pictures).where(post_pictures.c.post_id == post_id))
+        if rows:
+            await conn.execute(insert(post_pictures), rows)
+        gone = [name for name in held if name not in {choice.name for choice in chosen}]
+        if self.images is not None:
+            for name in gone:
+                await self.images.forget(conn, name)
+        cover = chosen[0].name if chosen else None
+        await conn.execute(update(posts).where(posts.c.id == post_id).values(img=cover))
+        return gone
 
     async def _link_hashtags(self, conn: AsyncConnection, post_id: int, titles: list[str]) -> None:
         if not titles:
@@ -231,13 +285,14 @@ class PostService:
         )
 
     async def get(self, post_id: int, viewer_id: int | None = None) -> PostView:
-        """One post shown to ``viewer_id``, or ``NotFound``."""
+        """One post shown to ``viewer_id``, with its pictures, or ``NotFound``."""
         async with self.db.read() as conn:
             query = visible_posts().where(posts.c.id == post_id, shown_post(viewer_id))
             row = (await conn.execute(query)).first()
-        if row is None:
-            raise NotFound("There is no such post.")
-        return PostView(**row._mapping)
+            if row is None:
+                raise NotFound("There is no such post.")
+            found = await pictures_of(conn, [post_id])
+        return PostView(**row._mapping, pictures=found.get(post_id, ()))
 
     async def view(self, post_id: int, viewer_id: int | None = None) -> PostView:
         """One visible post with all its comments and what the reader needs to act on it.
@@ -265,15 +320,28 @@ class PostService:
         return post
 
     async def update(
-        self, user_id: int, post_id: int, content: str, img: str | Keep | None = KEEP
+        self,
+        user_id: int,
+        post_id: int,
+        content: str,
+        img: str | Keep | Sequence[Chosen] | None = KEEP,
     ) -> None:
         """New text for one's own post; its hashtags are replaced to match.
 
-        ``img``: ``KEEP`` leaves the picture, None removes it, a name replaces it. A
-        picture that leaves the post is deleted from the store once the change is stored.
+        ``img``: ``KEEP`` leaves the pictures, None (or none) removes them, a name or a
+        list of ``Chosen`` replaces them (kept ones keep their objects, with new alt
+        texts and order). A picture that leaves the post is deleted from the store once
+        the change is stored.
         """
         content = clean_content(content)
         tags = hashtags_of_post(content)
+        chosen: list[Chosen] | None = None
+        if img is None:
+            chosen = []
+        elif isinstance(img, str):
+            chosen = check_choice([Chosen(img)])
+        elif not isinstance(img, Keep):
+            chosen = check_choice(img)
         replaced: list[str] = []
         changed: set[int] = set()
 
@@ -282,24 +350,15 @@ class PostService:
             changed.clear()
             await self._lock_own(conn, user_id, post_id)
             stored = (
-                await conn.execute(
-                    select(posts.c.img, posts.c.created_at).where(posts.c.id == post_id)
-                )
+                await conn.execute(select(posts.c.created_at).where(posts.c.id == post_id))
             ).one()
             values: dict[str, Any] = {
                 "content": content,
                 "updated_at": edit_time(stored.created_at),
             }
-            if not isinstance(img, Keep):
-                old = stored.img
-                if img != old:
-                    if img is not None:
-                        await self._claim_picture(conn, user_id, img, post_id=post_id)
-                    if old is not None and self.images is not None:
-                        await self.images.forget(conn, old)
-                        replaced.append(old)
-                    values["img"] = img
             try:
+                if chosen is not None:
+                    replaced.extend(await self._set_pictures(conn, user_id, post_id, chosen))
                 await conn.execute(update(posts).where(posts.c.id == post_id).values(**values))
             except IntegrityError:
                 raise Invalid(PICTURE_TAKEN, field="url") from None
@@ -351,10 +410,16 @@ class PostService:
             told = await self.notifications.remove_for_post(conn, post_id)
             if changed is not None:
                 changed.update(told)
-        picture = (await conn.execute(select(posts.c.img).where(posts.c.id == post_id))).scalar()
-        if picture is not None and self.images is not None:
-            await self.images.forget(conn, picture)
-            pictures.append(picture)
+        names = (
+            await conn.execute(
+                select(post_pictures.c.name).where(post_pictures.c.post_id == post_id)
+            )
+        ).scalars()
+        for name in names:
+            if self.images is not None:
+                await self.images.forget(conn, name)
+            pictures.append(name)
+        await conn.execute(delete(post_pictures).where(post_pictures.c.post_id == post_id))
         await self.comments.remove_all(conn, post_id)
         await self.likes.remove_all(conn, post_id)
         await conn.execute(delete(post_hashtags).where(post_hashtags.c.post_id == post_id))
@@ -415,8 +480,8 @@ class PostService:
         every_comment: bool = False,
     ) -> list[PostView]:
         """Add the reader's likes and follows, and the comments and replies of the page
-        (every one on a post's page, the newest few per post on a timeline): three queries
-        however many posts, comments or users there are."""
+        (every one on a post's page, the newest few per post on a timeline), and the
+        pictures: four queries however many posts, comments or users there are."""
         if not views:
             return views
         ids = [view.id for view in views]
@@ -444,9 +509,13 @@ class PostService:
                 texts.extend(reply.content for reply in comment.replies)
         keys = keys_of(texts)
         mentions = await find_handles(conn, keys) if keys else {}
+        pictures = await pictures_of(conn, ids)
+        if self.images is not None:
+            self.images.look_again(p for shown in pictures.values() for p in shown)
         return [
             replace(
                 view,
+                pictures=pictures.get(view.id, ()),
                 liked=view.id in liked,
                 author_followed=view.author_id in followed,
                 comments=threads.get(view.id, ()),

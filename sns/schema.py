@@ -397,3 +397,35 @@ muted_words = Table(
 )
 
 Index("ix_search_terms_post_id_term", search_terms.c.post_id, search_terms.c.term)
+# Pictures of a post (#19): up to four, in order, each with its alt text, its size and a small
+# blurred placeholder (a blurhash), copied from its upload when the post takes it. A picture
+# belongs to one post (unique name). ``posts.img`` keeps the first one's name, the post's
+# cover (og:image, older readers). The uploads row says whether thumbnails exist yet.
+post_pictures = Table(
+    "post_pictures",
+    metadata,
+    Column(
+        "post_id",
+        Id,
+        ForeignKey("posts.id", name="fk_post_pictures_post", ondelete="CASCADE"),
+        nullable=False,
+        autoincrement=False,
+    ),
+    Column("position", Integer, nullable=False, autoincrement=False),
+    Column("name", String(64), nullable=False),
+    Column("alt", String(1500), nullable=False, server_default=""),
+    Column("width", Integer, nullable=False, server_default="0"),
+    Column("height", Integer, nullable=False, server_default="0"),
+    Column("placeholder", String(64), nullable=False, server_default=""),
+    PrimaryKeyConstraint("post_id", "position", name="pk_post_pictures"),
+    Index("ix_post_pictures_name", "name", unique=True),
+    **MYSQL_TABLE_ARGS,
+)
+for _column in (
+    Column("width", Integer, nullable=False, server_default="0"),
+    Column("height", Integer, nullable=False, server_default="0"),
+    Column("placeholder", String(64), nullable=False, server_default=""),
+    # 1 once every thumbnail size is known to exist: pages ask for thumbnails only then.
+    Column("thumbnails", Integer, nullable=False, server_default="0"),
+):
+    uploads.append_column(_column)

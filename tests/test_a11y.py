@@ -14,7 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from testkit.sns import Client
-from tests.images import jpeg
+from tests.images import jpeg, png, upload
 
 pytestmark = pytest.mark.parametrize("server", ["sqlite"], indirect=True)
 
@@ -59,7 +59,8 @@ def own_id(client: Client) -> int:
 @pytest.fixture(scope="module")
 def world(server) -> dict:
     """Alice follows Bob and is followed by Carol; Bob's post has Alice's like and comment
-    and his reply, Alice has a post of her own: every widget of every page is there."""
+    and his reply, Alice has a post of her own with two pictures: every widget of every
+    page is there."""
     alice, bob, carol = (server.client() for _ in range(3))
     tag = f"a11y{uuid.uuid4().hex[:6]}"
     alice.join(nick="앨리스 Alice")
@@ -77,7 +78,12 @@ def world(server) -> dict:
     assert face.status_code == 302, face.text
     assert alice.post("/account/bio", {"bio": f"Hi, #{tag} here"}, headers=JSON).status_code == 200
     bob_post = new_post(bob, f"Bob writes about #{tag} and #접근성, see you there")
-    alice_post = new_post(alice, f"Alice writes a #{tag} post of her own")
+    # Two pictures, one described, one not: the grid, the edit form's picture controls.
+    shots = [upload(alice, png(60, 40)).json()["url"] for _ in range(2)]
+    form = {"content": f"Alice writes a #{tag} post of her own", "url": shots, "alt": ["A", ""]}
+    response = alice.post("/post", form, headers=JSON)
+    assert response.status_code == 201, response.text
+    alice_post = response.json()["payload"]["id"]
     assert alice.post(f"/post/{bob_post}/like", headers=JSON).status_code == 200
     comment = alice.post(f"/comment/{bob_post}", {"content": "A comment"}, headers=JSON)
     assert comment.status_code == 201

@@ -15,6 +15,7 @@ from sns.safety import fold_word
 from sns.schema import blocks, muted_words, mutes, users
 from sns.statements import start_counting
 from testkit.sns import Client
+from tests.images import png, upload
 
 JSON = {"Accept": "application/json"}
 PAGES = (
@@ -28,8 +29,14 @@ PAGES = (
 )
 
 
-def post_with_thread(author: Client, commenters: list[Client], liker: Client, number: int) -> None:
-    response = author.post("/post", {"content": f"#qc post {number}"}, headers=JSON)
+def post_with_thread(
+    author: Client, commenters: list[Client], liker: Client, number: int, pictures: int = 0
+) -> None:
+    form: dict[str, object] = {"content": f"#qc post {number}"}
+    if pictures:
+        answers = [upload(author, png(8, 6)).json() for _ in range(pictures)]
+        form.update(url=[a["url"] for a in answers], alt=[f"alt {n}" for n in range(pictures)])
+    response = author.post("/post", form, headers=JSON)
     post_id = response.json()["payload"]["id"]
     for commenter in commenters:
         comment = commenter.post(f"/comment/{post_id}", {"content": f"c{number}"}, headers=JSON)
@@ -78,8 +85,11 @@ def test_timeline_pages_cost_a_fixed_number_of_queries(make_server, backend):
     for commenter in more:
         commenter.join()
     for number in range(22, 52):
-        post_with_thread(author, commenters + more, viewer, number)
+        # Pictures (1-4) on some posts: read for the whole page at once (#19).
+        pictures = number % 5 if number < 42 else 0
+        post_with_thread(author, commenters + more, viewer, number, pictures)
     large = {path: statements(viewer, path) for path in paths}
+    assert 'class="post-pictures count-4' in viewer.get("/").text
 
     assert small == large
     # Session, user, profile box, then the page: a handful, counting SQLite's BEGINs.

@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tornado import httputil
+from tornado.web import stream_request_body
+
 from handlers.api.base import APIHandler
 from handlers.bodies import success_body
+from handlers.images import MULTIPART_OVERHEAD
 from handlers.paths import ROW_ID
 from sns.api_clients import Caller
 from sns.api_posts import post_payload
 from sns.errors import Invalid, Unauthorized
 from sns.floods import POSTS
+from sns.images import ImageRefused
 from sns.notifications import Notification
-from sns.text import positive_int
+from sns.pictures import MAX_PICTURES, Chosen
+from sns.text import is_unicode_text, positive_int
 from sns.times import iso_utc
 
 
@@ -98,18 +104,64 @@ class SearchPostsHandler(APIHandler):
 
 
 class PostCreateHandler(APIHandler):
-    """POST /v2/posts ``{content}``: a post by the token's user, under the page's rules."""
+    """POST /v2/posts ``{content, pictures?}``: a post by the token's user, under the page's
+    rules; ``pictures`` is ``[{url, alt}]`` of uploads from ``POST /v2/posts/img`` (a form
+    body sends repeated ``url`` fields, each followed by its ``alt``, as the site's form)."""
 
     async def post(self) -> None:
         user_id = self.caller.user_id
+        content = self.body_argument("content") or ""
+        pictures = self._pictures()
         async with self.floods.hold(POSTS, user_id):  # the compose form's limit, shared
-            post = await self.api_posts.create(user_id, self.body_argument("content") or "")
+            post = await self.api_posts.create(user_id, content, pictures)
         self.set_status(201)
         self.write(
             success_body(
                 201, "created", payload=post_payload(post, self.image_urls, self.avatar_url)
             )
         )
+
+    def _pictures(self) -> list[Chosen]:
+        pairs: list[tuple[Any, Any]]
+        content_type = self.request.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() == "application/json":
+            try:
+                listed = json.loads(self.request.body or b"{}").get("pictures") or []
+            except (ValueError, AttributeError, RecursionError):
+                raise Invalid("The body must be a JSON object.") from None
+            if not isinstance(listed, list) or not all(isinstance(p, dict) for p in listed):
+                raise Invalid(
+                    "pictures must be a list of objects with a url and an alt.", field="pictures"
+                )
+            pairs = [(item.get("url"), item.get("alt", "")) for item in listed]
+        else:
+            urls = self.get_body_arguments("url")
+            alts = self.get_body_arguments("alt") or [""] * len(urls)
+            if len(alts) != len(urls):
+                raise Invalid(
+                    "Send each picture's url followed by its alt (or no alt at all).", field="alt"
+                )
+            pairs = list(zip(urls, alts, strict=True))
+        if len(pairs) > MAX_PICTURES:
+            raise Invalid(
+                "A post can have at most {max} pictures; this one has {count}.",
+                field="pictures",
+                max=MAX_PICTURES,
+                count=len(pairs),
+            )
+        chosen = []
+        for url, alt in pairs:
+            if not isinstance(url, str) or not isinstance(alt, str) or not is_unicode_text(alt):
+                raise Invalid(
+                    "pictures must be a list of objects with a url and an alt.", field="pictures"
+                )
+            site = self.site_url + "/img/"
+            reference = "/img/" + url[len(site) :] if url.startswith(site) else url
+            name = self.images.name_from_reference(reference)
+            if name is None:
+                raise Invalid("Attach a picture uploaded here.", field="url")
+            chosen.append(Chosen(name, alt))
+        return chosen
 
 
 def notification_payload(item: Notification) -> dict[str, Any]:
@@ -203,6 +255,70 @@ class UserSafetyHandler(APIHandler):
         self.write(success_body(payload=payload))
 
 
+@stream_request_body
+class PictureUploadHandler(APIHandler):
+    """POST /v2/posts/img: multipart field ``img`` -> ``{url, originalUrl, name, width,
+    height, placeholder}``, with the checks and per-account hourly limits of the site's
+    upload; ``url`` goes into ``pictures`` of ``POST /v2/posts``."""
+
+    _body: bytearray
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        self._body = bytearray()
+        if self.request.method != "POST" or self._finished:
+            return
+        limit = self.images.max_bytes + MULTIPART_OVERHEAD
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            self.set_header("Connection", "close")
+            raise ImageRefused(
+                "The picture is larger than {limit} MiB.",
+                reason="too_large",
+                status=413,
+                limit=round(self.images.max_bytes / 2**20, 1),
+            )
+        await self.images.check_upload_budget(self.caller.user_id)
+        set_max_body_size = getattr(self.request.connection, "set_max_body_size", None)
+        if set_max_body_size is not None:
+            set_max_body_size(limit)
+
+    def data_received(self, chunk: bytes) -> None:
+        self._body.extend(chunk)
+
+    async def post(self) -> None:
+        kind = self.request.headers.get("Content-Type", "")
+        if not kind.lower().startswith("multipart/form-data") or "boundary=" not in kind:
+            raise Invalid("Send the picture as multipart/form-data in the field img.", field="img")
+        arguments: dict[str, list[bytes]] = {}
+        files: dict[str, list[httputil.HTTPFile]] = {}
+        try:
+            httputil.parse_body_arguments(kind, bytes(self._body), arguments, files)
+        except httputil.HTTPInputError:
+            raise Invalid("The multipart body could not be read.", field="img") from None
+        self._body = bytearray()
+        if list(files) != ["img"] or len(files["img"]) != 1:
+            if not files:
+                raise Invalid("Choose a picture to upload.", field="img")
+            raise Invalid("Upload one picture at a time, in the field img.", field="img")
+        uploaded = await self.images.upload(self.caller.user_id, bytes(files["img"][0].body))
+        site = self.site_url
+
+        def absolute(url: str) -> str:
+            return url if "://" in url else site + url
+
+        self.write(
+            success_body(
+                url=absolute(uploaded.url),
+                originalUrl=absolute(uploaded.original_url),
+                name=uploaded.name,
+                width=uploaded.width,
+                height=uploaded.height,
+                placeholder=uploaded.placeholder,
+            )
+        )
+
+
 def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str, str]]]:
     """The endpoints under ``/<version>``."""
     prefix = f"/{version}"
@@ -210,6 +326,7 @@ def versioned_routes(version: str) -> list[tuple[str, type[APIHandler], dict[str
         (r"/token", TokenHandler),
         (r"/test", ClaimsHandler),
         (r"/posts", PostCreateHandler),
+        (r"/posts/img", PictureUploadHandler),
         (r"/posts/my", MyPostsHandler),
         (r"/posts/myLikes", MyLikesHandler),
         (r"/posts/search", SearchPostsHandler),

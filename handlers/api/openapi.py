@@ -14,6 +14,7 @@ from sns.text import POST_MAX_CHARS
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
 
 
 def _ref(kind: str, name: str) -> dict[str, str]:
@@ -241,6 +242,23 @@ DOCUMENT: dict[str, Any] = {
                 "responses": {**_ok("What was marked", "ReadAnswer"), **COMMON_ERRORS},
             }
         },
+        "/v2/posts/img": {
+            "post": {
+                "operationId": "uploadPicture",
+                "summary": "Upload a picture for a post (the site's checks and hourly limits); "
+                "pass its url in pictures of POST /v2/posts",
+                "security": TOKEN,
+                "requestBody": {
+                    "required": True,
+                    "content": {MULTIPART: {"schema": _ref("schemas", "PictureUpload")}},
+                },
+                "responses": {
+                    **_ok("The stored picture", "UploadAnswer"),
+                    **COMMON_ERRORS,
+                    "413": _error("The picture is too large (bytes, or too heavy to process)"),
+                },
+            }
+        },
     },
     "components": {
         "securitySchemes": {
@@ -396,8 +414,60 @@ DOCUMENT: dict[str, Any] = {
                         "description": "Folded to lower case",
                     },
                     "createdAt": {"type": "string", "format": "date-time"},
-                    "thumbnailUrl": {"type": ["string", "null"]},
-                    "originalUrl": {"type": ["string", "null"]},
+                    "thumbnailUrl": {
+                        "type": ["string", "null"],
+                        "description": "The first picture's thumbnail (see pictures)",
+                    },
+                    "originalUrl": {
+                        "type": ["string", "null"],
+                        "description": "The first picture's original",
+                    },
+                    "pictures": {
+                        "type": "array",
+                        "maxItems": 4,
+                        "items": _ref("schemas", "Picture"),
+                    },
+                },
+            },
+            "Picture": {
+                "type": "object",
+                "required": ["thumbnailUrl", "originalUrl", "alt", "width", "height"],
+                "properties": {
+                    "thumbnailUrl": {
+                        "type": "string",
+                        "description": "The small thumbnail; for a few seconds after the "
+                        "upload it may not exist yet: show originalUrl then",
+                    },
+                    "originalUrl": {"type": "string"},
+                    "alt": {"type": "string", "maxLength": 1500, "description": "Alt text"},
+                    "width": {"type": ["integer", "null"], "description": "Of the original"},
+                    "height": {"type": ["integer", "null"]},
+                },
+            },
+            "PictureUpload": {
+                "type": "object",
+                "required": ["img"],
+                "properties": {"img": {"type": "string", "format": "binary"}},
+            },
+            "UploadAnswer": {
+                "type": "object",
+                "required": ["code", "url", "originalUrl", "name", "width", "height"],
+                "properties": {
+                    "code": {"const": 200},
+                    "url": {"type": "string", "description": "Its thumbnail, to post"},
+                    "originalUrl": {"type": "string"},
+                    "name": {"type": "string"},
+                    "width": {"type": "integer"},
+                    "height": {"type": "integer"},
+                    "placeholder": {"type": "string", "description": "A blurhash"},
+                },
+            },
+            "PictureRequest": {
+                "type": "object",
+                "required": ["url"],
+                "properties": {
+                    "url": {"type": "string", "description": "From POST /v2/posts/img"},
+                    "alt": {"type": "string", "maxLength": 1500},
                 },
             },
             "PostList": {
@@ -422,7 +492,13 @@ DOCUMENT: dict[str, Any] = {
                         "minLength": 1,
                         "maxLength": POST_MAX_CHARS,
                         "description": "1 to 140 characters; #hashtags are linked",
-                    }
+                    },
+                    "pictures": {
+                        "type": "array",
+                        "maxItems": 4,
+                        "items": _ref("schemas", "PictureRequest"),
+                        "description": "Up to 4 of your uploads, in order, each with alt text",
+                    },
                 },
             },
             "Notification": {

@@ -34,6 +34,7 @@ __all__ = [
     "NotFound",
     "Notification",
     "NotificationPage",
+    "Picture",
     "Post",
     "PostPage",
     "RateLimited",
@@ -97,6 +98,27 @@ class Author:
 
 
 @dataclass(frozen=True)
+class Picture:
+    """One picture of a post: its URLs, alt text and size (None when not known)."""
+
+    thumbnail_url: str
+    original_url: str
+    alt: str = ""
+    width: int | None = None
+    height: int | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Picture:
+        return cls(
+            thumbnail_url=str(data["thumbnailUrl"]),
+            original_url=str(data["originalUrl"]),
+            alt=str(data.get("alt") or ""),
+            width=data.get("width"),
+            height=data.get("height"),
+        )
+
+
+@dataclass(frozen=True)
 class Post:
     id: int
     content: str
@@ -106,6 +128,7 @@ class Post:
     created_at: datetime
     thumbnail_url: str | None
     original_url: str | None
+    pictures: tuple[Picture, ...] = ()
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Post:
@@ -118,6 +141,7 @@ class Post:
             created_at=datetime.fromisoformat(str(data["createdAt"]).replace("Z", "+00:00")),
             thumbnail_url=data.get("thumbnailUrl"),
             original_url=data.get("originalUrl"),
+            pictures=tuple(Picture.from_json(item) for item in data.get("pictures") or ()),
         )
 
 
@@ -271,9 +295,17 @@ class SNSClient:
         """Posts carrying #title (with or without the #); ``NotFound`` for an unknown tag."""
         return self._page("/posts/hashtag/" + quote(title, safe=""), limit, cursor)
 
-    def create_post(self, content: str) -> Post:
-        """Write a post as the site's owner (1 to 140 characters)."""
-        return Post.from_json(self._call("POST", "/posts", json={"content": content})["payload"])
+    def create_post(self, content: str, pictures: list[tuple[str, str]] | None = None) -> Post:
+        """Write a post as the site's owner (1 to 140 characters), with up to four pictures
+        as ``(url from upload_picture, alt text)``."""
+        body: dict[str, Any] = {"content": content}
+        if pictures:
+            body["pictures"] = [{"url": url, "alt": alt} for url, alt in pictures]
+        return Post.from_json(self._call("POST", "/posts", json=body)["payload"])
+
+    def upload_picture(self, data: bytes, filename: str = "picture.jpg") -> dict[str, Any]:
+        """Upload a picture for a post: ``{url, originalUrl, name, width, height, ...}``."""
+        return self._call("POST", "/posts/img", files={"img": (filename, data)})
 
     def all_my_posts(self, page_size: int = 100) -> Iterator[Post]:
         """Every post of the owner, page after page."""

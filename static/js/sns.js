@@ -237,10 +237,20 @@ async function submitQuietly(event) {
   }
 }
 
-// A picture falls back to its original while its thumbnail is not made yet (a 404).
+// A picture falls back to its original if its thumbnail is missing after all (a 404).
 function useFallback(img) {
   const fallback = img.dataset.fallback;
   if (!fallback || img.getAttribute("src") === fallback) return;
+  if (img.hasAttribute("srcset")) {
+    // A fresh element: Chromium keeps the failed srcset candidate's density otherwise.
+    const fresh = img.cloneNode();
+    fresh.removeAttribute("srcset");
+    fresh.removeAttribute("sizes");
+    delete fresh.dataset.fallback;
+    fresh.src = fallback;
+    img.replaceWith(fresh);
+    return;
+  }
   delete img.dataset.fallback;
   img.src = fallback;
 }
@@ -259,30 +269,164 @@ function setUpFallbacks() {
   }
 }
 
-// Upload a picture as soon as it is chosen, show its progress and then a preview; the
-// post is sent with the URL the upload returned (field `url`).
+// Blurhash (https://blurha.sh): the few characters the server computed at upload, drawn
+// small on a canvas and shown, scaled and so blurred, behind a picture until it arrives.
+const BASE83 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz#$%*+,-.:;=?@[]^_{|}~";
+
+function decode83(text) {
+  let value = 0;
+  for (const character of text) {
+    const digit = BASE83.indexOf(character);
+    if (digit < 0) return NaN;
+    value = value * 83 + digit;
+  }
+  return value;
+}
+
+function toLinear(value) {
+  const v = value / 255;
+  return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+}
+
+function toSrgb(value) {
+  const v = Math.max(0, Math.min(1, value));
+  return Math.round((v <= 0.0031308 ? v * 12.92 : 1.055 * Math.pow(v, 1 / 2.4) - 0.055) * 255);
+}
+
+function decodeBlurhash(hash, width, height) {
+  const size = decode83(hash[0]);
+  const ny = Math.floor(size / 9) + 1;
+  const nx = (size % 9) + 1;
+  if (!(hash.length === 4 + 2 * nx * ny)) return null;
+  const maxAc = (decode83(hash[1]) + 1) / 166;
+  const dc = decode83(hash.substring(2, 6));
+  const colours = [[toLinear(dc >> 16), toLinear((dc >> 8) & 255), toLinear(dc & 255)]];
+  const signedSquare = (v) => Math.sign(v) * v * v;
+  for (let i = 1; i < nx * ny; i++) {
+    const v = decode83(hash.substring(4 + i * 2, 6 + i * 2));
+    colours.push([
+      signedSquare((Math.floor(v / 361) - 9) / 9) * maxAc,
+      signedSquare(((Math.floor(v / 19) % 19) - 9) / 9) * maxAc,
+      signedSquare(((v % 19) - 9) / 9) * maxAc,
+    ]);
+  }
+  const pixels = new Uint8ClampedArray(width * height * 4);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let j = 0; j < ny; j++) {
+        for (let i = 0; i < nx; i++) {
+          const basis = Math.cos((Math.PI * x * i) / width) * Math.cos((Math.PI * y * j) / height);
+          const colour = colours[i + j * nx];
+          r += colour[0] * basis;
+          g += colour[1] * basis;
+          b += colour[2] * basis;
+        }
+      }
+      const at = 4 * (x + y * width);
+      pixels[at] = toSrgb(r);
+      pixels[at + 1] = toSrgb(g);
+      pixels[at + 2] = toSrgb(b);
+      pixels[at + 3] = 255;
+    }
+  }
+  return pixels;
+}
+
+function blurhashUrl(hash) {
+  const side = 32;
+  const pixels = decodeBlurhash(hash, side, side);
+  if (!pixels) return null;
+  const canvas = document.createElement("canvas");
+  canvas.width = side;
+  canvas.height = side;
+  canvas.getContext("2d").putImageData(new ImageData(pixels, side, side), 0, 0);
+  return canvas.toDataURL();
+}
+
+function setUpPlaceholders() {
+  for (const img of document.querySelectorAll("img[data-blurhash]")) {
+    if (img.complete && img.naturalWidth > 0) continue;
+    const url = blurhashUrl(img.dataset.blurhash);
+    if (!url) continue;
+    img.style.backgroundImage = `url("${url}")`;
+    img.style.backgroundSize = "cover";
+    img.classList.add("placeholder-shown");
+    img.addEventListener(
+      "load",
+      () => {
+        img.style.backgroundImage = "";
+        img.classList.remove("placeholder-shown");
+      },
+      { once: true },
+    );
+  }
+}
+
+// Pictures of a post: each file chosen is uploaded at once (/post/img) with its own progress
+// bar and cancel; the post is sent with the URLs the uploads returned, in the order shown,
+// each followed by its description (fields `url`, `alt`).
 function setUpPictureFields() {
   for (const field of document.querySelectorAll(".picture-field[data-upload]")) {
     const form = field.closest("form");
+    const list = form.querySelector(".picture-list");
+    const template = form.querySelector(".picture-template");
     const input = field.querySelector(".picture-input");
-    const progress = field.querySelector(".picture-progress");
-    const status = field.querySelector(".picture-status");
-    const url = form.querySelector(".picture-url");
-    const preview = form.querySelector(".picture-preview");
-    const previewImg = preview.querySelector("img");
-    const remove = preview.querySelector(".picture-remove");
+    const changeInput = field.querySelector(".picture-change-input");
+    const addButton = field.querySelector(".picture-button");
     const submits = form.querySelectorAll("button[type=submit]");
-    field.hidden = false;
-    remove.addEventListener("change", () => preview.classList.toggle("removed", remove.checked));
-    input.addEventListener("change", () => {
-      const file = input.files[0];
-      if (!file) return;
+    const max = Number(field.dataset.max);
+    const maxBytes = Number(field.dataset.maxBytes);
+    let pending = 0;
+    let changing = null;
+    // The files go up one by one through /post/img; the form itself carries none. The input
+    // stays, see-through over its styled label, so keyboard and screen readers still reach it.
+    input.removeAttribute("name");
+
+    const items = () => Array.from(list.querySelectorAll(".picture-item"));
+    const setBusy = (delta) => {
+      pending += delta;
+      for (const button of submits) button.disabled = pending > 0;
+    };
+    const refresh = () => {
+      const all = items();
+      all.forEach((item, index) => {
+        item.querySelector(".picture-left").disabled = index === 0;
+        item.querySelector(".picture-right").disabled = index === all.length - 1;
+      });
+      const full = all.length >= max;
+      input.disabled = full;
+      addButton.classList.toggle("disabled", full);
+    };
+
+    const upload = (item, file) => {
+      const status = item.querySelector(".picture-status");
+      const progress = item.querySelector(".picture-progress");
+      const cancel = item.querySelector(".picture-cancel");
+      const thumb = item.querySelector(".picture-thumb");
+      const url = item.querySelector(".picture-url");
+      const before = { url: url.value, src: thumb.getAttribute("src") };
       clearError(form);
-      if (file.size > Number(field.dataset.maxBytes)) {
-        showError(form, field.dataset.tooLarge);
-        input.value = "";
+      const fail = (message) => {
+        showError(form, message);
+        if (before.url) {
+          url.value = before.url;
+          thumb.src = before.src;
+          status.textContent = message;
+        } else {
+          item.remove();
+          refresh();
+        }
+      };
+      if (file.size > maxBytes) {
+        fail(field.dataset.tooLarge);
         return;
       }
+      const local = URL.createObjectURL(file);
+      thumb.src = local;
+      url.value = "";
       const body = new FormData();
       body.append("img", file);
       const request = new XMLHttpRequest();
@@ -290,39 +434,100 @@ function setUpPictureFields() {
       request.setRequestHeader("X-XSRFToken", xsrfToken());
       request.setRequestHeader("Accept", "application/json");
       request.responseType = "json";
-      for (const button of submits) button.disabled = true;
+      let cancelled = false;
       progress.hidden = false;
       progress.value = 0;
+      cancel.hidden = false;
       status.textContent = field.dataset.uploading;
+      item.classList.add("uploading");
+      setBusy(1);
+      item.cancelUpload = () => {
+        cancelled = true;
+        request.abort();
+      };
+      cancel.onclick = () => item.cancelUpload();
       request.upload.addEventListener("progress", (event) => {
         if (event.lengthComputable) progress.value = (100 * event.loaded) / event.total;
       });
       request.addEventListener("loadend", () => {
-        for (const button of submits) button.disabled = false;
+        setBusy(-1);
         progress.hidden = true;
-        input.value = "";
+        cancel.hidden = true;
+        item.classList.remove("uploading");
+        item.cancelUpload = null;
         const answer = request.response;
-        if (request.status !== 200 || !answer?.url) {
-          status.textContent = "";
-          showError(form, answer?.message || field.dataset.failed);
+        if (request.status === 200 && answer?.url) {
+          url.value = answer.url;
+          if (answer.width && answer.height) {
+            thumb.width = answer.width;
+            thumb.height = answer.height;
+          }
+          status.textContent = field.dataset.done;
           return;
         }
-        url.value = answer.url;
-        remove.checked = false;
-        preview.classList.remove("removed");
-        previewImg.dataset.fallback = answer.originalUrl;
-        previewImg.src = answer.url;
-        preview.hidden = false;
-        status.textContent = field.dataset.done;
+        URL.revokeObjectURL(local);
+        if (cancelled) fail(field.dataset.cancelled);
+        else if (request.status === 0) fail(field.dataset.network);
+        else if (request.status === 413) fail(answer?.message || field.dataset.tooLarge);
+        else fail(answer?.message || `${field.dataset.failed} (${request.status})`);
       });
       request.send(body);
+    };
+
+    const newItem = () => {
+      const item = template.content.firstElementChild.cloneNode(true);
+      list.append(item);
+      return item;
+    };
+
+    input.addEventListener("change", () => {
+      const files = Array.from(input.files);
+      input.value = "";
+      const room = max - items().length;
+      if (files.length > room) showError(form, field.dataset.tooMany);
+      for (const file of files.slice(0, Math.max(0, room))) upload(newItem(), file);
+      refresh();
     });
+
+    changeInput.addEventListener("change", () => {
+      const file = changeInput.files[0];
+      changeInput.value = "";
+      if (file && changing) upload(changing, file);
+      changing = null;
+    });
+
+    list.addEventListener("click", (event) => {
+      const button = event.target.closest("button");
+      const item = button?.closest(".picture-item");
+      if (!item) return;
+      if (button.classList.contains("picture-remove")) {
+        item.cancelUpload?.();
+        const next = item.nextElementSibling || item.previousElementSibling;
+        item.remove();
+        refresh();
+        (next?.querySelector(".picture-remove") || input).focus();
+      } else if (button.classList.contains("picture-left") && item.previousElementSibling) {
+        list.insertBefore(item, item.previousElementSibling);
+        refresh();
+        button.focus();
+      } else if (button.classList.contains("picture-right") && item.nextElementSibling) {
+        list.insertBefore(item.nextElementSibling, item);
+        refresh();
+        button.focus();
+      } else if (button.classList.contains("picture-change")) {
+        changing = item;
+        changeInput.click();
+      }
+    });
+    refresh();
   }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  document.documentElement.classList.add("js");
   setUpCounters();
   setUpFallbacks();
+  setUpPlaceholders();
   setUpPictureFields();
   document.addEventListener("submit", (event) => {
     const form = event.target;
