@@ -429,16 +429,19 @@ def test_a_public_bucket_url_is_used_for_links_and_allowed_by_the_csp(
     answer = response.json()
     assert answer["url"] == f"{public}/thumb/200/{answer['name']}"
     post_with(client, "public", answer["url"])
-    home = client.get("/")
-    assert f'src="{answer["url"]}"' in home.text
-    assert (
-        f"img-src 'self' data: {s3_server.endpoint_url}" in home.headers["Content-Security-Policy"]
-    )
-    # The bucket holds what the links name (reading it anonymously is the CDN's business).
+    # The bucket holds what the links name (reading it anonymously is the CDN's business);
+    # until the thumbnails are there, pages show the original (#19: no thumbnail 404).
     deadline = time.monotonic() + 20
     while not keys_of(answer["name"]) <= set(s3_server.objects(bucket)):
         assert time.monotonic() < deadline, s3_server.objects(bucket)
         time.sleep(0.1)
+    while f'src="{answer["url"]}"' not in (home := client.get("/")).text:
+        assert time.monotonic() < deadline, re.findall(r"<img[^>]*>", home.text)
+        time.sleep(0.1)
+    assert f'src="{public}/original/{answer["name"]}"' not in home.text
+    assert (
+        f"img-src 'self' data: {s3_server.endpoint_url}" in home.headers["Content-Security-Policy"]
+    )
 
 
 def test_a_deleted_account_takes_its_pictures_with_it(image_server: SnsServer, objects) -> None:

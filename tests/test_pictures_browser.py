@@ -149,7 +149,9 @@ def test_upload_errors_are_told_in_words_and_an_upload_can_be_cancelled(
         text = tmp_path / "notes.jpg"
         text.write_bytes(b"just some text")
         tab.get_by_label("Add pictures").set_input_files(str(text))
-        expect(tab.locator(".form-error")).to_contain_text("not a JPEG", timeout=60_000)
+        expect(tab.locator(".form-error")).to_contain_text(
+            "not a picture we can read", timeout=60_000
+        )
         expect(tab.locator(".picture-list .picture-item")).to_have_count(0)
         problems.remove(next(p for p in problems if p.startswith("400 ")))
 
