@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
+from sns.db import Database
+from sns.live import LiveHub, RedisLiveBus, SqliteLiveBus
 from testkit.sns import Client, SnsServer
 
 SECRETS = {"SNS_COOKIE_SECRET": "live-test-cookie-secret-" + "c" * 24, "SNS_JWT_SECRET": "j" * 48}
@@ -64,3 +68,32 @@ def server_pair(base: Path, backend_env: dict[str, str], **env: str) -> tuple[Sn
         shared = {**shared, "SNS_DATABASE_URL": f"sqlite+aiosqlite:///{first.sqlite_path}"}
     second = SnsServer(base / "b", shared)
     return first, second
+
+
+@asynccontextmanager
+async def site_hub(
+    env: dict[str, str], *, per_user: int = 5, max_sockets: int = 10
+) -> AsyncIterator[LiveHub]:
+    """A live hub of the caller's own process on a site's bus (its Redis channel, or its
+    SQLite file's events table): what it publishes reaches the site's sockets as another
+    worker's would."""
+    url = env["SNS_DATABASE_URL"]
+    db = Database(url)
+    redis = None
+    if url.startswith("mysql"):
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(env["SNS_REDIS_URL"], decode_responses=True)
+        channel = env["SNS_REDIS_PREFIX"] + "live"
+        bus: Any = RedisLiveBus(redis, env["SNS_REDIS_URL"], channel, timeout=2)
+    else:
+        bus = SqliteLiveBus(db, url.split("///", 1)[1])
+    hub = LiveHub(bus, per_user=per_user, max_sockets=max_sockets)
+    await hub.start()
+    try:
+        yield hub
+    finally:
+        await hub.close()
+        if redis is not None:
+            await redis.aclose()
+        await db.dispose()

@@ -11,7 +11,7 @@ import inspect
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -276,3 +276,17 @@ def image_server(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[S
     instance.start()
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def objects(image_server: SnsServer, request: pytest.FixtureRequest) -> Callable[[], dict]:
+    """What ``image_server``'s store holds right now: ``{key: size}``."""
+    if image_server.store == "s3":
+        moto = request.getfixturevalue("s3_server")
+        return lambda: moto.objects(image_server.bucket)
+    root = image_server.data_dir / "images"
+    return lambda: {
+        path.relative_to(root).as_posix(): path.stat().st_size
+        for path in root.rglob("*")
+        if path.is_file()
+    }

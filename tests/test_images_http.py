@@ -30,20 +30,6 @@ NAME = re.compile(r"[0-9]{14}_[A-Za-z0-9_-]{16}\.(?:jpg|png|gif|webp)")
 
 
 @pytest.fixture
-def objects(image_server: SnsServer, request: pytest.FixtureRequest) -> Callable[[], dict]:
-    """What the image store holds right now: ``{key: size}``."""
-    if image_server.store == "s3":
-        moto = request.getfixturevalue("s3_server")
-        return lambda: moto.objects(image_server.bucket)
-    root = image_server.data_dir / "images"
-    return lambda: {
-        path.relative_to(root).as_posix(): path.stat().st_size
-        for path in root.rglob("*")
-        if path.is_file()
-    }
-
-
-@pytest.fixture
 def author(image_server: SnsServer) -> Client:
     client = image_server.client()
     client.join()

@@ -10,9 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from sns.db import Database
-from sns.live import LiveHub, RedisLiveBus, SqliteLiveBus
-from testkit.live import SECRETS, server_pair
+from testkit.live import SECRETS, server_pair, site_hub
 from testkit.sns import SupervisedSns
 from tests.conftest import backend_env
 
@@ -158,26 +156,8 @@ def publish_user(env: dict[str, str], user_id: int, message: dict) -> None:
     """``publish_user`` from a process of its own (this test's), through the site's bus."""
 
     async def publish() -> None:
-        url = env["SNS_DATABASE_URL"]
-        db = Database(url)
-        redis = None
-        if url.startswith("mysql"):
-            from redis.asyncio import Redis
-
-            redis = Redis.from_url(env["SNS_REDIS_URL"], decode_responses=True)
-            channel = env["SNS_REDIS_PREFIX"] + "live"
-            bus = RedisLiveBus(redis, env["SNS_REDIS_URL"], channel, timeout=2)
-        else:
-            bus = SqliteLiveBus(db, url.split("///", 1)[1])
-        hub = LiveHub(bus, per_user=1, max_sockets=1)
-        await hub.start()
-        try:
+        async with site_hub(env, per_user=1, max_sockets=1) as hub:
             await hub.publish_user(user_id, message)
-        finally:
-            await hub.close()
-            if redis is not None:
-                await redis.aclose()
-            await db.dispose()
 
     # Playwright's own event loop runs in this thread: the publishing gets a thread of its own.
     with ThreadPoolExecutor(1) as thread:

@@ -10,12 +10,9 @@ import socket
 import time
 
 import pytest
-from redis.asyncio import Redis
 from tornado.httpclient import HTTPClientError
 
-from sns.db import Database
-from sns.live import LiveHub, RedisLiveBus, SqliteLiveBus
-from testkit.live import next_message, open_live, quiet, server_pair
+from testkit.live import next_message, open_live, quiet, server_pair, site_hub
 from tests.conftest import backend_env
 
 PING = 1  # seconds between heartbeats in these servers
@@ -147,32 +144,19 @@ def test_publish_user_from_another_process_reaches_every_socket_of_that_person(p
     env = second.environment()
 
     async def scenario() -> None:
-        url = env["SNS_DATABASE_URL"]
-        db = Database(url)
-        redis = None
-        if url.startswith("mysql"):
-            redis = Redis.from_url(env["SNS_REDIS_URL"], decode_responses=True)
-            channel = env["SNS_REDIS_PREFIX"] + "live"
-            bus = RedisLiveBus(redis, env["SNS_REDIS_URL"], channel, timeout=2)
-        else:
-            bus = SqliteLiveBus(db, url.split("///", 1)[1])
-        hub = LiveHub(bus, per_user=5, max_sockets=10)  # a process of its own: the test's
-        await hub.start()
-        on_a = await open_live(first, reader, "")
-        on_b = await open_live(second, reader, "")
-        bystander = await open_live(second, other, "")
-        try:
-            await hub.publish_user(user_id, {"type": "unread", "count": 3})
-            assert await next_message(on_a, 2) == {"type": "unread", "count": 3}
-            assert await next_message(on_b, 2) == {"type": "unread", "count": 3}
-            assert await quiet(bystander)
-        finally:
-            for live in (on_a, on_b, bystander):
-                live.close()
-            await hub.close()
-            if redis is not None:
-                await redis.aclose()
-            await db.dispose()
+        # A hub of this test's own process: another worker, as far as the servers know.
+        async with site_hub(env) as hub:
+            on_a = await open_live(first, reader, "")
+            on_b = await open_live(second, reader, "")
+            bystander = await open_live(second, other, "")
+            try:
+                await hub.publish_user(user_id, {"type": "unread", "count": 3})
+                assert await next_message(on_a, 2) == {"type": "unread", "count": 3}
+                assert await next_message(on_b, 2) == {"type": "unread", "count": 3}
+                assert await quiet(bystander)
+            finally:
+                for live in (on_a, on_b, bystander):
+                    live.close()
 
     asyncio.run(scenario())
 

@@ -10,7 +10,6 @@ import html
 import os
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,20 +23,6 @@ from tests.test_images_http import run_images
 
 NAME = re.compile(r"[0-9]{14}_[A-Za-z0-9_-]{16}\.(?:jpg|png|webp)")
 JSON = {"Accept": "application/json"}
-
-
-@pytest.fixture
-def objects(image_server: SnsServer, request: pytest.FixtureRequest) -> Callable[[], dict]:
-    """What the image store holds right now: ``{key: size}``."""
-    if image_server.store == "s3":
-        moto = request.getfixturevalue("s3_server")
-        return lambda: moto.objects(image_server.bucket)
-    root = image_server.data_dir / "images"
-    return lambda: {
-        path.relative_to(root).as_posix(): path.stat().st_size
-        for path in root.rglob("*")
-        if path.is_file()
-    }
 
 
 @pytest.fixture
