@@ -7,8 +7,8 @@ from datetime import datetime
 from tornado.escape import url_escape, xhtml_escape
 from tornado.web import RequestHandler
 
-from resize.core import fit
 from resize.keys import AVATAR_SIZES
+from resize.sizes import fit
 from sns.handles import Mentions, mention_spans
 from sns.pictures import Picture
 from sns.profiles import face

@@ -64,6 +64,11 @@ from PIL import (
 
 from resize.animation import clean_gif, clean_webp_animation
 from resize.errors import DAMAGED, NOT_OURS, ImageError
+from resize.sizes import CONTENT_TYPES as CONTENT_TYPES  # what resize's users read here too
+from resize.sizes import DEFAULT_MAX_PIXELS as DEFAULT_MAX_PIXELS
+from resize.sizes import DEFAULT_MAX_SIDE as DEFAULT_MAX_SIDE
+from resize.sizes import MAX_FRAMES as MAX_FRAMES
+from resize.sizes import fit as fit
 
 
 def _heif_reader() -> bool:
@@ -123,19 +128,12 @@ HEIF_BRANDS = {
 CONVERTED = frozenset({"HEIF", "AVIF"})
 """Formats whose originals become JPEG in sRGB, their profile applied and dropped."""
 
-CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
-
-DEFAULT_MAX_PIXELS = 50_000_000
-"""Above a 48 MP phone photo (8064 x 6048 = 48.8 million)."""
-DEFAULT_MAX_SIDE = 4096
-"""The long side of a stored original; larger stills are scaled down to it on upload."""
 DRAFT_SLACK = 0.05
 """How far under ``max_side`` a JPEG may be stored when the decoder's own scaling gets
 there: 4032 instead of 4096 px costs 3% of the width and saves decoding 4 times the pixels."""
 CONVERTED_QUALITY = 90
 """JPEG quality of a HEIC/HEIF or AVIF original turned into JPEG: no visible loss at about
 half the bytes of 95."""
-MAX_FRAMES = 500
 MAX_KEPT_PROFILE = 64 * 1024
 """The largest ICC profile an original keeps (a real one is 0.5 to 4 KiB; 64 KiB allows
 lookup-table profiles); a larger one is applied to the pixels and dropped."""
@@ -416,13 +414,6 @@ def _draft_target(width: int, height: int, max_side: int) -> tuple[int, int] | N
         if max(scaled) <= max_side:
             return scaled if max(scaled) >= max_side * (1 - DRAFT_SLACK) else None
     return None
-
-
-def fit(width: int, height: int, size: int) -> tuple[int, int]:
-    """The size of a ``width`` x ``height`` picture fitted inside ``size`` x ``size``,
-    never enlarged."""
-    scale = min(1.0, size / max(width, height))
-    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 @_damage_refused

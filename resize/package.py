@@ -33,6 +33,7 @@ HANDLER_MODULES = (
     "core.py",
     "errors.py",
     "keys.py",
+    "sizes.py",
     "s3.py",
     "lambda_handler.py",
 )

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from resize import core
 from resize.keys import KEY, write_atomically
+from resize.sizes import CONTENT_TYPES
 
 CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 def content_type(key: str) -> str:
-    return core.CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
+    return CONTENT_TYPES.get(key.rsplit(".", 1)[-1], "application/octet-stream")
 
 
 @dataclass(frozen=True)

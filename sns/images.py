@@ -24,15 +24,15 @@ from urllib.parse import urlsplit
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from resize import core
+from resize import sizes as picture_sizes
 from resize.errors import ImageError
 from resize.keys import NAME, name_of_key, original_key, thumb_key
+from sns import picture_jobs
 from sns.db import Database, utcnow
 from sns.errors import Invalid, ServiceError, TooManyRequests
 from sns.image_stores import ImageStore
 from sns.metrics import Metrics
 from sns.pictures import Picture
-from sns.placeholders import clean_with_placeholder, placeholder
 from sns.ratelimit import MemoryRateLimiter, RateLimiter
 from sns.schema import post_pictures, posts, uploads
 from sns.workpool import JobTimeout, WorkerDied, WorkPool
@@ -85,7 +85,7 @@ class ImageService:
         max_pixels: int,
         max_bytes: int,
         inline_resize: bool,
-        max_side: int = core.DEFAULT_MAX_SIDE,
+        max_side: int = picture_sizes.DEFAULT_MAX_SIDE,
         public_url: str = "",
         pool_size: int = 0,
         job_seconds: float = 30.0,
@@ -151,7 +151,7 @@ class ImageService:
             self._pool = WorkPool(
                 self._pool_size,
                 self.job_seconds,
-                preload=["resize.core", "sns.placeholders"],
+                preload=picture_jobs.PRELOAD,
                 metrics=self.metrics,
             )
         return self._pool
@@ -236,7 +236,7 @@ class ImageService:
         Thumbnails follow off the request path: in this process's pool (``inline``) or by
         the S3 trigger (``lambda``); pages fall back to the original until they exist.
         """
-        cleaned, hashed = await self.checked(user_id, data, clean_with_placeholder)
+        cleaned, hashed = await self.checked(user_id, data, picture_jobs.clean_with_placeholder)
         name = new_name(cleaned.extension)
         await self.store.put(original_key(name), cleaned.data)
         async with self.db.transaction() as conn:
@@ -264,12 +264,10 @@ class ImageService:
             placeholder=hashed,
         )
 
-    async def checked(
-        self, user_id: int, data: bytes, clean: Callable[..., Any] = core.clean
-    ) -> Any:
+    async def checked(self, user_id: int, data: bytes, clean: Callable[..., Any]) -> Any:
         """The checks of every upload, post picture or avatar: its size, the account's hourly
-        limits, then ``clean`` (``core.clean``, ``sns.placeholders.clean_with_placeholder``
-        or ``resize.avatars.square``) in the pool, whose refusals become ``ImageRefused``
+        limits, then ``clean`` (a job of ``sns.picture_jobs``: a post picture's or an
+        avatar's) in the pool, whose refusals become ``ImageRefused``
         with a message for people; what ``clean`` returns."""
         if len(data) > self.max_bytes:
             raise self.too_large()
@@ -284,7 +282,7 @@ class ImageService:
                 reason=exc.reason,
                 **{
                     "max_pixels": self.max_pixels,
-                    "max_frames": core.MAX_FRAMES,
+                    "max_frames": picture_sizes.MAX_FRAMES,
                     "max_side": self.max_side,
                     **exc.values,
                 },
@@ -307,7 +305,7 @@ class ImageService:
     async def _make_thumbnails(self, name: str, original: bytes) -> None:
         try:
             made: dict[int, bytes] = await self._in_pool(
-                core.thumbnails, original, self.sizes, self.max_pixels
+                picture_jobs.thumbnails, original, self.sizes, self.max_pixels
             )
             await asyncio.gather(
                 *(self.store.put(thumb_key(size, name), data) for size, data in made.items())
@@ -460,7 +458,7 @@ class ImageService:
             if not picture.width:
                 data = await self.store.get(original_key(name))
                 if data is not None:
-                    width, height, hashed = await self._in_pool(placeholder, data)
+                    width, height, hashed = await self._in_pool(picture_jobs.placeholder, data)
                     async with self.db.transaction() as conn:
                         sizes = {"width": width, "height": height, "placeholder": hashed}
                         await conn.execute(

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from resize import avatars
 from resize.errors import ImageError
 from resize.keys import AVATAR_SIZES, avatar_key, avatar_original_key
-from sns import text
+from sns import picture_jobs, text
 from sns.db import Database
 from sns.errors import Invalid
 from sns.images import ImageRefused, ImageService, new_name
@@ -144,7 +143,7 @@ class ProfileService:
     async def set_avatar(self, user_id: int, data: bytes) -> str:
         """Check, square and store a new avatar, make its sizes (inline), show it, and remove
         the one it replaces; the new avatar's name."""
-        square = await self.images.checked(user_id, data, avatars.square)
+        square = await self.images.checked(user_id, data, picture_jobs.avatar_square)
         name = new_name(square.extension)
         await self.images.store.put(avatar_original_key(name), square.data)
         ready = False
@@ -163,7 +162,7 @@ class ProfileService:
         when the picture's own trouble stopped them."""
         try:
             made: dict[int, bytes] = await self.images.in_pool(
-                avatars.sizes, square, self.images.max_pixels
+                picture_jobs.avatar_sizes, square, self.images.max_pixels
             )
             await asyncio.gather(
                 *(

@@ -164,22 +164,27 @@ def test_the_heads_of_a_branch_and_of_its_merge(tmp_path):
 
 SERVE_AND_LIST = """
 import asyncio, sys
+from handlers.app import make_app
 from sns import cli
 from sns.services import build_services
 
 async def main():
     settings = cli.load_settings(cli.parse_args(["--data-dir", sys.argv[1], "--env-file", ""]))
     services = await build_services(settings)
+    make_app(services)
     await services.close()
 
 asyncio.run(main())
-print(sorted(name for name in sys.modules if name.split(".")[0] in ("alembic", "mako", "redis")))
+heavy = ("alembic", "mako", "redis", "PIL", "pillow_heif", "blurhash")
+print(sorted(name for name in sys.modules if name.split(".")[0] in heavy))
 """
 
 
 def test_a_process_starting_on_a_database_at_head_never_loads_alembic_nor_redis(tmp_path):
-    """Alembic and Mako (10 MB) load only when there is a migration to apply, and the
-    Redis client (6 MB) only when Redis is configured: memory a worker keeps (#22)."""
+    """Alembic and Mako (10 MB) load only when there is a migration to apply, the Redis
+    client (6 MB) only when Redis is configured, and the picture libraries (Pillow,
+    pillow-heif, blurhash: 12 MB) only in the picture pool's processes: memory a serving
+    process keeps (#22)."""
 
     def start() -> str:
         done = subprocess.run(
@@ -192,5 +197,5 @@ def test_a_process_starting_on_a_database_at_head_never_loads_alembic_nor_redis(
         return done.stdout.strip().splitlines()[-1]
 
     first = start()  # the first start migrates the empty database
-    assert "alembic" in first and "redis" not in first
+    assert "alembic" in first and "redis" not in first and "PIL" not in first
     assert start() == "[]"
