@@ -49,7 +49,6 @@ import importlib
 import io
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
 from PIL import (
@@ -68,6 +67,7 @@ from resize.sizes import CONTENT_TYPES as CONTENT_TYPES  # what resize's users r
 from resize.sizes import DEFAULT_MAX_PIXELS as DEFAULT_MAX_PIXELS
 from resize.sizes import DEFAULT_MAX_SIDE as DEFAULT_MAX_SIDE
 from resize.sizes import MAX_FRAMES as MAX_FRAMES
+from resize.sizes import Cleaned as Cleaned
 from resize.sizes import fit as fit
 
 
@@ -155,17 +155,6 @@ KEPT_INFO = ("transparency", "duration", "loop", "background")
 else (comments, EXIF, XMP) is removed before saving."""
 
 _SRGB = ImageCms.createProfile("sRGB")
-
-
-@dataclass(frozen=True)
-class Cleaned:
-    """An original fit to serve: no metadata, upright; ``extension`` names its format."""
-
-    data: bytes
-    extension: str
-    width: int
-    height: int
-    frames: int
 
 
 P = ParamSpec("P")

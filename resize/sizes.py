@@ -1,8 +1,11 @@
-"""The numbers and the geometry that the app shares with ``resize.core``, without Pillow:
-a serving process reads them and never loads the picture libraries, which only the picture
-pool's processes need (#22: about 12 MB a worker)."""
+"""The numbers, the geometry and the result type that the app shares with ``resize.core``,
+without Pillow: a serving process reads them, and unpickles a pool job's ``Cleaned``, without
+ever loading the picture libraries, which only the picture pool's processes need (#22: about
+12 MB a worker)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 
@@ -19,3 +22,14 @@ def fit(width: int, height: int, size: int) -> tuple[int, int]:
     never enlarged."""
     scale = min(1.0, size / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+@dataclass(frozen=True)
+class Cleaned:
+    """An original fit to serve: no metadata, upright; ``extension`` names its format."""
+
+    data: bytes
+    extension: str
+    width: int
+    height: int
+    frames: int

@@ -10,10 +10,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from resize.core import Cleaned
+    from resize.sizes import Cleaned
 
-PRELOAD = ("resize.core", "resize.avatars", "sns.placeholders")
-"""What the pool's processes load when they start."""
+PRELOAD = ("sns.picture_jobs", "resize.core", "resize.avatars", "sns.placeholders")
+"""What the pool's processes load when they start: a job's first run must not pay for an
+import (a job has ``SNS_IMAGE_JOB_SECONDS``). What a job returns is plain values or
+``resize.sizes.Cleaned``, so that reading its answer loads no picture library here."""
 
 
 def clean_with_placeholder(data: bytes, max_pixels: int, *, max_side: int) -> tuple[Cleaned, str]:

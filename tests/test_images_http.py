@@ -695,5 +695,48 @@ def test_a_picture_past_the_job_time_limit_gets_413_and_the_pool_goes_on(make_se
     body = response.json()
     assert body["code"] == 413 and "took too long" in body["message"]
     for _ in range(4):  # small ones go through, on fresh workers
-        assert upload(client, jpeg(32, 24)).status_code == 200
+        small = upload(client, jpeg(32, 24))
+        assert small.status_code == 200, small.text
     assert "Traceback" not in server.output()
+
+
+def test_the_serving_process_never_loads_the_picture_libraries(make_server) -> None:
+    """#22: Pillow, pillow-heif and blurhash run in the picture pool's processes only; an
+    upload, its thumbnails and the page showing it load none of them into the server (a
+    pool job's answer is plain values, ``resize.sizes.Cleaned`` at most)."""
+    server = make_server("sqlite")
+    client = server.client()
+    client.join()
+    answer = upload(client, jpeg(640, 480))
+    assert answer.status_code == 200, answer.text
+    post_with(client, "no pillow here", answer.json()["url"])
+    wait_for(client, answer.json()["url"])  # the thumbnails were made and stored
+    assert not picture_libraries([server.process.pid])
+    pool = _descendants(server.process.pid)
+    assert "PIL/_imaging" in picture_libraries(pool)  # they are where the pictures are made
+
+
+PICTURE_LIBRARIES = ("PIL/_imaging", "_pillow_heif", "blurhash/_functions")
+
+
+def picture_libraries(pids: list[int]) -> set[str]:
+    """Which of the picture libraries' shared objects these processes have loaded."""
+    found = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        found |= {name for name in PICTURE_LIBRARIES if name in maps}
+    return found
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (the forkserver a pool thread started, and its workers)."""
+    children = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children += [int(child) for child in listing.read_text().split()]
+        except OSError:
+            continue
+    return [*children, *(d for child in children for d in _descendants(child))]
