@@ -12,60 +12,30 @@ process at once and its API token answers 401; `unsuspend` gives it all back.
 from __future__ import annotations
 
 import re
-import secrets
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import text
 
-from testkit.sns import Client, SnsServer, my_user_id
+from testkit.sns import Client, SnsServer
 from tests.api_support import call, register_site, token_for
-from tests.conftest import BACKENDS, backend_env
+from tests.conftest import BACKENDS
+from tests.pairs import Pair, Person, started_pair, unique
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON = {"Accept": "application/json"}
 NOT_FOUND = "There is no such page."
 
 
-def unique(prefix: str) -> str:
-    return prefix + uuid.uuid4().hex[:10]
-
-
-@dataclass
-class Person:
-    a: Client
-    b: Client
-    id: int = 0
-    email: str = ""
-    nick: str = ""
-
-
-@dataclass
-class Pair:
-    backend: str
-    a: SnsServer
-    b: SnsServer
-    started: list[SnsServer] = field(default_factory=list)
-
-    def person(self) -> Person:
-        on_a, on_b = Client(self.a.url), Client(self.b.url)
-        on_b.http = on_a.http
-        assert on_a.get("/join").status_code == 200
-        typed = on_a.join(nick=unique("n"))
-        who = Person(on_a, on_b, email=typed["email"], nick=typed["nick"])
-        who.id = my_user_id(on_a.get("/account").text)
-        return who
-
-    def moderator(self) -> Person:
-        who = self.person()
-        assert admin(self.a, "grant", who.email).returncode == 0
-        return who
+def moderator(pair: Pair) -> Person:
+    """A fresh account made a moderator by ``run.py admin grant``."""
+    who = pair.person()
+    assert admin(pair.a, "grant", who.email).returncode == 0
+    return who
 
 
 def admin(server: SnsServer, *args: str) -> subprocess.CompletedProcess:
@@ -82,32 +52,12 @@ def admin(server: SnsServer, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def pair(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Pair]:
-    backend = request.param
-    env = backend_env(backend, request)
-    if backend == "sqlite":
-        data_dir = tmp_path_factory.mktemp("moderation-sqlite")
-        a, b = SnsServer(data_dir, env), SnsServer(data_dir, env)
-        b.log_path = data_dir / "server-b.out"
-    else:
-        env.update(
-            SNS_COOKIE_SECRET=secrets.token_urlsafe(40), SNS_JWT_SECRET=secrets.token_urlsafe(40)
-        )
-        a = SnsServer(tmp_path_factory.mktemp("moderation-mariadb-a"), env)
-        b = SnsServer(tmp_path_factory.mktemp("moderation-mariadb-b"), env)
-    processes = Pair(backend, a, b)
-    try:
-        for server in (a, b):
-            server.start()
-            processes.started.append(server)
-        yield processes
-    finally:
-        for server in processes.started:
-            server.stop()
+    yield from started_pair(request, tmp_path_factory, "moderation")
 
 
 @pytest.fixture(scope="module")
 def mod(pair: Pair) -> Person:
-    return pair.moderator()
+    return moderator(pair)
 
 
 def write(client: Client, content: str) -> int:

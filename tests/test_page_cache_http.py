@@ -15,108 +15,25 @@ sessions, one generated secrets file).
 from __future__ import annotations
 
 import re
-import secrets
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
-import requests
 from sqlalchemy import text as sa_text
 
-from testkit.sns import PASSWORD, XSRF_INPUT, Client, SnsServer, my_user_id
-from tests.conftest import BACKENDS, backend_env
+from testkit.sns import PASSWORD, XSRF_INPUT, Client, my_user_id
+from tests.conftest import BACKENDS
+from tests.pairs import Pair, Person, started_pair, unique
 
 JSON = {"Accept": "application/json"}
 FORM_TAG = re.compile(r"<form\b[^>]*>")
 META_XSRF = re.compile(r'<meta name="xsrf-token" content="([^"]+)">')
 
 
-def unique(prefix: str) -> str:
-    """A word (or hashtag) no other test uses, so each test reads only its own posts."""
-    return prefix + uuid.uuid4().hex[:10]
-
-
-# --- the two processes and the people using them ------------------------------------------
-
-
-@dataclass
-class Person:
-    """One browser (one cookie jar) that may talk to either process."""
-
-    a: Client
-    b: Client
-    id: int = 0
-    nick: str = ""
-    email: str = ""
-    password: str = PASSWORD
-
-    @property
-    def http(self) -> requests.Session:
-        return self.a.http
-
-
-@dataclass
-class Pair:
-    """Processes A (where people act) and B (where they read), on one database."""
-
-    backend: str
-    a: SnsServer
-    b: SnsServer
-    started: list[SnsServer] = field(default_factory=list)
-
-    def browser(self) -> Person:
-        """A new browser, logged out, whose cookies go to both processes."""
-        on_a, on_b = Client(self.a.url), Client(self.b.url)
-        on_b.http = on_a.http
-        # Its XSRF cookie from a page no cache keeps, so that signing up and logging in
-        # never depend on the pages under test.
-        assert on_a.get("/join").status_code == 200 and on_a.http.cookies.get("_xsrf")
-        return Person(on_a, on_b)
-
-    def person(self, nick: str | None = None) -> Person:
-        """A fresh account, signed up (and so logged in) on A."""
-        someone = self.browser()
-        typed = someone.a.join(nick=nick or unique("n"))
-        someone.nick, someone.email = typed["nick"], typed["email"]
-        # /account: a settings page, never one the page cache keeps.
-        someone.id = my_user_id(someone.a.get("/account").text)
-        return someone
-
-    def other_session(self, of: Person) -> Person:
-        """Another browser of the same account, logged in on B (a second device)."""
-        device = self.browser()
-        assert device.b.login(of.email, of.password).status_code == 302
-        device.id, device.nick, device.email = of.id, of.nick, of.email
-        return device
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def pair(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Pair]:
     """A and B, started once per backend for the whole module."""
-    backend = request.param
-    env = backend_env(backend, request)
-    if backend == "sqlite":
-        # The embedded default as `run.py --processes 2` has it: one data dir, so one
-        # SQLite file and the secrets A generated; each process logs to a file of its own.
-        data_dir = tmp_path_factory.mktemp("cache-sqlite")
-        a, b = SnsServer(data_dir, env), SnsServer(data_dir, env)
-        b.log_path = data_dir / "server-b.out"
-    else:
-        env.update(
-            SNS_COOKIE_SECRET=secrets.token_urlsafe(40), SNS_JWT_SECRET=secrets.token_urlsafe(40)
-        )
-        a = SnsServer(tmp_path_factory.mktemp("cache-mariadb-a"), env)
-        b = SnsServer(tmp_path_factory.mktemp("cache-mariadb-b"), env)
-    processes = Pair(backend, a, b)
-    try:
-        for server in (a, b):  # A first: it creates the schema (and, on SQLite, the secrets)
-            server.start()
-            processes.started.append(server)
-        yield processes
-    finally:
-        for server in processes.started:
-            server.stop()
+    yield from started_pair(request, tmp_path_factory, "cache")
 
 
 # --- reading pages --------------------------------------------------------------------------
