@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,25 @@ def server_pair(base: Path, backend_env: dict[str, str], **env: str) -> tuple[Sn
         shared = {**shared, "SNS_DATABASE_URL": f"sqlite+aiosqlite:///{first.sqlite_path}"}
     second = SnsServer(base / "b", shared)
     return first, second
+
+
+def running_pair(
+    base: Path, backend_env: dict[str, str], **env: str
+) -> Iterator[tuple[SnsServer, SnsServer]]:
+    """``server_pair``'s two servers started (the first first: it makes the database), for a
+    module fixture to yield from; both are stopped after."""
+    first, second = server_pair(base, backend_env, **env)
+    first.start()
+    try:
+        second.start()
+    except BaseException:
+        first.stop()
+        raise
+    try:
+        yield first, second
+    finally:
+        second.stop()
+        first.stop()
 
 
 @asynccontextmanager

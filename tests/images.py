@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import struct
 import time
+import uuid
 import zlib
 
 import requests
@@ -77,3 +78,13 @@ def wait_for(client: Client, url: str, timeout: float = 20.0) -> requests.Respon
 
 def opened(response: requests.Response) -> Image.Image:
     return Image.open(io.BytesIO(response.content))
+
+
+def sign_up(tab, server) -> None:
+    """Sign a new person up through the browser tab's own /join form."""
+    tab.goto("/join")
+    tab.get_by_label("Email").fill(f"p{uuid.uuid4().hex[:10]}@example.com")
+    tab.get_by_label("Nickname").fill(f"사진{uuid.uuid4().hex[:4]}")
+    tab.get_by_label("Password").fill("picture pass 1")
+    tab.get_by_role("button", name="Sign up").click()
+    tab.wait_for_url(server.url + "/")

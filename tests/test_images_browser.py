@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.images import jpeg, wait_for
+from tests.images import jpeg, sign_up, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -22,15 +22,6 @@ def new_page(browser, server, errors: list[str]):
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
     tab.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
     return context, tab
-
-
-def sign_up(tab, server) -> None:
-    tab.goto("/join")
-    tab.get_by_label("Email").fill(f"p{uuid.uuid4().hex[:10]}@example.com")
-    tab.get_by_label("Nickname").fill(f"사진{uuid.uuid4().hex[:4]}")
-    tab.get_by_label("Password").fill("picture pass 1")
-    tab.get_by_role("button", name="Sign up").click()
-    tab.wait_for_url(server.url + "/")
 
 
 def natural_width(locator) -> int:

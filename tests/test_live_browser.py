@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from testkit.live import SECRETS, server_pair, site_hub
+from testkit.live import SECRETS, running_pair, site_hub
 from testkit.sns import SupervisedSns
 from tests.conftest import backend_env
 
@@ -19,16 +19,7 @@ from tests.conftest import backend_env
 def pair(request, tmp_path_factory):
     env = backend_env(request.param, request)
     extra = {"SNS_LIVE_BUS": "database"} if request.param == "sqlite" else {}
-    first, second = server_pair(tmp_path_factory.mktemp("live-browser"), env, **extra)
-    first.start()
-    try:
-        second.start()
-    except BaseException:
-        first.stop()
-        raise
-    yield first, second
-    second.stop()
-    first.stop()
+    yield from running_pair(tmp_path_factory.mktemp("live-browser"), env, **extra)
 
 
 def browser_page(browser, server, client):

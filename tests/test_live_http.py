@@ -12,7 +12,7 @@ import time
 import pytest
 from tornado.httpclient import HTTPClientError
 
-from testkit.live import next_message, open_live, quiet, server_pair, site_hub
+from testkit.live import next_message, open_live, quiet, running_pair, site_hub
 from tests.conftest import backend_env
 
 PING = 1  # seconds between heartbeats in these servers
@@ -25,16 +25,7 @@ def pair(request, tmp_path_factory):
     extra = {"SNS_LIVE_PING": str(PING), "SNS_LIVE_PER_USER": "2"}
     if request.param == "sqlite":
         extra["SNS_LIVE_BUS"] = "database"
-    first, second = server_pair(tmp_path_factory.mktemp("live"), env, **extra)
-    first.start()
-    try:
-        second.start()
-    except BaseException:
-        first.stop()
-        raise
-    yield first, second
-    second.stop()
-    first.stop()
+    yield from running_pair(tmp_path_factory.mktemp("live"), env, **extra)
 
 
 def logged_in(server):

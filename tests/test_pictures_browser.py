@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.images import jpeg, png, upload
+from tests.images import jpeg, png, sign_up, upload
 from tests.pictures import encode
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -27,15 +27,6 @@ def new_tab(browser, server, problems: list[str], **options):
         lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
     )
     return context, tab
-
-
-def sign_up(tab, server) -> None:
-    tab.goto("/join")
-    tab.get_by_label("Email").fill(f"p{uuid.uuid4().hex[:10]}@example.com")
-    tab.get_by_label("Nickname").fill(f"사진{uuid.uuid4().hex[:4]}")
-    tab.get_by_label("Password").fill("picture pass 1")
-    tab.get_by_role("button", name="Sign up").click()
-    tab.wait_for_url(server.url + "/")
 
 
 def coloured(tmp_path: Path, name: str, colour: tuple[int, int, int], size=(900, 600)) -> str:
