@@ -41,6 +41,8 @@ SUMMARY_CHARS = 300
 QUEUE_SIZE = 50
 LOG_PAGE = 50
 HISTORY_ENTRIES = 5
+SUSPENDED_SHOWN = 50
+"""Suspended accounts /admin lists, the most recently suspended first."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,19 @@ class QueuedReport:
     """The post's or comment's text, the account's nick; None when it is gone."""
     hidden: bool
     history: History
+
+
+@dataclass(frozen=True)
+class SuspendedAccount:
+    """A suspended account as /admin lists it, with the reason of its latest suspension."""
+
+    id: int
+    nick: str
+    email: str | None
+    handle: str | None
+    suspended_at: datetime
+    reason: str | None
+    """Why it was last suspended (the audit log); None if no entry says so."""
 
 
 def check_report(reason: str, note: str) -> tuple[str, str | None]:
@@ -525,6 +540,51 @@ class ModerationService:
         if changed and suspended:
             await self.sessions.delete_user(user_id)
         return changed
+
+    async def suspended(self, limit: int = SUSPENDED_SHOWN) -> list[SuspendedAccount]:
+        """The suspended accounts, most recently suspended first, each with the reason of
+        its latest suspension: one query, on ``ix_users_suspended_at`` and the audit log's
+        (target_user_id, id) index."""
+        why = (
+            select(audit_log.c.reason)
+            .where(audit_log.c.target_user_id == users.c.id, audit_log.c.action == "suspend")
+            .order_by(audit_log.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(
+                    users.c.id,
+                    users.c.nick,
+                    users.c.email,
+                    users.c.handle,
+                    users.c.suspended_at,
+                    why.label("reason"),
+                )
+                .where(users.c.suspended_at.is_not(None), users.c.deleted_at.is_(None))
+                .order_by(users.c.suspended_at.desc(), users.c.id.desc())
+                .limit(limit)
+            )
+            return [SuspendedAccount(**row._mapping) for row in rows]
+
+    async def unsuspend(self, moderator_id: int, user_id: int, reason: str) -> None:
+        """Lift a suspension from /admin: the account logs in again and what it wrote shows
+        again (but what moderators hid or deleted apart). ``Conflict`` when it is not
+        suspended, ``NotFound`` when there is no such account."""
+        reason = check_reason(reason)
+        async with self.db.read() as conn:
+            found = (
+                await conn.execute(
+                    select(users.c.suspended_at).where(
+                        users.c.id == user_id, users.c.deleted_at.is_(None)
+                    )
+                )
+            ).first()
+        if found is None:
+            raise NotFound("There is no such user.")
+        if not await self.set_suspended(user_id, False, reason, by=moderator_id):
+            raise Conflict("This account is not suspended.")
 
     # -- the audit log -------------------------------------------------------------------
 
