@@ -38,7 +38,7 @@ from sns.post_queries import (
     newest_of_authors,
     visible_posts,
 )
-from sns.safety import any_muted_word, author_hidden, without_hidden
+from sns.safety import any_muted_word, author_hidden, known_safety, without_hidden
 from sns.schema import follows, hashtags, likes, post_hashtags, post_pictures, posts, users
 from sns.search_index import SearchIndex
 from sns.text import clean_content
@@ -558,15 +558,18 @@ class PostService:
         Beyond that many authors the walk is kept: so many of them fill a page soon.
         """
         now = utcnow()
+        known = known_safety(viewer_id)
+        # Whether the reader muted any word: known, or asked along with the authors.
+        asked = [] if known else [any_muted_word(viewer_id).label("words")]
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
-                    select(follows.c.following_id, any_muted_word(viewer_id).label("words"))
+                    select(follows.c.following_id, *asked)
                     .join(users, users.c.id == follows.c.following_id)
                     .where(
                         follows.c.follower_id == viewer_id,
                         LIVE_USER,
-                        *author_hidden(viewer_id, follows.c.following_id, now),
+                        *author_hidden(viewer_id, follows.c.following_id, now, known=known),
                     )
                     .limit(MERGE_AUTHORS)
                 )
@@ -576,7 +579,7 @@ class PostService:
             if len(authors) < MERGE_AUTHORS:
                 authors.append(viewer_id)
                 # Following nobody, the answer does not say: allow for muted words.
-                words = bool(rows[0].words) if rows else True
+                words = known.words if known else bool(rows[0].words) if rows else True
                 return await self._merged_page(conn, authors, before, size, viewer_id, words)
             everyone = union(
                 select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
@@ -615,7 +618,7 @@ class PostService:
         cursor = before
         for _ in range(1 + FOLLOWING_ROUNDS):
             params["before"] = cursor
-            statement = newest_of_authors(len(authors), cursor is not None)
+            statement = newest_of_authors(len(authors), cursor is not None, words)
             rows = (await conn.execute(statement, params)).all()
             shown += [row for row in rows if not row.hidden]
             more = len(rows) == window  # the merge may hold more below its last row

@@ -15,6 +15,7 @@ them (mastodon#33765).
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,6 +28,7 @@ from sqlalchemy import (
     case,
     delete,
     exists,
+    false,
     insert,
     literal,
     or_,
@@ -56,13 +58,82 @@ Viewer = int | BindParameter[Any] | ColumnElement[Any]
 Now = datetime | BindParameter[Any] | ColumnElement[Any]
 
 
+# -- what a reader has set up, learned once per request --------------------------------
+
+
+@dataclass(frozen=True)
+class ReaderSafety:
+    """Whether a reader has any block (either way), any mute (ended or not) and any muted
+    word: read with the user's own row (``safety_columns``) and kept with it under the site
+    version, which every commit moves, so a block shows on the very next request. A filter
+    whose answer is False is left out of the SQL entirely: most readers have none of these
+    and pay nothing for them (bench/safety.py)."""
+
+    blocks: bool
+    mutes: bool
+    words: bool
+
+
+NOTHING_SET = ReaderSafety(False, False, False)
+"""A reader with no block, mute or muted word (and anyone logged out)."""
+
+_reader: ContextVar[tuple[int, ReaderSafety] | None] = ContextVar("sns_reader", default=None)
+
+
+def reading_as(user_id: int | None, safety: ReaderSafety | None) -> None:
+    """Say, for the rest of this request (its asyncio task), what ``user_id`` has set up;
+    the web layer calls it once the user is known. Unsaid, every filter asks the database
+    (a probe per statement), which is right, only slower."""
+    _reader.set(None if user_id is None or safety is None else (user_id, safety))
+
+
+def forget_reader() -> None:
+    """Forget what ``reading_as`` said, for the rest of this request: the reader just
+    changed a block, mute or muted word, and anything this request still reads asks the
+    database."""
+    _reader.set(None)
+
+
+def known_safety(viewer: Viewer) -> ReaderSafety | None:
+    """What ``reading_as`` said of ``viewer`` in this request, if it said anything."""
+    said = _reader.get()
+    if said is None or not isinstance(viewer, int) or said[0] != viewer:
+        return None
+    return said[1]
+
+
+def safety_columns(user_id: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+    """``ReaderSafety``'s three answers as columns of a query of ``users`` (labelled
+    ``safety_blocks``, ``safety_mutes``, ``safety_words``): three index probes for one
+    user, in the statement that reads the user anyway."""
+    return [
+        or_(
+            exists().where(blocks.c.blocker_id == user_id),
+            exists().where(blocks.c.blocked_id == user_id),
+        ).label("safety_blocks"),
+        exists().where(mutes.c.muter_id == user_id).label("safety_mutes"),
+        exists().where(muted_words.c.user_id == user_id).label("safety_words"),
+    ]
+
+
+def safety_from_row(row: Any) -> ReaderSafety | None:
+    """The ``ReaderSafety`` of a row read with ``safety_columns``, or None without them."""
+    mapping = row._mapping
+    if "safety_blocks" not in mapping:
+        return None
+    return ReaderSafety(
+        bool(mapping["safety_blocks"]), bool(mapping["safety_mutes"]), bool(mapping["safety_words"])
+    )
+
+
 # -- the filters: one place for every list -------------------------------------------------
 
 
 def _any_block(viewer: Viewer) -> ColumnElement[bool]:
     """Whether the viewer blocked anyone or was blocked by anyone. Uncorrelated, so the
-    database runs it once per statement, and a reader without blocks (most) pays no probe
-    per row (SQLite and MariaDB both stop an OR at its first true side)."""
+    database runs it once per statement, and a reader without blocks pays no probe per
+    row (SQLite and MariaDB both stop an OR at its first true side). Only for a reader
+    whose ``ReaderSafety`` is not known in this request."""
     return or_(
         exists().where(blocks.c.blocker_id == viewer),
         exists().where(blocks.c.blocked_id == viewer),
@@ -79,31 +150,46 @@ def any_muted_word(viewer: Viewer) -> ColumnElement[bool]:
     return exists().where(muted_words.c.user_id == viewer)
 
 
+def _guarded(
+    known: bool | None, any_at_all: ColumnElement[bool], keep: ColumnElement[bool]
+) -> list[ColumnElement[bool]]:
+    """``keep`` as a where-clause: none when the reader is known to have nothing of the
+    kind, ``keep`` alone when known to have some, behind ``any_at_all`` when not known."""
+    if known is None:
+        return [or_(~any_at_all, keep)]
+    return [keep] if known else []
+
+
 def author_hidden(
-    viewer: Viewer, author: ColumnElement[Any], now: Now, *, mutes_too: bool = True
+    viewer: Viewer,
+    author: ColumnElement[Any],
+    now: Now,
+    *,
+    mutes_too: bool = True,
+    known: ReaderSafety | None = None,
 ) -> list[ColumnElement[bool]]:
     """Clauses keeping out authors the viewer blocked, who blocked the viewer and (unless
-    ``mutes_too`` is off) whom the viewer muted, the mute still in force at ``now``; each
-    probed per row only when the viewer has any such thing at all."""
-    clauses: list[ColumnElement[bool]] = [
-        or_(
-            ~_any_block(viewer),
-            and_(
-                ~exists().where(blocks.c.blocker_id == viewer, blocks.c.blocked_id == author),
-                ~exists().where(blocks.c.blocker_id == author, blocks.c.blocked_id == viewer),
-            ),
-        )
-    ]
+    ``mutes_too`` is off) whom the viewer muted, the mute still in force at ``now``: only
+    those the reader has any of (``known``, else ``known_safety``; not known: each
+    probed per row only when the viewer has any such thing at all)."""
+    known = known or known_safety(viewer)
+    clauses = _guarded(
+        known and known.blocks,
+        _any_block(viewer),
+        and_(
+            ~exists().where(blocks.c.blocker_id == viewer, blocks.c.blocked_id == author),
+            ~exists().where(blocks.c.blocker_id == author, blocks.c.blocked_id == viewer),
+        ),
+    )
     if mutes_too:
-        clauses.append(
-            or_(
-                ~_any_mute(viewer),
-                ~exists().where(
-                    mutes.c.muter_id == viewer,
-                    mutes.c.muted_id == author,
-                    or_(mutes.c.until.is_(None), mutes.c.until > now),
-                ),
-            )
+        clauses += _guarded(
+            known and known.mutes,
+            _any_mute(viewer),
+            ~exists().where(
+                mutes.c.muter_id == viewer,
+                mutes.c.muted_id == author,
+                or_(mutes.c.until.is_(None), mutes.c.until > now),
+            ),
         )
     return clauses
 
@@ -146,31 +232,41 @@ def _muted_word_probe(viewer: Viewer, post_id: ColumnElement[Any]) -> ColumnElem
     )
 
 
-def muted_word_in(viewer: Viewer, post_id: ColumnElement[Any]) -> ColumnElement[bool]:
-    """``_muted_word_probe`` behind ``any_muted_word``, for a where-clause."""
-    return and_(any_muted_word(viewer), _muted_word_probe(viewer, post_id))
-
-
-def muted_word_flag(viewer: Viewer, post_id: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``muted_word_in`` as a column (true: hide the row), for a page cut before it is
-    filtered (``/following``): a CASE, which both databases evaluate lazily even in a
-    select list, so a viewer without muted words pays one probe per statement."""
-    return case((any_muted_word(viewer), _muted_word_probe(viewer, post_id)), else_=False)
+def muted_word_flag(
+    viewer: Viewer, post_id: ColumnElement[Any], words: bool | None = None
+) -> ColumnElement[Any]:
+    """Whether the post holds a muted word, as a column (true: hide the row), for a page
+    cut before it is filtered (``/following``). ``words`` says whether the reader has
+    any (False: the column is a constant); not known, a CASE, which both databases
+    evaluate lazily even in a select list, so a viewer without muted words pays one
+    probe per statement."""
+    if words is None:
+        return case((any_muted_word(viewer), _muted_word_probe(viewer, post_id)), else_=False)
+    return _muted_word_probe(viewer, post_id) if words else false()
 
 
 def hidden_posts(
-    viewer: Viewer, now: Now, author: ColumnElement[Any], post_id: ColumnElement[Any]
+    viewer: Viewer,
+    now: Now,
+    author: ColumnElement[Any],
+    post_id: ColumnElement[Any],
+    known: ReaderSafety | None = None,
 ) -> list[ColumnElement[bool]]:
     """Where-clauses for a list of posts (timelines, hashtags, search, likes, the API):
-    no blocks either way, no muted authors, no muted words."""
-    return [*author_hidden(viewer, author, now), ~muted_word_in(viewer, post_id)]
+    no blocks either way, no muted authors, no muted words (only those the reader has
+    any of, when ``known`` or ``known_safety`` says)."""
+    known = known or known_safety(viewer)
+    words = _guarded(
+        known and known.words, any_muted_word(viewer), ~_muted_word_probe(viewer, post_id)
+    )
+    return [*author_hidden(viewer, author, now, known=known), *words]
 
 
 def hidden_comments(
-    viewer: Viewer, now: Now, author: ColumnElement[Any]
+    viewer: Viewer, now: Now, author: ColumnElement[Any], known: ReaderSafety | None = None
 ) -> list[ColumnElement[bool]]:
     """Where-clauses for comments and replies under posts: blocks either way and mutes."""
-    return author_hidden(viewer, author, now)
+    return author_hidden(viewer, author, now, known=known)
 
 
 # -- what other parts ask (notifications, mentions) -----------------------------------------
@@ -388,6 +484,7 @@ class SafetyService:
             )
 
         await self.db.write(work)
+        forget_reader()
 
     async def unblock(self, me: int, other: int) -> None:
         async def work(conn: AsyncConnection) -> None:
@@ -397,6 +494,7 @@ class SafetyService:
             )
 
         await self.db.write(work)
+        forget_reader()
 
     async def mute(self, me: int, other: int, duration: str = "forever") -> datetime | None:
         """Mute ``other`` for one of ``MUTE_DURATIONS`` (muting again sets the new end);
@@ -420,6 +518,7 @@ class SafetyService:
                 )
 
         await self.db.write(work)
+        forget_reader()
         return until
 
     async def unmute(self, me: int, other: int) -> None:
@@ -430,6 +529,7 @@ class SafetyService:
             )
 
         await self.db.write(work)
+        forget_reader()
 
     async def add_word(self, me: int, word: str) -> MutedWord:
         """Mute a word or phrase (again: nothing changes)."""
@@ -459,7 +559,9 @@ class SafetyService:
             )
             return MutedWord(word.strip(), folded.folded)
 
-        return await self.db.write(work)
+        added = await self.db.write(work)
+        forget_reader()
+        return added
 
     async def remove_word(self, me: int, word: str) -> None:
         """Unmute a word, given as typed or as folded (the list's buttons send the folded)."""
@@ -473,6 +575,7 @@ class SafetyService:
             )
 
         await self.db.write(work)
+        forget_reader()
 
     async def words(self, me: int) -> list[MutedWord]:
         """The muted words, oldest first."""

@@ -218,8 +218,6 @@ comments.append_column(Column("hidden_at", DateTime, nullable=True))
 comments.append_column(Column("hidden_by", Id, nullable=True))
 sessions.append_column(Column("user_id", Id, nullable=True))
 Index("ix_sessions_user_id", sessions.c.user_id)
-# /admin lists the suspended accounts, the most recently suspended first (0011).
-Index("ix_users_suspended_at", users.c.suspended_at, users.c.id)
 
 reports = Table(
     "reports",
