@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Integer, Select, bindparam, select, union_all
 
-from sns.safety import muted_word_flag
+from sns.safety import body_column, muted_word_flag
 from sns.schema import hashtags, likes, post_hashtags, posts, users
 from sns.visible import LIVE_USER, shown_post
 
@@ -91,7 +91,9 @@ the posts index, which so many authors end soon."""
 
 
 @functools.lru_cache(maxsize=4 * MERGE_AUTHORS)
-def newest_of_authors(authors: int, with_before: bool, words: bool = True) -> Select[Any]:
+def newest_of_authors(
+    authors: int, with_before: bool, words: bool = True, bodies: bool = False
+) -> Select[Any]:
     """A page of the newest visible posts of ``authors`` authors (bound as ``author_0``...),
     before the cursor ``before`` if ``with_before``, ``each`` rows at most.
 
@@ -107,8 +109,9 @@ def newest_of_authors(authors: int, with_before: bool, words: bool = True) -> Se
     row of the cut page carries ``hidden``: it holds a word the reader (bound as ``viewer``)
     muted. That is checked on the page alone, after the cut, not on every row of every
     author's part (21 x 21 rows for a page of 20); the caller drops those rows and asks for
-    a little more than a page (``each``) so that the page stays full. A reader known to
-    have no muted word (``words`` False) gets a constant false there, and no probe.
+    a little more than a page (``each``) so that the page stays full. With ``words`` off
+    (a reader known to have no muted word, or whose words are matched in Python) the
+    column is a constant false, and ``bodies`` adds each row's stored ``body`` to match.
     """
     viewer = bindparam("viewer", type_=Integer)
     before = bindparam("before", type_=Integer)
@@ -133,6 +136,7 @@ def newest_of_authors(authors: int, with_before: bool, words: bool = True) -> Se
         .prefix_with("STRAIGHT_JOIN", dialect="mysql")
         .subquery("cut")
     )
-    return select(*cut.c, muted_word_flag(viewer, cut.c.id, words).label("hidden")).order_by(
-        cut.c.id.desc()
-    )
+    columns = [*cut.c, muted_word_flag(viewer, cut.c.id, words).label("hidden")]
+    if bodies:
+        columns.append(body_column(cut.c.id))
+    return select(*columns).order_by(cut.c.id.desc())

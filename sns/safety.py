@@ -15,8 +15,11 @@ them (mastodon#33765).
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Iterable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -29,6 +32,7 @@ from sqlalchemy import (
     delete,
     exists,
     false,
+    func,
     insert,
     literal,
     or_,
@@ -61,17 +65,64 @@ Now = datetime | BindParameter[Any] | ColumnElement[Any]
 # -- what a reader has set up, learned once per request --------------------------------
 
 
+WORDS_IN_MEMORY_CHARS = 8000
+"""The most text of muted words (their patterns, joined) a reader's kept row carries, to
+match posts in Python; a reader with more has them matched by the database instead."""
+
+
 @dataclass(frozen=True)
 class ReaderSafety:
     """Whether a reader has any block (either way), any mute (ended or not) and any muted
     word: read with the user's own row (``safety_columns``) and kept with it under the site
     version, which every commit moves, so a block shows on the very next request. A filter
     whose answer is False is left out of the SQL entirely: most readers have none of these
-    and pay nothing for them (bench/safety.py)."""
+    and pay nothing for them (bench/safety.py).
+
+    ``patterns`` are the muted words themselves (their LIKE patterns), when there are not
+    too many (``WORDS_IN_MEMORY_CHARS``): the pages then match the stored bodies of the
+    rows they read in Python (``hides``) instead of walking each post's index terms into
+    the reader's words in SQL (about 30 index probes a post; measured on MariaDB, the
+    largest part of what 200 muted words cost a page)."""
 
     blocks: bool
     mutes: bool
     words: bool
+    patterns: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def words_in_memory(self) -> bool:
+        """Whether ``hides`` can tell, without the database."""
+        return self.words and self.patterns is not None
+
+    @functools.cached_property
+    def _matcher(self) -> re.Pattern[str]:
+        return _trie_regex(pattern[1:-1] for pattern in self.patterns or ())
+
+    def hides(self, body: str | None) -> bool:
+        """Whether a post's stored body (``sns.search_index.body_of``) holds a muted word,
+        as the SQL ``LIKE`` of ``_muted_word_probe`` would find it (``% word%`` at the
+        start of a run, ``%word%`` anywhere)."""
+        return body is not None and self._matcher.search(body) is not None
+
+
+def _trie_regex(cores: Iterable[str]) -> re.Pattern[str]:
+    """One regular expression finding any of ``cores``, its alternatives merged by common
+    prefix: a search tries one branch per character, whatever the number of words (200
+    words against a page's 31 bodies: 0.01 ms, where a plain alternation takes 0.1)."""
+    trie: dict[str, Any] = {}
+    for core in cores:
+        node = trie
+        for ch in core:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def pattern(node: dict[str, Any]) -> str:
+        if "" in node:  # a shorter word already matches: what follows does not matter
+            return ""
+        branches = [re.escape(ch) + pattern(child) for ch, child in sorted(node.items())]
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return re.compile(pattern(trie) if trie else "(?!)")
 
 
 NOTHING_SET = ReaderSafety(False, False, False)
@@ -103,26 +154,36 @@ def known_safety(viewer: Viewer) -> ReaderSafety | None:
 
 
 def safety_columns(user_id: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-    """``ReaderSafety``'s three answers as columns of a query of ``users`` (labelled
-    ``safety_blocks``, ``safety_mutes``, ``safety_words``): three index probes for one
-    user, in the statement that reads the user anyway."""
+    """``ReaderSafety`` as columns of a query of ``users`` (labelled ``safety_blocks``,
+    ``safety_mutes``, ``safety_words``): index probes for one user, in the statement that
+    reads the user anyway. The muted words come joined by commas, which no folded word
+    holds (``group_concat``'s own separator on both databases)."""
     return [
         or_(
             exists().where(blocks.c.blocker_id == user_id),
             exists().where(blocks.c.blocked_id == user_id),
         ).label("safety_blocks"),
         exists().where(mutes.c.muter_id == user_id).label("safety_mutes"),
-        exists().where(muted_words.c.user_id == user_id).label("safety_words"),
+        select(func.group_concat(muted_words.c.pattern))
+        .where(muted_words.c.user_id == user_id)
+        .scalar_subquery()
+        .label("safety_words"),
     ]
 
 
 def safety_from_row(row: Any) -> ReaderSafety | None:
-    """The ``ReaderSafety`` of a row read with ``safety_columns``, or None without them."""
+    """The ``ReaderSafety`` of a row read with ``safety_columns``, or None without them.
+    The words are kept only up to ``WORDS_IN_MEMORY_CHARS`` (far below MariaDB's 1 MB
+    ``group_concat_max_len``, so never a cut list)."""
     mapping = row._mapping
     if "safety_blocks" not in mapping:
         return None
+    joined = mapping["safety_words"]
+    patterns = None
+    if joined and len(joined) <= WORDS_IN_MEMORY_CHARS:
+        patterns = tuple(joined.split(","))
     return ReaderSafety(
-        bool(mapping["safety_blocks"]), bool(mapping["safety_mutes"]), bool(mapping["safety_words"])
+        bool(mapping["safety_blocks"]), bool(mapping["safety_mutes"]), bool(joined), patterns
     )
 
 
@@ -251,15 +312,32 @@ def hidden_posts(
     author: ColumnElement[Any],
     post_id: ColumnElement[Any],
     known: ReaderSafety | None = None,
+    *,
+    words: bool = True,
 ) -> list[ColumnElement[bool]]:
     """Where-clauses for a list of posts (timelines, hashtags, search, likes, the API):
-    no blocks either way, no muted authors, no muted words (only those the reader has
-    any of, when ``known`` or ``known_safety`` says)."""
+    no blocks either way, no muted authors, and unless ``words`` is off (the caller
+    matches them in Python: ``ReaderSafety.hides``), no muted words; only those the
+    reader has any of, when ``known`` or ``known_safety`` says."""
     known = known or known_safety(viewer)
-    words = _guarded(
-        known and known.words, any_muted_word(viewer), ~_muted_word_probe(viewer, post_id)
+    clauses = author_hidden(viewer, author, now, known=known)
+    if words:
+        clauses += _guarded(
+            known and known.words, any_muted_word(viewer), ~_muted_word_probe(viewer, post_id)
+        )
+    return clauses
+
+
+def body_column(post_id: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The post's stored body (labelled ``body``), for ``ReaderSafety.hides``: one primary
+    key lookup a row."""
+    doc = search_terms.alias("shown_doc")
+    return (
+        select(doc.c.body)
+        .where(doc.c.term == BODY_TERM, doc.c.post_id == post_id)
+        .scalar_subquery()
+        .label("body")
     )
-    return [*author_hidden(viewer, author, now, known=known), *words]
 
 
 def hidden_comments(
@@ -588,13 +666,15 @@ class SafetyService:
             return [MutedWord(row.word, row.folded) for row in rows]
 
 
-def without_hidden(query: Select[Any], viewer_id: int | None, *, mutes: bool = True) -> Select[Any]:
+def without_hidden(
+    query: Select[Any], viewer_id: int | None, *, mutes: bool = True, words: bool = True
+) -> Select[Any]:
     """``query`` (over ``posts``) less what ``viewer_id`` must not see: blocks both ways,
-    and unless ``mutes`` is off (a person's own page), muted authors and muted words.
-    Logged out, nothing is taken out."""
+    and unless ``mutes`` is off (a person's own page), muted authors and (unless ``words``
+    is off: the caller matches them) muted words. Logged out, nothing is taken out."""
     if viewer_id is None:
         return query
     now = utcnow()
     if not mutes:
         return query.where(*author_hidden(viewer_id, posts.c.user_id, now, mutes_too=False))
-    return query.where(*hidden_posts(viewer_id, now, posts.c.user_id, posts.c.id))
+    return query.where(*hidden_posts(viewer_id, now, posts.c.user_id, posts.c.id, words=words))

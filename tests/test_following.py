@@ -14,7 +14,7 @@ from sns.db import Database, utcnow
 from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.posts import PostService
-from sns.safety import fold_word
+from sns.safety import fold_word, reading_as, safety_columns, safety_from_row
 from sns.schema import follows, muted_words, mutes, posts, search_terms, users
 from sns.search_index import index_rows
 from tests.conftest import new_mariadb_url
@@ -137,14 +137,29 @@ async def seed_muted(db: Database) -> list[int]:
     return [n for n in expected if n not in hiding and authors[n] != OTHER]
 
 
+async def timeline_walk(service: PostService) -> list[int]:
+    shown: list[int] = []
+    before = None
+    while True:
+        page = await service.timeline(before, VIEWER)
+        shown += [post.id for post in page.posts]
+        if page.next_before is None:
+            return shown
+        before = page.next_before
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
 @pytest.mark.parametrize(("slack", "rounds", "full"), [(10, 2, True), (0, 0, False)])
+@pytest.mark.parametrize("told", [False, True])
 def test_following_pages_stay_full_when_muted_words_hide_posts(
-    request, backend, slack, rounds, full, tmp_path, monkeypatch
+    request, backend, slack, rounds, full, told, tmp_path, monkeypatch
 ):
     """Posts holding a muted word are dropped after the merge cuts a page: it asks a few
     rows more (and again, a bounded number of times), so pages stay full; with neither,
-    pages may be short, but every post shown is shown once, in order, and none hidden."""
+    pages may be short, but every post shown is shown once, in order, and none hidden.
+    The same whether the words are matched in SQL (nothing ``told`` of the reader) or, as
+    a request does, in Python from the reader's kept row (``sns.safety.reading_as``); the
+    global timeline then hides the very posts the SQL filter hides."""
     monkeypatch.setattr(posts_module, "FOLLOWING_SLACK", slack)
     monkeypatch.setattr(posts_module, "FOLLOWING_ROUNDS", rounds)
     if backend == "sqlite":
@@ -164,6 +179,18 @@ def test_following_pages_stay_full_when_muted_words_hide_posts(
                 follows=FollowService(db),
                 page_size=7,
             )
+            by_sql = await timeline_walk(service)
+            if told:
+                async with db.read() as conn:
+                    row = (
+                        await conn.execute(
+                            select(*safety_columns(users.c.id)).where(users.c.id == VIEWER)
+                        )
+                    ).one()
+                known = safety_from_row(row)
+                assert known is not None and known.words_in_memory
+                reading_as(VIEWER, known)
+                assert await timeline_walk(service) == by_sql
             pages = await walk(service)
             counts = []
             for page_before in (None, expected[6]):
