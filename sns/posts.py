@@ -489,7 +489,8 @@ class PostService:
 
         async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
             statement = newest_first(query, key, cursor, window - 1)
-            return (await conn.execute(statement)).all()
+            rows: Sequence[Any] = (await conn.execute(statement)).all()
+            return rows
 
         async with self.db.read() as conn:
             return await self._filtered_page(
@@ -641,7 +642,8 @@ class PostService:
             statement = newest_of_authors(
                 len(authors), cursor is not None, words and not in_memory, in_memory
             )
-            return (await conn.execute(statement, params)).all()
+            rows: Sequence[Any] = (await conn.execute(statement, params)).all()
+            return rows
 
         def hidden(row: Any) -> bool:
             return bool(row.hidden) or (in_memory and known is not None and known.hides(row.body))

@@ -235,7 +235,7 @@ def author_hidden(
     probed per row only when the viewer has any such thing at all)."""
     known = known or known_safety(viewer)
     clauses = _guarded(
-        known and known.blocks,
+        None if known is None else known.blocks,
         _any_block(viewer),
         and_(
             ~exists().where(blocks.c.blocker_id == viewer, blocks.c.blocked_id == author),
@@ -244,7 +244,7 @@ def author_hidden(
     )
     if mutes_too:
         clauses += _guarded(
-            known and known.mutes,
+            None if known is None else known.mutes,
             _any_mute(viewer),
             ~exists().where(
                 mutes.c.muter_id == viewer,
@@ -323,7 +323,9 @@ def hidden_posts(
     clauses = author_hidden(viewer, author, now, known=known)
     if words:
         clauses += _guarded(
-            known and known.words, any_muted_word(viewer), ~_muted_word_probe(viewer, post_id)
+            None if known is None else known.words,
+            any_muted_word(viewer),
+            ~_muted_word_probe(viewer, post_id),
         )
     return clauses
 
