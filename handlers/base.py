@@ -47,7 +47,8 @@ from sns.net import client_ip, is_trusted, safe_next_url
 from sns.pagecache import version_and_session
 from sns.posts import PostService
 from sns.profiles import ProfileService
-from sns.safety import SafetyService, reading_as
+from sns.safety import SafetyService
+from sns.safety_filters import reading_as
 from sns.services import Services
 from sns.sessions import SessionStore
 from sns.settings import Settings

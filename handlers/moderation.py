@@ -17,7 +17,8 @@ from handlers.page import PageHandler
 from handlers.paths import ROW_ID
 from sns.errors import ServiceError
 from sns.floods import REPORTS
-from sns.moderation import ACTIONS, NOTE_MAX_CHARS, REASONS, Target
+from sns.moderation import ACTIONS
+from sns.reports import NOTE_MAX_CHARS, REASONS, Target
 
 
 class ReportHandler(PageHandler):

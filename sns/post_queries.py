@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Column, ColumnElement, Integer, Select, bindparam, select, union_all
 
-from sns.safety import body_column, muted_word_flag
+from sns.safety_filters import body_column, muted_word_flag
 from sns.schema import hashtags, likes, post_hashtags, posts, users
 from sns.visible import LIVE_USER, shown_post
 

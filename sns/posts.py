@@ -38,7 +38,7 @@ from sns.post_queries import (
     newest_of_authors,
     visible_posts,
 )
-from sns.safety import (
+from sns.safety_filters import (
     any_muted_word,
     author_hidden,
     body_column,
@@ -472,7 +472,7 @@ class PostService:
         Posts hidden by moderators are left out here, for every such page, but the reader's
         own.
 
-        What the reader must not see (``sns.safety.without_hidden``: blocks, and unless
+        What the reader must not see (``sns.safety_filters.without_hidden``: blocks, and unless
         ``mutes`` is off, mutes and muted words) is left out in the same statement."""
         size = limit or self.page_size
         known = known_safety(viewer_id) if mutes and viewer_id is not None else None

@@ -14,7 +14,8 @@ from sns.db import Database, utcnow
 from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.posts import PostService
-from sns.safety import fold_word, reading_as, safety_columns, safety_from_row
+from sns.safety import fold_word
+from sns.safety_filters import reading_as, safety_columns, safety_from_row
 from sns.schema import follows, muted_words, mutes, posts, search_terms, users
 from sns.search_index import index_rows
 from tests.conftest import new_mariadb_url
@@ -158,7 +159,7 @@ def test_following_pages_stay_full_when_muted_words_hide_posts(
     rows more (and again, a bounded number of times), so pages stay full; with neither,
     pages may be short, but every post shown is shown once, in order, and none hidden.
     The same whether the words are matched in SQL (nothing ``told`` of the reader) or, as
-    a request does, in Python from the reader's kept row (``sns.safety.reading_as``); the
+    a request does, in Python from the reader's kept row (``sns.safety_filters.reading_as``); the
     global timeline then hides the very posts the SQL filter hides."""
     monkeypatch.setattr(posts_module, "FOLLOWING_SLACK", slack)
     monkeypatch.setattr(posts_module, "FOLLOWING_ROUNDS", rounds)
