@@ -649,7 +649,7 @@ class PostService:
             return bool(row.hidden) or (in_memory and known is not None and known.hides(row.body))
 
         return await self._filtered_page(
-            conn, rows_below, before, size, viewer_id, hidden if words else None
+            conn, rows_below, before, size, viewer_id, hidden, slack=words
         )
 
     async def _filtered_page(
@@ -659,25 +659,29 @@ class PostService:
         before: int | None,
         size: int,
         viewer_id: int | None,
-        hidden: Callable[[Any], bool] | None,
+        hidden: Callable[[Any], bool],
+        *,
+        slack: bool = True,
     ) -> Page:
         """A page of rows newest first (``rows_below(cursor, window)`` gives up to
         ``window`` of them below ``cursor``, their key being the post id), less those
-        ``hidden`` says hold a muted word, which are dropped after the rows are read.
+        ``hidden`` says not to show (a muted word, or hidden by a moderator: /following),
+        which are dropped after the rows are read.
 
-        A reader without muted words (``hidden`` None) gets exactly one statement of a
-        page and one row more, as before muted words existed. A reader with some asks
+        Without ``slack`` (a reader without muted words) a page is one statement of a page
+        and one row more, as before muted words existed. With it the statement asks
         ``FOLLOWING_SLACK`` rows more, so up to that many hidden rows still leave a full
-        page; when more were hidden, it asks again below the last row it got, at most
+        page. When more were hidden, it asks again below the last row it got, at most
         ``FOLLOWING_ROUNDS`` times more (then the page may be short, and the cursor still
-        goes past what was hidden).
+        goes past what was hidden): so a post a moderator hid costs a reader without
+        muted words one statement more on the page it would have been on.
         """
-        window = size + 1 + (FOLLOWING_SLACK if hidden else 0)
+        window = size + 1 + (FOLLOWING_SLACK if slack else 0)
         shown: list[Any] = []
         cursor = before
         for _ in range(1 + FOLLOWING_ROUNDS):
             rows = await rows_below(cursor, window)
-            shown += [row for row in rows if hidden is None or not hidden(row)]
+            shown += [row for row in rows if not hidden(row)]
             more = len(rows) == window  # there may be more below its last row
             if len(shown) > size or not more:
                 break

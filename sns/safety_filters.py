@@ -306,12 +306,19 @@ def hidden_posts(
     known = known or known_safety(viewer)
     clauses = author_hidden(viewer, author, now, known=known)
     if words:
-        clauses += _guarded(
-            None if known is None else known.words,
-            any_muted_word(viewer),
-            ~_muted_word_probe(viewer, post_id),
-        )
+        clauses += _words_hidden(viewer, post_id, known)
     return clauses
+
+
+def _words_hidden(
+    viewer: Viewer, post_id: ColumnElement[Any], known: ReaderSafety | None
+) -> list[ColumnElement[bool]]:
+    """The muted-word clause of ``hidden_posts`` (none for a reader known to have none)."""
+    return _guarded(
+        None if known is None else known.words,
+        any_muted_word(viewer),
+        ~_muted_word_probe(viewer, post_id),
+    )
 
 
 def body_column(post_id: ColumnElement[Any]) -> ColumnElement[Any]:

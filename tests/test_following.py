@@ -209,3 +209,43 @@ def test_following_pages_stay_full_when_muted_words_hide_posts(
         assert counts[0] == counts[1], counts
     else:
         assert any(len(page) < 7 for page in pages[:-1]), "the muted word hid nothing"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_posts_hidden_by_moderators_leave_following_pages_full_but_not_their_authors(
+    request, backend, tmp_path
+):
+    """The merge reads only the (user_id, id) index; what moderators hid is dropped from
+    the cut page, which asks again below it, so pages stay full and in order. The reader's
+    own hidden posts stay on their page."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'following.sqlite3'}"
+    else:
+        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+
+    async def run() -> tuple[list[int], list[list[int]]]:
+        db = Database(url)
+        try:
+            await db.migrate()
+            expected = await seed(db)
+            async with db.transaction() as conn:
+                authors = dict((await conn.execute(select(posts.c.id, posts.c.user_id))).all())
+                hidden = [n for n in expected[2:40:3]]
+                await conn.execute(
+                    update(posts).where(posts.c.id.in_(hidden)).values(hidden_at=utcnow())
+                )
+            service = PostService(
+                db,
+                comments=CommentService(db),
+                likes=LikeService(db),
+                follows=FollowService(db),
+                page_size=7,
+            )
+            pages = await walk(service)
+            return [n for n in expected if n not in hidden or authors[n] == VIEWER], pages
+        finally:
+            await db.dispose()
+
+    expected, pages = asyncio.run(run())
+    assert [post for page in pages for post in page] == expected
+    assert all(len(page) == 7 for page in pages[:-1]) and 0 < len(pages[-1]) <= 7

@@ -303,19 +303,21 @@ def test_a_hidden_post_is_gone_for_everyone_but_its_author_who_sees_it_marked(pa
     paths = ["/", f"/post/{post_id}", f"/user/{author.id}", f"/hashtag?hashtag={tag}"]
     paths.append(f"/search?q={tag}")
     anonymous = Client(pair.b.url)
+    assert reader.a.post(f"/user/{author.id}/follow", headers=JSON).status_code == 200
     warm(anonymous, *paths)
-    warm(reader.b, *paths)
-    warm(author.b, *paths)
+    warm(reader.b, *paths, "/following")
+    warm(author.b, *paths, "/following")
+    assert shown(reader.b.get("/following").text, post_id)
     report(reporter.a, "post", post_id, "abuse")
     assert act(mod, report_id(pair, "post", post_id), "hide", "abusive words").status_code == 302
-    for client in (anonymous, reader.b):
-        for path in paths:
+    for client, seen in ((anonymous, paths), (reader.b, [*paths, "/following"])):
+        for path in seen:
             answer = client.get(path)
             if path.startswith("/post/"):
                 assert answer.status_code == 404
             else:
                 assert not shown(answer.text, post_id), path
-    for path in paths:
+    for path in [*paths, "/following"]:
         page = author.b.get(path).text
         assert shown(page, post_id), path
         assert "Hidden by the moderators: only you can see this post." in page
