@@ -10,6 +10,8 @@ fastest run of each is printed too: on a shared machine it is the steadier figur
 
     .venv/bin/python bench/safety.py --posts 100000
     .venv/bin/python bench/safety.py --posts 100000 --mariadb   # a MariaDB of its own
+    .venv/bin/python bench/safety.py --url sqlite+aiosqlite:///kept.sqlite3 --reuse
+                                    # seeds once, then measures what the file holds
 
 The hidden accounts and words are chosen so that they hide few posts: what is measured
 is the filter's own cost, not the longer walk a page makes when much of the site is
@@ -26,8 +28,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -37,6 +40,7 @@ from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.posts import PostService
 from sns.safety import fold_word
+from sns.safety_filters import reading_as, safety_columns, safety_from_row
 from sns.schema import (
     blocks,
     comments,
@@ -180,8 +184,23 @@ async def measure(db: Database, plain: int, loaded: int, repeats: int) -> dict[s
     )
     calls = {}
     for who, reader in (("0", plain), ("200", loaded)):
-        calls["/", who] = lambda before, r=reader: service.timeline(before, r)
-        calls["/following", who] = lambda before, r=reader: service.following(r, before)
+        # What a request learns with its user (kept under the site version: no statement).
+        async with db.read() as conn:
+            row = (
+                await conn.execute(select(*safety_columns(users.c.id)).where(users.c.id == reader))
+            ).one()
+        said = (reader, safety_from_row(row))
+
+        async def timeline(before: int | None, said: tuple = said) -> Any:
+            reading_as(*said)
+            return await service.timeline(before, said[0])
+
+        async def following(before: int | None, said: tuple = said) -> Any:
+            reading_as(*said)
+            return await service.following(said[0], before)
+
+        calls["/", who] = timeline
+        calls["/following", who] = following
     deep: dict[tuple[str, str], int | None] = {}
     for key, call in calls.items():
         cursor = None
@@ -205,15 +224,34 @@ async def measure(db: Database, plain: int, loaded: int, repeats: int) -> dict[s
     }
 
 
-async def run(n_posts: int, url: str | None, repeats: int) -> None:
+async def seeded(db: Database) -> tuple[int, int] | None:
+    """The two readers of an earlier ``seed`` of this database, if it was seeded."""
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(users.c.email, users.c.id).where(
+                users.c.email.in_(["u0@example.com", "u1@example.com"])
+            )
+        )
+        found = {row.email: row.id for row in rows}
+        n_posts = (await conn.execute(select(func.count()).select_from(posts))).scalar()
+    if len(found) < 2:
+        return None
+    print(f"reusing {n_posts} posts already seeded")
+    return found["u0@example.com"], found["u1@example.com"]
+
+
+async def run(n_posts: int, url: str | None, repeats: int, reuse: bool = False) -> None:
     with tempfile.TemporaryDirectory() as folder:
         db = Database(
             url or f"sqlite+aiosqlite:///{Path(folder) / 'safety.sqlite3'}", query_timeout=None
         )
         await db.migrate()
-        started = time.perf_counter()
-        plain, loaded = await seed(db, n_posts, random.Random(21))
-        print(f"seeded {n_posts} posts in {time.perf_counter() - started:.1f} s")
+        readers = await seeded(db) if reuse else None
+        if readers is None:
+            started = time.perf_counter()
+            readers = await seed(db, n_posts, random.Random(21))
+            print(f"seeded {n_posts} posts in {time.perf_counter() - started:.1f} s")
+        plain, loaded = readers
         result = await measure(db, plain, loaded, repeats)
         await db.dispose()
     print(f"\nmedian ms per page (statements) at {n_posts} posts; reader with 0 vs 200 of each")
@@ -234,9 +272,12 @@ def main() -> None:
     parser.add_argument("--url", help="an empty, migrated-or-not database URL")
     parser.add_argument("--mariadb", action="store_true", help="start a MariaDB of our own")
     parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure --url as an earlier run seeded it"
+    )
     args = parser.parse_args()
     if not args.mariadb:
-        asyncio.run(run(args.posts, args.url, args.repeats))
+        asyncio.run(run(args.posts, args.url, args.repeats, args.reuse))
         return
     from testkit.mariadb import MariaDBServer
 

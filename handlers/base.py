@@ -48,6 +48,7 @@ from sns.pagecache import version_and_session
 from sns.posts import PostService
 from sns.profiles import ProfileService
 from sns.safety import SafetyService
+from sns.safety_filters import reading_as
 from sns.services import Services
 from sns.sessions import SessionStore
 from sns.settings import Settings
@@ -155,6 +156,7 @@ class BaseHandler(RequestHandler):
         self.current_user = await self.authenticate()
         if self.current_user:
             self.set_header("Cache-Control", PRIVATE)
+            reading_as(self.current_user.id, self.current_user.safety)
 
     async def head(self, *args: str, **kwargs: str) -> None:
         """HEAD wherever GET is answered: the same headers, and Tornado drops the body."""

@@ -17,7 +17,8 @@ from handlers.page import PageHandler
 from handlers.paths import ROW_ID
 from sns.errors import ServiceError
 from sns.floods import REPORTS
-from sns.moderation import ACTIONS, NOTE_MAX_CHARS, REASONS, Target
+from sns.moderation import ACTIONS
+from sns.reports import NOTE_MAX_CHARS, REASONS, Target
 
 
 class ReportHandler(PageHandler):
@@ -80,9 +81,11 @@ class ModeratorPage(PageHandler):
             raise HTTPError(404)
 
     async def queue_values(self, form: dict[str, Any] | None = None) -> dict[str, Any]:
-        """What /admin shows: the open reports and the forms to act on them."""
+        """What /admin shows: the open reports and the forms to act on them, and the
+        suspended accounts with a form to lift each suspension."""
         return {
             "queue": await self.moderation.open_reports(),
+            "suspended": await self.moderation.suspended(),
             "actions": ACTIONS,
             "done": self.get_argument("done", "") if self.request.method == "GET" else "",
             "form": form or {},
@@ -112,6 +115,22 @@ class AdminActionHandler(ModeratorPage):
         self.answer({"report": int(report_id), "action": action}, default=f"/admin?done={action}")
 
 
+class AdminUnsuspendHandler(ModeratorPage):
+    """POST /admin/user/<id>/unsuspend, with ``reason``: the account is given back."""
+
+    async def post(self, user_id: str) -> None:
+        reason = self.get_argument("reason", "")
+        try:
+            await self.moderation.unsuspend(self.user.id, int(user_id), reason)
+        except ServiceError as exc:
+            if self.wants_json() or exc.status == 404:
+                raise
+            form = {"user": int(user_id), "reason": reason}
+            await self.refuse(exc, "admin.html", **await self.queue_values(form))
+            return
+        self.answer({"user": int(user_id), "action": "unsuspend"}, default="/admin?done=unsuspend")
+
+
 class AdminLogHandler(ModeratorPage):
     """GET /admin/log: every moderator action, newest first (``?before=<entry id>``)."""
 
@@ -124,5 +143,6 @@ default_handlers = [
     (rf"/(post|comment|user)/{ROW_ID}/report", ReportHandler),
     (r"/admin", AdminHandler),
     (rf"/admin/report/{ROW_ID}/([a-z]+)", AdminActionHandler),
+    (rf"/admin/user/{ROW_ID}/unsuspend", AdminUnsuspendHandler),
     (r"/admin/log", AdminLogHandler),
 ]

@@ -19,6 +19,7 @@ from sns.metrics import Metrics
 from sns.notifications import NotificationService
 from sns.passwords import PasswordHasher
 from sns.ratelimit import RateLimiter
+from sns.safety_filters import ReaderSafety, safety_columns, safety_from_row
 from sns.schema import follows, likes, posts, users
 from sns.visible import LIVE_USER
 
@@ -43,6 +44,9 @@ class User:
     avatar_ready: bool = False
     bio: str | None = None
     handle: str | None = None
+    safety: ReaderSafety | None = None
+    """Whether they have blocks, mutes, muted words (``sns.safety_filters.reading_as``); None
+    when the row was read without them."""
 
 
 def normalize_email(email: str) -> str:
@@ -115,6 +119,7 @@ def row_to_user(row: Row[Any]) -> User:
         avatar_ready=bool(row.avatar_ready),
         bio=row.bio,
         handle=row.handle,
+        safety=safety_from_row(row),
     )
 
 
@@ -291,9 +296,16 @@ class AccountService:
         return None
 
     async def get(self, user_id: int) -> User | None:
+        """The live account, with what it has set up for its own safety (one statement):
+        the web layer keeps it under the site version, and so learns once per request,
+        mostly from memory, which filters the reader's lists need."""
         async with self.db.read() as conn:
             row = (
-                await conn.execute(select(users).where(users.c.id == user_id, LIVE_USER))
+                await conn.execute(
+                    select(users, *safety_columns(users.c.id)).where(
+                        users.c.id == user_id, LIVE_USER
+                    )
+                )
             ).first()
         return None if row is None else row_to_user(row)
 

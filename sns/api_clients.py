@@ -28,6 +28,7 @@ from sns.db import Database, new_id, utcnow
 from sns.errors import Conflict, Invalid, NotFound, TokenExpired, TooManyRequests, Unauthorized
 from sns.pagecache import VersionedCache
 from sns.ratelimit import RateLimiter
+from sns.safety_filters import ReaderSafety, safety_columns, safety_from_row
 from sns.schema import domains, users
 from sns.visible import LIVE_USER
 
@@ -68,6 +69,8 @@ class Caller:
     fingerprint: str
     claims: dict[str, Any]
     """The token's claims (empty when the caller was found by its secret)."""
+    safety: ReaderSafety | None = None
+    """Whether the owner has blocks, mutes, muted words (``sns.safety_filters.reading_as``)."""
 
 
 @dataclass(frozen=True)
@@ -428,6 +431,7 @@ def _callers() -> Any:
             domains.c.client_secret,
             users.c.id.label("user_id"),
             users.c.nick,
+            *safety_columns(users.c.id),
         )
         .join(users, users.c.id == domains.c.user_id)
         .where(domains.c.deleted_at.is_(None), LIVE_USER)
@@ -443,4 +447,5 @@ def _caller(row: Any, claims: dict[str, Any]) -> Caller:
         tier=row.type if row.type in TIERS else "free",
         fingerprint=secret_fingerprint(row.client_secret),
         claims=claims,
+        safety=safety_from_row(row),
     )

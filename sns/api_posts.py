@@ -28,7 +28,7 @@ from sns.post_queries import (
     visible_posts,
 )
 from sns.posts import PostService
-from sns.safety import without_hidden
+from sns.safety_filters import without_hidden
 from sns.schema import likes, post_hashtags, posts
 from sns.search import SearchService
 from sns.times import iso_utc

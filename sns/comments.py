@@ -32,7 +32,8 @@ from sns.db import Database, new_id, utcnow
 from sns.errors import NotFound
 from sns.handles import Mentions, find_handles, keys_of, mentioned_ids
 from sns.notifications import COMMENT, REPLY, NotificationService
-from sns.safety import hidden_comments, refuse_if_blocked
+from sns.safety import refuse_if_blocked
+from sns.safety_filters import NOTHING_SET, ReaderSafety, hidden_comments, known_safety
 from sns.schema import comments, users
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post, shown_comment
@@ -113,10 +114,10 @@ class Threads:
 
 
 @functools.cache
-def _capped_threads_query() -> Select[Any]:
-    """The statement of ``CommentService.capped_threads``, built once: its shape never
-    changes (the post ids are one expanding parameter), and building it costs more than
-    running it."""
+def _capped_threads_query(known: ReaderSafety | None) -> Select[Any]:
+    """The statement of ``CommentService.capped_threads``, built once for each thing the
+    reader may have set up (``known``; None: not known, the database is asked): the post
+    ids are one expanding parameter, and building it costs more than running it."""
     thread = func.coalesce(comments.c.parent_id, literal(0))
     ranked = (
         select(
@@ -134,6 +135,7 @@ def _capped_threads_query() -> Select[Any]:
                 bindparam("viewer", type_=Integer),
                 bindparam("now", type_=DateTime),
                 comments.c.user_id,
+                known,
             ),
         )
         .cte("ranked")
@@ -335,7 +337,10 @@ class CommentService:
             "viewer": viewer_id or 0,
             "now": utcnow(),
         }
-        rows = (await conn.execute(_capped_threads_query(), params)).all()
+        # Logged out, nothing is hidden: the filters are left out, as for a reader who is
+        # known to have set nothing up.
+        known = NOTHING_SET if viewer_id is None else known_safety(viewer_id)
+        rows = (await conn.execute(_capped_threads_query(known), params)).all()
         totals = {row.post_id: row.total for row in rows}
         return Threads(thread_comments(rows), totals)
 

@@ -38,7 +38,13 @@ from sns.post_queries import (
     newest_of_authors,
     visible_posts,
 )
-from sns.safety import any_muted_word, author_hidden, without_hidden
+from sns.safety_filters import (
+    any_muted_word,
+    author_hidden,
+    body_column,
+    known_safety,
+    without_hidden,
+)
 from sns.schema import follows, hashtags, likes, post_hashtags, post_pictures, posts, users
 from sns.search_index import SearchIndex
 from sns.text import clean_content
@@ -54,11 +60,14 @@ class Keep:
 KEEP = Keep()
 
 FOLLOWING_SLACK = 10
-"""Rows /following asks beyond a page for a reader with muted words: so many posts holding
-one may be dropped from a page and it is still full, in the same one statement."""
+"""Rows a page asks beyond its size for a reader whose muted words are matched after the
+rows are read (/following always; every timeline when they are in memory): so many posts
+holding one may be dropped from a page and it is still full, in the same one statement."""
 FOLLOWING_ROUNDS = 2
-"""Times /following asks again at most when more than ``FOLLOWING_SLACK`` rows of a page
-were hidden: a page costs at most this many statements more, whatever is muted."""
+"""Times such a page asks again at most when more than ``FOLLOWING_SLACK`` rows of it were
+hidden: a page costs at most this many statements more, whatever is muted."""
+EXTRA_COLUMNS = frozenset({"hidden", "body"})
+"""Columns a filtered page reads beside ``POST_COLUMNS``, to tell whether to show a row."""
 
 
 @dataclass(frozen=True)
@@ -463,13 +472,30 @@ class PostService:
         Posts hidden by moderators are left out here, for every such page, but the reader's
         own.
 
-        What the reader must not see (``sns.safety.without_hidden``: blocks, and unless
+        What the reader must not see (``sns.safety_filters.without_hidden``: blocks, and unless
         ``mutes`` is off, mutes and muted words) is left out in the same statement."""
         size = limit or self.page_size
-        query = without_hidden(query, viewer_id, mutes=mutes)
+        known = known_safety(viewer_id) if mutes and viewer_id is not None else None
+        if known is None or not known.words_in_memory:
+            query = without_hidden(query, viewer_id, mutes=mutes)
+            async with self.db.read() as conn:
+                statement = newest_first(query.where(shown_post(viewer_id)), key, before, size)
+                return await self._read_page(conn, statement, size, viewer_id)
+        # The reader's muted words are in memory: matched against each row's stored body
+        # here, over a few rows more than a page (``_filtered_page``).
+        reader = known
+        query = without_hidden(query, viewer_id, words=False).where(shown_post(viewer_id))
+        query = query.add_columns(body_column(posts.c.id))
+
+        async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
+            statement = newest_first(query, key, cursor, window - 1)
+            rows: Sequence[Any] = (await conn.execute(statement)).all()
+            return rows
+
         async with self.db.read() as conn:
-            statement = newest_first(query.where(shown_post(viewer_id)), key, before, size)
-            return await self._read_page(conn, statement, size, viewer_id)
+            return await self._filtered_page(
+                conn, rows_below, before, size, viewer_id, lambda row: reader.hides(row.body)
+            )
 
     async def _decorate(
         self,
@@ -558,15 +584,18 @@ class PostService:
         Beyond that many authors the walk is kept: so many of them fill a page soon.
         """
         now = utcnow()
+        known = known_safety(viewer_id)
+        # Whether the reader muted any word: known, or asked along with the authors.
+        asked = [] if known else [any_muted_word(viewer_id).label("words")]
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
-                    select(follows.c.following_id, any_muted_word(viewer_id).label("words"))
+                    select(follows.c.following_id, *asked)
                     .join(users, users.c.id == follows.c.following_id)
                     .where(
                         follows.c.follower_id == viewer_id,
                         LIVE_USER,
-                        *author_hidden(viewer_id, follows.c.following_id, now),
+                        *author_hidden(viewer_id, follows.c.following_id, now, known=known),
                     )
                     .limit(MERGE_AUTHORS)
                 )
@@ -576,7 +605,7 @@ class PostService:
             if len(authors) < MERGE_AUTHORS:
                 authors.append(viewer_id)
                 # Following nobody, the answer does not say: allow for muted words.
-                words = bool(rows[0].words) if rows else True
+                words = known.words if known else bool(rows[0].words) if rows else True
                 return await self._merged_page(conn, authors, before, size, viewer_id, words)
             everyone = union(
                 select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
@@ -600,30 +629,67 @@ class PostService:
         words: bool,
     ) -> Page:
         """/following's merge of ``authors``' newest posts (``newest_of_authors``), less the
-        posts holding a word the reader muted, which are dropped after the cut.
-
-        A reader without muted words gets exactly one statement of a page and one row more,
-        as before muted words existed. A reader with some asks ``FOLLOWING_SLACK`` rows more,
-        so up to that many hidden rows still leave a full page; when more were hidden, the
-        merge runs again below the last row it gave, at most ``FOLLOWING_ROUNDS`` times more
-        (then the page may be short, and the cursor still goes past what was hidden).
-        """
-        window = size + 1 + (FOLLOWING_SLACK if words else 0)
+        posts holding a word the reader muted, which are dropped after the cut: matched in
+        Python when the reader's words are in memory (``ReaderSafety.hides``), else by the
+        statement's ``hidden`` column."""
         params: dict[str, Any] = {f"author_{n}": author for n, author in enumerate(authors)}
-        params.update(each=window, viewer=viewer_id)
+        params["viewer"] = viewer_id
+        known = known_safety(viewer_id)
+        in_memory = words and known is not None and known.words_in_memory
+
+        async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
+            params.update(before=cursor, each=window)
+            statement = newest_of_authors(
+                len(authors), cursor is not None, words and not in_memory, in_memory
+            )
+            rows: Sequence[Any] = (await conn.execute(statement, params)).all()
+            return rows
+
+        def hidden(row: Any) -> bool:
+            return bool(row.hidden) or (in_memory and known is not None and known.hides(row.body))
+
+        return await self._filtered_page(
+            conn, rows_below, before, size, viewer_id, hidden, slack=words
+        )
+
+    async def _filtered_page(
+        self,
+        conn: AsyncConnection,
+        rows_below: Callable[[int | None, int], Awaitable[Sequence[Any]]],
+        before: int | None,
+        size: int,
+        viewer_id: int | None,
+        hidden: Callable[[Any], bool],
+        *,
+        slack: bool = True,
+    ) -> Page:
+        """A page of rows newest first (``rows_below(cursor, window)`` gives up to
+        ``window`` of them below ``cursor``, their key being the post id), less those
+        ``hidden`` says not to show (a muted word, or hidden by a moderator: /following),
+        which are dropped after the rows are read.
+
+        Without ``slack`` (a reader without muted words) a page is one statement of a page
+        and one row more, as before muted words existed. With it the statement asks
+        ``FOLLOWING_SLACK`` rows more, so up to that many hidden rows still leave a full
+        page. When more were hidden, it asks again below the last row it got, at most
+        ``FOLLOWING_ROUNDS`` times more (then the page may be short, and the cursor still
+        goes past what was hidden): so a post a moderator hid costs a reader without
+        muted words one statement more on the page it would have been on.
+        """
+        window = size + 1 + (FOLLOWING_SLACK if slack else 0)
         shown: list[Any] = []
         cursor = before
         for _ in range(1 + FOLLOWING_ROUNDS):
-            params["before"] = cursor
-            statement = newest_of_authors(len(authors), cursor is not None)
-            rows = (await conn.execute(statement, params)).all()
-            shown += [row for row in rows if not row.hidden]
-            more = len(rows) == window  # the merge may hold more below its last row
+            rows = await rows_below(cursor, window)
+            shown += [row for row in rows if not hidden(row)]
+            more = len(rows) == window  # there may be more below its last row
             if len(shown) > size or not more:
                 break
             cursor = rows[-1].id
         views = [
-            PostView(**{key: value for key, value in row._mapping.items() if key != "hidden"})
+            PostView(
+                **{key: value for key, value in row._mapping.items() if key not in EXTRA_COLUMNS}
+            )
             for row in shown[:size]
         ]
         views = await self._decorate(conn, views, viewer_id)

@@ -1,30 +1,19 @@
-"""Blocks, mutes and muted words: who may act on whom, and what each reader is not shown.
+"""Blocks, mutes and muted words: who may act on whom, and the actions themselves (#21).
 
 A block works both ways: neither sees the other's posts or comments anywhere, and the
 blocked person cannot follow, like, comment on or reply to the blocker (a ``Forbidden``
 that never says "blocked" to them). A mute (forever, or until a time) and muted words only
-take things out of the muter's own lists; the muted person notices nothing.
-
-The filters are here, in one place (``hidden_posts`` and ``hidden_comments``), and every list
-of posts or comments adds them to its own statement: NOT EXISTS on a primary key or index,
-one probe per post shown (and, for muted words, one per index term of the post), so a
-page costs the same however many blocks, mutes or words a reader has (DESIGN.md; the
-benchmark is bench/safety.py). Mastodon filters with growing id lists and slows down with
-them (mastodon#33765).
+take things out of the muter's own lists; the muted person notices nothing. What each
+reader is not shown is filtered in ``sns.safety_filters``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import (
-    BindParameter,
-    ColumnElement,
-    Select,
     and_,
-    case,
     delete,
     exists,
     insert,
@@ -37,8 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, utcnow
 from sns.errors import Forbidden, Invalid, NotFound, Unauthorized
-from sns.schema import blocks, follows, muted_words, mutes, posts, search_terms, users
-from sns.search_index import BODY_TERM, Piece, pieces_of, word_prefix_length
+from sns.safety_filters import forget_reader
+from sns.schema import blocks, follows, muted_words, mutes, users
+from sns.search_index import Piece, pieces_of, word_prefix_length
 
 MUTE_DURATIONS: dict[str, timedelta | None] = {
     "1h": timedelta(hours=1),
@@ -51,126 +41,6 @@ WORD_MAX_CHARS = 100
 """Longest muted word or phrase, as typed."""
 WORDS_MAX = 1000
 """Muted words one person may keep (the page cost does not grow with them; the list does)."""
-
-Viewer = int | BindParameter[Any] | ColumnElement[Any]
-Now = datetime | BindParameter[Any] | ColumnElement[Any]
-
-
-# -- the filters: one place for every list -------------------------------------------------
-
-
-def _any_block(viewer: Viewer) -> ColumnElement[bool]:
-    """Whether the viewer blocked anyone or was blocked by anyone. Uncorrelated, so the
-    database runs it once per statement, and a reader without blocks (most) pays no probe
-    per row (SQLite and MariaDB both stop an OR at its first true side)."""
-    return or_(
-        exists().where(blocks.c.blocker_id == viewer),
-        exists().where(blocks.c.blocked_id == viewer),
-    )
-
-
-def _any_mute(viewer: Viewer) -> ColumnElement[bool]:
-    """Whether the viewer muted anyone (ended or not): once per statement, as ``_any_block``."""
-    return exists().where(mutes.c.muter_id == viewer)
-
-
-def any_muted_word(viewer: Viewer) -> ColumnElement[bool]:
-    """Whether the viewer muted any word: once per statement, as ``_any_block``."""
-    return exists().where(muted_words.c.user_id == viewer)
-
-
-def author_hidden(
-    viewer: Viewer, author: ColumnElement[Any], now: Now, *, mutes_too: bool = True
-) -> list[ColumnElement[bool]]:
-    """Clauses keeping out authors the viewer blocked, who blocked the viewer and (unless
-    ``mutes_too`` is off) whom the viewer muted, the mute still in force at ``now``; each
-    probed per row only when the viewer has any such thing at all."""
-    clauses: list[ColumnElement[bool]] = [
-        or_(
-            ~_any_block(viewer),
-            and_(
-                ~exists().where(blocks.c.blocker_id == viewer, blocks.c.blocked_id == author),
-                ~exists().where(blocks.c.blocker_id == author, blocks.c.blocked_id == viewer),
-            ),
-        )
-    ]
-    if mutes_too:
-        clauses.append(
-            or_(
-                ~_any_mute(viewer),
-                ~exists().where(
-                    mutes.c.muter_id == viewer,
-                    mutes.c.muted_id == author,
-                    or_(mutes.c.until.is_(None), mutes.c.until > now),
-                ),
-            )
-        )
-    return clauses
-
-
-def _muted_word_probe(viewer: Viewer, post_id: ColumnElement[Any]) -> ColumnElement[bool]:
-    """Whether the post holds one of the viewer's muted words, matched as search matches.
-
-    The post's own index terms (``ix_search_terms_post_id_term``, a few dozen) are walked
-    into the viewer's ``(user_id, term)`` index, and a word whose term the post has is
-    checked against the post's stored body: the work per post is the number of its terms,
-    not the number of muted words; none when the viewer muted no word (``any_muted_word``
-    first, once per statement).
-    """
-    own = search_terms.alias("own_terms")
-    doc = search_terms.alias("muted_doc")
-    # The word lookup is a subquery of its own, run for each term of the post: planners
-    # left to order a join themselves walked the viewer's words instead (measured on
-    # SQLite: /following 3x slower with 200 words, bench/safety.py). Both are scalar
-    # subqueries with LIMIT 1, not EXISTS: MariaDB turns a correlated EXISTS into IN and
-    # then materializes it for the whole search index (/ 7x slower with 200 words).
-    word = (
-        select(literal(1))
-        .where(
-            muted_words.c.user_id == viewer,
-            muted_words.c.term == own.c.term,
-            doc.c.body.like(muted_words.c.pattern),
-        )
-        .correlate(own, doc)
-        .limit(1)
-        .scalar_subquery()
-    )
-    return (
-        select(literal(1))
-        .select_from(doc)
-        .join(own, own.c.post_id == doc.c.post_id)
-        .where(doc.c.term == BODY_TERM, doc.c.post_id == post_id, word.is_not(None))
-        .limit(1)
-        .scalar_subquery()
-        .is_not(None)
-    )
-
-
-def muted_word_in(viewer: Viewer, post_id: ColumnElement[Any]) -> ColumnElement[bool]:
-    """``_muted_word_probe`` behind ``any_muted_word``, for a where-clause."""
-    return and_(any_muted_word(viewer), _muted_word_probe(viewer, post_id))
-
-
-def muted_word_flag(viewer: Viewer, post_id: ColumnElement[Any]) -> ColumnElement[Any]:
-    """``muted_word_in`` as a column (true: hide the row), for a page cut before it is
-    filtered (``/following``): a CASE, which both databases evaluate lazily even in a
-    select list, so a viewer without muted words pays one probe per statement."""
-    return case((any_muted_word(viewer), _muted_word_probe(viewer, post_id)), else_=False)
-
-
-def hidden_posts(
-    viewer: Viewer, now: Now, author: ColumnElement[Any], post_id: ColumnElement[Any]
-) -> list[ColumnElement[bool]]:
-    """Where-clauses for a list of posts (timelines, hashtags, search, likes, the API):
-    no blocks either way, no muted authors, no muted words."""
-    return [*author_hidden(viewer, author, now), ~muted_word_in(viewer, post_id)]
-
-
-def hidden_comments(
-    viewer: Viewer, now: Now, author: ColumnElement[Any]
-) -> list[ColumnElement[bool]]:
-    """Where-clauses for comments and replies under posts: blocks either way and mutes."""
-    return author_hidden(viewer, author, now)
 
 
 # -- what other parts ask (notifications, mentions) -----------------------------------------
@@ -388,6 +258,7 @@ class SafetyService:
             )
 
         await self.db.write(work)
+        forget_reader()
 
     async def unblock(self, me: int, other: int) -> None:
         async def work(conn: AsyncConnection) -> None:
@@ -397,6 +268,7 @@ class SafetyService:
             )
 
         await self.db.write(work)
+        forget_reader()
 
     async def mute(self, me: int, other: int, duration: str = "forever") -> datetime | None:
         """Mute ``other`` for one of ``MUTE_DURATIONS`` (muting again sets the new end);
@@ -420,6 +292,7 @@ class SafetyService:
                 )
 
         await self.db.write(work)
+        forget_reader()
         return until
 
     async def unmute(self, me: int, other: int) -> None:
@@ -430,6 +303,7 @@ class SafetyService:
             )
 
         await self.db.write(work)
+        forget_reader()
 
     async def add_word(self, me: int, word: str) -> MutedWord:
         """Mute a word or phrase (again: nothing changes)."""
@@ -459,7 +333,9 @@ class SafetyService:
             )
             return MutedWord(word.strip(), folded.folded)
 
-        return await self.db.write(work)
+        added = await self.db.write(work)
+        forget_reader()
+        return added
 
     async def remove_word(self, me: int, word: str) -> None:
         """Unmute a word, given as typed or as folded (the list's buttons send the folded)."""
@@ -473,6 +349,7 @@ class SafetyService:
             )
 
         await self.db.write(work)
+        forget_reader()
 
     async def words(self, me: int) -> list[MutedWord]:
         """The muted words, oldest first."""
@@ -483,15 +360,3 @@ class SafetyService:
                 .order_by(muted_words.c.created_at, muted_words.c.folded)
             )
             return [MutedWord(row.word, row.folded) for row in rows]
-
-
-def without_hidden(query: Select[Any], viewer_id: int | None, *, mutes: bool = True) -> Select[Any]:
-    """``query`` (over ``posts``) less what ``viewer_id`` must not see: blocks both ways,
-    and unless ``mutes`` is off (a person's own page), muted authors and muted words.
-    Logged out, nothing is taken out."""
-    if viewer_id is None:
-        return query
-    now = utcnow()
-    if not mutes:
-        return query.where(*author_hidden(viewer_id, posts.c.user_id, now, mutes_too=False))
-    return query.where(*hidden_posts(viewer_id, now, posts.c.user_id, posts.c.id))

@@ -353,8 +353,9 @@ notification_actors = Table(
     Index("ix_notification_actors_actor_id", "actor_id"),
     **MYSQL_TABLE_ARGS,
 )
-# Safety (sns/safety.py): blocks, mutes and muted words. Every list of posts filters them with
-# a NOT EXISTS on a primary key or index (one probe per post shown), never a NOT IN of ids.
+# Safety (sns/safety.py; the filters in sns/safety_filters.py): blocks, mutes and muted
+# words. Every list of posts filters them with a NOT EXISTS on a primary key or index (one
+# probe per post shown), never a NOT IN of ids.
 blocks = Table(
     "blocks",
     metadata,

@@ -17,7 +17,7 @@ from sns.db import Database
 from sns.errors import Invalid
 from sns.post_queries import POST_COLUMNS
 from sns.posts import Page, PostService
-from sns.safety import without_hidden
+from sns.safety_filters import without_hidden
 from sns.schema import posts, search_terms, users
 from sns.search_index import (
     BODY_TERM,

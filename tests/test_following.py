@@ -15,6 +15,7 @@ from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.posts import PostService
 from sns.safety import fold_word
+from sns.safety_filters import reading_as, safety_columns, safety_from_row
 from sns.schema import follows, muted_words, mutes, posts, search_terms, users
 from sns.search_index import index_rows
 from tests.conftest import new_mariadb_url
@@ -137,14 +138,29 @@ async def seed_muted(db: Database) -> list[int]:
     return [n for n in expected if n not in hiding and authors[n] != OTHER]
 
 
+async def timeline_walk(service: PostService) -> list[int]:
+    shown: list[int] = []
+    before = None
+    while True:
+        page = await service.timeline(before, VIEWER)
+        shown += [post.id for post in page.posts]
+        if page.next_before is None:
+            return shown
+        before = page.next_before
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
 @pytest.mark.parametrize(("slack", "rounds", "full"), [(10, 2, True), (0, 0, False)])
+@pytest.mark.parametrize("told", [False, True])
 def test_following_pages_stay_full_when_muted_words_hide_posts(
-    request, backend, slack, rounds, full, tmp_path, monkeypatch
+    request, backend, slack, rounds, full, told, tmp_path, monkeypatch
 ):
     """Posts holding a muted word are dropped after the merge cuts a page: it asks a few
     rows more (and again, a bounded number of times), so pages stay full; with neither,
-    pages may be short, but every post shown is shown once, in order, and none hidden."""
+    pages may be short, but every post shown is shown once, in order, and none hidden.
+    The same whether the words are matched in SQL (nothing ``told`` of the reader) or, as
+    a request does, in Python from the reader's kept row (``sns.safety_filters.reading_as``); the
+    global timeline then hides the very posts the SQL filter hides."""
     monkeypatch.setattr(posts_module, "FOLLOWING_SLACK", slack)
     monkeypatch.setattr(posts_module, "FOLLOWING_ROUNDS", rounds)
     if backend == "sqlite":
@@ -164,6 +180,18 @@ def test_following_pages_stay_full_when_muted_words_hide_posts(
                 follows=FollowService(db),
                 page_size=7,
             )
+            by_sql = await timeline_walk(service)
+            if told:
+                async with db.read() as conn:
+                    row = (
+                        await conn.execute(
+                            select(*safety_columns(users.c.id)).where(users.c.id == VIEWER)
+                        )
+                    ).one()
+                known = safety_from_row(row)
+                assert known is not None and known.words_in_memory
+                reading_as(VIEWER, known)
+                assert await timeline_walk(service) == by_sql
             pages = await walk(service)
             counts = []
             for page_before in (None, expected[6]):
@@ -181,3 +209,43 @@ def test_following_pages_stay_full_when_muted_words_hide_posts(
         assert counts[0] == counts[1], counts
     else:
         assert any(len(page) < 7 for page in pages[:-1]), "the muted word hid nothing"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_posts_hidden_by_moderators_leave_following_pages_full_but_not_their_authors(
+    request, backend, tmp_path
+):
+    """The merge reads only the (user_id, id) index; what moderators hid is dropped from
+    the cut page, which asks again below it, so pages stay full and in order. The reader's
+    own hidden posts stay on their page."""
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'following.sqlite3'}"
+    else:
+        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+
+    async def run() -> tuple[list[int], list[list[int]]]:
+        db = Database(url)
+        try:
+            await db.migrate()
+            expected = await seed(db)
+            async with db.transaction() as conn:
+                authors = dict((await conn.execute(select(posts.c.id, posts.c.user_id))).all())
+                hidden = [n for n in expected[2:40:3]]
+                await conn.execute(
+                    update(posts).where(posts.c.id.in_(hidden)).values(hidden_at=utcnow())
+                )
+            service = PostService(
+                db,
+                comments=CommentService(db),
+                likes=LikeService(db),
+                follows=FollowService(db),
+                page_size=7,
+            )
+            pages = await walk(service)
+            return [n for n in expected if n not in hidden or authors[n] == VIEWER], pages
+        finally:
+            await db.dispose()
+
+    expected, pages = asyncio.run(run())
+    assert [post for page in pages for post in page] == expected
+    assert all(len(page) == 7 for page in pages[:-1]) and 0 < len(pages[-1]) <= 7

@@ -1,5 +1,7 @@
 """In Chromium (#21): a reader reports a post with a reason from its "⋯" menu, and a
-moderator (made by `run.py admin grant`) suspends its author from /admin; the post is gone."""
+moderator (made by `run.py admin grant`) suspends its author from /admin; the post is gone.
+The moderator then lifts the suspension from /admin's list of suspended accounts, and the
+post is back."""
 
 from __future__ import annotations
 
@@ -78,5 +80,16 @@ def test_a_reader_reports_a_post_and_a_moderator_suspends_its_author(browser, se
         expect(page.locator("article.post", has_text=marker)).to_have_count(0)
         page.goto("/admin/log")
         expect(page.locator("tr", has_text="selling spam")).to_contain_text("suspend user")
+
+        page.goto("/admin")
+        account = page.locator("section.suspended-account", has_text="selling spam")
+        account.get_by_label("Reason (kept in the audit log)").fill("it was a mistake")
+        account.get_by_role("button", name="Unsuspend").click()
+        expect(page.get_by_role("status")).to_have_text("Done.")
+        expect(page.locator("section.suspended-account", has_text="selling spam")).to_have_count(0)
+        page.goto("/")
+        expect(page.locator("article.post", has_text=marker)).to_have_count(1)
+        page.goto("/admin/log")
+        expect(page.locator("tr", has_text="it was a mistake")).to_contain_text("unsuspend user")
     finally:
         moderator.close()

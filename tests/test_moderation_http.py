@@ -253,19 +253,21 @@ def test_a_hidden_post_is_gone_for_everyone_but_its_author_who_sees_it_marked(pa
     paths = ["/", f"/post/{post_id}", f"/user/{author.id}", f"/hashtag?hashtag={tag}"]
     paths.append(f"/search?q={tag}")
     anonymous = Client(pair.b.url)
+    assert reader.a.post(f"/user/{author.id}/follow", headers=JSON).status_code == 200
     warm(anonymous, *paths)
-    warm(reader.b, *paths)
-    warm(author.b, *paths)
+    warm(reader.b, *paths, "/following")
+    warm(author.b, *paths, "/following")
+    assert shown(reader.b.get("/following").text, post_id)
     report(reporter.a, "post", post_id, "abuse")
     assert act(mod, report_id(pair, "post", post_id), "hide", "abusive words").status_code == 302
-    for client in (anonymous, reader.b):
-        for path in paths:
+    for client, seen in ((anonymous, paths), (reader.b, [*paths, "/following"])):
+        for path in seen:
             answer = client.get(path)
             if path.startswith("/post/"):
                 assert answer.status_code == 404
             else:
                 assert not shown(answer.text, post_id), path
-    for path in paths:
+    for path in [*paths, "/following"]:
         page = author.b.get(path).text
         assert shown(page, post_id), path
         assert "Hidden by the moderators: only you can see this post." in page
@@ -353,3 +355,66 @@ def test_the_command_line_suspends_and_ends_a_redis_or_sql_session_at_once(pair)
     assert done.returncode == 0, done.stderr
     assert 'class="profile-box"' not in someone.b.get("/").text
     assert admin(pair.a, "suspend", someone.email).stdout.endswith("nothing changed.\n")
+
+
+def unsuspend(mod: Person, user_id: int, reason: str, **kwargs) -> requests.Response:
+    return mod.a.post(
+        f"/admin/user/{user_id}/unsuspend", {"reason": reason}, allow_redirects=False, **kwargs
+    )
+
+
+def test_a_moderator_lifts_a_suspension_from_admin_and_what_was_hidden_apart_stays_hidden(
+    pair, mod
+):
+    author, reporter, reader = pair.person(), pair.person(), pair.person()
+    kept = write(author.a, unique("comes back "))
+    hidden = write(author.a, unique("stays hidden "))
+    comment_id = comment(author.a, write(reader.a, unique("reader's post ")), "comes back too")
+    token = token_for(pair.a, register_site(author.a, unique("u") + ".example")["clientSecret"])
+    report(reporter.a, "post", hidden, "abuse")
+    assert act(mod, report_id(pair, "post", hidden), "hide", "rude post").status_code == 302
+    warm(reader.b, "/", f"/post/{kept}")
+    report(reporter.a, "user", author.id, "spam")
+    assert act(mod, report_id(pair, "user", author.id), "suspend", "spam bot").status_code == 302
+    assert not shown(reader.b.get("/").text, kept)
+
+    listed = mod.b.get("/admin").text
+    assert f'id="suspended-{author.id}"' in listed
+    entry = listed[listed.index(f'id="suspended-{author.id}"') :]
+    entry = entry[: entry.index("</section>")]
+    assert author.nick in entry and "spam bot" in entry
+    assert f'action="/admin/user/{author.id}/unsuspend"' in entry
+
+    # Only moderators, only with the form's XSRF token, only with a reason.
+    assert unsuspend(Person(Client(pair.a.url), None), author.id, "x").status_code == 404
+    assert unsuspend(reader, author.id, "x").status_code == 404
+    forged = mod.a.post(
+        f"/admin/user/{author.id}/unsuspend", {"reason": "x"}, xsrf=False, allow_redirects=False
+    )
+    assert forged.status_code == 403
+    blank = unsuspend(mod, author.id, "  ")
+    assert blank.status_code == 400
+    assert "Say why: the reason goes into the audit log." in blank.text
+    assert Client(pair.b.url).login(author.email).status_code == 403
+
+    lifted = unsuspend(mod, author.id, "appeal accepted")
+    assert lifted.status_code == 302 and lifted.headers["Location"] == "/admin?done=unsuspend"
+    assert f'id="suspended-{author.id}"' not in mod.b.get("/admin").text
+    row = audit_rows(mod.b.get("/admin/log").text)[0]
+    assert f"unsuspend user #{author.id}" in row and mod.nick in row and "appeal accepted" in row
+
+    timeline = reader.b.get("/").text
+    assert shown(timeline, kept) and not shown(timeline, hidden)
+    assert f'id="comment-{comment_id}"' in reader.b.get("/").text
+    assert reader.b.get(f"/post/{kept}").status_code == 200
+    assert reader.b.get(f"/post/{hidden}").status_code == 404
+    back = Client(pair.b.url)
+    assert back.login(author.email).status_code == 302
+    mine = back.get(f"/user/{author.id}").text
+    assert shown(mine, hidden) and "Hidden by the moderators: only you can see this post." in mine
+    assert call(pair.b, "/v2/posts/my", token).status_code == 200
+
+    again = unsuspend(mod, author.id, "twice", headers=JSON)
+    assert again.status_code == 409
+    assert again.json() == {"code": 409, "message": "This account is not suspended."}
+    assert unsuspend(mod, 10**15, "nobody").status_code == 404

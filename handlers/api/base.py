@@ -28,6 +28,7 @@ from sns.api_posts import (
     post_payload,
 )
 from sns.errors import Gone, Invalid, NotFound, ServiceError, Unauthorized
+from sns.safety_filters import reading_as
 from sns.statements import start_counting
 from sns.text import is_unicode_text, positive_int
 
@@ -109,6 +110,7 @@ class APIHandler(CachingHandler):
         self.current_user = await self.authenticate()
         if self.current_user is not None:
             self.set_header("Cache-Control", "no-store")
+            reading_as(self.current_user.user_id, self.current_user.safety)
             self.use_quota(await self.api_clients.count_call(self.current_user))
         else:
             self.use_quota(await self.api_clients.count_anonymous(self.client_ip))
