@@ -25,6 +25,7 @@ made into JPEG thumbnails, by sharp too; sharp cannot read the HEIC). Then, in t
     .venv/bin/python bench/resize.py                               # Pillow only
     .venv/bin/python bench/resize.py --sharp /tmp/sharp-bench --baseline 84e2e77
     .venv/bin/python bench/resize.py --kinds png-photo,png-flat --rounds 9 --no-batch
+    .venv/bin/python bench/resize.py --kinds jpeg-12mp,png-photo --rounds 6 --batch-only
 
 The sharp folder is one where ``npm install sharp`` was run; the project never depends on Node.
 """
@@ -518,6 +519,7 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, help="a folder to keep the pictures in")
     parser.add_argument("--batch", type=int, default=32, help="files in the batch folder")
     parser.add_argument("--no-batch", action="store_true", help="one core only")
+    parser.add_argument("--batch-only", action="store_true", help="the batch tool only")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
@@ -531,9 +533,10 @@ def main() -> None:
     if sharp is not None:
         ways["sharp"] = sharp
         print(f"sharp {sharp.version}")
-    print(f"sizes {SIZES}; CPU ms per call, median of {args.rounds} rounds (lower is better)")
     try:
-        one_core(pictures, ways, args.rounds)
+        if not args.batch_only:
+            print(f"sizes {SIZES}; CPU ms per call, median of {args.rounds} rounds (lower: faster)")
+            one_core(pictures, ways, args.rounds)
     finally:
         if sharp is not None:
             sharp.close()
