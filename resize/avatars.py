@@ -14,7 +14,7 @@ import io
 
 from PIL import Image
 
-from resize import core
+from resize import core, pixels
 from resize.errors import DAMAGED, ImageError
 from resize.keys import AVATAR_ORIGINAL_SIDE, AVATAR_SIZES
 
@@ -53,7 +53,7 @@ def square(
                 has_alpha = working.mode in ("PA", "LA") or "transparency" in working.info
                 working = working.convert("RGBA" if has_alpha else "RGB")
             if isinstance(icc, bytes) and icc:
-                working = core._to_srgb(working, icc)
+                working = pixels.to_srgb(working, icc)
             squared = _square_of(working, side)
         if fmt == "JPEG" and squared.mode != "L":
             squared = squared.convert("RGB")

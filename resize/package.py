@@ -36,6 +36,7 @@ HANDLER_MODULES = (
     "sizes.py",
     "s3.py",
     "lambda_handler.py",
+    "pixels.py",
 )
 HANDLER = "resize.lambda_handler.handler"
 LAMBDA_RUNTIME = "python3.12"

@@ -5,7 +5,8 @@ client's file name. Its objects are ``original/<name>`` and ``thumb/<size>/<name
 (``resize.keys``) in an image store (``sns.image_stores``). A post carries up to four
 names (``post_pictures``, each name in one post), only ones its own author uploaded
 (``uploads``, which also keeps each picture's size, placeholder and whether its thumbnails
-exist yet). Objects that no post uses are orphans, for ``sns.orphans`` to remove.
+exist yet). Objects that no post uses are orphans, for ``sns.orphans`` to remove. How many
+an account may upload, and the words of a refusal, are ``sns.upload_limits``.
 """
 
 from __future__ import annotations
@@ -29,26 +30,17 @@ from resize.errors import ImageError
 from resize.keys import NAME, name_of_key, original_key, thumb_key
 from sns import picture_jobs
 from sns.db import Database, utcnow
-from sns.errors import Invalid, ServiceError, TooManyRequests
+from sns.errors import Invalid
 from sns.image_stores import ImageStore
 from sns.metrics import Metrics
 from sns.pictures import Picture
 from sns.ratelimit import MemoryRateLimiter, RateLimiter
 from sns.schema import post_pictures, posts, uploads
+from sns.upload_limits import ImageRefused as ImageRefused  # where its users import it
+from sns.upload_limits import UploadBudget, refusal, too_large
 from sns.workpool import JobTimeout, WorkerDied, WorkPool
 
 log = logging.getLogger("sns.images")
-
-
-class ImageRefused(ServiceError):
-    """An upload we do not take; ``reason`` is resize.core's code (empty, not_image, ...)."""
-
-    status = 400
-
-    def __init__(self, message: str, *, reason: str, status: int = 400, **values: Any) -> None:
-        super().__init__(message, **values)
-        self.reason = reason
-        self.status = status
 
 
 def new_name(extension: str) -> str:
@@ -67,10 +59,6 @@ class Uploaded:
     width: int
     height: int
     placeholder: str = ""
-
-
-UPLOAD_WINDOW = 3600
-"""Uploads per account are counted over an hour."""
 
 
 class ImageService:
@@ -105,9 +93,9 @@ class ImageService:
         self._pool_size = pool_size or min(2, os.cpu_count() or 1)
         self.job_seconds = job_seconds
         self._pool: WorkPool | None = None
-        self.limiter: RateLimiter = limiter or MemoryRateLimiter()
-        self.uploads_per_hour = uploads_per_hour
-        self.upload_bytes_per_hour = upload_bytes_per_hour
+        self.budget = UploadBudget(
+            limiter or MemoryRateLimiter(), uploads_per_hour, upload_bytes_per_hour
+        )
         self._background: set[asyncio.Task[None]] = set()
         self.metrics = metrics or Metrics()
         self._looked_at: dict[str, float] = {}
@@ -177,58 +165,14 @@ class ImageService:
                 status=413,
             ) from None
 
-    def _upload_keys(self, user_id: int) -> tuple[str, str]:
-        return f"upload:count:{user_id}", f"upload:bytes:{user_id}"
-
-    def _over_count(self, reset_in: int) -> TooManyRequests:
-        return TooManyRequests(
-            "At most {limit} pictures an hour may be uploaded. Try again in {minutes} min.",
-            retry_after=max(1, reset_in),
-            minutes=_minutes(reset_in),
-            limit=self.uploads_per_hour,
-        )
-
-    def _over_bytes(self, reset_in: int) -> TooManyRequests:
-        return TooManyRequests(
-            "At most {limit} MiB of pictures an hour may be uploaded. Try again in {minutes} min.",
-            retry_after=max(1, reset_in),
-            minutes=_minutes(reset_in),
-            limit=round(self.upload_bytes_per_hour / 2**20, 1),
-        )
-
     async def check_upload_budget(self, user_id: int) -> None:
         """Before an upload's body is read: an account already at one of its hourly limits
-        is refused at once (``upload`` takes the place itself, atomically)."""
-        count_key, bytes_key = self._upload_keys(user_id)
-        count = await self.limiter.peek(count_key)
-        if count.hits >= self.uploads_per_hour:
-            raise self._over_count(count.reset_in)
-        volume = await self.limiter.peek(bytes_key)
-        if volume.hits >= self.upload_bytes_per_hour:
-            raise self._over_bytes(volume.reset_in)
-
-    async def _take_upload_budget(self, user_id: int, size: int) -> None:
-        """One upload and its bytes under the account's hourly limits, counted now (a
-        picture never posted counts too), or ``TooManyRequests`` and nothing counted."""
-        count_key, bytes_key = self._upload_keys(user_id)
-        taken = await self.limiter.reserve(count_key, self.uploads_per_hour, UPLOAD_WINDOW)
-        if not taken.granted:
-            raise self._over_count(taken.count.reset_in)
-        volume = await self.limiter.reserve(
-            bytes_key, self.upload_bytes_per_hour, UPLOAD_WINDOW, amount=size
-        )
-        if not volume.granted:
-            await self.limiter.release(count_key)
-            raise self._over_bytes(volume.count.reset_in)
+        is refused at once (``checked`` takes the place itself, atomically)."""
+        await self.budget.check(user_id)
 
     def too_large(self) -> ImageRefused:
         """The refusal of an upload over ``max_bytes`` (413), naming the limit in MiB."""
-        return ImageRefused(
-            "The picture is larger than {limit} MiB.",
-            reason="too_large",
-            status=413,
-            limit=mib(self.max_bytes),
-        )
+        return too_large(self.max_bytes)
 
     async def upload(self, user_id: int, data: bytes) -> Uploaded:
         """Check and clean a picture, store its original, and record who uploaded it.
@@ -271,22 +215,13 @@ class ImageService:
         with a message for people; what ``clean`` returns."""
         if len(data) > self.max_bytes:
             raise self.too_large()
-        await self._take_upload_budget(user_id, len(data))
+        await self.budget.take(user_id, len(data))
         try:
             cleaned = await self._in_pool(
                 functools.partial(clean, max_side=self.max_side), data, self.max_pixels
             )
         except ImageError as exc:
-            raise ImageRefused(
-                _MESSAGES.get(exc.reason, "The picture cannot be read."),
-                reason=exc.reason,
-                **{
-                    "max_pixels": self.max_pixels,
-                    "max_frames": picture_sizes.MAX_FRAMES,
-                    "max_side": self.max_side,
-                    **exc.values,
-                },
-            ) from None
+            raise refusal(exc, max_pixels=self.max_pixels, max_side=self.max_side) from None
         return cleaned
 
     async def in_pool(self, function: Any, *args: Any) -> Any:
@@ -482,28 +417,6 @@ class ImageService:
             self._pool.close()
             self._pool = None
         await self.store.close()
-
-
-_MESSAGES = {
-    "empty": "The file is empty.",
-    "not_image": "This is not a picture we can read: send a JPEG, PNG, GIF, WebP, HEIC or "
-    "AVIF picture.",
-    "corrupt": "The picture is damaged or cut short.",
-    "too_many_pixels": "The picture has too many pixels (at most {max_pixels:,}).",
-    "animation_too_wide": "A GIF or animated WebP may be at most {max_side} pixels on its long "
-    "side; this one is {width}x{height}.",
-    "animation_too_large": "The animation has {frames} frames of {width}x{height} pixels, "
-    "{pixels:,} in all; at most {max_pixels:,} pixels (and {max_frames} frames) are allowed.",
-}
-
-
-def mib(size: int) -> str:
-    """``size`` bytes in MiB as a person reads it: ``20``, ``5.5``."""
-    return f"{size / 2**20:.1f}".removesuffix(".0")
-
-
-def _minutes(seconds: int) -> int:
-    return max(1, (seconds + 59) // 60)
 
 
 def build_image_service(

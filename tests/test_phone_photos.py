@@ -45,6 +45,31 @@ def test_a_heic_or_avif_is_stored_as_an_upright_jpeg_without_gps(make) -> None:
     assert core.CONTENT_TYPES[cleaned.extension] == "image/jpeg"
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        phone_pictures.heic,
+        pytest.param(
+            phone_pictures.avif,
+            marks=pytest.mark.skipif(not phone_pictures.AVIF, reason="no AVIF in this Pillow"),
+        ),
+    ],
+    ids=["heic", "avif"],
+)
+def test_thumbnails_of_a_heic_or_avif_are_upright_jpegs_without_metadata(make) -> None:
+    """The Lambda and the batch tool may meet a HEIC or AVIF original (a bucket filled by
+    something else than the app): its thumbnails are JPEGs, turned upright, nothing kept."""
+    made = core.thumbnails(make(orientation=6), [200, 100])
+    assert sorted(made) == [100, 200]
+    for size, data in made.items():
+        thumb = Image.open(io.BytesIO(data))
+        assert thumb.format == "JPEG"
+        assert thumb.size == (size * 3 // 4, size)  # 400x300 turned a quarter
+        assert phone_pictures.corner(thumb) == ("top-right",)
+        assert phone_pictures.no_camera_metadata(data)
+        assert "icc_profile" not in thumb.info
+
+
 def test_a_heic_with_a_colour_profile_is_stored_as_srgb_without_it() -> None:
     """The profile is applied to the pixels and dropped: browsers take a JPEG without one as
     sRGB. (Pillow makes only an sRGB RGB profile, so the colours stay here.)"""
