@@ -501,14 +501,22 @@ class PostService:
             capped = await self.comments.capped_threads(conn, ids, viewer_id)
             threads, totals = capped.comments, capped.totals
         # The ``@`` of the page's posts and comments: at most one more query, on the
-        # handles' unique index, however many there are.
-        texts = [view.content for view in views]
-        for thread in threads.values():
-            for comment in thread:
+        # handles' unique index, however many there are. Each post gets the people its
+        # own texts name, so that how it is drawn depends on nothing else on the page
+        # (``sns.fragments``).
+        named: dict[int, set[str]] = {}
+        for view in views:
+            texts = [view.content]
+            for comment in threads.get(view.id, ()):
                 texts.append(comment.content)
                 texts.extend(reply.content for reply in comment.replies)
-        keys = keys_of(texts)
-        mentions = await find_handles(conn, keys) if keys else {}
+            named[view.id] = keys_of(texts)
+        keys = set().union(*named.values())
+        found = await find_handles(conn, keys) if keys else {}
+        mentions = {
+            post_id: {key: found[key] for key in sorted(wanted) if key in found}
+            for post_id, wanted in named.items()
+        }
         pictures = await pictures_of(conn, ids)
         if self.images is not None:
             self.images.look_again(p for shown in pictures.values() for p in shown)
@@ -520,7 +528,7 @@ class PostService:
                 author_followed=view.author_id in followed,
                 comments=threads.get(view.id, ()),
                 comment_count=totals.get(view.id, 0),
-                mentions=mentions,
+                mentions=mentions[view.id],
             )
             for view in views
         ]
