@@ -6,7 +6,6 @@ counted or listed, so a deleted account drops out of everyone's numbers at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Column, ScalarSelect, and_, delete, func, select
@@ -169,20 +168,6 @@ class FollowService:
         async with self.db.read() as conn:
             row = (await conn.execute(select(followings, followers, unread))).one()
         return FollowCounts(followings=row[0], followers=row[1]), int(row[2])
-
-    async def followed_among(
-        self, conn: AsyncConnection, follower_id: int, user_ids: Iterable[int]
-    ) -> set[int]:
-        """Which of these users ``follower_id`` follows: one query for a whole page."""
-        wanted = set(user_ids)
-        if not wanted:
-            return set()
-        rows = await conn.execute(
-            select(follows.c.following_id).where(
-                follows.c.follower_id == follower_id, follows.c.following_id.in_(wanted)
-            )
-        )
-        return set(rows.scalars())
 
     async def profile(self, user_id: int, viewer_id: int | None) -> Profile:
         """Who ``user_id`` is, their counts, and whether the viewer follows them."""

@@ -1,10 +1,10 @@
 """Posts and hashtags: writing, editing and deleting posts, and the timelines that read them.
 
 Every timeline page costs the same few queries whatever the size of the database: one for
-the page of posts (keyset-paginated on an index), one each for which of them the reader
-liked and whose authors the reader follows, one for the newest few comments and replies of
-each post with the counts of all (the post's own page shows every one).
-Nothing is fetched per post.
+the page of posts (keyset-paginated on an index, from a statement built once per shape),
+one for which of them the reader liked and whose authors the reader follows, one for the
+newest few comments and replies of each post with the counts of all (the post's own page
+shows every one). Nothing is fetched per post.
 """
 
 from __future__ import annotations
@@ -30,16 +30,14 @@ from sns.notifications import NotificationService
 from sns.pictures import Chosen, Picture, check_choice, pictures_of
 from sns.post_queries import (
     MERGE_AUTHORS,
-    author_posts,
-    hashtag_id,
-    hashtag_posts,
-    liked_posts,
     newest_first,
     newest_of_authors,
+    page_statement,
+    reader_state,
     visible_posts,
 )
 from sns.safety import any_muted_word, author_hidden, without_hidden
-from sns.schema import follows, hashtags, likes, post_hashtags, post_pictures, posts, users
+from sns.schema import follows, hashtags, post_hashtags, post_pictures, posts, users
 from sns.search_index import SearchIndex
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post, shown_post
@@ -488,9 +486,13 @@ class PostService:
         liked: set[int] = set()
         followed: set[int] = set()
         if viewer_id is not None:
-            liked = await self.likes.liked_among(conn, viewer_id, ids)
-            authors = {view.author_id for view in views}
-            followed = await self.follows.followed_among(conn, viewer_id, authors)
+            # What the reader liked and whom they follow: one statement for both.
+            authors = sorted({view.author_id for view in views})
+            rows = await conn.execute(
+                reader_state(), {"viewer": viewer_id, "post_ids": ids, "author_ids": authors}
+            )
+            for kind, found in rows:
+                (followed if kind else liked).add(found)
         if every_comment:
             threads = await self.comments.threads(conn, ids, viewer_id)
             totals = {
@@ -533,27 +535,41 @@ class PostService:
             for view in views
         ]
 
+    async def _listed(
+        self,
+        source: str,
+        params: dict[str, Any],
+        before: int | None,
+        viewer_id: int | None,
+        *,
+        mutes: bool = True,
+    ) -> Page:
+        """A page of one of ``page_statement``'s lists, as ``page_of_posts`` gives it, from
+        a statement built once per shape."""
+        size = self.page_size
+        statement = page_statement(source, viewer_id is not None, mutes, before is not None)
+        values = {**params, "limit": size + 1, "before": before}
+        if viewer_id is not None:
+            values.update(viewer=viewer_id, now=utcnow())
+        async with self.db.read() as conn:
+            return await self._read_page(conn, statement, size, viewer_id, values)
+
     async def timeline(self, before: int | None = None, viewer_id: int | None = None) -> Page:
         """Everyone's posts, newest first."""
-        return await self.page_of_posts(visible_posts(), posts.c.id, before, viewer_id)
+        return await self._listed("all", {}, before, viewer_id)
 
     async def by_hashtag(
         self, title: str, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """Posts carrying #title (folded as stored), newest first."""
-        tag_id = hashtag_id(text.fold_hashtag(title)).scalar_subquery()
-        return await self.page_of_posts(
-            hashtag_posts(tag_id), post_hashtags.c.post_id, before, viewer_id
-        )
+        return await self._listed("hashtag", {"title": text.fold_hashtag(title)}, before, viewer_id)
 
     async def by_user(
         self, author_id: int, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """One author's posts, newest first (served by the (user_id, id) index); a mute
         does not empty a person's own page, a block does."""
-        return await self.page_of_posts(
-            author_posts(author_id), posts.c.id, before, viewer_id, mutes=False
-        )
+        return await self._listed("author", {"author": author_id}, before, viewer_id, mutes=False)
 
     async def following(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts of the people ``viewer_id`` follows, and their own, newest first.
@@ -642,4 +658,4 @@ class PostService:
 
     async def liked_by(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts ``viewer_id`` liked, newest post first (the likes primary key serves it)."""
-        return await self.page_of_posts(liked_posts(viewer_id), likes.c.post_id, before, viewer_id)
+        return await self._listed("liked", {"liker": viewer_id}, before, viewer_id)
