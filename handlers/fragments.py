@@ -127,6 +127,16 @@ class PostDrawingHandler(CachingHandler):
                 self._beside(post, own=True, followed=False),
             )
             slots.append(Slot(AUTHOR, variants=variants))
+        elif kind == "menu":
+            post = item
+            menu = self.render_string(
+                "post_menu.html",
+                user_id=post.author_id,
+                nick=post.author_nick,
+                post_id=post.id,
+                here=HERE,
+            ).strip()
+            slots.append(Slot(NOT_MINE, post.author_id, (b"", menu)))
         elif kind == "report":
             comment: CommentView = item
             link = self.render_string("comment_report.html", comment=comment).strip()

@@ -52,8 +52,8 @@ LIKE = 0
 AUTHOR = 1
 """Beside the heart: variants (follow, unfollow, the author's own edit and delete)."""
 NOT_MINE = 2
-"""Something shown unless the reader is ``Slot.subject`` (a comment's report link):
-variants (the reader's own, anyone else's)."""
+"""Something shown unless the reader is ``Slot.subject`` (a comment's report link, the
+post's block, mute and report menu): variants (the reader's own, anyone else's)."""
 TIME = 3
 """The relative time of ``Slot.subject`` (a datetime), in the reader's language."""
 
