@@ -1,4 +1,5 @@
-"""``PageHandler``: what only HTML pages need, on top of ``BaseHandler`` and its cache.
+"""``PageHandler``: what only HTML pages need, on top of ``BaseHandler``, its cache and
+the posts drawn once for every reader (``handlers.fragments``).
 
 The layout's context, the sidebar's counts (fetched only when a page is drawn, so a fetch
 POST never pays for them), forms refused with the user's input, and HTML error pages.
@@ -15,7 +16,7 @@ from tornado.web import HTTPError
 
 from handlers.base import SUPPORTED_LOCALES
 from handlers.bodies import success_body
-from handlers.cache import CachingHandler
+from handlers.fragments import PostDrawingHandler
 from sns.errors import ServiceError
 from sns.follows import FollowCounts
 
@@ -29,7 +30,7 @@ def _phrase(status_code: int) -> str:
         return "Error"
 
 
-class PageHandler(CachingHandler):
+class PageHandler(PostDrawingHandler):
     """What only HTML pages need: the layout, the sidebar, refused forms, error pages.
 
     A handler with ``cache_pages = True`` has its GET answers kept and served again to

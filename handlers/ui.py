@@ -185,7 +185,13 @@ def avatar_json(
     return {"url": url, "initials": drawn.initials, "colour": drawn.colour}
 
 
+def reader_part(handler: RequestHandler, kind: str, item: object) -> str:
+    """Where ``post.html`` shows what differs per reader (``handlers.fragments``)."""
+    return str(handler.reader_part(kind, item))  # type: ignore[attr-defined]
+
+
 ui_methods = {
+    "reader_part": reader_part,
     "post_html": post_html,
     "comment_html": comment_html,
     "handle_path": lambda handler, handle: handle_path(handle),

@@ -6,10 +6,22 @@ counted or listed, so a deleted account drops out of everyone's numbers at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import functools
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Column, ScalarSelect, and_, delete, func, select
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.accounts import User, row_to_user
@@ -61,7 +73,9 @@ class Profile:
     """Blocks and mutes between the reader and them (``sns.safety``)."""
 
 
-def _live_count(person: Column[int], owner: Column[int], user_id: int) -> ScalarSelect[int]:
+def _live_count(
+    person: Column[int], owner: Column[int], user_id: int | ColumnElement[int]
+) -> ScalarSelect[int]:
     """How many live accounts stand in ``person`` of the follows whose ``owner`` is user_id."""
     return (
         select(func.count())
@@ -70,6 +84,16 @@ def _live_count(person: Column[int], owner: Column[int], user_id: int) -> Scalar
         .where(owner == user_id, LIVE_USER)
         .scalar_subquery()
     )
+
+
+@functools.cache
+def _counts_and_unread() -> Select[Any]:
+    """``FollowService.counts_and_unread``'s statement, built once (every drawn page of a
+    logged-in reader runs it; building it cost more than running it), the user bound."""
+    user = bindparam("user", type_=Integer)
+    followings = _live_count(follows.c.following_id, follows.c.follower_id, user)
+    followers = _live_count(follows.c.follower_id, follows.c.following_id, user)
+    return select(followings, followers, unread_count_query(user).scalar_subquery())
 
 
 async def count_follows(conn: AsyncConnection, user_id: int) -> FollowCounts:
@@ -163,26 +187,9 @@ class FollowService:
     async def counts_and_unread(self, user_id: int) -> tuple[FollowCounts, int]:
         """The sidebar's counts and the header's unread notifications, in one query: what
         every drawn page of a logged-in reader shows."""
-        followings = _live_count(follows.c.following_id, follows.c.follower_id, user_id)
-        followers = _live_count(follows.c.follower_id, follows.c.following_id, user_id)
-        unread = unread_count_query(user_id).scalar_subquery()
         async with self.db.read() as conn:
-            row = (await conn.execute(select(followings, followers, unread))).one()
+            row = (await conn.execute(_counts_and_unread(), {"user": user_id})).one()
         return FollowCounts(followings=row[0], followers=row[1]), int(row[2])
-
-    async def followed_among(
-        self, conn: AsyncConnection, follower_id: int, user_ids: Iterable[int]
-    ) -> set[int]:
-        """Which of these users ``follower_id`` follows: one query for a whole page."""
-        wanted = set(user_ids)
-        if not wanted:
-            return set()
-        rows = await conn.execute(
-            select(follows.c.following_id).where(
-                follows.c.follower_id == follower_id, follows.c.following_id.in_(wanted)
-            )
-        )
-        return set(rows.scalars())
 
     async def profile(self, user_id: int, viewer_id: int | None) -> Profile:
         """Who ``user_id`` is, their counts, and whether the viewer follows them."""

@@ -7,7 +7,6 @@ clicks arrive at once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -114,17 +113,6 @@ class LikeService:
             )
         ).one()
         return LikeState(post_id=post_id, liked=bool(row.mine), like_count=row.like_count)
-
-    async def liked_among(
-        self, conn: AsyncConnection, user_id: int, post_ids: Sequence[int]
-    ) -> set[int]:
-        """Which of these posts ``user_id`` liked: one query for a whole page."""
-        if not post_ids:
-            return set()
-        rows = await conn.execute(
-            select(likes.c.post_id).where(likes.c.user_id == user_id, likes.c.post_id.in_(post_ids))
-        )
-        return set(rows.scalars())
 
     async def remove_all(self, conn: AsyncConnection, post_id: int) -> None:
         """Delete a post's likes (inside the post's own transaction)."""

@@ -68,8 +68,8 @@ class Metrics:
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """One answered request."""
 
-    def cache(self, kind: str, hit: bool) -> None:
-        """A look into the page cache (``kind``: page or api)."""
+    def cache(self, kind: str, hit: bool, count: int = 1) -> None:
+        """``count`` looks into a cache (``kind``: page, api or fragment)."""
 
     def pool_wait(self, seconds: float) -> None:
         """The time a request waited for a database connection."""
@@ -136,7 +136,8 @@ class PrometheusMetrics(Metrics):
         )
         self._cache = Counter(
             "sns_page_cache_lookups",
-            "Looks into the page cache, by kind (page, api) and result (hit, miss).",
+            "Looks into the caches of drawn answers, by kind (page, api, fragment: one post) and "
+            "result (hit, miss).",
             ["kind", "result"],
             registry=own,
         )
@@ -194,8 +195,9 @@ class PrometheusMetrics(Metrics):
         self._requests.labels(route, method, str(status)).inc()
         self._latency.labels(route).observe(seconds)
 
-    def cache(self, kind: str, hit: bool) -> None:
-        self._cache.labels(kind, "hit" if hit else "miss").inc()
+    def cache(self, kind: str, hit: bool, count: int = 1) -> None:
+        if count:
+            self._cache.labels(kind, "hit" if hit else "miss").inc(count)
 
     def pool_wait(self, seconds: float) -> None:
         self._pool_wait.observe(seconds)

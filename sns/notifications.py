@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, new_id, utcnow
@@ -78,7 +78,7 @@ class NotificationPage:
     unread_count: int
 
 
-def unread_count_query(user_id: int) -> Select[int]:
+def unread_count_query(user_id: int | ColumnElement[int]) -> Select[int]:
     """How many notifications ``user_id`` has not seen: a range of the (user_id, unread)
     index (also asked with the sidebar's counts: ``FollowService.counts_and_unread``)."""
     return (

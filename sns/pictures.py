@@ -5,10 +5,12 @@ Each picture's blurhash placeholder is made in the image pool (``sns.placeholder
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.errors import Invalid
@@ -65,13 +67,10 @@ def check_choice(chosen: Sequence[Chosen]) -> list[Chosen]:
     return cleaned
 
 
-async def pictures_of(
-    conn: AsyncConnection, post_ids: Iterable[int]
-) -> dict[int, tuple[Picture, ...]]:
-    """The pictures of these posts, in order: one query for a whole page (an empty page
-    too, so that a page's cost does not depend on what it holds)."""
-    ids = list(post_ids)
-    rows = await conn.execute(
+@functools.cache
+def _pictures_of() -> Select[Any]:
+    """``pictures_of``'s statement, built once (the ids are one expanding parameter)."""
+    return (
         select(
             post_pictures.c.post_id,
             post_pictures.c.name,
@@ -83,9 +82,17 @@ async def pictures_of(
         )
         .select_from(post_pictures)
         .outerjoin(uploads, uploads.c.name == post_pictures.c.name)
-        .where(post_pictures.c.post_id.in_(ids))
+        .where(post_pictures.c.post_id.in_(bindparam("post_ids", expanding=True)))
         .order_by(post_pictures.c.post_id, post_pictures.c.position)
     )
+
+
+async def pictures_of(
+    conn: AsyncConnection, post_ids: Iterable[int]
+) -> dict[int, tuple[Picture, ...]]:
+    """The pictures of these posts, in order: one query for a whole page (an empty page
+    too, so that a page's cost does not depend on what it holds)."""
+    rows = await conn.execute(_pictures_of(), {"post_ids": list(post_ids)})
     found: dict[int, list[Picture]] = {}
     for row in rows:
         found.setdefault(row.post_id, []).append(

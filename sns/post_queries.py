@@ -13,18 +13,22 @@ from typing import Any
 from sqlalchemy import (
     Column,
     ColumnElement,
+    CompoundSelect,
+    DateTime,
     Integer,
     Select,
+    String,
     and_,
     bindparam,
+    literal,
     or_,
     select,
     union_all,
 )
 
-from sns.safety_filters import body_column, muted_word_flag
-from sns.schema import hashtags, likes, post_hashtags, posts, users
-from sns.visible import LIVE_USER
+from sns.safety_filters import ReaderSafety, body_column, muted_word_flag, without_hidden
+from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
+from sns.visible import LIVE_USER, shown_post
 
 POST_COLUMNS = (
     posts.c.id,
@@ -47,7 +51,7 @@ def visible_posts() -> Select[Any]:
     return select(*POST_COLUMNS).join(users, users.c.id == posts.c.user_id).where(LIVE_USER)
 
 
-def hashtag_id(folded: str) -> Select[Any]:
+def hashtag_id(folded: str | ColumnElement[str]) -> Select[Any]:
     """The id of the hashtag stored as ``folded`` (no row if nobody ever used it)."""
     return select(hashtags.c.id).where(hashtags.c.title == folded)
 
@@ -69,12 +73,12 @@ def hashtag_posts(tag_id: int | ColumnElement[int]) -> Select[Any]:
     return _linked_posts(post_hashtags.c.post_id, post_hashtags.c.hashtag_id == tag_id)
 
 
-def liked_posts(user_id: int) -> Select[Any]:
+def liked_posts(user_id: int | ColumnElement[int]) -> Select[Any]:
     """Visible posts ``user_id`` liked; walk them on ``likes.c.post_id`` (the likes key)."""
     return _linked_posts(likes.c.post_id, likes.c.user_id == user_id)
 
 
-def author_posts(author_id: int) -> Select[Any]:
+def author_posts(author_id: int | ColumnElement[int]) -> Select[Any]:
     """One author's visible posts (the (user_id, id) index serves them newest first)."""
     return visible_posts().where(posts.c.user_id == author_id)
 
@@ -92,6 +96,73 @@ def newest_first(
     if before is not None:
         query = query.where(key < before)
     return query.order_by(key.desc()).limit(limit + 1).prefix_with("STRAIGHT_JOIN", dialect="mysql")
+
+
+SOURCES = ("all", "hashtag", "author", "liked")
+"""The lists of posts ``page_statement`` builds: everyone's, one hashtag's (bound as
+``title``, folded), one author's (``author``), the posts one person liked (``liker``)."""
+
+
+@functools.lru_cache(maxsize=256)
+def page_statement(
+    source: str,
+    logged_in: bool,
+    mutes: bool,
+    with_before: bool,
+    safety: tuple[bool, bool, bool] | None = None,
+    bodies: bool = False,
+) -> Select[Any]:
+    """A timeline page of ``source`` as ``newest_first`` gives it, less what the reader
+    must not see (``without_hidden``, ``shown_post``), built once per shape with the reader
+    (``viewer``), the time (``now``), the cursor (``before``) and the rows (``limit``)
+    bound: building the statement cost more than running it (py-spy, #22), and SQLAlchemy
+    compiles a statement it has seen once from its cache.
+
+    ``safety`` is what the reader has, as ``ReaderSafety``'s (blocks, mutes, words): a
+    filter for what they have none of is left out (#21); None, not known: each filter
+    asks the database. With ``bodies`` the muted words are left to the caller, which
+    matches them in Python on each row's stored ``body``, read with it."""
+    if source == "all":
+        query, key = visible_posts(), posts.c.id
+    elif source == "hashtag":
+        tag = hashtag_id(bindparam("title", type_=String)).scalar_subquery()
+        query, key = hashtag_posts(tag), post_hashtags.c.post_id
+    elif source == "author":
+        query, key = author_posts(bindparam("author", type_=Integer)), posts.c.id
+    elif source == "liked":
+        query, key = liked_posts(bindparam("liker", type_=Integer)), likes.c.post_id
+    else:
+        raise ValueError(f"no list of posts {source!r}")
+    viewer = bindparam("viewer", type_=Integer) if logged_in else None
+    now = bindparam("now", type_=DateTime)
+    known = None if safety is None else ReaderSafety(*safety)
+    query = without_hidden(query, viewer, mutes=mutes, now=now, known=known, words=not bodies)
+    query = query.where(shown_post(viewer))
+    if bodies:
+        query = query.add_columns(body_column(posts.c.id))
+    if with_before:
+        query = query.where(key < bindparam("before", type_=Integer))
+    return (
+        query.order_by(key.desc())
+        .limit(bindparam("limit", type_=Integer, literal_execute=True))
+        .prefix_with("STRAIGHT_JOIN", dialect="mysql")
+    )
+
+
+@functools.cache
+def reader_state() -> CompoundSelect[Any]:
+    """Which of a page's posts (``post_ids``) the reader (``viewer``) liked, and which of
+    its authors (``author_ids``) they follow, in one statement: rows of (``kind``, ``id``),
+    kind 0 a liked post, 1 a followed author."""
+    viewer = bindparam("viewer", type_=Integer)
+    liked = select(literal(0).label("kind"), likes.c.post_id.label("id")).where(
+        likes.c.user_id == viewer, likes.c.post_id.in_(bindparam("post_ids", expanding=True))
+    )
+    followed = select(literal(1).label("kind"), follows.c.following_id.label("id")).where(
+        follows.c.follower_id == viewer,
+        follows.c.following_id.in_(bindparam("author_ids", expanding=True)),
+    )
+    return union_all(liked, followed)
 
 
 MERGE_AUTHORS = 100

@@ -1,10 +1,10 @@
 """Posts and hashtags: writing, editing and deleting posts, and the timelines that read them.
 
 Every timeline page costs the same few queries whatever the size of the database: one for
-the page of posts (keyset-paginated on an index), one each for which of them the reader
-liked and whose authors the reader follows, one for the newest few comments and replies of
-each post with the counts of all (the post's own page shows every one).
-Nothing is fetched per post.
+the page of posts (keyset-paginated on an index, from a statement built once per shape),
+one for which of them the reader liked and whose authors the reader follows, one for the
+newest few comments and replies of each post with the counts of all (the post's own page
+shows every one). Nothing is fetched per post.
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ from sns.notifications import NotificationService
 from sns.pictures import Chosen, Picture, check_choice, pictures_of
 from sns.post_queries import (
     MERGE_AUTHORS,
-    author_posts,
-    hashtag_id,
-    hashtag_posts,
-    liked_posts,
     newest_first,
     newest_of_authors,
+    page_statement,
+    reader_state,
     visible_posts,
 )
 from sns.safety_filters import (
@@ -45,7 +43,7 @@ from sns.safety_filters import (
     known_safety,
     without_hidden,
 )
-from sns.schema import follows, hashtags, likes, post_hashtags, post_pictures, posts, users
+from sns.schema import follows, hashtags, post_hashtags, post_pictures, posts, users
 from sns.search_index import SearchIndex
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post, shown_post
@@ -514,9 +512,13 @@ class PostService:
         liked: set[int] = set()
         followed: set[int] = set()
         if viewer_id is not None:
-            liked = await self.likes.liked_among(conn, viewer_id, ids)
-            authors = {view.author_id for view in views}
-            followed = await self.follows.followed_among(conn, viewer_id, authors)
+            # What the reader liked and whom they follow: one statement for both.
+            authors = sorted({view.author_id for view in views})
+            rows = await conn.execute(
+                reader_state(), {"viewer": viewer_id, "post_ids": ids, "author_ids": authors}
+            )
+            for kind, found in rows:
+                (followed if kind else liked).add(found)
         if every_comment:
             threads = await self.comments.threads(conn, ids, viewer_id)
             totals = {
@@ -527,14 +529,22 @@ class PostService:
             capped = await self.comments.capped_threads(conn, ids, viewer_id)
             threads, totals = capped.comments, capped.totals
         # The ``@`` of the page's posts and comments: at most one more query, on the
-        # handles' unique index, however many there are.
-        texts = [view.content for view in views]
-        for thread in threads.values():
-            for comment in thread:
+        # handles' unique index, however many there are. Each post gets the people its
+        # own texts name, so that how it is drawn depends on nothing else on the page
+        # (``sns.fragments``).
+        named: dict[int, set[str]] = {}
+        for view in views:
+            texts = [view.content]
+            for comment in threads.get(view.id, ()):
                 texts.append(comment.content)
                 texts.extend(reply.content for reply in comment.replies)
-        keys = keys_of(texts)
-        mentions = await find_handles(conn, keys) if keys else {}
+            named[view.id] = keys_of(texts)
+        keys = set().union(*named.values())
+        found = await find_handles(conn, keys) if keys else {}
+        mentions = {
+            post_id: {key: found[key] for key in sorted(wanted) if key in found}
+            for post_id, wanted in named.items()
+        }
         pictures = await pictures_of(conn, ids)
         if self.images is not None:
             self.images.look_again(p for shown in pictures.values() for p in shown)
@@ -546,32 +556,66 @@ class PostService:
                 author_followed=view.author_id in followed,
                 comments=threads.get(view.id, ()),
                 comment_count=totals.get(view.id, 0),
-                mentions=mentions,
+                mentions=mentions[view.id],
             )
             for view in views
         ]
 
+    async def _listed(
+        self,
+        source: str,
+        params: dict[str, Any],
+        before: int | None,
+        viewer_id: int | None,
+        *,
+        mutes: bool = True,
+    ) -> Page:
+        """A page of one of ``page_statement``'s lists, as ``page_of_posts`` gives it, from
+        a statement built once per shape: the shape of the list, the cursor and what the
+        reader has set up (``known_safety``: filters for nothing are left out)."""
+        size = self.page_size
+        known = known_safety(viewer_id) if viewer_id is not None else None
+        shape = None if known is None else (known.blocks, known.mutes, known.words)
+        values = {**params, "limit": size + 1, "before": before}
+        if viewer_id is not None:
+            values.update(viewer=viewer_id, now=utcnow())
+        if known is None or not mutes or not known.words_in_memory:
+            statement = page_statement(
+                source, viewer_id is not None, mutes, before is not None, shape
+            )
+            async with self.db.read() as conn:
+                return await self._read_page(conn, statement, size, viewer_id, values)
+        # The reader's muted words are in memory: matched against each row's stored body
+        # here, over a few rows more than a page (``_filtered_page``).
+        reader = known
+
+        async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
+            statement = page_statement(source, True, mutes, cursor is not None, shape, True)
+            values.update(before=cursor, limit=window)
+            rows: Sequence[Any] = (await conn.execute(statement, values)).all()
+            return rows
+
+        async with self.db.read() as conn:
+            return await self._filtered_page(
+                conn, rows_below, before, size, viewer_id, lambda row: reader.hides(row.body)
+            )
+
     async def timeline(self, before: int | None = None, viewer_id: int | None = None) -> Page:
         """Everyone's posts, newest first."""
-        return await self.page_of_posts(visible_posts(), posts.c.id, before, viewer_id)
+        return await self._listed("all", {}, before, viewer_id)
 
     async def by_hashtag(
         self, title: str, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """Posts carrying #title (folded as stored), newest first."""
-        tag_id = hashtag_id(text.fold_hashtag(title)).scalar_subquery()
-        return await self.page_of_posts(
-            hashtag_posts(tag_id), post_hashtags.c.post_id, before, viewer_id
-        )
+        return await self._listed("hashtag", {"title": text.fold_hashtag(title)}, before, viewer_id)
 
     async def by_user(
         self, author_id: int, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """One author's posts, newest first (served by the (user_id, id) index); a mute
         does not empty a person's own page, a block does."""
-        return await self.page_of_posts(
-            author_posts(author_id), posts.c.id, before, viewer_id, mutes=False
-        )
+        return await self._listed("author", {"author": author_id}, before, viewer_id, mutes=False)
 
     async def following(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts of the people ``viewer_id`` follows, and their own, newest first.
@@ -700,4 +744,4 @@ class PostService:
 
     async def liked_by(self, viewer_id: int, before: int | None = None) -> Page:
         """Posts ``viewer_id`` liked, newest post first (the likes primary key serves it)."""
-        return await self.page_of_posts(liked_posts(viewer_id), likes.c.post_id, before, viewer_id)
+        return await self._listed("liked", {"liker": viewer_id}, before, viewer_id)

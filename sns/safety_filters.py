@@ -341,14 +341,27 @@ def hidden_comments(
 
 
 def without_hidden(
-    query: Select[Any], viewer_id: int | None, *, mutes: bool = True, words: bool = True
+    query: Select[Any],
+    viewer_id: Viewer | None,
+    *,
+    mutes: bool = True,
+    words: bool = True,
+    now: Now | None = None,
+    known: ReaderSafety | None = None,
 ) -> Select[Any]:
     """``query`` (over ``posts``) less what ``viewer_id`` must not see: blocks both ways,
     and unless ``mutes`` is off (a person's own page), muted authors and (unless ``words``
-    is off: the caller matches them) muted words. Logged out, nothing is taken out."""
+    is off: the caller matches them) muted words. Logged out, nothing is taken out. The
+    viewer and the time may be bound parameters (a statement built once, for readers who
+    have what ``known`` says: ``sns.post_queries.page_statement``)."""
     if viewer_id is None:
         return query
-    now = utcnow()
+    if now is None:
+        now = utcnow()
     if not mutes:
-        return query.where(*author_hidden(viewer_id, posts.c.user_id, now, mutes_too=False))
-    return query.where(*hidden_posts(viewer_id, now, posts.c.user_id, posts.c.id, words=words))
+        return query.where(
+            *author_hidden(viewer_id, posts.c.user_id, now, mutes_too=False, known=known)
+        )
+    return query.where(
+        *hidden_posts(viewer_id, now, posts.c.user_id, posts.c.id, known, words=words)
+    )

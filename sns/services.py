@@ -17,6 +17,7 @@ from sns.comments import CommentService
 from sns.db import Database
 from sns.floods import FloodLimits, default_rules
 from sns.follows import FollowService
+from sns.fragments import FragmentCache
 from sns.image_stores import build_image_store
 from sns.images import ImageService, build_image_service
 from sns.kakao import KakaoLogin
@@ -79,6 +80,9 @@ class Services:
     (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
     """Users read in this process, kept like pages: a session costs no user lookup."""
+    fragments: FragmentCache
+    """Posts drawn for every reader, kept by what they are drawn from (``sns.fragments``;
+    ``handlers.fragments`` is their one user)."""
     metrics: Metrics
     """What this process counts for ``/metrics`` (nothing when metrics are off)."""
     moderation: ModerationService
@@ -244,6 +248,7 @@ async def build_services(
         site_version=site_version,
         pages=pages,
         known_users=known_users,
+        fragments=FragmentCache(settings.fragment_cache_bytes),
         metrics=metrics,
         moderation=ModerationService(db, posts=posts, sessions=sessions),
         floods=FloodLimits(

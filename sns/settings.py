@@ -283,6 +283,14 @@ class Settings:
         whole(0, 10**10),
         "bytes of drawn pages each process keeps for reuse until anything changes; 0: off",
     )
+    fragment_cache_bytes: int = setting(
+        SERVER,
+        None,
+        "8388608",
+        whole(0, 10**10),
+        "bytes of posts each process keeps drawn for every reader, kept until the post, its "
+        "comments or its author change (not until anything changes); 0: off",
+    )
     page_cache_ttl: int = setting(
         SERVER,
         None,
