@@ -12,7 +12,7 @@ from PIL import Image
 
 from resize import lambda_handler
 from testkit.s3 import keys, new_bucket, s3_client
-from tests import pictures
+from tests import phone_pictures, pictures
 
 # One record exactly as S3 sends it (event structure version 2.1); the tests fill in the
 # bucket, the key (form-encoded as S3 does) and the event name.
@@ -260,3 +260,26 @@ def test_a_bad_avatar_fails_only_its_own_record(moto_s3, bucket):
     assert [item["key"] for item in result["failed"]] == ["avatar/original/1_bad.jpg"]
     assert result["failed"][0]["reason"] == "not_image"
     assert [item["key"] for item in result["done"]] == ["avatar/original/2_good.jpg"]
+
+
+def test_a_heic_put_straight_into_the_bucket_is_refused_by_the_zips_readers(
+    moto_s3, bucket, monkeypatch, caplog
+):
+    """The zip holds no HEIC reader (the app stores HEIC as JPEG): a HEIC that something else
+    put under original/ fails its own record as not a picture, in the log, and the rest of
+    the event goes on. (The batch tool, run where pillow-heif is installed, makes its JPEG
+    thumbnails: tests/test_phone_photos.py.)"""
+    monkeypatch.setattr("resize.core.OPENERS", ["JPEG", "PNG", "GIF", "WEBP"])
+    put(moto_s3, bucket, "original/1_phone.heic", phone_pictures.heic(), "image/heic")
+    put(moto_s3, bucket, "original/2_good.jpg", pictures.jpeg())
+    with caplog.at_level(logging.INFO, logger="resize.lambda"):
+        result = lambda_handler.handler(
+            event(record(bucket, "original/1_phone.heic"), record(bucket, "original/2_good.jpg")),
+            None,
+        )
+    assert [done["key"] for done in result["done"]] == ["original/2_good.jpg"]
+    assert [(item["key"], item["reason"]) for item in result["failed"]] == [
+        ("original/1_phone.heic", "not_image")
+    ]
+    assert "original/1_phone.heic failed (not_image)" in caplog.text
+    assert keys(moto_s3, bucket, "thumb/") == ["thumb/1080/2_good.jpg", "thumb/200/2_good.jpg"]
