@@ -49,6 +49,12 @@ class PageHandler(PostDrawingHandler):
         if self.cache_pages and self.request.method == "GET" and not self._finished:
             await self.serve_kept_page()
 
+    def compute_etag(self) -> str | None:
+        """No ``ETag``: every page carries a freshly masked XSRF token, so no two answers
+        are alike and an ``If-None-Match`` could never match, and a logged-in page is
+        ``no-store`` anyway. Tornado hashed each page for it (py-spy: 6% of a kept page)."""
+        return None
+
     def get_template_namespace(self) -> dict[str, Any]:
         namespace = super().get_template_namespace()
         uri = self.request.uri if self.request.method == "GET" else "/"
