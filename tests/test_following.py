@@ -58,6 +58,24 @@ async def seed(db: Database) -> list[int]:
     return [n for n, author in sorted(enumerate(authors, 1), reverse=True) if author in wanted]
 
 
+def database_url(request: pytest.FixtureRequest, backend: str, tmp_path) -> str:
+    """A new, empty database of ``backend`` for one test."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'following.sqlite3'}"
+    return new_mariadb_url(request.getfixturevalue("mariadb"))
+
+
+def post_service(db: Database) -> PostService:
+    """Posts with pages of 7, so that a few dozen posts make several pages."""
+    return PostService(
+        db,
+        comments=CommentService(db),
+        likes=LikeService(db),
+        follows=FollowService(db),
+        page_size=7,
+    )
+
+
 async def walk(service: PostService) -> list[list[int]]:
     pages: list[list[int]] = []
     before = None
@@ -76,23 +94,14 @@ def test_following_pages_hold_every_post_once_in_order(
 ):
     """Merged per author, and walked for someone who follows more than MERGE_AUTHORS."""
     monkeypatch.setattr(posts_module, "MERGE_AUTHORS", merge_authors)
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'following.sqlite3'}"
-    else:
-        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+    url = database_url(request, backend, tmp_path)
 
     async def run() -> tuple[list[int], list[list[int]], list[int]]:
         db = Database(url)
         try:
             await db.migrate()
             expected = await seed(db)
-            service = PostService(
-                db,
-                comments=CommentService(db),
-                likes=LikeService(db),
-                follows=FollowService(db),
-                page_size=7,
-            )
+            service = post_service(db)
             pages = await walk(service)
             middle = await service.following(VIEWER, expected[10])
             return expected, pages, [post.id for post in middle.posts]
@@ -163,23 +172,14 @@ def test_following_pages_stay_full_when_muted_words_hide_posts(
     global timeline then hides the very posts the SQL filter hides."""
     monkeypatch.setattr(posts_module, "FOLLOWING_SLACK", slack)
     monkeypatch.setattr(posts_module, "FOLLOWING_ROUNDS", rounds)
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'following.sqlite3'}"
-    else:
-        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+    url = database_url(request, backend, tmp_path)
 
     async def run() -> tuple[list[int], list[list[int]], list[int]]:
         db = Database(url)
         try:
             await db.migrate()
             expected = await seed_muted(db)
-            service = PostService(
-                db,
-                comments=CommentService(db),
-                likes=LikeService(db),
-                follows=FollowService(db),
-                page_size=7,
-            )
+            service = post_service(db)
             by_sql = await timeline_walk(service)
             if told:
                 async with db.read() as conn:
@@ -218,10 +218,7 @@ def test_posts_hidden_by_moderators_leave_following_pages_full_but_not_their_aut
     """The merge reads only the (user_id, id) index; what moderators hid is dropped from
     the cut page, which asks again below it, so pages stay full and in order. The reader's
     own hidden posts stay on their page."""
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'following.sqlite3'}"
-    else:
-        url = new_mariadb_url(request.getfixturevalue("mariadb"))
+    url = database_url(request, backend, tmp_path)
 
     async def run() -> tuple[list[int], list[list[int]]]:
         db = Database(url)
@@ -234,13 +231,7 @@ def test_posts_hidden_by_moderators_leave_following_pages_full_but_not_their_aut
                 await conn.execute(
                     update(posts).where(posts.c.id.in_(hidden)).values(hidden_at=utcnow())
                 )
-            service = PostService(
-                db,
-                comments=CommentService(db),
-                likes=LikeService(db),
-                follows=FollowService(db),
-                page_size=7,
-            )
+            service = post_service(db)
             pages = await walk(service)
             return [n for n in expected if n not in hidden or authors[n] == VIEWER], pages
         finally:
