@@ -7,14 +7,11 @@ import io
 import random
 
 import pillow_heif
-from PIL import ExifTags, Image, features
+from PIL import ExifTags, Image
 
 from tests import pictures
 
 pillow_heif.register_heif_opener()
-
-AVIF = features.check("avif")
-"""Whether this Pillow reads and writes AVIF (its wheels carry libavif)."""
 
 
 def heic(image: Image.Image | None = None, *, orientation: int | None = None) -> bytes:
