@@ -49,6 +49,16 @@ def value(samples: dict, name: str, **labels: str) -> float:
     return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
+def scrape_until(server: SnsServer, ready, seconds: float = 10) -> dict:
+    """A scrape in which ``ready(samples)`` holds, or the last one after ``seconds``: a
+    request is counted just after its answer is sent, so on a loaded machine the count of
+    the last one may be a moment behind its answer."""
+    deadline = time.monotonic() + seconds
+    while not ready(samples := scrape(server)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return samples
+
+
 def test_metrics_are_off_unless_an_address_is_allowed(shared_server):
     server = shared_server("sqlite")
     answer = Client(server.url).get("/metrics")
@@ -72,11 +82,7 @@ def test_the_counts_of_every_worker_are_in_one_answer(node):
             before, "sns_http_requests_total", **request
         )
 
-    # A request is counted just after its answer is sent: the last one may be a moment
-    # behind its answer on a loaded machine.
-    deadline = time.monotonic() + 10
-    while counted(after := scrape(node)) < 40 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    after = scrape_until(node, lambda samples: counted(samples) >= 40)
     assert counted(after) == pytest.approx(40)
     latency = "sns_http_request_duration_seconds_count"
     assert value(after, latency, route="/") - value(before, latency, route="/") == 40
@@ -94,10 +100,16 @@ def test_requests_are_labelled_by_route_pattern_not_by_path(node):
     client = Client(node.url)
     assert client.get("/post/987654321", headers=CLOSE).status_code == 404
     assert client.get("/no/such/page", headers=CLOSE).status_code == 404
-    samples = scrape(node)
     post_404 = {"route": r"/post/(\d{1,18})", "method": "GET", "status": "404"}
-    assert value(samples, "sns_http_requests_total", **post_404) >= 1
     unmatched = {"route": "unmatched", "method": "GET", "status": "404"}
+    samples = scrape_until(
+        node,
+        lambda samples: all(
+            value(samples, "sns_http_requests_total", **labels) >= 1
+            for labels in (post_404, unmatched)
+        ),
+    )
+    assert value(samples, "sns_http_requests_total", **post_404) >= 1
     assert value(samples, "sns_http_requests_total", **unmatched) >= 1
     assert not any("987654321" in str(labels) for _, labels in samples)
 
