@@ -1,4 +1,4 @@
-"""Host and origin parsing of ``sns.api_clients``: every input gives a host or a clear 400."""
+"""Host and origin parsing of ``sns.site_hosts``: every input gives a host or a clear 400."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sns.api_clients import new_secret, normalize_host, origin_host
+from sns.api_clients import new_secret
 from sns.errors import Invalid
+from sns.site_hosts import normalize_host, origin_host
 
 HOSTISH = st.text(alphabet=st.sampled_from("ab-.:[]/@1:0 한Ａ\u0000%#?"), max_size=30)
 
