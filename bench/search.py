@@ -43,7 +43,8 @@ from sns.comments import CommentService
 from sns.db import Database, utcnow
 from sns.follows import FollowService
 from sns.likes import LikeService
-from sns.posts import Page, PostService
+from sns.post_pages import Page
+from sns.posts import PostService
 from sns.schema import (
     comments,
     follows,

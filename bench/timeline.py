@@ -33,12 +33,13 @@ from sqlalchemy import delete, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sns import posts as posts_module
+from sns import post_pages
 from sns.comments import CommentService
 from sns.db import Database, utcnow
 from sns.follows import FollowService
 from sns.likes import LikeService
-from sns.posts import Page, PostService
+from sns.post_pages import Page
+from sns.posts import PostService
 from sns.schema import comments, follows, hashtags, likes, post_hashtags, posts, users
 
 USERS = 200
@@ -157,12 +158,12 @@ def walking(call: Callable[[int | None], Awaitable[Page]]) -> Callable[[int | No
     for someone who follows more than MERGE_AUTHORS accounts)."""
 
     async def walk(before: int | None) -> Page:
-        merge = posts_module.MERGE_AUTHORS
-        posts_module.MERGE_AUTHORS = 0
+        merge = post_pages.MERGE_AUTHORS
+        post_pages.MERGE_AUTHORS = 0
         try:
             return await call(before)
         finally:
-            posts_module.MERGE_AUTHORS = merge
+            post_pages.MERGE_AUTHORS = merge
 
     return walk
 

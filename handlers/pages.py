@@ -11,7 +11,7 @@ from tornado.web import HTTPError
 from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, login_required
 from handlers.page import PageHandler
 from handlers.paths import ROW_ID
-from sns.posts import Page
+from sns.post_pages import Page
 from sns.search import parse_query
 from sns.search_index import Piece
 from sns.text import HASHTAG_RE

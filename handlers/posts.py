@@ -22,7 +22,8 @@ from handlers.ui import picture_sources
 from sns.errors import Invalid, ServiceError
 from sns.floods import POSTS
 from sns.pictures import MAX_PICTURES, Chosen
-from sns.posts import KEEP, Keep, PostView
+from sns.post_pages import PostView
+from sns.posts import KEEP, Keep
 
 
 def is_multipart(handler: PageHandler) -> bool:

@@ -8,7 +8,7 @@ import random
 import pytest
 from sqlalchemy import insert, select, update
 
-from sns import posts as posts_module
+from sns import post_pages
 from sns.comments import CommentService
 from sns.db import Database, utcnow
 from sns.follows import FollowService
@@ -88,12 +88,12 @@ async def walk(service: PostService) -> list[list[int]]:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
-@pytest.mark.parametrize("merge_authors", [posts_module.MERGE_AUTHORS, 2])
+@pytest.mark.parametrize("merge_authors", [post_pages.MERGE_AUTHORS, 2])
 def test_following_pages_hold_every_post_once_in_order(
     request, backend, merge_authors, tmp_path, monkeypatch
 ):
     """Merged per author, and walked for someone who follows more than MERGE_AUTHORS."""
-    monkeypatch.setattr(posts_module, "MERGE_AUTHORS", merge_authors)
+    monkeypatch.setattr(post_pages, "MERGE_AUTHORS", merge_authors)
     url = database_url(request, backend, tmp_path)
 
     async def run() -> tuple[list[int], list[list[int]], list[int]]:
@@ -170,8 +170,8 @@ def test_following_pages_stay_full_when_muted_words_hide_posts(
     The same whether the words are matched in SQL (nothing ``told`` of the reader) or, as
     a request does, in Python from the reader's kept row (``sns.safety_filters.reading_as``); the
     global timeline then hides the very posts the SQL filter hides."""
-    monkeypatch.setattr(posts_module, "FOLLOWING_SLACK", slack)
-    monkeypatch.setattr(posts_module, "FOLLOWING_ROUNDS", rounds)
+    monkeypatch.setattr(post_pages, "FOLLOWING_SLACK", slack)
+    monkeypatch.setattr(post_pages, "FOLLOWING_ROUNDS", rounds)
     url = database_url(request, backend, tmp_path)
 
     async def run() -> tuple[list[int], list[list[int]], list[int]]:

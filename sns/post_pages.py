@@ -1,0 +1,414 @@
+"""The timelines: pages of posts, newest first, each decorated for its reader.
+
+Every timeline page costs the same few queries whatever the size of the database: one for
+the page of posts (keyset-paginated on an index, from a statement built once per shape),
+one for which of them the reader liked and whose authors the reader follows, one for the
+newest few comments and replies of each post with the counts of all (the post's own page
+shows every one). Nothing is fetched per post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select, union
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from sns import text
+from sns.comments import CommentService, CommentView
+from sns.db import Database, utcnow
+from sns.follows import FollowService
+from sns.handles import Mentions, find_handles, keys_of
+from sns.images import ImageService
+from sns.likes import LikeService
+from sns.pictures import Picture, pictures_of
+from sns.post_queries import (
+    MERGE_AUTHORS,
+    newest_first,
+    newest_of_authors,
+    page_statement,
+    reader_state,
+    visible_posts,
+)
+from sns.safety_filters import (
+    any_muted_word,
+    author_hidden,
+    body_column,
+    known_safety,
+    without_hidden,
+)
+from sns.schema import follows, posts, users
+from sns.visible import LIVE_USER, shown_post
+
+FOLLOWING_SLACK = 10
+"""Rows a page asks beyond its size for a reader whose muted words are matched after the
+rows are read (/following always; every timeline when they are in memory): so many posts
+holding one may be dropped from a page and it is still full, in the same one statement."""
+FOLLOWING_ROUNDS = 2
+"""Times such a page asks again at most when more than ``FOLLOWING_SLACK`` rows of it were
+hidden: a page costs at most this many statements more, whatever is muted."""
+EXTRA_COLUMNS = frozenset({"hidden", "body"})
+"""Columns a filtered page reads beside ``POST_COLUMNS``, to tell whether to show a row."""
+
+
+@dataclass(frozen=True)
+class PostView:
+    """A post as a timeline shows it, with what the reader needs to act on it."""
+
+    id: int
+    content: str
+    img: str | None
+    like_count: int
+    created_at: datetime
+    updated_at: datetime
+    author_id: int
+    author_nick: str
+    hidden_at: datetime | None = None
+    """Set when a moderator hid the post: only its author is shown it, marked."""
+    author_avatar: str | None = None
+    author_avatar_ready: bool = False
+    liked: bool = False
+    author_followed: bool = False
+    comments: tuple[CommentView, ...] = ()
+    comment_count: int = 0
+    """All the post's visible comments and replies; a timeline shows only some of them."""
+    author_handle: str | None = None
+    mentions: Mentions = field(default_factory=dict, compare=False)
+    """The people the ``@`` of the post and its comments shown name (linked on the page)."""
+    pictures: tuple[Picture, ...] = ()
+    """Up to four, in order; ``img`` is the first one's name."""
+
+    @property
+    def hidden_comments(self) -> int:
+        """How many comments and replies a timeline left out (the post's page shows them)."""
+        shown = sum(1 + len(comment.replies) for comment in self.comments)
+        return self.comment_count - shown
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a timeline; ``next_before`` is the cursor of the next page, if any."""
+
+    posts: list[PostView]
+    next_before: int | None
+
+
+class PostPages:
+    """The reading half of ``PostService``: timelines, hashtags, a person's posts, likes,
+    /following, and the decoration every page of posts gets."""
+
+    db: Database
+    page_size: int
+    comments: CommentService
+    likes: LikeService
+    follows: FollowService
+    images: ImageService | None
+
+    async def _read_page(
+        self,
+        conn: AsyncConnection,
+        statement: Select[Any],
+        size: int,
+        viewer_id: int | None,
+        params: dict[str, Any] | None = None,
+    ) -> Page:
+        """Run a statement that gives up to ``size + 1`` posts newest first; decorate them."""
+        rows = (await conn.execute(statement, params)).all()
+        views = [PostView(**row._mapping) for row in rows[:size]]
+        views = await self._decorate(conn, views, viewer_id)
+        has_more = len(rows) > size
+        return Page(views, views[-1].id if has_more and views else None)
+
+    async def page_of_posts(
+        self,
+        query: Select[Any],
+        key: ColumnElement[int],
+        before: int | None,
+        viewer_id: int | None,
+        *,
+        limit: int | None = None,
+        mutes: bool = True,
+    ) -> Page:
+        """A timeline page of a query over ``POST_COLUMNS`` (here, or built elsewhere: search),
+        walked newest first on ``key`` and decorated for the reader like every timeline.
+        Posts hidden by moderators are left out here, for every such page, but the reader's
+        own.
+
+        What the reader must not see (``sns.safety_filters.without_hidden``: blocks, and unless
+        ``mutes`` is off, mutes and muted words) is left out in the same statement."""
+        size = limit or self.page_size
+        known = known_safety(viewer_id) if mutes and viewer_id is not None else None
+        if known is None or not known.words_in_memory:
+            query = without_hidden(query, viewer_id, mutes=mutes)
+            async with self.db.read() as conn:
+                statement = newest_first(query.where(shown_post(viewer_id)), key, before, size)
+                return await self._read_page(conn, statement, size, viewer_id)
+        # The reader's muted words are in memory: matched against each row's stored body
+        # here, over a few rows more than a page (``_filtered_page``).
+        reader = known
+        query = without_hidden(query, viewer_id, words=False).where(shown_post(viewer_id))
+        query = query.add_columns(body_column(posts.c.id))
+
+        async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
+            statement = newest_first(query, key, cursor, window - 1)
+            rows: Sequence[Any] = (await conn.execute(statement)).all()
+            return rows
+
+        async with self.db.read() as conn:
+            return await self._filtered_page(
+                conn, rows_below, before, size, viewer_id, lambda row: reader.hides(row.body)
+            )
+
+    async def _decorate(
+        self,
+        conn: AsyncConnection,
+        views: list[PostView],
+        viewer_id: int | None,
+        *,
+        every_comment: bool = False,
+    ) -> list[PostView]:
+        """Add the reader's likes and follows, and the comments and replies of the page
+        (every one on a post's page, the newest few per post on a timeline), and the
+        pictures: four queries however many posts, comments or users there are."""
+        if not views:
+            return views
+        ids = [view.id for view in views]
+        liked: set[int] = set()
+        followed: set[int] = set()
+        if viewer_id is not None:
+            # What the reader liked and whom they follow: one statement for both.
+            authors = sorted({view.author_id for view in views})
+            rows = await conn.execute(
+                reader_state(), {"viewer": viewer_id, "post_ids": ids, "author_ids": authors}
+            )
+            for kind, found in rows:
+                (followed if kind else liked).add(found)
+        if every_comment:
+            threads = await self.comments.threads(conn, ids, viewer_id)
+            totals = {
+                post_id: sum(1 + len(comment.replies) for comment in thread)
+                for post_id, thread in threads.items()
+            }
+        else:
+            capped = await self.comments.capped_threads(conn, ids, viewer_id)
+            threads, totals = capped.comments, capped.totals
+        # The ``@`` of the page's posts and comments: at most one more query, on the
+        # handles' unique index, however many there are. Each post gets the people its
+        # own texts name, so that how it is drawn depends on nothing else on the page
+        # (``sns.fragments``).
+        named: dict[int, set[str]] = {}
+        for view in views:
+            texts = [view.content]
+            for comment in threads.get(view.id, ()):
+                texts.append(comment.content)
+                texts.extend(reply.content for reply in comment.replies)
+            named[view.id] = keys_of(texts)
+        keys = set().union(*named.values())
+        found = await find_handles(conn, keys) if keys else {}
+        mentions = {
+            post_id: {key: found[key] for key in sorted(wanted) if key in found}
+            for post_id, wanted in named.items()
+        }
+        pictures = await pictures_of(conn, ids)
+        if self.images is not None:
+            self.images.look_again(p for shown in pictures.values() for p in shown)
+        return [
+            replace(
+                view,
+                pictures=pictures.get(view.id, ()),
+                liked=view.id in liked,
+                author_followed=view.author_id in followed,
+                comments=threads.get(view.id, ()),
+                comment_count=totals.get(view.id, 0),
+                mentions=mentions[view.id],
+            )
+            for view in views
+        ]
+
+    async def _listed(
+        self,
+        source: str,
+        params: dict[str, Any],
+        before: int | None,
+        viewer_id: int | None,
+        *,
+        mutes: bool = True,
+    ) -> Page:
+        """A page of one of ``page_statement``'s lists, as ``page_of_posts`` gives it, from
+        a statement built once per shape: the shape of the list, the cursor and what the
+        reader has set up (``known_safety``: filters for nothing are left out)."""
+        size = self.page_size
+        known = known_safety(viewer_id) if viewer_id is not None else None
+        shape = None if known is None else (known.blocks, known.mutes, known.words)
+        values = {**params, "limit": size + 1, "before": before}
+        if viewer_id is not None:
+            values.update(viewer=viewer_id, now=utcnow())
+        if known is None or not mutes or not known.words_in_memory:
+            statement = page_statement(
+                source, viewer_id is not None, mutes, before is not None, shape
+            )
+            async with self.db.read() as conn:
+                return await self._read_page(conn, statement, size, viewer_id, values)
+        # The reader's muted words are in memory: matched against each row's stored body
+        # here, over a few rows more than a page (``_filtered_page``).
+        reader = known
+
+        async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
+            statement = page_statement(source, True, mutes, cursor is not None, shape, True)
+            values.update(before=cursor, limit=window)
+            rows: Sequence[Any] = (await conn.execute(statement, values)).all()
+            return rows
+
+        async with self.db.read() as conn:
+            return await self._filtered_page(
+                conn, rows_below, before, size, viewer_id, lambda row: reader.hides(row.body)
+            )
+
+    async def timeline(self, before: int | None = None, viewer_id: int | None = None) -> Page:
+        """Everyone's posts, newest first."""
+        return await self._listed("all", {}, before, viewer_id)
+
+    async def by_hashtag(
+        self, title: str, before: int | None = None, viewer_id: int | None = None
+    ) -> Page:
+        """Posts carrying #title (folded as stored), newest first."""
+        return await self._listed("hashtag", {"title": text.fold_hashtag(title)}, before, viewer_id)
+
+    async def by_user(
+        self, author_id: int, before: int | None = None, viewer_id: int | None = None
+    ) -> Page:
+        """One author's posts, newest first (served by the (user_id, id) index); a mute
+        does not empty a person's own page, a block does."""
+        return await self._listed("author", {"author": author_id}, before, viewer_id, mutes=False)
+
+    async def following(self, viewer_id: int, before: int | None = None) -> Page:
+        """Posts of the people ``viewer_id`` follows, and their own, newest first.
+
+        Up to ``MERGE_AUTHORS`` authors, each author's newest posts before the cursor are
+        taken from the (user_id, id) index and merged: a page costs the same whether the
+        authors wrote yesterday or years ago. Walking the posts newest first and keeping
+        those of the authors stopped only after a page of theirs, which for quiet authors
+        on a busy site meant most of the posts index (bench/timeline.py, "quiet").
+        Beyond that many authors the walk is kept: so many of them fill a page soon.
+        """
+        now = utcnow()
+        known = known_safety(viewer_id)
+        # Whether the reader muted any word: known, or asked along with the authors.
+        asked = [] if known else [any_muted_word(viewer_id).label("words")]
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(follows.c.following_id, *asked)
+                    .join(users, users.c.id == follows.c.following_id)
+                    .where(
+                        follows.c.follower_id == viewer_id,
+                        LIVE_USER,
+                        *author_hidden(viewer_id, follows.c.following_id, now, known=known),
+                    )
+                    .limit(MERGE_AUTHORS)
+                )
+            ).all()
+            authors = [row.following_id for row in rows]
+            size = self.page_size
+            if len(authors) < MERGE_AUTHORS:
+                authors.append(viewer_id)
+                # Following nobody, the answer does not say: allow for muted words.
+                words = known.words if known else bool(rows[0].words) if rows else True
+                return await self._merged_page(conn, authors, before, size, viewer_id, words)
+            everyone = union(
+                select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
+                select(users.c.id).where(users.c.id == viewer_id),
+            )
+            query = without_hidden(
+                visible_posts().where(posts.c.user_id.in_(everyone), shown_post(viewer_id)),
+                viewer_id,
+            )
+            return await self._read_page(
+                conn, newest_first(query, posts.c.id, before, size), size, viewer_id
+            )
+
+    async def _merged_page(
+        self,
+        conn: AsyncConnection,
+        authors: list[int],
+        before: int | None,
+        size: int,
+        viewer_id: int,
+        words: bool,
+    ) -> Page:
+        """/following's merge of ``authors``' newest posts (``newest_of_authors``), less the
+        posts holding a word the reader muted, which are dropped after the cut: matched in
+        Python when the reader's words are in memory (``ReaderSafety.hides``), else by the
+        statement's ``hidden`` column."""
+        params: dict[str, Any] = {f"author_{n}": author for n, author in enumerate(authors)}
+        params["viewer"] = viewer_id
+        known = known_safety(viewer_id)
+        in_memory = words and known is not None and known.words_in_memory
+
+        async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
+            params.update(before=cursor, each=window)
+            statement = newest_of_authors(
+                len(authors), cursor is not None, words and not in_memory, in_memory
+            )
+            rows: Sequence[Any] = (await conn.execute(statement, params)).all()
+            return rows
+
+        def hidden(row: Any) -> bool:
+            return bool(row.hidden) or (in_memory and known is not None and known.hides(row.body))
+
+        return await self._filtered_page(
+            conn, rows_below, before, size, viewer_id, hidden, slack=words
+        )
+
+    async def _filtered_page(
+        self,
+        conn: AsyncConnection,
+        rows_below: Callable[[int | None, int], Awaitable[Sequence[Any]]],
+        before: int | None,
+        size: int,
+        viewer_id: int | None,
+        hidden: Callable[[Any], bool],
+        *,
+        slack: bool = True,
+    ) -> Page:
+        """A page of rows newest first (``rows_below(cursor, window)`` gives up to
+        ``window`` of them below ``cursor``, their key being the post id), less those
+        ``hidden`` says not to show (a muted word, or hidden by a moderator: /following),
+        which are dropped after the rows are read.
+
+        Without ``slack`` (a reader without muted words) a page is one statement of a page
+        and one row more, as before muted words existed. With it the statement asks
+        ``FOLLOWING_SLACK`` rows more, so up to that many hidden rows still leave a full
+        page. When more were hidden, it asks again below the last row it got, at most
+        ``FOLLOWING_ROUNDS`` times more (then the page may be short, and the cursor still
+        goes past what was hidden): so a post a moderator hid costs a reader without
+        muted words one statement more on the page it would have been on.
+        """
+        window = size + 1 + (FOLLOWING_SLACK if slack else 0)
+        shown: list[Any] = []
+        cursor = before
+        for _ in range(1 + FOLLOWING_ROUNDS):
+            rows = await rows_below(cursor, window)
+            shown += [row for row in rows if not hidden(row)]
+            more = len(rows) == window  # there may be more below its last row
+            if len(shown) > size or not more:
+                break
+            cursor = rows[-1].id
+        views = [
+            PostView(
+                **{key: value for key, value in row._mapping.items() if key not in EXTRA_COLUMNS}
+            )
+            for row in shown[:size]
+        ]
+        views = await self._decorate(conn, views, viewer_id)
+        if len(shown) > size:
+            return Page(views, views[-1].id)
+        # Rounds ran out with more to come: go on below what was hidden.
+        return Page(views, rows[-1].id if more else None)
+
+    async def liked_by(self, viewer_id: int, before: int | None = None) -> Page:
+        """Posts ``viewer_id`` liked, newest post first (the likes primary key serves it)."""
+        return await self._listed("liked", {"liker": viewer_id}, before, viewer_id)
