@@ -10,6 +10,7 @@ statuses; its errors are ``{code, message}`` JSON. On top of it: ``CachingHandle
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import json
@@ -28,7 +29,7 @@ from handlers.headers import HSTS, PRIVATE, set_common_headers
 from sns import sessions as session_backends
 from sns.accounts import AccountService, User
 from sns.comments import CommentService
-from sns.db import Database
+from sns.db import Database, SharedRead
 from sns.errors import (
     OUTAGE,
     ServiceError,
@@ -63,6 +64,9 @@ LOCALE_COOKIE = "locale"
 SUPPORTED_LOCALES = ("en_US", "ko_KR")
 
 
+_closing: set[asyncio.Task[None]] = set()
+"""Shared read connections being given back after their request ended (kept referenced)."""
+
 _DEFAULT_MESSAGES = {
     400: "The request was not understood.",
     401: "Please log in first.",
@@ -84,6 +88,10 @@ class BaseHandler(RequestHandler):
     site_version: int | None = None
     """The site version read for this request (None: not read, or nothing is cached)."""
     _statements: StatementTally | None = None
+    shares_reads = False
+    """GET and HEAD take one read connection for all their reads (``Database.share_reads``):
+    pages, whose reads end with the header's badge; not live sockets, which stay open."""
+    _shared_read: SharedRead | None = None
 
     # -- services, read-only -------------------------------------------------------------
 
@@ -153,10 +161,27 @@ class BaseHandler(RequestHandler):
     async def prepare(self) -> None:
         """Find out who is asking before the method runs (``get_current_user`` cannot await)."""
         self._statements = start_counting()
+        if self.shares_reads and self.request.method in ("GET", "HEAD"):
+            self._shared_read = self.db.share_reads()
         self.current_user = await self.authenticate()
         if self.current_user:
             self.set_header("Cache-Control", PRIVATE)
             reading_as(self.current_user.id, self.current_user.safety)
+
+    async def end_shared_reads(self) -> None:
+        """The page's reads are done: its one read connection goes back to the pool."""
+        if self._shared_read is not None:
+            await self._shared_read.finish()
+
+    def on_finish(self) -> None:
+        """A request that ended before its last read (an error, a redirect) gives its read
+        connection back here."""
+        super().on_finish()
+        shared = self._shared_read
+        if shared is not None and not shared.done:
+            task = asyncio.ensure_future(shared.finish())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
 
     async def head(self, *args: str, **kwargs: str) -> None:
         """HEAD wherever GET is answered: the same headers, and Tornado drops the body."""

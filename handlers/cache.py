@@ -66,6 +66,7 @@ class CachingHandler(BaseHandler):
         self._count_lookup("page", kept)
         if kept is not None:  # served, not stored again: its age stays its own
             await self.load_badge()
+            await self.end_shared_reads()
             await self.finish(kept.fill(self._escaped_xsrf_token(), self.badge_bytes()))
             return True
         if self._cache_key is not None:

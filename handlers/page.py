@@ -43,6 +43,7 @@ class PageHandler(PostDrawingHandler):
     """The reader's unread notifications, once read for the header's badge."""
     cache_pages = False
     """GET answers are kept and served again (``CachingHandler``) until the site changes."""
+    shares_reads = True
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -82,6 +83,7 @@ class PageHandler(PostDrawingHandler):
         elif self.current_user and self.follow_counts is None:
             self.follow_counts = await self.follows.counts(self.current_user.id)
         await self.load_badge()
+        await self.end_shared_reads()  # drawing reads nothing: the connection goes back
         self.render(template, **values)
 
     async def load_badge(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import contextvars
 import fcntl
 import functools
 import os
@@ -17,7 +18,7 @@ import random
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -62,6 +63,57 @@ def new_id(result: CursorResult[Any]) -> int:
 def utcnow() -> datetime:
     """Naive UTC, as stored in DATETIME columns on both databases."""
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+class SharedRead:
+    """One read connection for the reads of one request (``Database.share_reads``): taken
+    at its first read, given back (one rollback) when the request is done with it.
+
+    A read that finds it in use (``asyncio.gather``) takes a connection of its own, as does
+    every read after a write transaction began: that releases it first, so no read after a
+    write sees the snapshot taken before it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.conn: AsyncConnection | None = None
+        self.busy = False
+        self.done = False
+        self._stack: AsyncExitStack | None = None
+
+    async def take(self) -> AsyncConnection | None:
+        """The shared connection, opened now if this is the first read; None when it is in
+        use or was given back."""
+        if self.busy or self.done:
+            return None
+        if self.conn is None:
+            stack = AsyncExitStack()
+            self.conn = await stack.enter_async_context(self.db._connection())
+            self._stack = stack
+        self.busy = True
+        return self.conn
+
+    async def release(self, failed: bool = False) -> None:
+        """Give the connection back: a read that failed on it, or the request is done."""
+        self.busy = False
+        if failed or self.done:
+            await self.close()
+
+    async def finish(self) -> None:
+        """No more reads on it: given back now, or when the read using it ends."""
+        self.done = True
+        if not self.busy:
+            await self.close()
+
+    async def close(self) -> None:
+        self.done = True
+        stack, self._stack, self.conn = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+
+_shared_read: contextvars.ContextVar[SharedRead | None] = contextvars.ContextVar(
+    "sns_shared_read", default=None
+)
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -141,15 +193,40 @@ class Database:
         self.statement_count += 1
         note_statement()
 
+    def share_reads(self) -> SharedRead:
+        """From now on in this task (and tasks it starts), ``read`` blocks take turns on one
+        connection: a page's reads (its user, session row, posts, sidebar counts and unread
+        count) pay one checkout and one rollback, not one each (#22). The caller closes it
+        when its reads are done; a write transaction closes it first."""
+        shared = SharedRead(self)
+        _shared_read.set(shared)
+        return shared
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads; whatever it wrote is rolled back."""
+        shared = _shared_read.get()
+        if shared is not None and not shared.busy and not shared.done:
+            async with asyncio.timeout(self.query_timeout):
+                conn = await shared.take()
+            if conn is not None:
+                try:
+                    async with asyncio.timeout(self.query_timeout):
+                        yield conn
+                except BaseException:
+                    await shared.release(failed=True)
+                    raise
+                await shared.release()
+                return
         async with asyncio.timeout(self.query_timeout), self._connection() as conn:
             yield conn
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         """One write transaction: committed when the block ends, rolled back on error."""
+        shared = _shared_read.get()
+        if shared is not None and not shared.done:
+            await shared.finish()
         async with asyncio.timeout(self.query_timeout), self._connection() as conn:
             if self.is_sqlite:
                 await conn.execution_options(sqlite_begin="IMMEDIATE")

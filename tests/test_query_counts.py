@@ -136,7 +136,10 @@ def test_a_fetch_action_does_not_pay_for_the_sidebar(make_server, backend):
     # After the commit, the post's author's new unread count is read once, for the header
     # of their open pages (the live push, #20).
     assert int(like.headers["X-SNS-Queries"]) == LIKE[backend] + UNREAD[backend]
-    # The like was a write, so the comment's request reads its session and user again.
+    # The like was a write, so the first request after it reads the session and user again:
+    # here the comment's, as nothing else comes between (the client keeps its form token
+    # for the session, not for each re-signed cookie, which once cost a GET / in between
+    # whenever a second turned: that page read them at the new version, not the comment).
     assert int(comment.headers["X-SNS-Queries"]) == (
         SESSION[backend] + USER[backend] + COMMENT[backend] + UNREAD[backend]
     )
