@@ -26,10 +26,10 @@ from tornado.concurrent import Future
 from tornado.web import HTTPError, RequestHandler
 
 from handlers.headers import HSTS, PRIVATE, set_common_headers
+from handlers.service_access import ServiceAccess
 from sns import sessions as session_backends
-from sns.accounts import AccountService, User
-from sns.comments import CommentService
-from sns.db import Database, SharedRead
+from sns.accounts import User
+from sns.db import SharedRead
 from sns.errors import (
     OUTAGE,
     ServiceError,
@@ -38,21 +38,10 @@ from sns.errors import (
     Unavailable,
     is_outage,
 )
-from sns.floods import FloodLimits, Place, RateLimited
-from sns.follows import FollowService
-from sns.images import ImageService
-from sns.kakao import KakaoLogin
-from sns.likes import LikeService
-from sns.moderation import ModerationService
+from sns.floods import Place, RateLimited
 from sns.net import client_ip, is_trusted, safe_next_url
 from sns.pagecache import version_and_session
-from sns.posts import PostService
-from sns.profiles import ProfileService
-from sns.safety import SafetyService
 from sns.safety_filters import reading_as
-from sns.services import Services
-from sns.sessions import SessionStore
-from sns.settings import Settings
 from sns.statements import StatementTally, start_counting
 from sns.text import positive_int
 from sns.xsrf import is_session_token, session_token
@@ -77,7 +66,7 @@ _DEFAULT_MESSAGES = {
 }
 
 
-class BaseHandler(RequestHandler):
+class BaseHandler(ServiceAccess):
     """Every handler's parent. Tornado's documented hooks, plus two it does not document
     as hooks: ``set_cookie`` (every cookie, Tornado's ``_xsrf`` too, is Secure over HTTPS)
     and ``finish`` (adds ``X-SNS-Queries``); ``CachingHandler`` also overrides ``finish``
@@ -92,69 +81,6 @@ class BaseHandler(RequestHandler):
     """GET and HEAD take one read connection for all their reads (``Database.share_reads``):
     pages, whose reads end with the header's badge; not live sockets, which stay open."""
     _shared_read: SharedRead | None = None
-
-    # -- services, read-only -------------------------------------------------------------
-
-    @property
-    def services(self) -> Services:
-        services: Services = self.settings["services"]
-        return services
-
-    @property
-    def config(self) -> Settings:
-        return self.services.settings
-
-    @property
-    def db(self) -> Database:
-        return self.services.db
-
-    @property
-    def sessions(self) -> SessionStore:
-        return self.services.sessions
-
-    @property
-    def accounts(self) -> AccountService:
-        return self.services.accounts
-
-    @property
-    def posts(self) -> PostService:
-        return self.services.posts
-
-    @property
-    def comments(self) -> CommentService:
-        return self.services.comments
-
-    @property
-    def likes(self) -> LikeService:
-        return self.services.likes
-
-    @property
-    def follows(self) -> FollowService:
-        return self.services.follows
-
-    @property
-    def images(self) -> ImageService:
-        return self.services.images
-
-    @property
-    def profiles(self) -> ProfileService:
-        return self.services.profiles
-
-    @property
-    def kakao(self) -> KakaoLogin | None:
-        return self.services.kakao
-
-    @property
-    def moderation(self) -> ModerationService:
-        return self.services.moderation
-
-    @property
-    def floods(self) -> FloodLimits:
-        return self.services.floods
-
-    @property
-    def safety(self) -> SafetyService:
-        return self.services.safety
 
     # -- who is asking ---------------------------------------------------------------------
 
