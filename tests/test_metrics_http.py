@@ -123,10 +123,21 @@ def test_sign_up_upload_and_picture_jobs_are_counted(node):
     assert answer.status_code == 200, answer.text
     refused = upload(client, b"not a picture at all")
     assert refused.status_code == 400
-    after = scrape(node)
+
+    def grown(samples: dict, name: str, **labels: str) -> float:
+        return value(samples, name, **labels) - value(before, name, **labels)
+
+    # An upload is counted once its answer has gone (``on_finish``).
+    after = scrape_until(
+        node,
+        lambda samples: (
+            grown(samples, "sns_uploads_total", result="stored") >= 1
+            and grown(samples, "sns_uploads_total", result="refused") >= 1
+        ),
+    )
 
     def grew(name: str, **labels: str) -> float:
-        return value(after, name, **labels) - value(before, name, **labels)
+        return grown(after, name, **labels)
 
     assert grew("sns_uploads_total", result="stored") == 1
     assert grew("sns_uploads_total", result="refused") == 1
