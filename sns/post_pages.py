@@ -34,6 +34,7 @@ from sns.post_queries import (
     visible_posts,
 )
 from sns.safety_filters import (
+    ReaderSafety,
     any_muted_word,
     author_hidden,
     body_column,
@@ -141,25 +142,45 @@ class PostPages:
         ``mutes`` is off, mutes and muted words) is left out in the same statement."""
         size = limit or self.page_size
         known = known_safety(viewer_id) if mutes and viewer_id is not None else None
-        if known is None or not known.words_in_memory:
-            query = without_hidden(query, viewer_id, mutes=mutes)
-            async with self.db.read() as conn:
-                statement = newest_first(query.where(shown_post(viewer_id)), key, before, size)
-                return await self._read_page(conn, statement, size, viewer_id)
-        # The reader's muted words are in memory: matched against each row's stored body
-        # here, over a few rows more than a page (``_filtered_page``).
-        reader = known
-        query = without_hidden(query, viewer_id, words=False).where(shown_post(viewer_id))
-        query = query.add_columns(body_column(posts.c.id))
+        reader = known if known is not None and known.words_in_memory else None
+        if reader is None:
+            query = without_hidden(query, viewer_id, mutes=mutes).where(shown_post(viewer_id))
+        else:
+            query = without_hidden(query, viewer_id, words=False).where(shown_post(viewer_id))
+            query = query.add_columns(body_column(posts.c.id))
+        return await self._page_below(
+            lambda cursor, rows: (newest_first(query, key, cursor, rows - 1), None),
+            before,
+            size,
+            viewer_id,
+            reader,
+        )
 
-        async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
-            statement = newest_first(query, key, cursor, window - 1)
-            rows: Sequence[Any] = (await conn.execute(statement)).all()
-            return rows
-
+    async def _page_below(
+        self,
+        statement_for: Callable[[int | None, int], tuple[Select[Any], dict[str, Any] | None]],
+        before: int | None,
+        size: int,
+        viewer_id: int | None,
+        reader: ReaderSafety | None,
+    ) -> Page:
+        """A page of the posts below ``before`` from ``statement_for(cursor, rows)``: one
+        statement of a page and one row more; or, when ``reader``'s muted words are matched
+        in memory (the statement then reads each row's ``body``), ``_filtered_page`` over a
+        few rows more than a page."""
         async with self.db.read() as conn:
+            if reader is None:
+                statement, params = statement_for(before, size + 1)
+                return await self._read_page(conn, statement, size, viewer_id, params)
+            hides = reader.hides
+
+            async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
+                statement, params = statement_for(cursor, window)
+                rows: Sequence[Any] = (await conn.execute(statement, params)).all()
+                return rows
+
             return await self._filtered_page(
-                conn, rows_below, before, size, viewer_id, lambda row: reader.hides(row.body)
+                conn, rows_below, before, size, viewer_id, lambda row: hides(row.body)
             )
 
     async def _decorate(
@@ -243,29 +264,19 @@ class PostPages:
         size = self.page_size
         known = known_safety(viewer_id) if viewer_id is not None else None
         shape = None if known is None else (known.blocks, known.mutes, known.words)
-        values = {**params, "limit": size + 1, "before": before}
+        # The reader's muted words, when in memory, are matched on each row's stored body.
+        reader = known if known is not None and mutes and known.words_in_memory else None
+        values = dict(params)
         if viewer_id is not None:
             values.update(viewer=viewer_id, now=utcnow())
-        if known is None or not mutes or not known.words_in_memory:
+
+        def statement_for(cursor: int | None, rows: int) -> tuple[Select[Any], dict[str, Any]]:
             statement = page_statement(
-                source, viewer_id is not None, mutes, before is not None, shape
+                source, viewer_id is not None, mutes, cursor is not None, shape, reader is not None
             )
-            async with self.db.read() as conn:
-                return await self._read_page(conn, statement, size, viewer_id, values)
-        # The reader's muted words are in memory: matched against each row's stored body
-        # here, over a few rows more than a page (``_filtered_page``).
-        reader = known
+            return statement, {**values, "before": cursor, "limit": rows}
 
-        async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
-            statement = page_statement(source, True, mutes, cursor is not None, shape, True)
-            values.update(before=cursor, limit=window)
-            rows: Sequence[Any] = (await conn.execute(statement, values)).all()
-            return rows
-
-        async with self.db.read() as conn:
-            return await self._filtered_page(
-                conn, rows_below, before, size, viewer_id, lambda row: reader.hides(row.body)
-            )
+        return await self._page_below(statement_for, before, size, viewer_id, reader)
 
     async def timeline(self, before: int | None = None, viewer_id: int | None = None) -> Page:
         """Everyone's posts, newest first."""
