@@ -33,7 +33,13 @@ from sns.errors import NotFound
 from sns.handles import Mentions, find_handles, keys_of, mentioned_ids
 from sns.notifications import COMMENT, REPLY, NotificationService
 from sns.safety import refuse_if_blocked
-from sns.safety_filters import NOTHING_SET, ReaderSafety, hidden_comments, known_safety
+from sns.safety_filters import (
+    NOTHING_SET,
+    ReaderSafety,
+    hidden_comments,
+    known_safety,
+    without_hidden_authors,
+)
 from sns.schema import comments, users
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post, shown_comment
@@ -119,7 +125,8 @@ def _capped_threads_query(known: ReaderSafety | None) -> Select[Any]:
     reader may have set up (``known``; None: not known, the database is asked): the post
     ids are one expanding parameter, and building it costs more than running it."""
     thread = func.coalesce(comments.c.parent_id, literal(0))
-    ranked = (
+    viewer = bindparam("viewer", type_=Integer)
+    ranked = without_hidden_authors(
         select(
             *COMMENT_COLUMNS,
             func.row_number()
@@ -130,16 +137,13 @@ def _capped_threads_query(known: ReaderSafety | None) -> Select[Any]:
         .where(
             comments.c.post_id.in_(bindparam("post_ids", expanding=True)),
             LIVE_USER,
-            shown_comment(bindparam("viewer", type_=Integer)),
-            *hidden_comments(
-                bindparam("viewer", type_=Integer),
-                bindparam("now", type_=DateTime),
-                comments.c.user_id,
-                known,
-            ),
-        )
-        .cte("ranked")
-    )
+            shown_comment(viewer),
+        ),
+        viewer,
+        comments.c.user_id,
+        bindparam("now", type_=DateTime),
+        known,
+    ).cte("ranked")
     parent = ranked.alias("parent")
     counted = (
         select(

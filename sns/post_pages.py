@@ -37,7 +37,7 @@ from sns.safety_filters import (
     ReaderSafety,
     any_muted_word,
     author_hidden,
-    body_column,
+    in_memory_check,
     known_safety,
     without_hidden,
 )
@@ -45,13 +45,14 @@ from sns.schema import follows, posts, users
 from sns.visible import LIVE_USER, shown_post
 
 FOLLOWING_SLACK = 10
-"""Rows a page asks beyond its size for a reader whose muted words are matched after the
-rows are read (/following always; every timeline when they are in memory): so many posts
-holding one may be dropped from a page and it is still full, in the same one statement."""
+"""Rows a page asks beyond its size when some rows are dropped after they are read
+(/following's posts hidden by moderators and muted words; every timeline's blocked and
+muted authors and muted words when they came with the reader, ``in_memory_check``): so
+many may be dropped from a page and it is still full, in the same one statement."""
 FOLLOWING_ROUNDS = 2
 """Times such a page asks again at most when more than ``FOLLOWING_SLACK`` rows of it were
 hidden: a page costs at most this many statements more, whatever is muted."""
-EXTRA_COLUMNS = frozenset({"hidden", "body"})
+EXTRA_COLUMNS = frozenset({"hidden"})
 """Columns a filtered page reads beside ``POST_COLUMNS``, to tell whether to show a row."""
 
 
@@ -141,19 +142,16 @@ class PostPages:
         What the reader must not see (``sns.safety_filters.without_hidden``: blocks, and unless
         ``mutes`` is off, mutes and muted words) is left out in the same statement."""
         size = limit or self.page_size
-        known = known_safety(viewer_id) if mutes and viewer_id is not None else None
-        reader = known if known is not None and known.words_in_memory else None
-        if reader is None:
-            query = without_hidden(query, viewer_id, mutes=mutes).where(shown_post(viewer_id))
-        else:
-            query = without_hidden(query, viewer_id, words=False).where(shown_post(viewer_id))
-            query = query.add_columns(body_column(posts.c.id))
+        known = known_safety(viewer_id) if viewer_id is not None else None
+        check = in_memory_check(known, utcnow(), mutes=mutes)
+        query = without_hidden(query, viewer_id, mutes=mutes, known=check.sql)
+        query = query.where(shown_post(viewer_id))
         return await self._page_below(
             lambda cursor, rows: (newest_first(query, key, cursor, rows - 1), None),
             before,
             size,
             viewer_id,
-            reader,
+            check.hidden,
         )
 
     async def _page_below(
@@ -162,26 +160,23 @@ class PostPages:
         before: int | None,
         size: int,
         viewer_id: int | None,
-        reader: ReaderSafety | None,
+        hidden: Callable[[Any], bool] | None,
     ) -> Page:
         """A page of the posts below ``before`` from ``statement_for(cursor, rows)``: one
-        statement of a page and one row more; or, when ``reader``'s muted words are matched
-        in memory (the statement then reads each row's ``body``), ``_filtered_page`` over a
-        few rows more than a page."""
+        statement of a page and one row more; or, when some of what the reader must not
+        see is checked on the rows in Python (``hidden``: ``in_memory_check``),
+        ``_filtered_page`` over a few rows more than a page."""
         async with self.db.read() as conn:
-            if reader is None:
+            if hidden is None:
                 statement, params = statement_for(before, size + 1)
                 return await self._read_page(conn, statement, size, viewer_id, params)
-            hides = reader.hides
 
             async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
                 statement, params = statement_for(cursor, window)
                 rows: Sequence[Any] = (await conn.execute(statement, params)).all()
                 return rows
 
-            return await self._filtered_page(
-                conn, rows_below, before, size, viewer_id, lambda row: hides(row.body)
-            )
+            return await self._filtered_page(conn, rows_below, before, size, viewer_id, hidden)
 
     async def _decorate(
         self,
@@ -263,20 +258,21 @@ class PostPages:
         reader has set up (``known_safety``: filters for nothing are left out)."""
         size = self.page_size
         known = known_safety(viewer_id) if viewer_id is not None else None
-        shape = None if known is None else (known.blocks, known.mutes, known.words)
-        # The reader's muted words, when in memory, are matched on each row's stored body.
-        reader = known if known is not None and mutes and known.words_in_memory else None
+        now = utcnow()
+        # What the reader's kept row tells is checked on the rows; the rest stays in SQL.
+        check = in_memory_check(known, now, mutes=mutes)
+        shape = None if check.sql is None else (check.sql.blocks, check.sql.mutes, check.sql.words)
         values = dict(params)
         if viewer_id is not None:
-            values.update(viewer=viewer_id, now=utcnow())
+            values.update(viewer=viewer_id, now=now)
 
         def statement_for(cursor: int | None, rows: int) -> tuple[Select[Any], dict[str, Any]]:
             statement = page_statement(
-                source, viewer_id is not None, mutes, cursor is not None, shape, reader is not None
+                source, viewer_id is not None, mutes, cursor is not None, shape
             )
             return statement, {**values, "before": cursor, "limit": rows}
 
-        return await self._page_below(statement_for, before, size, viewer_id, reader)
+        return await self._page_below(statement_for, before, size, viewer_id, check.hidden)
 
     async def timeline(self, before: int | None = None, viewer_id: int | None = None) -> Page:
         """Everyone's posts, newest first."""
@@ -309,6 +305,11 @@ class PostPages:
         known = known_safety(viewer_id)
         # Whether the reader muted any word: known, or asked along with the authors.
         asked = [] if known else [any_muted_word(viewer_id).label("words")]
+        # Accounts kept with the reader are left out here, not by a probe a followed author.
+        kept = None
+        in_sql = known
+        if known is not None and (known.blocks or known.mutes) and known.authors is not None:
+            kept, in_sql = known.authors, ReaderSafety(False, False, known.words)
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
@@ -317,14 +318,18 @@ class PostPages:
                     .where(
                         follows.c.follower_id == viewer_id,
                         LIVE_USER,
-                        *author_hidden(viewer_id, follows.c.following_id, now, known=known),
+                        *author_hidden(viewer_id, follows.c.following_id, now, known=in_sql),
                     )
                     .limit(MERGE_AUTHORS)
                 )
             ).all()
-            authors = [row.following_id for row in rows]
+            authors = [
+                row.following_id
+                for row in rows
+                if kept is None or not kept.hides(row.following_id, now)
+            ]
             size = self.page_size
-            if len(authors) < MERGE_AUTHORS:
+            if len(rows) < MERGE_AUTHORS:
                 authors.append(viewer_id)
                 # Following nobody, the answer does not say: allow for muted words.
                 words = known.words if known else bool(rows[0].words) if rows else True
@@ -361,14 +366,14 @@ class PostPages:
 
         async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
             params.update(before=cursor, each=window)
-            statement = newest_of_authors(
-                len(authors), cursor is not None, words and not in_memory, in_memory
-            )
+            statement = newest_of_authors(len(authors), cursor is not None, words and not in_memory)
             rows: Sequence[Any] = (await conn.execute(statement, params)).all()
             return rows
 
         def hidden(row: Any) -> bool:
-            return bool(row.hidden) or (in_memory and known is not None and known.hides(row.body))
+            if row.hidden:
+                return True
+            return in_memory and known is not None and known.hides_content(row.content)
 
         return await self._filtered_page(
             conn, rows_below, before, size, viewer_id, hidden, slack=words

@@ -26,7 +26,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from sns.safety_filters import ReaderSafety, body_column, muted_word_flag, without_hidden
+from sns.safety_filters import ReaderSafety, muted_word_flag, without_hidden
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
 from sns.visible import LIVE_USER, shown_post
 
@@ -110,7 +110,6 @@ def page_statement(
     mutes: bool,
     with_before: bool,
     safety: tuple[bool, bool, bool] | None = None,
-    bodies: bool = False,
 ) -> Select[Any]:
     """A timeline page of ``source`` as ``newest_first`` gives it, less what the reader
     must not see (``without_hidden``, ``shown_post``), built once per shape with the reader
@@ -120,8 +119,8 @@ def page_statement(
 
     ``safety`` is what the reader has, as ``ReaderSafety``'s (blocks, mutes, words): a
     filter for what they have none of is left out (#21); None, not known: each filter
-    asks the database. With ``bodies`` the muted words are left to the caller, which
-    matches them in Python on each row's stored ``body``, read with it."""
+    asks the database. What the caller checks on the rows in Python
+    (``sns.safety_filters.in_memory_check``) is said as none here."""
     if source == "all":
         query, key = visible_posts(), posts.c.id
     elif source == "hashtag":
@@ -136,10 +135,8 @@ def page_statement(
     viewer = bindparam("viewer", type_=Integer) if logged_in else None
     now = bindparam("now", type_=DateTime)
     known = None if safety is None else ReaderSafety(*safety)
-    query = without_hidden(query, viewer, mutes=mutes, now=now, known=known, words=not bodies)
+    query = without_hidden(query, viewer, mutes=mutes, now=now, known=known)
     query = query.where(shown_post(viewer))
-    if bodies:
-        query = query.add_columns(body_column(posts.c.id))
     if with_before:
         query = query.where(key < bindparam("before", type_=Integer))
     return (
@@ -172,9 +169,7 @@ the posts index, which so many authors end soon."""
 
 
 @functools.lru_cache(maxsize=4 * MERGE_AUTHORS)
-def newest_of_authors(
-    authors: int, with_before: bool, words: bool = True, bodies: bool = False
-) -> Select[Any]:
+def newest_of_authors(authors: int, with_before: bool, words: bool = True) -> Select[Any]:
     """A page of the newest visible posts of ``authors`` authors (bound as ``author_0``...),
     before the cursor ``before`` if ``with_before``, ``each`` rows at most.
 
@@ -192,8 +187,7 @@ def newest_of_authors(
     (measured on MariaDB at 100,000 posts: 2.1 -> 1.3 ms). The caller drops those rows, and
     asks for a little more than a page (``each``) when the reader has muted words, so that
     the page stays full. With ``words`` off (a reader known to have no muted word, or whose
-    words are matched in Python) only what moderators hid counts, and ``bodies`` adds each
-    row's stored ``body`` to match the words.
+    words are matched in Python on each row's ``content``) only what moderators hid counts.
     """
     viewer = bindparam("viewer", type_=Integer)
     before = bindparam("before", type_=Integer)
@@ -221,6 +215,4 @@ def newest_of_authors(
         or_(by_moderators, muted_word_flag(viewer, cut.c.id, words)) if words else by_moderators
     )
     columns = [*cut.c, hidden.label("hidden")]
-    if bodies:
-        columns.append(body_column(cut.c.id))
     return select(*columns).order_by(cut.c.id.desc())
