@@ -80,6 +80,7 @@ class PageHandler(PostDrawingHandler):
             self.follow_counts, self.unread = await self.follows.counts_and_unread(
                 self.current_user.id
             )
+            self.services.known_unread.put(self.site_version, self.current_user.id, self.unread)
         elif self.current_user and self.follow_counts is None:
             self.follow_counts = await self.follows.counts(self.current_user.id)
         await self.load_badge()
@@ -87,10 +88,16 @@ class PageHandler(PostDrawingHandler):
         self.render(template, **values)
 
     async def load_badge(self) -> None:
-        """The reader's unread count, for the header: one indexed query per page, read even
-        when the rest of the page is a kept one (it moves without the reader's doing)."""
+        """The reader's unread count, for the header, even when the rest of the page is a
+        kept one (it moves without the reader's doing): one indexed query, or none while
+        the site version has not moved since this process last read it."""
         if self.current_user and self.unread is None:
-            self.unread = await self.services.notifications.unread_count(self.current_user.id)
+            user_id = self.current_user.id
+            known = self.services.known_unread
+            self.unread = known.get(self.site_version, user_id)
+            if self.unread is None:
+                self.unread = await self.services.notifications.unread_count(user_id)
+                known.put(self.site_version, user_id, self.unread)
 
     def unread_badge(self) -> str:
         """What the layout puts in the header: the badge, or where it goes in a page that

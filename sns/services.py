@@ -79,6 +79,9 @@ class Services:
     """Pages and API answers drawn in this process, kept until the site version moves
     (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
+    known_unread: VersionedCache[int]
+    """Each reader's unread notifications, for the header's badge (#20, #22): a count moves
+    only by a commit, which moves the site version, so a kept page costs no query for it."""
     """Users read in this process, kept like pages: a session costs no user lookup."""
     fragments: FragmentCache
     """Posts drawn for every reader, kept by what they are drawn from (``sns.fragments``;
@@ -197,6 +200,7 @@ async def build_services(
         settings.page_cache_bytes, ttl, size=len, key_size=entry_size
     )
     known_users: VersionedCache[User] = VersionedCache(10_000 if keep else 0, ttl)
+    known_unread: VersionedCache[int] = VersionedCache(10_000 if keep else 0, ttl)
     known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
     live = LiveHub(
         choose_bus(
@@ -248,6 +252,7 @@ async def build_services(
         site_version=site_version,
         pages=pages,
         known_users=known_users,
+        known_unread=known_unread,
         fragments=FragmentCache(settings.fragment_cache_bytes),
         metrics=metrics,
         moderation=ModerationService(db, posts=posts, sessions=sessions),
