@@ -5,8 +5,9 @@ the request read, under what they depend on besides the site's data (``cache_key
 only for a ``Host`` of this site (``for_this_site``): a kept answer is served again until
 the version moves. A page is drawn with a random placeholder where the reader's XSRF token
 goes and kept cut at it (``KeptPage``): each answer gets its own reader's token there and
-nowhere else, so nothing anyone wrote is ever changed. An API answer carries no token and
-is kept whole.
+nowhere else, so nothing anyone wrote is ever changed. A logged-in reader's page, kept for
+their session alone, is kept filled in and compressed (``ReaderPage``). An API answer
+carries no token and is kept whole.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tornado.concurrent import Future
 
 from handlers.base import BaseHandler
 from sns.net import is_site_host
-from sns.pagecache import KeptPage, new_placeholder
+from sns.pagecache import KeptPage, ReaderPage, new_placeholder, takes_gzip
 
 JSON_TYPE = "application/json; charset=UTF-8"
 
@@ -34,9 +35,12 @@ class CachingHandler(BaseHandler):
 
     def cache_key(self) -> tuple[object, ...]:
         """What a page depends on besides the site's data: the URL, host, scheme, language
-        and reader."""
+        and reader, and a logged-in reader's session (their page is kept with its token,
+        which counts for that session only)."""
         request = self.request
-        return (request.uri, request.host, self.scheme, self.locale.code, self.viewer_id)
+        viewer_id = self.viewer_id
+        session = self.session_id if viewer_id is not None else None
+        return (request.uri, request.host, self.scheme, self.locale.code, viewer_id, session)
 
     @property
     def for_this_site(self) -> bool:
@@ -44,7 +48,7 @@ class CachingHandler(BaseHandler):
         is an answer kept for others."""
         return is_site_host(self.request.host, self.config.site_host_names)
 
-    async def _kept(self) -> KeptPage | None:
+    async def _kept(self) -> KeptPage | ReaderPage | None:
         """The answer kept for this request, or None; on a miss the key is remembered, so
         that what is drawn now is kept."""
         if not self.for_this_site:
@@ -64,6 +68,10 @@ class CachingHandler(BaseHandler):
         page with a placeholder for the token, to be kept by ``finish``."""
         kept = await self._kept()
         self._count_lookup("page", kept)
+        if isinstance(kept, ReaderPage):  # filled in already: the bytes as they are
+            await self.end_shared_reads()
+            await self.send_reader_page(kept)
+            return True
         if kept is not None:  # served, not stored again: its age stays its own
             await self.load_badge()
             await self.end_shared_reads()
@@ -85,13 +93,21 @@ class CachingHandler(BaseHandler):
         """Answer with the kept JSON body of an API call (True), if there is one."""
         kept = await self._kept()
         self._count_lookup("api", kept)
-        if kept is None:
+        if not isinstance(kept, KeptPage):
             return False
         self.set_header("Content-Type", JSON_TYPE)
         await self.finish(kept.fill())
         return True
 
-    def _count_lookup(self, kind: str, kept: KeptPage | None) -> None:
+    def send_reader_page(self, page: ReaderPage) -> Future[None]:
+        """A reader's kept page: gzip as kept when the client takes it, else inflated."""
+        self.set_header("Vary", "Accept-Encoding")
+        if takes_gzip(self.request.headers.get("Accept-Encoding", "")):
+            self.set_header("Content-Encoding", "gzip")
+            return super().finish(page.gzipped)
+        return super().finish(page.plain())
+
+    def _count_lookup(self, kind: str, kept: KeptPage | ReaderPage | None) -> None:
         """A hit or a miss for /metrics; a request the cache could not serve is neither."""
         if kept is not None or self._cache_key is not None:
             self.services.metrics.cache(kind, kept is not None)
@@ -121,7 +137,12 @@ class CachingHandler(BaseHandler):
             key, self._cache_key = self._cache_key, None
             if isinstance(chunk, bytes):
                 page = KeptPage.cut(chunk, placeholder, badge)
-                if key is not None and self.get_status() == 200 and not self._write_buffer:
-                    self.services.pages.put(self.site_version, key, page)
+                keep = key is not None and self.get_status() == 200 and not self._write_buffer
                 chunk = page.fill(self._escaped_xsrf_token(), self.badge_bytes())
+                if keep and self.viewer_id is not None:
+                    mine = ReaderPage.of(chunk)
+                    self.services.pages.put(self.site_version, key, mine)
+                    return self.send_reader_page(mine)
+                if keep:
+                    self.services.pages.put(self.site_version, key, page)
         return super().finish(chunk)

@@ -31,6 +31,7 @@ from sns.pagecache import (
     KeptPage,
     NoSiteVersion,
     ProcessSiteVersion,
+    ReaderPage,
     RedisSiteVersion,
     SiteVersion,
     SqliteSiteVersion,
@@ -75,7 +76,7 @@ class Services:
     api_clients: ApiClientService
     api_posts: ApiPostService
     site_version: SiteVersion
-    pages: VersionedCache[KeptPage]
+    pages: VersionedCache[KeptPage | ReaderPage]
     """Pages and API answers drawn in this process, kept until the site version moves
     (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
@@ -196,7 +197,7 @@ async def build_services(
     # (pages and the API's lists, one budget), and rows read (users, sites and origins).
     keep = settings.page_cache_bytes > 0
     ttl = settings.page_cache_ttl
-    pages: VersionedCache[KeptPage] = VersionedCache(
+    pages: VersionedCache[KeptPage | ReaderPage] = VersionedCache(
         settings.page_cache_bytes, ttl, size=len, key_size=entry_size
     )
     known_users: VersionedCache[User] = VersionedCache(10_000 if keep else 0, ttl)

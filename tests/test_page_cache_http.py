@@ -14,6 +14,7 @@ sessions, one generated secrets file).
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -695,3 +696,42 @@ def test_the_unread_count_in_the_header_moves_on_the_other_process(pair):
     assert author.a.get("/notifications").status_code == 200
     for path in pages:
         assert unread_count(page(author.b, path)) == 0, path
+
+
+# --- a reader's page kept compressed (#22) ----------------------------------------------
+
+
+def test_a_readers_kept_page_goes_out_compressed_or_plain_and_its_forms_work(pair):
+    """A logged-in reader's kept page is kept filled in and gzipped: a browser gets those
+    bytes, a client that takes no gzip the same page inflated, and the forms of either
+    work for that session (and only it: another device of the account has its own)."""
+    reader = pair.person()
+    author = pair.person()
+    post_id = write(author, unique("zipped "))
+    warm(reader.b, "/")
+    url = reader.b.base_url + "/"
+    zipped = reader.b.http.get(url, headers={"Accept-Encoding": "gzip"}, stream=True)
+    body = zipped.raw.read(decode_content=False)
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in zipped.headers["Vary"]
+    plain = reader.b.http.get(url, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert "Accept-Encoding" in plain.headers["Vary"]
+    assert gzip.decompress(body) == plain.content
+    assert len(body) * 2 < len(plain.content)
+    assert shown(plain.text, post_id) and "sns-xsrf-" not in plain.text
+    token = XSRF_INPUT.search(plain.text).group(1)
+    liked = reader.b.http.post(
+        reader.b.base_url + f"/post/{post_id}/like",
+        data={"_xsrf": token},
+        headers=JSON,
+        timeout=30,
+    )
+    assert liked.status_code == 200, liked.text[:300]
+    device = pair.other_session(reader)
+    theirs = page(device.b, "/")
+    assert XSRF_INPUT.search(theirs).group(1) != token
+    refused = device.b.http.post(
+        device.b.base_url + f"/post/{post_id}/like", data={"_xsrf": token}, timeout=30
+    )
+    assert refused.status_code == 403

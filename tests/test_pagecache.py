@@ -7,7 +7,16 @@ from __future__ import annotations
 import secrets
 import tracemalloc
 
-from sns.pagecache import KeptPage, VersionedCache, entry_size, new_placeholder
+import pytest
+
+from sns.pagecache import (
+    KeptPage,
+    ReaderPage,
+    VersionedCache,
+    entry_size,
+    new_placeholder,
+    takes_gzip,
+)
 
 MiB = 1024 * 1024
 
@@ -64,3 +73,29 @@ def test_a_kept_page_gets_each_readers_token_only_where_the_template_put_it():
             b'<meta content="' + token + b'">' + written + b'<input value="' + token + b'">'
         )
     assert KeptPage.cut(b"{}").fill() == b"{}"
+
+
+@pytest.mark.parametrize(
+    ("header", "takes"),
+    [
+        ("gzip, deflate, br", True),
+        ("br;q=1.0, gzip;q=0.8", True),
+        ("GZIP", True),
+        ("x-gzip", True),
+        ("gzip;q=0", False),
+        ("gzip;q=0.0, deflate", False),
+        ("deflate, br", False),
+        ("identity", False),
+        ("", False),
+        ("gzip;q=nonsense", False),
+    ],
+)
+def test_which_clients_take_a_kept_page_gzipped(header, takes):
+    assert takes_gzip(header) is takes
+
+
+def test_a_readers_page_is_kept_gzipped_and_inflates_to_itself():
+    body = "<p>안녕 ".encode() * 500
+    kept = ReaderPage.of(body)
+    assert len(kept) == len(kept.gzipped) < len(body) // 10
+    assert kept.plain() == body
