@@ -92,7 +92,9 @@ function showNewPosts(count) {
   const box = live.box;
   if (!box) return;
   const button = box.querySelector("button");
-  button.textContent = box.dataset.labelTemplate.replace("{n}", String(count));
+  // English says "1 new post" but "2 new posts": the page gives both forms.
+  const template = count === 1 ? box.dataset.labelOne : box.dataset.labelTemplate;
+  button.textContent = template.replace("{n}", String(count));
   button.hidden = count === 0;
 }
 
