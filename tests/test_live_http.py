@@ -13,6 +13,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from testkit.live import next_message, open_live, quiet, running_pair, site_hub
+from testkit.sns import SnsServer
 from tests.conftest import backend_env
 
 PING = 1  # seconds between heartbeats in these servers
@@ -242,3 +243,60 @@ def test_a_stopping_server_closes_its_sockets_with_going_away_at_once(make_serve
         return time.monotonic() - started
 
     assert asyncio.run(scenario()) < 5  # the drain did not wait out its grace for it
+
+
+def test_a_process_subscribes_to_redis_once_however_many_sockets_it_holds(make_server):
+    """#20: one pub/sub subscription per process, never one per socket."""
+    from redis import Redis
+
+    server = make_server("mariadb")
+    people = [logged_in(server) for _ in range(3)]
+    env = server.environment()
+    channel = env["SNS_REDIS_PREFIX"] + "live"
+
+    async def scenario() -> None:
+        held = [await open_live(server, person) for person in people for _ in range(2)]
+        try:
+            with Redis.from_url(env["SNS_REDIS_URL"]) as redis:
+                [(_, subscribers)] = redis.pubsub_numsub(channel)
+            assert subscribers == 1
+        finally:
+            for live in held:
+                live.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_workers_of_processes_on_sqlite_hear_each_others_posts(tmp_path):
+    """#20: the embedded default under ``--processes`` (no Redis, no setting): each
+    worker learns of a post written on another by watching the database."""
+    server = SnsServer(tmp_path / "node", {})
+    server.args = ["--processes", "2"]
+    server.start()
+    try:
+        writer = logged_in(server)
+
+        async def scenario() -> None:
+            held: dict[str, object] = {}
+            for _ in range(40):  # the kernel spreads connections over the two listeners
+                # A reader per socket: closing the extra ones never nears the per-person cap.
+                live = await open_live(server, await asyncio.to_thread(logged_in, server))
+                worker = live.headers.get("X-SNS-Worker")
+                if worker in held or len(held) == 2:
+                    live.close()
+                else:
+                    held[worker] = live
+                if len(held) == 2:
+                    break
+            assert len(held) == 2, "every socket landed on one worker"
+            try:
+                await asyncio.to_thread(writer.write, "heard by both workers")
+                for live in held.values():
+                    assert await next_message(live, 5) == {"type": "posts", "count": 1}
+            finally:
+                for live in held.values():
+                    live.close()
+
+        asyncio.run(scenario())
+    finally:
+        server.stop()
