@@ -157,12 +157,16 @@ def publish_user(env: dict[str, str], user_id: int, message: dict) -> None:
         thread.submit(asyncio.run, publish()).result()
 
 
-def test_a_page_whose_worker_restarts_connects_again_and_stays_live(browser, tmp_path_factory):
+@pytest.mark.parametrize("backend", ("sqlite", "mariadb"))
+def test_a_page_whose_worker_restarts_connects_again_and_stays_live(
+    browser, tmp_path_factory, request, backend
+):
     from playwright.sync_api import expect
 
     # A short path: supervisord's control socket lives under it (AF_UNIX paths are short).
     supervised = SupervisedSns(
-        tmp_path_factory.mktemp("sup"), {**SECRETS, "SNS_SHUTDOWN_GRACE": "5"}
+        tmp_path_factory.mktemp("sup"),
+        {**backend_env(backend, request), **SECRETS, "SNS_SHUTDOWN_GRACE": "5"},
     )
     supervised.start()
     try:
