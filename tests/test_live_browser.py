@@ -71,8 +71,13 @@ def test_a_post_on_another_process_shows_a_new_posts_button_that_loads_it_in_pla
         assert tab.locator(".new-posts").get_attribute("aria-live") == "polite"
         assert writer.write(words + " again").status_code == 302
         expect(button).to_have_accessible_name("2 new posts", timeout=2000)
+        # The socket drops and the page connects again: the count goes on from 2.
+        tab.evaluate("live.socket.close()")
+        wait_until_live(tab)
+        assert writer.write(words + " after a drop").status_code == 302
+        expect(button).to_have_accessible_name("3 new posts", timeout=2000)
         button.click()
-        expect(tab.locator(".timeline")).to_contain_text(words + " again")
+        expect(tab.locator(".timeline")).to_contain_text(words + " after a drop")
         expect(button).to_be_hidden()
         assert tab.evaluate("window.notReloaded") is True
         assert tab.errors == []

@@ -153,6 +153,34 @@ def test_publish_user_from_another_process_reaches_every_socket_of_that_person(p
     asyncio.run(scenario())
 
 
+def test_a_page_that_connects_again_hears_a_count_that_moved_while_it_was_away(pair):
+    """#20: a page whose socket dropped (a worker restarted) missed what was published
+    meanwhile; it says what its header shows, and hears the count if that is stale."""
+    first, second = pair
+    reader, fan = logged_in(second), logged_in(first)
+    post_id = reader.post("/post", {"content": "like me"}, headers={"Accept": "application/json"})
+    post_id = post_id.json()["payload"]["id"]
+    assert fan.post(f"/post/{post_id}/like", headers={"Accept": "application/json"}).ok
+
+    async def scenario() -> None:
+        stale = await open_live(second, reader, "timeline=home&unread=0")
+        try:
+            assert await next_message(stale, 2) == {"type": "unread", "count": 1}
+        finally:
+            stale.close()
+        # Two at a time: this pair lets one person hold two sockets.
+        fresh = await open_live(second, reader, "timeline=home&unread=1")
+        unsaid = await open_live(second, reader, "timeline=home")
+        try:
+            assert await quiet(fresh) and await quiet(unsaid)
+        finally:
+            fresh.close()
+            unsaid.close()
+
+    asyncio.run(scenario())
+    assert refusal(second, reader, query="timeline=home&unread=x") == 400
+
+
 def test_one_person_past_the_cap_closes_their_oldest_socket(pair):
     _, second = pair
     reader = logged_in(second)
