@@ -252,6 +252,17 @@ def test_comments_and_replies_tell_the_one_answered_but_never_oneself(server):
     assert f'href="/post/{post_id}#comment-{comment_id}"' in html
 
 
+def test_mentioning_oneself_or_answering_oneself_tells_no_one(server):
+    handle = unique("me")
+    me = person(server, handle=handle)
+    post_id = new_post(me, f"note to @{handle}")
+    comment_id = comment(me, post_id, f"@{handle} again")
+    reply(me, comment_id, f"and @{handle.upper()}")
+    me.post(f"/post/{post_id}/like", headers=JSON)
+    assert unread(me) == 0
+    assert notifications(me) == []
+
+
 # --- mentions ---------------------------------------------------------------------------------
 
 
