@@ -10,6 +10,10 @@ stops it: a browser always sends ``Origin`` on a WebSocket, and only this site's
 (the request's ``Host``, or a name of ``SNS_SITE_HOSTS``) is let in. A client without
 ``Origin`` is no browser, so it can only present a cookie it holds itself.
 
+A page says what its header shows (``unread=<n>``); when the count moved while it had no
+socket (a worker restarted, the network dropped), the socket's first message is the
+count as it is: what was published in the meantime reached no socket of that page.
+
 Heartbeats are Tornado's own (``websocket_ping_interval``: ``SNS_LIVE_PING``); a socket
 that has not answered a ping by the next one is closed. Sockets are held by the process's
 ``LiveHub`` (``sns.live``), which closes them with 1001 when the process stops.
@@ -36,9 +40,12 @@ _NO_UI = ObjectDict()
 
 
 class LiveHandler(BaseHandler, tornado.websocket.WebSocketHandler):
-    """GET /live?timeline=home|following|hashtag[&tag=x][&after=<newest post id>]."""
+    """GET /live?timeline=home|following|hashtag[&tag=x][&after=<newest post id>]
+    [&unread=<the count the page shows>]."""
 
     timeline = Timeline()
+    stale_unread: int | None = None
+    """The unread count to send at once: the page showed another."""
 
     @property
     def hub(self) -> LiveHub:
@@ -51,7 +58,21 @@ class LiveHandler(BaseHandler, tornado.websocket.WebSocketHandler):
             self.set_header("Retry-After", "30")
             raise HTTPError(503, reason="Too many live pages on this server.")
         self.timeline = await self.read_timeline()
+        await self.check_unread()
         await super().get(*args, **kwargs)
+
+    async def check_unread(self) -> None:
+        """Whether the count the page shows (``unread``) is still right; none said: the
+        page has no badge, nothing to check."""
+        raw = self.get_argument("unread", "")
+        if raw == "":
+            return
+        shown = 0 if raw == "0" else text.positive_int(raw)
+        if shown is None:
+            raise HTTPError(400, reason="unread must be a whole number")
+        count = await self.services.notifications.unread_count(self.user.id)
+        if count != shown:
+            self.stale_unread = count
 
     async def read_timeline(self) -> Timeline:
         """The timeline the page shows, from the query; anything unknown: none."""
@@ -82,6 +103,8 @@ class LiveHandler(BaseHandler, tornado.websocket.WebSocketHandler):
         self.services.metrics.live_sockets(1)
         self._counted = True
         self.shed()
+        if self.stale_unread is not None:
+            self.push({"type": "unread", "count": self.stale_unread})
 
     def shed(self) -> None:
         """Let go of what only the upgrade needed (request and answer headers, cookies,

@@ -7,6 +7,7 @@ POST never pays for them), forms refused with the user's input, and HTML error p
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from http import HTTPStatus
@@ -17,10 +18,13 @@ from tornado.web import HTTPError
 from handlers.base import SUPPORTED_LOCALES
 from handlers.bodies import success_body
 from handlers.fragments import PostDrawingHandler
-from sns.errors import ServiceError
+from sns.errors import ServiceError, is_outage
 from sns.follows import FollowCounts
 
 log = logging.getLogger("sns.handlers")
+
+_drawing_errors: set[asyncio.Task[None]] = set()
+"""Error pages waiting for their reader's unread count (held so that none is collected)."""
 
 
 def _phrase(status_code: int) -> str:
@@ -138,6 +142,33 @@ class PageHandler(PostDrawingHandler):
             self.write(success_body(status, payload=payload))
             return
         self.redirect_to_next(default)
+
+    def send_error(self, status_code: int = 500, **kwargs: Any) -> None:
+        """A logged-in reader's error page shows the unread count in its header, as every
+        page does: ``write_error`` cannot wait for a query, so the count is read first and
+        the page sent after. Not in an outage (the database is what failed), nor for a
+        fetch call (JSON has no header)."""
+        exc_info = kwargs.get("exc_info")
+        if (
+            self.current_user
+            and self.unread is None
+            and not self.wants_json()
+            and not (exc_info and is_outage(exc_info[1]))
+        ):
+            task = asyncio.ensure_future(self._send_error_with_badge(status_code, kwargs))
+            _drawing_errors.add(task)
+            task.add_done_callback(_drawing_errors.discard)
+            return
+        super().send_error(status_code, **kwargs)
+
+    async def _send_error_with_badge(self, status_code: int, kwargs: dict[str, Any]) -> None:
+        try:
+            await self.load_badge()
+        except Exception as exc:  # the page goes without its count, never without a page
+            path = self.request.path
+            log.warning("%s: no unread count for the error page: %s", path, exc)
+        if not self._finished:
+            super().send_error(status_code, **kwargs)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if self.wants_json():

@@ -354,3 +354,16 @@ class CommentService:
             delete(comments).where(comments.c.post_id == post_id, comments.c.parent_id.is_not(None))
         )
         await conn.execute(delete(comments).where(comments.c.post_id == post_id))
+
+    async def remove_one(self, conn: AsyncConnection, comment_id: int) -> set[int]:
+        """Delete a comment and its replies (a moderator's action, in their transaction)
+        with the notifications they caused; returns the people whose unread counts moved,
+        for ``NotificationService.announce`` once the transaction committed."""
+        replies = select(comments.c.id).where(comments.c.parent_id == comment_id)
+        ids = [comment_id, *(await conn.execute(replies)).scalars()]
+        changed: set[int] = set()
+        if self.notifications is not None:
+            changed = await self.notifications.remove_for_comments(conn, ids)
+        await conn.execute(delete(comments).where(comments.c.parent_id == comment_id))
+        await conn.execute(delete(comments).where(comments.c.id == comment_id))
+        return changed

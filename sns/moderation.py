@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.accounts import normalize_email
@@ -92,10 +92,12 @@ class ModerationService:
         reason = check_reason(reason)
         pictures: list[str] = []
         suspended: list[int] = []
+        changed: set[int] = set()  # whose unread counts a deletion moved
 
         async def work(conn: AsyncConnection) -> str:
             pictures.clear()
             suspended.clear()
+            changed.clear()
             report = (await conn.execute(select(reports).where(reports.c.id == report_id))).first()
             if report is None:
                 raise NotFound("There is no such report.")
@@ -133,10 +135,9 @@ class ModerationService:
                         .values(hidden_at=utcnow(), hidden_by=moderator_id)
                     )
                 elif kind == "post":
-                    pictures.extend(await self.posts.remove_locked(conn, target_id))
+                    pictures.extend(await self.posts.remove_locked(conn, target_id, changed))
                 else:
-                    await conn.execute(delete(comments).where(comments.c.parent_id == target_id))
-                    await conn.execute(delete(comments).where(comments.c.id == target_id))
+                    changed.update(await self.posts.comments.remove_one(conn, target_id))
                 await self._close(conn, same_target, "actioned", moderator_id)
             await add_entry(
                 conn,
@@ -152,6 +153,7 @@ class ModerationService:
             return action
 
         done = await self.db.write(work)
+        await self.posts.announce(changed)
         await self.posts.discard(pictures)
         for person in suspended:
             await self.sessions.delete_user(person)

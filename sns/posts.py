@@ -135,7 +135,7 @@ class PostService(PostPages):
             if self.search_index is not None:
                 await self.search_index.add(conn, post_id, content)
             changed = await self._mentions(conn, user_id, post_id, content, new=True)
-        await self._announce(changed)
+        await self.announce(changed)
         for hook in self.after_create:
             await hook(post_id, user_id, tags)
         return post_id
@@ -154,7 +154,9 @@ class PostService(PostPages):
             conn, actor_id=user_id, post_id=post_id, comment_id=None, mentioned=mentioned
         )
 
-    async def _announce(self, changed: set[int]) -> None:
+    async def announce(self, changed: set[int]) -> None:
+        """Push the unread counts of these people (after the transaction that moved them
+        committed: this service's own, or a moderator's deletion)."""
         if self.notifications is not None:
             await self.notifications.announce(changed)
 
@@ -309,7 +311,7 @@ class PostService(PostPages):
             changed.update(await self._mentions(conn, user_id, post_id, content))
 
         await self.db.write(work)
-        await self._announce(changed)
+        await self.announce(changed)
         await self.discard(replaced)
 
     async def discard(self, names: list[str]) -> None:
@@ -335,7 +337,7 @@ class PostService(PostPages):
             pictures.extend(await self.remove_locked(conn, post_id, changed))
 
         await self.db.write(work)
-        await self._announce(changed)
+        await self.announce(changed)
         await self.discard(pictures)
 
     async def remove_locked(

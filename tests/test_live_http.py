@@ -13,6 +13,7 @@ import pytest
 from tornado.httpclient import HTTPClientError
 
 from testkit.live import next_message, open_live, quiet, running_pair, site_hub
+from testkit.sns import SnsServer
 from tests.conftest import backend_env
 
 PING = 1  # seconds between heartbeats in these servers
@@ -152,6 +153,34 @@ def test_publish_user_from_another_process_reaches_every_socket_of_that_person(p
     asyncio.run(scenario())
 
 
+def test_a_page_that_connects_again_hears_a_count_that_moved_while_it_was_away(pair):
+    """#20: a page whose socket dropped (a worker restarted) missed what was published
+    meanwhile; it says what its header shows, and hears the count if that is stale."""
+    first, second = pair
+    reader, fan = logged_in(second), logged_in(first)
+    post_id = reader.post("/post", {"content": "like me"}, headers={"Accept": "application/json"})
+    post_id = post_id.json()["payload"]["id"]
+    assert fan.post(f"/post/{post_id}/like", headers={"Accept": "application/json"}).ok
+
+    async def scenario() -> None:
+        stale = await open_live(second, reader, "timeline=home&unread=0")
+        try:
+            assert await next_message(stale, 2) == {"type": "unread", "count": 1}
+        finally:
+            stale.close()
+        # Two at a time: this pair lets one person hold two sockets.
+        fresh = await open_live(second, reader, "timeline=home&unread=1")
+        unsaid = await open_live(second, reader, "timeline=home")
+        try:
+            assert await quiet(fresh) and await quiet(unsaid)
+        finally:
+            fresh.close()
+            unsaid.close()
+
+    asyncio.run(scenario())
+    assert refusal(second, reader, query="timeline=home&unread=x") == 400
+
+
 def test_one_person_past_the_cap_closes_their_oldest_socket(pair):
     _, second = pair
     reader = logged_in(second)
@@ -242,3 +271,60 @@ def test_a_stopping_server_closes_its_sockets_with_going_away_at_once(make_serve
         return time.monotonic() - started
 
     assert asyncio.run(scenario()) < 5  # the drain did not wait out its grace for it
+
+
+def test_a_process_subscribes_to_redis_once_however_many_sockets_it_holds(make_server):
+    """#20: one pub/sub subscription per process, never one per socket."""
+    from redis import Redis
+
+    server = make_server("mariadb")
+    people = [logged_in(server) for _ in range(3)]
+    env = server.environment()
+    channel = env["SNS_REDIS_PREFIX"] + "live"
+
+    async def scenario() -> None:
+        held = [await open_live(server, person) for person in people for _ in range(2)]
+        try:
+            with Redis.from_url(env["SNS_REDIS_URL"]) as redis:
+                [(_, subscribers)] = redis.pubsub_numsub(channel)
+            assert subscribers == 1
+        finally:
+            for live in held:
+                live.close()
+
+    asyncio.run(scenario())
+
+
+def test_the_workers_of_processes_on_sqlite_hear_each_others_posts(tmp_path):
+    """#20: the embedded default under ``--processes`` (no Redis, no setting): each
+    worker learns of a post written on another by watching the database."""
+    server = SnsServer(tmp_path / "node", {})
+    server.args = ["--processes", "2"]
+    server.start()
+    try:
+        writer = logged_in(server)
+
+        async def scenario() -> None:
+            held: dict[str, object] = {}
+            for _ in range(40):  # the kernel spreads connections over the two listeners
+                # A reader per socket: closing the extra ones never nears the per-person cap.
+                live = await open_live(server, await asyncio.to_thread(logged_in, server))
+                worker = live.headers.get("X-SNS-Worker")
+                if worker in held or len(held) == 2:
+                    live.close()
+                else:
+                    held[worker] = live
+                if len(held) == 2:
+                    break
+            assert len(held) == 2, "every socket landed on one worker"
+            try:
+                await asyncio.to_thread(writer.write, "heard by both workers")
+                for live in held.values():
+                    assert await next_message(live, 5) == {"type": "posts", "count": 1}
+            finally:
+                for live in held.values():
+                    live.close()
+
+        asyncio.run(scenario())
+    finally:
+        server.stop()

@@ -11,6 +11,7 @@ process at once and its API token answers 401; `unsuspend` gives it all back.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
+from testkit.live import next_message, open_live
 from testkit.sns import Client, SnsServer
 from tests.api_support import call, register_site, token_for
 from tests.conftest import BACKENDS
@@ -304,6 +306,55 @@ def test_a_deleted_post_is_gone_for_its_author_too_and_its_text_stays_in_the_log
     assert author.b.get(f"/post/{post_id}").status_code == 404
     row = audit_rows(mod.b.get("/admin/log").text)[0]
     assert f"delete post #{post_id}" in row and words in row and "illegal offer" in row
+
+
+def unread(client: Client) -> int:
+    """The header's unread count on the person's home page."""
+    return int(re.search(r'id="unread-count"[^>]*data-count="(\d+)"', client.get("/").text)[1])
+
+
+def deleted_while_watched(pair: Pair, mod: Person, watcher: Person, kind: str, target: int):
+    """The moderator deletes ``target`` (reported first) while ``watcher`` has a page open
+    on A: what that page's live socket hears next."""
+    report(pair.person().a, kind, target, "abuse")
+    rid = report_id(pair, kind, target)
+
+    async def scenario():
+        live = await open_live(pair.a, watcher.a, "")
+        try:
+            acted = await asyncio.to_thread(act, mod, rid, "delete", "abusive")
+            assert acted.status_code == 302
+            return await next_message(live, 5)
+        finally:
+            live.close()
+
+    return asyncio.run(scenario())
+
+
+def test_a_deleted_comment_takes_its_notifications_and_the_open_page_hears_it(pair, mod):
+    """#20: a deleted comment takes its notifications with it; the header of a page
+    left open counts them out at once, as it counted them in."""
+    author, commenter, replier = pair.person(), pair.person(), pair.person()
+    post_id = write(author.a, unique("comment on me "))
+    comment_id = comment(commenter.a, post_id, "a rude comment")
+    response = replier.a.post(f"/comment/reply/{comment_id}", {"content": "hm"}, headers=JSON)
+    assert response.status_code == 201
+    assert unread(author.a) == 1 and unread(commenter.a) == 1
+    heard = deleted_while_watched(pair, mod, author, "comment", comment_id)
+    assert heard == {"type": "unread", "count": 0}
+    assert unread(author.a) == 0 and unread(commenter.a) == 0
+    assert "#comment-" not in author.a.get("/notifications").text
+
+
+def test_a_deleted_post_takes_its_mentions_and_the_open_page_hears_it(pair, mod):
+    named, writer = pair.person(), pair.person()
+    handle = unique("m")
+    assert named.a.post("/account/handle", {"handle": handle}).status_code in (200, 302)
+    post_id = write(writer.a, f"@{handle} look")
+    assert unread(named.a) == 1
+    heard = deleted_while_watched(pair, mod, named, "post", post_id)
+    assert heard == {"type": "unread", "count": 0}
+    assert unread(named.a) == 0
 
 
 def test_a_suspension_ends_sessions_on_the_other_process_and_the_api_token(pair, mod):

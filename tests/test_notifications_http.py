@@ -252,6 +252,17 @@ def test_comments_and_replies_tell_the_one_answered_but_never_oneself(server):
     assert f'href="/post/{post_id}#comment-{comment_id}"' in html
 
 
+def test_mentioning_oneself_or_answering_oneself_tells_no_one(server):
+    handle = unique("me")
+    me = person(server, handle=handle)
+    post_id = new_post(me, f"note to @{handle}")
+    comment_id = comment(me, post_id, f"@{handle} again")
+    reply(me, comment_id, f"and @{handle.upper()}")
+    me.post(f"/post/{post_id}/like", headers=JSON)
+    assert unread(me) == 0
+    assert notifications(me) == []
+
+
 # --- mentions ---------------------------------------------------------------------------------
 
 
@@ -399,6 +410,22 @@ def test_the_header_shows_the_unread_count_with_a_label_in_the_readers_language(
         "1",
     )
     assert 'id="notifications-link"' not in server.client().get("/").text  # logged out
+
+
+def test_error_pages_show_the_unread_count_too(server):
+    """Every page, a logged-in reader's 404 and 400 pages too, has the header's count."""
+    author, liker = person(server), person(server)
+    post_id = new_post(author)
+    liker.post(f"/post/{post_id}/like", headers=JSON)
+    for path in ("/post/999999999", f"/nowhere-{unique()}", "/notifications?before=abc"):
+        page = author.get(path)
+        assert page.status_code in (400, 404), path
+        match = BADGE.search(page.text)
+        assert match, path
+        assert match.group(3) == "1" and match.group(1) == "Notifications: 1 unread", path
+    # A fetch call's error stays the JSON one.
+    assert author.get("/post/999999999", headers=JSON).json()["code"] == 404
+    assert 'id="notifications-link"' not in server.client().get("/post/999999999").text
 
 
 def test_notifications_need_a_login(server):

@@ -12,6 +12,10 @@ const live = {
   tries: 0,
   timer: null,
   box: null, // the "new posts" box over the timeline, when the page shows one
+  // New posts counted by sockets that have since dropped, and by the open one: the server
+  // counts per socket, the page since it drew its timeline.
+  postsBefore: 0,
+  posts: 0,
 };
 
 function liveUrl() {
@@ -24,6 +28,9 @@ function liveUrl() {
     const after = Number(box.dataset.liveAfter);
     if (after > 0) query.set("after", String(after)); // the newest post the page shows
   }
+  // The count the header shows: the server answers at once if it moved meanwhile.
+  const badge = document.getElementById("unread-count");
+  if (badge) query.set("unread", badge.dataset.count || "0");
   const search = query.toString();
   return `${scheme}//${location.host}/live${search ? `?${search}` : ""}`;
 }
@@ -49,11 +56,16 @@ function connectLive() {
       return;
     }
     if (message.type === "unread") showUnread(Number(message.count) || 0);
-    else if (message.type === "posts") showNewPosts(Number(message.count) || 0);
+    else if (message.type === "posts") {
+      live.posts = Number(message.count) || 0;
+      showNewPosts(live.postsBefore + live.posts);
+    }
   });
   socket.addEventListener("close", (event) => {
     if (live.socket !== socket) return; // one we closed on purpose
     live.socket = null;
+    live.postsBefore += live.posts;
+    live.posts = 0;
     if (event.code !== REPLACED) retryLive();
   });
 }
@@ -72,6 +84,8 @@ function reconnectLive() {
   if (socket) socket.close(1000);
   if (live.timer !== null) clearTimeout(live.timer);
   live.tries = 0;
+  live.postsBefore = 0;
+  live.posts = 0;
   connectLive();
 }
 
@@ -92,7 +106,9 @@ function showNewPosts(count) {
   const box = live.box;
   if (!box) return;
   const button = box.querySelector("button");
-  button.textContent = box.dataset.labelTemplate.replace("{n}", String(count));
+  // English says "1 new post" but "2 new posts": the page gives both forms.
+  const template = count === 1 ? box.dataset.labelOne : box.dataset.labelTemplate;
+  button.textContent = template.replace("{n}", String(count));
   button.hidden = count === 0;
 }
 
