@@ -425,6 +425,16 @@ function setUpPictureFields() {
         return;
       }
       const local = URL.createObjectURL(file);
+      // A browser draws no HEIC (and some no AVIF): when it cannot draw the file chosen, the
+      // preview becomes the JPEG the server stored from it, once the upload is done.
+      let stored = null;
+      const drawnBroken = () => thumb.src === local && thumb.complete && thumb.naturalWidth === 0;
+      const showStored = () => {
+        if (!stored || thumb.src !== local) return;
+        thumb.src = stored;
+        URL.revokeObjectURL(local);
+      };
+      thumb.addEventListener("error", showStored, { once: true });
       thumb.src = local;
       url.value = "";
       const body = new FormData();
@@ -463,6 +473,8 @@ function setUpPictureFields() {
             thumb.height = answer.height;
           }
           status.textContent = field.dataset.done;
+          stored = answer.originalUrl;
+          if (drawnBroken()) showStored();
           return;
         }
         URL.revokeObjectURL(local);
