@@ -7,16 +7,18 @@ without an avatar; the Lambda mode, where the trigger makes the sizes.
 from __future__ import annotations
 
 import html
+import io
 import os
 import re
 import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from sns.profiles import FACE_COLOURS, face, initials
 from testkit.sns import Client, SnsServer
-from tests import pictures
+from tests import phone_pictures, pictures
 from tests.api_support import call, register_site, token_for
 from tests.images import jpeg, opened, png, wait_for
 from tests.test_images_http import run_images
@@ -94,6 +96,34 @@ def test_an_avatar_is_squared_sized_and_shown_next_to_everything(
             assert re.search(r'width="\d+" height="\d+"', tag)
             assert "/avatar/original/" not in tag, "the sizes exist: the page uses them"
     assert 'src="/img/avatar/320/' + name in person.get(f"/user/{me}").text
+
+
+def test_a_phones_heic_becomes_an_upright_avatar_without_gps_and_the_picker_offers_it(
+    person: Client, objects
+) -> None:
+    """The avatar takes what the post pictures take: an iPhone's HEIC, turned by its
+    container, is stored as an upright JPEG without its camera data; and the form's file
+    picker does not hide HEIC and AVIF files from the person choosing."""
+    picker = re.search(r'<input type="file" name="img"[^>]*>', person.get("/profile").text)
+    accept = re.search(r'accept="([^"]*)"', picker.group(0)).group(1).split(",")
+    assert "image/*" in accept or {"image/heic", "image/avif"} <= set(accept), accept
+
+    data = phone_pictures.heic(pictures.marked(400, 400), orientation=6)
+    answer = set_avatar(person, data, filename="IMG_0003.HEIC")
+    assert answer.status_code == 302, answer.text
+    name = my_avatar_name(person)
+    assert name.endswith(".jpg")
+    assert avatar_keys(objects(), name) == {
+        f"avatar/original/{name}",
+        f"avatar/96/{name}",
+        f"avatar/320/{name}",
+    }
+    for size in ("original", "96", "320"):
+        stored = person.get(f"/img/avatar/{size}/{name}").content
+        picture = Image.open(io.BytesIO(stored))
+        assert picture.format == "JPEG" and picture.width == picture.height
+        assert phone_pictures.corner(picture) == ("top-right",), size
+        assert phone_pictures.no_camera_metadata(stored)
 
 
 def test_a_new_avatar_replaces_the_old_and_remove_brings_back_the_face(
