@@ -221,6 +221,35 @@ def test_a_bio_links_its_hashtags_and_a_long_one_is_refused_with_the_form_refill
     assert 'class="bio"' not in person.get(f"/user/{me}").text
 
 
+def test_a_bio_shows_next_to_each_post_and_comment_and_follows_a_change(
+    person: Client, image_server: SnsServer
+) -> None:
+    """Beside the face, the author's bio (hashtags linked) on every post and comment, on
+    the timelines, the post's page and the person's page; a new bio replaces it at once,
+    and people without one show none."""
+    me = person.user_id()
+    post = person.post("/post", {"content": "beside me"}, headers=JSON).json()["payload"]
+    comment = person.post(f"/comment/{post['id']}", {"content": "c1"}, headers=JSON).json()
+    person.post(f"/comment/reply/{comment['payload']['id']}", {"content": "r1"}, headers=JSON)
+    other = image_server.client()
+    other.join()
+    other.post(f"/comment/{post['id']}", {"content": "from someone without words"})
+
+    tag = '<a class="hashtag" href="/hashtag?hashtag={0}">#{0}</a>'
+    for bio, shown in (
+        ("Photographer in #jeju", "Photographer in " + tag.format("jeju")),
+        ("Now in #seoul & <b>", "Now in " + tag.format("seoul") + " &amp; &lt;b&gt;"),
+    ):
+        assert person.post("/account/bio", {"bio": bio}, headers=JSON).status_code == 200
+        for path in ("/", f"/post/{post['id']}", f"/user/{me}"):
+            article = f'<article class="post" id="post-{post["id"]}".*?</article>'
+            found = re.search(article, person.get(path).text, re.S)
+            assert found, path
+            bios = re.findall(r'<span class="author-bio">(.*?)</span>', found.group(0), re.S)
+            # The post's byline, the comment and the reply; not the other person's comment.
+            assert bios == [shown] * 3, (path, bios)
+
+
 def test_someone_without_an_avatar_gets_initials_on_their_colour(image_server: SnsServer) -> None:
     client = image_server.client()
     client.join(nick="김하늘")
@@ -376,6 +405,7 @@ def test_in_chromium_the_form_sets_the_avatar_and_a_comment_added_shows_the_face
     tab = context.new_page()
     failed: list[str] = []
     tab.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    person.post("/account/bio", {"bio": "Says hi from #busan"})
     tab.goto("/profile")
     tab.get_by_label("Profile picture").set_input_files(str(photo))
     tab.get_by_role("button", name="Change picture").click()
@@ -389,5 +419,7 @@ def test_in_chromium_the_form_sets_the_avatar_and_a_comment_added_shows_the_face
     added = tab.locator(".comment", has_text="from the browser").locator("img.avatar")
     added.wait_for()
     assert added.evaluate("img => img.decode().then(() => img.naturalWidth)") == 96
+    bio = tab.locator(".comment", has_text="from the browser").locator(".author-bio")
+    assert bio.text_content() == "Says hi from #busan"
     assert failed == [], "no picture asked for before it existed"
     context.close()

@@ -137,7 +137,14 @@ function commentNode(comment, commentForm) {
   if (comment.author_avatar) {
     line.append(faceNode(comment.author_nick, comment.author_avatar), " ");
   }
-  line.append(author, " ", commentText(comment));
+  line.append(author, " ");
+  if (comment.author_bio) {
+    const bio = document.createElement("span");
+    bio.className = "author-bio";
+    bio.textContent = comment.author_bio;
+    line.append(bio, " ");
+  }
+  line.append(commentText(comment));
   item.append(line);
   if (!comment.parent_id) {
     item.dataset.commentId = comment.id;
