@@ -230,10 +230,17 @@ def test_a_picture_is_posted_without_javascript(browser, server, tmp_path) -> No
         images = post.locator(".post-pictures.count-2 img")
         assert images.count() == 2
         assert images.nth(1).get_attribute("width") == "200"
+        post_id = post.get_attribute("data-post-id")
         # Checkboxes are not stretched: the edit page's remove box is its own size.
         tab.goto(post.locator(".edit-link").get_attribute("href"))
         remove = tab.get_by_role("checkbox", name="Remove the picture").first
         assert remove.bounding_box()["width"] < 40
+        # Nor radios: the reasons of a report.
+        tab.goto(f"/post/{post_id}/report")
+        radios = tab.get_by_role("radio")
+        assert radios.count() >= 2
+        for n in range(radios.count()):
+            assert radios.nth(n).bounding_box()["width"] < 40
     finally:
         context.close()
     assert [p for p in problems if "/thumb/" in p] == [], problems
