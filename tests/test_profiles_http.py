@@ -405,7 +405,8 @@ def test_in_chromium_the_form_sets_the_avatar_and_a_comment_added_shows_the_face
     tab = context.new_page()
     failed: list[str] = []
     tab.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
-    person.post("/account/bio", {"bio": "Says hi from #busan"})
+    long_bio = "Says hi from #busan" + " and the sea" * 11  # 151 characters
+    person.post("/account/bio", {"bio": long_bio})
     tab.goto("/profile")
     tab.get_by_label("Profile picture").set_input_files(str(photo))
     tab.get_by_role("button", name="Change picture").click()
@@ -420,6 +421,13 @@ def test_in_chromium_the_form_sets_the_avatar_and_a_comment_added_shows_the_face
     added.wait_for()
     assert added.evaluate("img => img.decode().then(() => img.naturalWidth)") == 96
     bio = tab.locator(".comment", has_text="from the browser").locator(".author-bio")
-    assert bio.text_content() == "Says hi from #busan"
+    assert bio.text_content() == long_bio
+    # At phone width the longest bio is cut on its line, never widening the page.
+    tab.set_viewport_size({"width": 390, "height": 844})
+    for path in (f"/post/{post_id}", "/", f"/user/{person.user_id()}"):
+        tab.goto(path)
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 390, path
+        for box in tab.locator(".author-bio").all():
+            assert box.bounding_box()["x"] + box.bounding_box()["width"] <= 390, path
     assert failed == [], "no picture asked for before it existed"
     context.close()
