@@ -61,6 +61,7 @@ def comment_payload(handler: RequestHandler, comment: CommentView) -> dict[str, 
             comment.author_avatar,
             comment.author_avatar_ready,
         ),
+        "author_bio": comment.author_bio,
         "created_at": iso_utc(comment.created_at),
         # The text cut at its mentions, for the page to link them without markup.
         "pieces": [

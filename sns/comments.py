@@ -60,6 +60,8 @@ class CommentView:
     """Set when a moderator hid it: only its author is shown it, marked."""
     author_avatar: str | None = None
     author_avatar_ready: bool = False
+    author_bio: str | None = None
+    """Shown beside the author's face, as on posts and their page."""
     replies: tuple[CommentView, ...] = ()
     mentions: Mentions = field(default_factory=dict, compare=False)
     """The people its ``@`` names (set on a comment just written, for its answer)."""
@@ -76,6 +78,7 @@ COMMENT_COLUMNS = (
     comments.c.hidden_at,
     users.c.avatar.label("author_avatar"),
     users.c.avatar_ready.label("author_avatar_ready"),
+    users.c.bio.label("author_bio"),
 )
 
 

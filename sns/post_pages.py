@@ -82,6 +82,8 @@ class PostView:
     """The people the ``@`` of the post and its comments shown name (linked on the page)."""
     pictures: tuple[Picture, ...] = ()
     """Up to four, in order; ``img`` is the first one's name."""
+    author_bio: str | None = None
+    """Shown beside the author's face on every post, as on their page."""
 
     @property
     def hidden_comments(self) -> int:

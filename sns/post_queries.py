@@ -43,6 +43,7 @@ POST_COLUMNS = (
     users.c.avatar.label("author_avatar"),
     users.c.avatar_ready.label("author_avatar_ready"),
     users.c.handle.label("author_handle"),
+    users.c.bio.label("author_bio"),
 )
 
 

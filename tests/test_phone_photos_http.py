@@ -198,3 +198,21 @@ def test_lambda_mode_makes_jpeg_thumbnails_of_a_heic(
     assert [thumb.size for thumb in heic] == [(150, 200), (300, 400)]
     assert [thumb.size for thumb in photo] == [(200, 150), (1080, 810)]
     assert all(thumb.format == "JPEG" for thumb in heic + photo)
+
+
+def test_the_size_settings_reach_the_upload_the_words_and_the_compose_form(make_server) -> None:
+    """SNS_IMAGE_MAX_SIDE and SNS_IMAGE_MAX_BYTES set by an operator (not only their
+    defaults) decide what is stored, what is refused and what the page's picker checks."""
+    server = make_server("sqlite", SNS_IMAGE_MAX_SIDE="1000", SNS_IMAGE_MAX_BYTES=str(3 * MIB))
+    author = server.client()
+    author.join()
+    response = upload(author, pictures.jpeg(pictures.photo(1600, 1200)))
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["width"], answer["height"]) == (1000, 750)
+    assert Image.open(io.BytesIO(author.get(answer["originalUrl"]).content)).size == (1000, 750)
+    refused(upload(author, phone_pictures.padded_jpeg(3 * MIB + 1)), 413, "larger than 3 MiB")
+    assert upload(author, phone_pictures.padded_jpeg(3 * MIB)).status_code == 200
+    form = author.get("/").text
+    assert f'data-max-bytes="{3 * MIB}"' in form
+    assert 'data-too-large="The picture is larger than 3.0 MiB."' in form

@@ -230,10 +230,17 @@ def test_a_picture_is_posted_without_javascript(browser, server, tmp_path) -> No
         images = post.locator(".post-pictures.count-2 img")
         assert images.count() == 2
         assert images.nth(1).get_attribute("width") == "200"
+        post_id = post.get_attribute("data-post-id")
         # Checkboxes are not stretched: the edit page's remove box is its own size.
         tab.goto(post.locator(".edit-link").get_attribute("href"))
         remove = tab.get_by_role("checkbox", name="Remove the picture").first
         assert remove.bounding_box()["width"] < 40
+        # Nor radios: the reasons of a report.
+        tab.goto(f"/post/{post_id}/report")
+        radios = tab.get_by_role("radio")
+        assert radios.count() >= 2
+        for n in range(radios.count()):
+            assert radios.nth(n).bounding_box()["width"] < 40
     finally:
         context.close()
     assert [p for p in problems if "/thumb/" in p] == [], problems
@@ -270,3 +277,32 @@ def test_a_blurred_placeholder_shows_until_the_picture_arrives(browser, server) 
     finally:
         context.close()
     assert [p for p in problems if "/thumb/" in p] == [], problems
+
+
+def test_a_heic_is_previewed_from_the_stored_jpeg_since_the_browser_cannot_draw_it(
+    browser, server, tmp_path
+) -> None:
+    """Chromium cannot decode the HEIC the person chose, so the preview is the JPEG the
+    server stored from it, not a broken picture."""
+    from playwright.sync_api import expect
+
+    from tests.phone_pictures import heic
+
+    path = tmp_path / "IMG_0001.HEIC"
+    path.write_bytes(heic())
+    problems: list[str] = []
+    context, tab = new_tab(browser, server, problems)
+    try:
+        sign_up(tab, server)
+        tab.get_by_label("Add pictures").set_input_files(str(path))
+        item = tab.locator(".picture-list .picture-item")
+        expect(item.locator(".picture-status")).to_have_text("Picture ready.", timeout=60_000)
+        thumb = item.locator(".picture-thumb")
+        expect(thumb).to_have_attribute("src", re.compile(r"/original/.+\.jpg$"))
+        tab.wait_for_function(
+            "el => el.complete && el.naturalWidth > 0", arg=thumb.element_handle()
+        )
+        assert thumb.evaluate("el => el.naturalWidth / el.naturalHeight") == 400 / 300
+    finally:
+        context.close()
+    assert problems == [], problems

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import text
 
+from handlers.api.openapi import DOCUMENT
 from testkit.sns import Client, SnsServer
 from tests.api_support import call, register_site, token_for
 from tests.images import jpeg, png, upload, wait_for
@@ -335,6 +336,10 @@ def test_the_api_uploads_and_posts_four_pictures(author: Client, image_server: S
     listed = call(image_server, "/v2/posts/my", token).json()["payload"]
     mine = next(post for post in listed if post["id"] == made["id"])
     assert mine["pictures"] == made["pictures"]
+    # Every post carries the list, an empty one when it has no picture.
+    bare = call(image_server, "/v2/posts", token, method="POST", json={"content": "no pictures"})
+    assert bare.json()["payload"]["pictures"] == []
+    assert "pictures" in DOCUMENT["components"]["schemas"]["Post"]["required"]
     shown = images_in(article(author.get("/").text, made["id"]))
     assert [img["alt"] for img in shown] == [f"사진 {n}" for n in range(4)]
 

@@ -7,16 +7,18 @@ without an avatar; the Lambda mode, where the trigger makes the sizes.
 from __future__ import annotations
 
 import html
+import io
 import os
 import re
 import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from sns.profiles import FACE_COLOURS, face, initials
 from testkit.sns import Client, SnsServer
-from tests import pictures
+from tests import phone_pictures, pictures
 from tests.api_support import call, register_site, token_for
 from tests.images import jpeg, opened, png, wait_for
 from tests.test_images_http import run_images
@@ -94,6 +96,34 @@ def test_an_avatar_is_squared_sized_and_shown_next_to_everything(
             assert re.search(r'width="\d+" height="\d+"', tag)
             assert "/avatar/original/" not in tag, "the sizes exist: the page uses them"
     assert 'src="/img/avatar/320/' + name in person.get(f"/user/{me}").text
+
+
+def test_a_phones_heic_becomes_an_upright_avatar_without_gps_and_the_picker_offers_it(
+    person: Client, objects
+) -> None:
+    """The avatar takes what the post pictures take: an iPhone's HEIC, turned by its
+    container, is stored as an upright JPEG without its camera data; and the form's file
+    picker does not hide HEIC and AVIF files from the person choosing."""
+    picker = re.search(r'<input type="file" name="img"[^>]*>', person.get("/profile").text)
+    accept = re.search(r'accept="([^"]*)"', picker.group(0)).group(1).split(",")
+    assert "image/*" in accept or {"image/heic", "image/avif"} <= set(accept), accept
+
+    data = phone_pictures.heic(pictures.marked(400, 400), orientation=6)
+    answer = set_avatar(person, data, filename="IMG_0003.HEIC")
+    assert answer.status_code == 302, answer.text
+    name = my_avatar_name(person)
+    assert name.endswith(".jpg")
+    assert avatar_keys(objects(), name) == {
+        f"avatar/original/{name}",
+        f"avatar/96/{name}",
+        f"avatar/320/{name}",
+    }
+    for size in ("original", "96", "320"):
+        stored = person.get(f"/img/avatar/{size}/{name}").content
+        picture = Image.open(io.BytesIO(stored))
+        assert picture.format == "JPEG" and picture.width == picture.height
+        assert phone_pictures.corner(picture) == ("top-right",), size
+        assert phone_pictures.no_camera_metadata(stored)
 
 
 def test_a_new_avatar_replaces_the_old_and_remove_brings_back_the_face(
@@ -189,6 +219,35 @@ def test_a_bio_links_its_hashtags_and_a_long_one_is_refused_with_the_form_refill
     assert "&lt;script&gt;x&lt;/script&gt;" in person.get(f"/user/{me}").text
     person.post("/account/bio", {"bio": "  "})
     assert 'class="bio"' not in person.get(f"/user/{me}").text
+
+
+def test_a_bio_shows_next_to_each_post_and_comment_and_follows_a_change(
+    person: Client, image_server: SnsServer
+) -> None:
+    """Beside the face, the author's bio (hashtags linked) on every post and comment, on
+    the timelines, the post's page and the person's page; a new bio replaces it at once,
+    and people without one show none."""
+    me = person.user_id()
+    post = person.post("/post", {"content": "beside me"}, headers=JSON).json()["payload"]
+    comment = person.post(f"/comment/{post['id']}", {"content": "c1"}, headers=JSON).json()
+    person.post(f"/comment/reply/{comment['payload']['id']}", {"content": "r1"}, headers=JSON)
+    other = image_server.client()
+    other.join()
+    other.post(f"/comment/{post['id']}", {"content": "from someone without words"})
+
+    tag = '<a class="hashtag" href="/hashtag?hashtag={0}">#{0}</a>'
+    for bio, shown in (
+        ("Photographer in #jeju", "Photographer in " + tag.format("jeju")),
+        ("Now in #seoul & <b>", "Now in " + tag.format("seoul") + " &amp; &lt;b&gt;"),
+    ):
+        assert person.post("/account/bio", {"bio": bio}, headers=JSON).status_code == 200
+        for path in ("/", f"/post/{post['id']}", f"/user/{me}"):
+            article = f'<article class="post" id="post-{post["id"]}".*?</article>'
+            found = re.search(article, person.get(path).text, re.S)
+            assert found, path
+            bios = re.findall(r'<span class="author-bio">(.*?)</span>', found.group(0), re.S)
+            # The post's byline, the comment and the reply; not the other person's comment.
+            assert bios == [shown] * 3, (path, bios)
 
 
 def test_someone_without_an_avatar_gets_initials_on_their_colour(image_server: SnsServer) -> None:
@@ -346,6 +405,8 @@ def test_in_chromium_the_form_sets_the_avatar_and_a_comment_added_shows_the_face
     tab = context.new_page()
     failed: list[str] = []
     tab.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+    long_bio = "Says hi from #busan" + " and the sea" * 11  # 151 characters
+    person.post("/account/bio", {"bio": long_bio})
     tab.goto("/profile")
     tab.get_by_label("Profile picture").set_input_files(str(photo))
     tab.get_by_role("button", name="Change picture").click()
@@ -359,5 +420,14 @@ def test_in_chromium_the_form_sets_the_avatar_and_a_comment_added_shows_the_face
     added = tab.locator(".comment", has_text="from the browser").locator("img.avatar")
     added.wait_for()
     assert added.evaluate("img => img.decode().then(() => img.naturalWidth)") == 96
+    bio = tab.locator(".comment", has_text="from the browser").locator(".author-bio")
+    assert bio.text_content() == long_bio
+    # At phone width the longest bio is cut on its line, never widening the page.
+    tab.set_viewport_size({"width": 390, "height": 844})
+    for path in (f"/post/{post_id}", "/", f"/user/{person.user_id()}"):
+        tab.goto(path)
+        assert tab.evaluate("document.documentElement.scrollWidth") <= 390, path
+        for box in tab.locator(".author-bio").all():
+            assert box.bounding_box()["x"] + box.bounding_box()["width"] <= 390, path
     assert failed == [], "no picture asked for before it existed"
     context.close()

@@ -143,6 +143,7 @@ COMPONENTS: dict[str, Any] = {
                 "createdAt",
                 "thumbnailUrl",
                 "originalUrl",
+                "pictures",
             ],
             "properties": {
                 "id": {"type": "integer"},

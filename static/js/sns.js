@@ -137,7 +137,14 @@ function commentNode(comment, commentForm) {
   if (comment.author_avatar) {
     line.append(faceNode(comment.author_nick, comment.author_avatar), " ");
   }
-  line.append(author, " ", commentText(comment));
+  line.append(author, " ");
+  if (comment.author_bio) {
+    const bio = document.createElement("span");
+    bio.className = "author-bio";
+    bio.textContent = comment.author_bio;
+    line.append(bio, " ");
+  }
+  line.append(commentText(comment));
   item.append(line);
   if (!comment.parent_id) {
     item.dataset.commentId = comment.id;
@@ -425,6 +432,16 @@ function setUpPictureFields() {
         return;
       }
       const local = URL.createObjectURL(file);
+      // A browser draws no HEIC (and some no AVIF): when it cannot draw the file chosen, the
+      // preview becomes the JPEG the server stored from it, once the upload is done.
+      let stored = null;
+      const drawnBroken = () => thumb.src === local && thumb.complete && thumb.naturalWidth === 0;
+      const showStored = () => {
+        if (!stored || thumb.src !== local) return;
+        thumb.src = stored;
+        URL.revokeObjectURL(local);
+      };
+      thumb.addEventListener("error", showStored, { once: true });
       thumb.src = local;
       url.value = "";
       const body = new FormData();
@@ -463,6 +480,8 @@ function setUpPictureFields() {
             thumb.height = answer.height;
           }
           status.textContent = field.dataset.done;
+          stored = answer.originalUrl;
+          if (drawnBroken()) showStored();
           return;
         }
         URL.revokeObjectURL(local);
