@@ -75,7 +75,7 @@ class CachingHandler(BaseHandler):
         if kept is not None:  # served, not stored again: its age stays its own
             await self.load_badge()
             await self.end_shared_reads()
-            await self.finish(kept.fill(self._escaped_xsrf_token(), self.badge_bytes()))
+            await self.send_kept(kept, self._escaped_xsrf_token(), self.badge_bytes())
             return True
         if self._cache_key is not None:
             self._placeholder = new_placeholder()
@@ -96,16 +96,37 @@ class CachingHandler(BaseHandler):
         if not isinstance(kept, KeptPage):
             return False
         self.set_header("Content-Type", JSON_TYPE)
-        await self.finish(kept.fill())
+        await self.send_kept(kept)
         return True
+
+    def send_kept(self, page: KeptPage, token: bytes = b"", badge: bytes = b"") -> Future[None]:
+        """A kept answer with this reader's token and badge: gzip, from the parts kept
+        compressed, when the client takes it."""
+        self._vary_on_encoding()
+        if page.deflated and self._takes_gzip():
+            self.set_header("Content-Encoding", "gzip")
+            return super().finish(page.fill_gzipped(token, badge))
+        return super().finish(page.fill(token, badge))
 
     def send_reader_page(self, page: ReaderPage) -> Future[None]:
         """A reader's kept page: gzip as kept when the client takes it, else inflated."""
-        self.set_header("Vary", "Accept-Encoding")
-        if takes_gzip(self.request.headers.get("Accept-Encoding", "")):
+        self._vary_on_encoding()
+        if self._takes_gzip():
             self.set_header("Content-Encoding", "gzip")
             return super().finish(page.gzipped)
         return super().finish(page.plain())
+
+    def _vary_on_encoding(self) -> None:
+        """Say that the answer depends on ``Accept-Encoding`` too (an API answer already
+        varies with the ``Origin``)."""
+        vary = self._headers.get("Vary")
+        self.set_header("Vary", f"{vary}, Accept-Encoding" if vary else "Accept-Encoding")
+
+    def _takes_gzip(self) -> bool:
+        """Whether this answer may go out gzipped: the client takes it, and nothing of the
+        answer was written before."""
+        accepted = takes_gzip(self.request.headers.get("Accept-Encoding", ""))
+        return accepted and not self._write_buffer and not self._headers_written
 
     def _count_lookup(self, kind: str, kept: KeptPage | ReaderPage | None) -> None:
         """A hit or a miss for /metrics; a request the cache could not serve is neither."""
@@ -115,7 +136,8 @@ class CachingHandler(BaseHandler):
     def keep_answer(self, body: bytes) -> None:
         """Keep an API answer whole, when this request was a miss of a cacheable call."""
         if self._cache_key is not None:
-            self.services.pages.put(self.site_version, self._cache_key, KeptPage.cut(body))
+            page = KeptPage.cut(body).compressed()
+            self.services.pages.put(self.site_version, self._cache_key, page)
 
     def _escaped_xsrf_token(self) -> bytes:
         return escape.xhtml_escape(self.xsrf_token).encode()
@@ -138,11 +160,14 @@ class CachingHandler(BaseHandler):
             if isinstance(chunk, bytes):
                 page = KeptPage.cut(chunk, placeholder, badge)
                 keep = key is not None and self.get_status() == 200 and not self._write_buffer
-                chunk = page.fill(self._escaped_xsrf_token(), self.badge_bytes())
+                token, badge_html = self._escaped_xsrf_token(), self.badge_bytes()
                 if keep and self.viewer_id is not None:
-                    mine = ReaderPage.of(chunk)
+                    mine = ReaderPage.of(page.fill(token, badge_html))
                     self.services.pages.put(self.site_version, key, mine)
                     return self.send_reader_page(mine)
                 if keep:
+                    page = page.compressed()
                     self.services.pages.put(self.site_version, key, page)
+                    return self.send_kept(page, token, badge_html)
+                chunk = page.fill(token, badge_html)
         return super().finish(chunk)

@@ -17,12 +17,13 @@ import gzip
 import logging
 import secrets
 import sqlite3
+import struct
 import sys
 import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from sns.redis_store import RedisKeys
@@ -143,11 +144,19 @@ def new_placeholder() -> bytes:
 class KeptPage:
     """A drawn answer kept for reuse, cut where the reader's XSRF token goes (the places
     the template put it, and only those), and where the header's unread badge goes (a
-    count that moves without the reader doing anything, #20); an API answer is one part."""
+    count that moves without the reader doing anything, #20); an API answer is one part.
+
+    Each part is also kept compressed on its own (``deflated``: raw deflate, flushed to a
+    byte, with no reference to another part), so that an answer for a client that takes
+    gzip is these pieces with the reader's token between them as stored (uncompressed)
+    deflate blocks, in a gzip wrapper whose checksum is taken over the parts and the
+    token: the page is compressed once, not for every answer, and the token is never
+    compressed with what others wrote (BREACH)."""
 
     parts: tuple[bytes, ...]
     badges: tuple[int, ...] = ()
     """The gaps (after ``parts[i]``) that take the badge rather than the token."""
+    deflated: tuple[bytes, ...] = ()
 
     @classmethod
     def cut(
@@ -165,19 +174,66 @@ class KeptPage:
             parts.extend(piece.split(placeholder))
         return cls(tuple(parts), tuple(badges))
 
+    def compressed(self) -> KeptPage:
+        """This page with its parts compressed too, for ``fill_gzipped`` (once, when it
+        is kept: about 0.4 ms for a page of 32 kB)."""
+        return replace(self, deflated=tuple(_deflated(part) for part in self.parts))
+
+    def _gaps(self, token: bytes, badge: bytes) -> list[bytes]:
+        return [badge if gap in self.badges else token for gap in range(len(self.parts) - 1)]
+
     def fill(self, token: bytes = b"", badge: bytes = b"") -> bytes:
         """The answer for one reader: their token where the template put one, and their
         badge where the layout put it."""
         if not self.badges:
             return token.join(self.parts)
         out = [self.parts[0]]
-        for gap, part in enumerate(self.parts[1:]):
-            out.append(badge if gap in self.badges else token)
+        for gap, part in zip(self._gaps(token, badge), self.parts[1:], strict=True):
+            out.append(gap)
             out.append(part)
         return b"".join(out)
 
+    def fill_gzipped(self, token: bytes = b"", badge: bytes = b"") -> bytes:
+        """``fill``'s answer as gzip, from the parts compressed when the page was kept
+        (``compressed``)."""
+        out = [GZIP_HEADER, self.deflated[0]]
+        crc = zlib.crc32(self.parts[0])
+        size = len(self.parts[0])
+        for gap, part, deflated in zip(
+            self._gaps(token, badge), self.parts[1:], self.deflated[1:], strict=True
+        ):
+            out.append(_stored_block(gap))
+            out.append(deflated)
+            crc = zlib.crc32(part, zlib.crc32(gap, crc))
+            size += len(gap) + len(part)
+        out.append(FINAL_EMPTY_BLOCK)
+        out.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+        return b"".join(out)
+
     def __len__(self) -> int:
-        return sum(len(part) for part in self.parts)
+        return sum(len(part) for part in self.parts) + sum(len(d) for d in self.deflated)
+
+
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+"""A gzip member's header: deflate, no name, no time, unknown system (RFC 1952)."""
+FINAL_EMPTY_BLOCK = b"\x03\x00"
+"""A last deflate block with nothing in it (fixed codes, end of block), after a flush."""
+
+
+def _deflated(part: bytes) -> bytes:
+    """``part`` as raw deflate blocks of its own, ending on a byte (a sync flush): any
+    other such piece, or a stored block, may follow it."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    return compressor.compress(part) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+def _stored_block(data: bytes) -> bytes:
+    """``data`` as stored (not compressed) deflate blocks, each not the last."""
+    blocks = []
+    for start in range(0, len(data), 0xFFFF):
+        chunk = data[start : start + 0xFFFF]
+        blocks.append(struct.pack("<BHH", 0, len(chunk), len(chunk) ^ 0xFFFF) + chunk)
+    return b"".join(blocks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,8 @@ too (test_api_browser.py).
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 import uuid
 from urllib.parse import quote
@@ -508,6 +510,23 @@ def test_a_registered_origin_may_read_the_answers(server, client, user, token):
         assert "Access-Control-Allow-Credentials" not in response.headers
         assert "Origin" in response.headers["Vary"]
         assert "RateLimit-Remaining" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_a_kept_answer_goes_out_gzipped_and_varies_with_origin_too(server, client, user, token):
+    """An API answer kept for the next call is sent gzipped to a client that takes it,
+    the same JSON as plain, and says it varies with the encoding as well as the origin."""
+    host = f"gz-{uuid.uuid4().hex[:6]}.example"
+    register_site(client, host)
+    headers = {"Origin": f"http://{host}"}
+    plain = call(server, "/v2/posts/my", token, headers={**headers, "Accept-Encoding": "identity"})
+    assert plain.status_code == 200 and "Content-Encoding" not in plain.headers
+    zipped = call(
+        server, "/v2/posts/my", token, headers={**headers, "Accept-Encoding": "gzip"}, stream=True
+    )
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    vary = {part.strip() for part in zipped.headers["Vary"].split(",")}
+    assert {"Origin", "Accept-Encoding"} <= vary
+    assert json.loads(gzip.decompress(zipped.raw.read(decode_content=False))) == plain.json()
 
 
 def test_a_preflight_from_a_registered_origin_is_answered(server, client, user):

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+import requests
 
 from testkit.sns import PASSWORD, XSRF_INPUT, Client, my_user_id
 from tests.conftest import BACKENDS
@@ -735,3 +736,36 @@ def test_a_readers_kept_page_goes_out_compressed_or_plain_and_its_forms_work(pai
         device.b.base_url + f"/post/{post_id}/like", data={"_xsrf": token}, timeout=30
     )
     assert refused.status_code == 403
+
+
+def test_a_kept_anonymous_page_goes_out_gzipped_with_each_visitors_own_token(pair):
+    """The page everyone logged out shares is kept once with its parts compressed; each
+    visitor gets it gzipped with their own token between them, or plain; and can log in
+    with that token."""
+    person = pair.person()
+    write(person, unique("everyone "))
+    url = pair.b.url + "/"
+    first, second = requests.Session(), requests.Session()
+    pages = []
+    for visitor in (first, second, first):
+        answer = visitor.get(url, headers={"Accept-Encoding": "gzip"}, stream=True, timeout=30)
+        assert answer.headers["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in answer.headers["Vary"]
+        pages.append(gzip.decompress(answer.raw.read(decode_content=False)).decode())
+    plain = first.get(url, headers={"Accept-Encoding": "identity"}, timeout=30)
+    assert "Content-Encoding" not in plain.headers
+    without_tokens = [META_XSRF.sub("", XSRF_INPUT.sub("", html)) for html in (*pages, plain.text)]
+    assert len(set(without_tokens)) == 1
+    assert "sns-xsrf-" not in pages[0]
+    tokens = [XSRF_INPUT.search(html).group(1) for html in pages]
+    assert len(set(tokens)) == 3  # masked anew for every answer
+
+    def log_in(visitor: requests.Session, token: str) -> int:
+        form = {"email": person.email, "password": person.password, "_xsrf": token}
+        answer = visitor.post(
+            pair.b.url + "/auth/login", data=form, allow_redirects=False, timeout=30
+        )
+        return answer.status_code
+
+    assert log_in(second, tokens[0]) == 403  # the first visitor's token is not the second's
+    assert log_in(second, tokens[1]) == 302

@@ -4,8 +4,10 @@ own token only where the template put it."""
 
 from __future__ import annotations
 
+import gzip
 import secrets
 import tracemalloc
+import zlib
 
 import pytest
 
@@ -99,3 +101,32 @@ def test_a_readers_page_is_kept_gzipped_and_inflates_to_itself():
     kept = ReaderPage.of(body)
     assert len(kept) == len(kept.gzipped) < len(body) // 10
     assert kept.plain() == body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"{}", "<p>하나 TOKEN 둘 TOKEN</p>BADGE 셋 TOKEN".encode() * 300, b"TOKEN" * 3],
+)
+@pytest.mark.parametrize("token", [b"", b"s-" + b"ab" * 32, b"x" * 70_000])
+def test_a_kept_page_gzipped_inflates_to_the_page_filled_in(body, token):
+    """The parts compressed once, the reader's token and badge between them as stored
+    blocks: what any gzip reader inflates (checksum and length checked) is ``fill``'s page."""
+    page = KeptPage.cut(body, b"TOKEN", b"BADGE").compressed()
+    badge = "<b>알림 3</b>".encode()
+    zipped = page.fill_gzipped(token, badge)
+    assert gzip.decompress(zipped) == page.fill(token, badge)
+    assert zlib.decompress(zipped, 31) == page.fill(token, badge)
+
+
+def test_a_page_with_a_few_tokens_goes_out_a_fraction_of_its_size():
+    article = "<article><p>오늘 노드를 배웠다 #tag</p><a href='/user/1'>user1</a></article>\n"
+    body = (article * 200 + "<form>TOKEN</form>" + article * 200).encode()
+    page = KeptPage.cut(body, b"TOKEN").compressed()
+    assert len(page.fill_gzipped(b"s-" + b"ab" * 32)) < len(body) // 20
+
+
+def test_a_token_is_never_compressed_with_the_page():
+    """The token sits in stored blocks: it shows in the gzip bytes as it is (BREACH)."""
+    page = KeptPage.cut(b"<form>TOKEN</form>" * 50, b"TOKEN").compressed()
+    token = b"s-" + secrets.token_hex(32).encode()
+    assert page.fill_gzipped(token).count(token) == 50
