@@ -12,6 +12,7 @@ from tornado.web import HTTPError, stream_request_body
 
 from handlers.base import BaseHandler
 from handlers.bodies import success_body
+from handlers.streaming import StreamedBodyHandler
 from resize.keys import KEY
 from sns.errors import Invalid, Unauthorized
 from sns.image_stores import CACHE_CONTROL, content_type
@@ -22,7 +23,7 @@ MULTIPART_OVERHEAD = 64 * 1024
 
 
 @stream_request_body
-class ImageUploadHandler(BaseHandler):
+class ImageUploadHandler(StreamedBodyHandler):
     """POST /post/img: multipart field ``img`` -> ``{url, originalUrl, name, width, height,
     placeholder}`` (the original's size and its blurhash).
 
@@ -30,27 +31,20 @@ class ImageUploadHandler(BaseHandler):
     Tornado checks it.
     """
 
-    _body: bytearray
     _stored_bytes = 0
 
-    async def prepare(self) -> None:
-        await super().prepare()
-        self._body = bytearray()
+    async def before_body(self) -> None:
         if not self.current_user:
             raise Unauthorized("Please log in first.")
         limit = self.images.max_bytes + MULTIPART_OVERHEAD
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            self.set_header("Connection", "close")
             raise self.images.too_large()
         await self.images.check_upload_budget(self.user.id)
         # Any wrapper of the HTTP/1 connection (the draining server's) passes this on.
         set_max_body_size = getattr(self.request.connection, "set_max_body_size", None)
         if set_max_body_size is not None:
             set_max_body_size(limit)
-
-    def data_received(self, chunk: bytes) -> None:
-        self._body.extend(chunk)
 
     def on_finish(self) -> None:
         """Counted for /metrics: stored, limited (429) or refused (any other answer)."""

@@ -18,6 +18,7 @@ from handlers.images import MULTIPART_OVERHEAD
 from handlers.page import PageHandler
 from handlers.pages import TimelineHandler
 from handlers.paths import ROW_ID
+from handlers.streaming import StreamedBodyHandler
 from handlers.ui import picture_sources
 from sns.errors import Invalid, ServiceError
 from sns.floods import POSTS
@@ -32,7 +33,7 @@ def is_multipart(handler: PageHandler) -> bool:
 
 
 @stream_request_body
-class PictureFormHandler(PageHandler):
+class PictureFormHandler(StreamedBodyHandler, PageHandler):
     """A post's form: fields, and without JavaScript the picture files themselves.
 
     The body is streamed so that a multipart form from a logged-in person may be as large
@@ -41,7 +42,6 @@ class PictureFormHandler(PageHandler):
     POST method calls first).
     """
 
-    _body: bytearray
     _parsed = False
     _xsrf_later = False
 
@@ -51,16 +51,11 @@ class PictureFormHandler(PageHandler):
             return
         super().check_xsrf_cookie()
 
-    async def prepare(self) -> None:
-        await super().prepare()
-        self._body = bytearray()
+    async def before_body(self) -> None:
         if self.current_user and is_multipart(self):
             set_max_body_size = getattr(self.request.connection, "set_max_body_size", None)
             if set_max_body_size is not None:
                 set_max_body_size(MAX_PICTURES * self.images.max_bytes + MULTIPART_OVERHEAD)
-
-    def data_received(self, chunk: bytes) -> None:
-        self._body.extend(chunk)
 
     def read_body(self) -> None:
         """Parse the streamed body into the request's arguments and files, then check the

@@ -3,6 +3,7 @@ and a small HTTP client that keeps cookies and sends the XSRF token like a brows
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import Connection, create_engine
@@ -295,3 +297,34 @@ class Client:
     def write(self, content: str, **kwargs) -> requests.Response:
         kwargs.setdefault("allow_redirects", False)
         return self.post("/post", {"content": content}, **kwargs)
+
+    def kept_alive(self) -> KeptAlive:
+        """One connection of this browser, kept alive (see ``KeptAlive``)."""
+        return KeptAlive(self)
+
+
+class KeptAlive:
+    """One HTTP/1.1 connection of a ``Client`` (its cookies), kept alive and never opened
+    again: requests opens a new connection when it finds its old one closed, and so hides
+    a server that drops connections; here the next request on a dropped connection fails,
+    as a browser's is reset."""
+
+    def __init__(self, client: Client) -> None:
+        url = urlsplit(client.base_url)
+        self.client = client
+        self.http = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=30)
+        self.http.connect()
+        self.sock = self.http.sock
+
+    def request(
+        self, method: str, path: str, body: bytes | str = b"", headers: dict | None = None
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        """The answer and its body, asked on this same connection."""
+        assert self.http.sock is self.sock, "the server closed the kept-alive connection"
+        cookies = "; ".join(f"{c.name}={c.value}" for c in self.client.http.cookies)
+        self.http.request(method, path, body=body, headers={"Cookie": cookies, **(headers or {})})
+        answer = self.http.getresponse()
+        return answer, answer.read()
+
+    def close(self) -> None:
+        self.http.close()

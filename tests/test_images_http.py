@@ -186,6 +186,7 @@ def test_a_body_over_the_limit_gets_413_before_it_is_sent(
     before = objects()
     answer = headers_only_upload(author, image_server.port, 50 * 2**20)
     assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert "\r\nConnection: close\r\n" in answer  # the unread body ends the connection
     assert "larger than 20 MiB" in answer
     assert objects() == before
 

@@ -12,6 +12,7 @@ from handlers.api.base import APIHandler
 from handlers.bodies import success_body
 from handlers.images import MULTIPART_OVERHEAD
 from handlers.paths import ROW_ID
+from handlers.streaming import StreamedBodyHandler
 from sns.api_clients import Caller
 from sns.api_posts import post_payload
 from sns.errors import Invalid, Unauthorized
@@ -256,22 +257,17 @@ class UserSafetyHandler(APIHandler):
 
 
 @stream_request_body
-class PictureUploadHandler(APIHandler):
+class PictureUploadHandler(StreamedBodyHandler, APIHandler):
     """POST /v2/posts/img: multipart field ``img`` -> ``{url, originalUrl, name, width,
     height, placeholder}``, with the checks and per-account hourly limits of the site's
     upload; ``url`` goes into ``pictures`` of ``POST /v2/posts``."""
 
-    _body: bytearray
-
-    async def prepare(self) -> None:
-        await super().prepare()
-        self._body = bytearray()
+    async def before_body(self) -> None:
         if self.request.method != "POST" or self._finished:
             return
         limit = self.images.max_bytes + MULTIPART_OVERHEAD
         declared = self.request.headers.get("Content-Length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            self.set_header("Connection", "close")
             raise ImageRefused(
                 "The picture is larger than {limit} MiB.",
                 reason="too_large",
@@ -282,9 +278,6 @@ class PictureUploadHandler(APIHandler):
         set_max_body_size = getattr(self.request.connection, "set_max_body_size", None)
         if set_max_body_size is not None:
             set_max_body_size(limit)
-
-    def data_received(self, chunk: bytes) -> None:
-        self._body.extend(chunk)
 
     async def post(self) -> None:
         kind = self.request.headers.get("Content-Type", "")
