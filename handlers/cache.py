@@ -61,6 +61,9 @@ class CachingHandler(BaseHandler):
         kept = self.services.pages.get(self.site_version, key)
         if kept is None:
             self._cache_key = key
+        elif isinstance(kept, ReaderPage) and not kept.gzipped:
+            kept = kept.compressed()  # served again: worth compressing now
+            self.services.pages.replace(self.site_version, key, kept)
         return kept
 
     async def serve_kept_page(self) -> bool:
@@ -111,7 +114,7 @@ class CachingHandler(BaseHandler):
     def send_reader_page(self, page: ReaderPage) -> Future[None]:
         """A reader's kept page: gzip as kept when the client takes it, else inflated."""
         self._vary_on_encoding()
-        if self._takes_gzip():
+        if page.gzipped and self._takes_gzip():
             self.set_header("Content-Encoding", "gzip")
             return super().finish(page.gzipped)
         return super().finish(page.plain())
@@ -162,7 +165,7 @@ class CachingHandler(BaseHandler):
                 keep = key is not None and self.get_status() == 200 and not self._write_buffer
                 token, badge_html = self._escaped_xsrf_token(), self.badge_bytes()
                 if keep and self.viewer_id is not None:
-                    mine = ReaderPage.of(page.fill(token, badge_html))
+                    mine = ReaderPage(page.fill(token, badge_html))
                     self.services.pages.put(self.site_version, key, mine)
                     return self.send_reader_page(mine)
                 if keep:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy import Integer, Row, Select, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -104,6 +105,16 @@ def validate_password_bytes(password: str, field: str = "password") -> None:
             field=field,
             max=text.PASSWORD_MAX_BYTES,
         )
+
+
+@functools.cache
+def _live_user_with_safety() -> Select[Any]:
+    """``AccountService.get``'s statement, built once (the user bound as ``user_id``): it
+    runs for every reader after every write anywhere, and building its safety columns cost
+    more than running them (py-spy, #22)."""
+    return select(users, *safety_columns(users.c.id)).where(
+        users.c.id == bindparam("user_id", type_=Integer), LIVE_USER
+    )
 
 
 def row_to_user(row: Row[Any]) -> User:
@@ -300,13 +311,7 @@ class AccountService:
         the web layer keeps it under the site version, and so learns once per request,
         mostly from memory, which filters the reader's lists need."""
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(
-                    select(users, *safety_columns(users.c.id)).where(
-                        users.c.id == user_id, LIVE_USER
-                    )
-                )
-            ).first()
+            row = (await conn.execute(_live_user_with_safety(), {"user_id": user_id})).first()
         return None if row is None else row_to_user(row)
 
     async def change_nick(self, user_id: int, nick: str) -> User:

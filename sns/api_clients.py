@@ -10,6 +10,7 @@ stops every token at once (a token alone cannot be recalled).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -337,8 +338,10 @@ def _site(row: Any) -> Site:
     )
 
 
+@functools.cache
 def _callers() -> Any:
-    """Live sites with live owners, with what a call needs to know of both."""
+    """Live sites with live owners, with what a call needs to know of both (built once:
+    each use adds its own where-clause to it)."""
     return (
         select(
             domains.c.id,

@@ -238,32 +238,38 @@ def _stored_block(data: bytes) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class ReaderPage:
-    """A page kept for one reader's session, filled in once (their token, their badge) and
-    gzip-compressed once: every later answer is these bytes as they are (a browser asks
-    for gzip), or them inflated for a client that does not. A logged-in page is about
-    100 kB drawn and 8 kB so (#22): 200 readers' pages overflowed the page cache's
-    budget and were drawn again on every visit; now they fit, and a kept one costs no
-    work but the write. The token is masked once per drawing, as a page drawn again for
-    every request had it: what anyone writes moves the site version and so draws (and
-    masks) the page again, and a URL's own text is in the key."""
+    """A page kept for one reader's session, filled in once (their token, their badge). It
+    is kept as drawn, and gzip-compressed the first time it is served again: every later
+    answer is those bytes as they are (a browser asks for gzip), or them inflated for a
+    client that does not. A logged-in page is about 100 kB drawn and 8 kB so (#22): 200
+    readers' pages overflowed the page cache's budget and were drawn again on every visit;
+    now they fit, and a kept one costs no work but the write. Compressing when drawn cost a
+    quarter of the loop while others wrote (py-spy), for pages most of which the next write
+    made old before anyone read them again. The token is masked once per drawing: what
+    anyone writes moves the site version and so draws (and masks) the page again, and a
+    URL's own text is in the key."""
 
-    gzipped: bytes
+    body: bytes
+    """The page as drawn, until it is compressed."""
+    gzipped: bytes = b""
 
-    @classmethod
-    def of(cls, body: bytes) -> ReaderPage:
-        return cls(gzip.compress(body, GZIP_LEVEL, mtime=0))
+    def compressed(self) -> ReaderPage:
+        return ReaderPage(b"", gzip.compress(self.body, READER_GZIP_LEVEL, mtime=0))
 
     def plain(self) -> bytes:
         """The page for a client that does not take gzip."""
-        return zlib.decompress(self.gzipped, 31)
+        return self.body or zlib.decompress(self.gzipped, 31)
 
     def __len__(self) -> int:
-        return len(self.gzipped)
+        return len(self.body) + len(self.gzipped)
 
 
 GZIP_LEVEL = 6
-"""zlib's default: a logged-in page of 100 kB in 8 kB and 1.3 ms, once per drawing (level 1:
-10 kB in 0.7 ms)."""
+"""zlib's default, for what is compressed once for every reader (shared pages, API answers):
+a page of 32 kB in 4 kB and 0.4 ms."""
+READER_GZIP_LEVEL = 1
+"""For one reader's page, compressed on the way of a request each time the site moved on:
+100 kB in 10 kB and 0.7 ms (level 6: 8 kB in 1.3 ms, 9% of the loop while others wrote)."""
 
 
 def takes_gzip(accept_encoding: str) -> bool:
@@ -343,6 +349,15 @@ class VersionedCache(Generic[V]):
         self.entries.move_to_end(key)
         self.hits += 1
         return entry[1]
+
+    def replace(self, version: int | None, key: Hashable, value: V) -> None:
+        """Put another form of an entry (a compressed one) in its place, keeping its age."""
+        entry = self.entries.get(key) if version == self.version else None
+        if entry is None:
+            return
+        size = self.size(value) + self.key_size(key)
+        self.entries[key] = (entry[0], value, size)
+        self.used += size - entry[2]
 
     def put(self, version: int | None, key: Hashable, value: V) -> None:
         if version is None or version != self.version:
