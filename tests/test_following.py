@@ -65,14 +65,14 @@ def database_url(request: pytest.FixtureRequest, backend: str, tmp_path) -> str:
     return new_mariadb_url(request.getfixturevalue("mariadb"))
 
 
-def post_service(db: Database) -> PostService:
-    """Posts with pages of 7, so that a few dozen posts make several pages."""
+def post_service(db: Database, page_size: int = 7) -> PostService:
+    """Posts with pages of 7 unless said, so that a few dozen posts make several pages."""
     return PostService(
         db,
         comments=CommentService(db),
         likes=LikeService(db),
         follows=FollowService(db),
-        page_size=7,
+        page_size=page_size,
     )
 
 

@@ -12,10 +12,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from sns import safety_filters
-from sns.comments import CommentService
 from sns.db import Database, utcnow
-from sns.follows import FollowService
-from sns.likes import LikeService
 from sns.posts import PostService
 from sns.safety import fold_word
 from sns.safety_filters import (
@@ -39,7 +36,7 @@ from sns.schema import (
 )
 from sns.search import SearchService
 from sns.search_index import body_of, index_rows, pieces_of
-from tests.test_following import database_url
+from tests.test_following import database_url, post_service
 
 READER, BLOCKED, BLOCKING, MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN = range(1, 8)
 AUTHORS = (BLOCKED, BLOCKING, MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN)
@@ -215,13 +212,7 @@ def test_lists_hide_the_same_in_memory_as_in_sql(request, backend, limit, tmp_pa
         try:
             await db.migrate()
             await seed(db)
-            service = PostService(
-                db,
-                comments=CommentService(db),
-                likes=LikeService(db),
-                follows=FollowService(db),
-                page_size=20,
-            )
+            service = post_service(db, page_size=20)
             by_sql = await every_list(service)
             async with db.read() as conn:
                 row = (
