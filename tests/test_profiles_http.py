@@ -408,7 +408,11 @@ def test_in_chromium_the_form_sets_the_avatar_and_a_comment_added_shows_the_face
     long_bio = "Says hi from #busan" + " and the sea" * 11  # 151 characters
     person.post("/account/bio", {"bio": long_bio})
     tab.goto("/profile")
-    tab.get_by_label("Profile picture").set_input_files(str(photo))
+    picker = tab.get_by_label("Choose a profile picture")
+    assert picker.evaluate("input => getComputedStyle(input).opacity") == "0"  # the button shows
+    picker.set_input_files(str(photo))
+    assert tab.locator(".avatar-chosen").text_content() == "me.jpg"
+    tab.locator(".avatar-preview").wait_for()  # drawn before it is sent
     tab.get_by_role("button", name="Change picture").click()
     tab.wait_for_url("**/profile?done=avatar")
     shown = tab.locator(".my-face img.avatar")

@@ -542,8 +542,29 @@ function setUpPictureFields() {
   }
 }
 
+// The profile picture's styled button: the chosen file's name and, when the browser can
+// draw it (not HEIC), a small square preview of it before it is sent.
+function setUpAvatarFields() {
+  for (const field of document.querySelectorAll(".avatar-field")) {
+    const input = field.querySelector('input[type="file"]');
+    const chosen = field.querySelector(".avatar-chosen");
+    const preview = field.querySelector(".avatar-preview");
+    input.addEventListener("change", () => {
+      const file = input.files && input.files[0];
+      chosen.textContent = file ? file.name : "";
+      if (preview.src) URL.revokeObjectURL(preview.src);
+      preview.hidden = true;
+      if (!file) return;
+      preview.onload = () => { preview.hidden = false; };
+      preview.onerror = () => { preview.hidden = true; };
+      preview.src = URL.createObjectURL(file);
+    });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   document.documentElement.classList.add("js");
+  setUpAvatarFields();
   setUpCounters();
   setUpFallbacks();
   setUpPlaceholders();
