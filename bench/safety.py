@@ -39,8 +39,8 @@ from sns.db import Database, utcnow
 from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.posts import PostService
+from sns.reader_safety import reading_as, safety_columns, safety_from_row
 from sns.safety import fold_word
-from sns.safety_filters import reading_as, safety_columns, safety_from_row
 from sns.schema import (
     blocks,
     comments,

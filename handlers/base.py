@@ -41,7 +41,7 @@ from sns.errors import (
 from sns.floods import Place, RateLimited
 from sns.net import client_ip, is_trusted, safe_next_url
 from sns.pagecache import version_and_session
-from sns.safety_filters import reading_as
+from sns.reader_safety import reading_as
 from sns.statements import StatementTally, start_counting
 from sns.text import positive_int
 from sns.xsrf import is_session_token, session_token

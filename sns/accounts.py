@@ -20,7 +20,7 @@ from sns.metrics import Metrics
 from sns.notifications import NotificationService
 from sns.passwords import PasswordHasher
 from sns.ratelimit import RateLimiter
-from sns.safety_filters import ReaderSafety, safety_columns, safety_from_row
+from sns.reader_safety import ReaderSafety, safety_columns, safety_from_row
 from sns.schema import follows, likes, posts, users
 from sns.visible import LIVE_USER
 
@@ -46,7 +46,7 @@ class User:
     bio: str | None = None
     handle: str | None = None
     safety: ReaderSafety | None = None
-    """Whether they have blocks, mutes, muted words (``sns.safety_filters.reading_as``); None
+    """Whether they have blocks, mutes, muted words (``sns.reader_safety.reading_as``); None
     when the row was read without them."""
 
 

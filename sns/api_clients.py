@@ -26,7 +26,7 @@ from sns.db import Database, new_id, utcnow
 from sns.errors import Conflict, Invalid, NotFound, TokenExpired, TooManyRequests, Unauthorized
 from sns.pagecache import VersionedCache
 from sns.ratelimit import RateLimiter
-from sns.safety_filters import ReaderSafety, safety_columns, safety_from_row
+from sns.reader_safety import ReaderSafety, safety_columns, safety_from_row
 from sns.schema import domains, users
 from sns.site_hosts import normalize_host, origin_host
 from sns.visible import LIVE_USER
@@ -65,7 +65,7 @@ class Caller:
     claims: dict[str, Any]
     """The token's claims (empty when the caller was found by its secret)."""
     safety: ReaderSafety | None = None
-    """Whether the owner has blocks, mutes, muted words (``sns.safety_filters.reading_as``)."""
+    """Whether the owner has blocks, mutes, muted words (``sns.reader_safety.reading_as``)."""
 
 
 @dataclass(frozen=True)

@@ -32,14 +32,9 @@ from sns.db import Database, new_id, utcnow
 from sns.errors import NotFound
 from sns.handles import Mentions, find_handles, keys_of, mentioned_ids
 from sns.notifications import COMMENT, REPLY, NotificationService
+from sns.reader_safety import NOTHING_SET, ReaderSafety, known_safety
 from sns.safety import refuse_if_blocked
-from sns.safety_filters import (
-    NOTHING_SET,
-    ReaderSafety,
-    hidden_comments,
-    known_safety,
-    without_hidden_authors,
-)
+from sns.safety_filters import hidden_comments, without_hidden_authors
 from sns.schema import comments, users
 from sns.text import clean_content
 from sns.visible import LIVE_USER, lock_visible_post, shown_comment

@@ -33,14 +33,8 @@ from sns.post_queries import (
     reader_state,
     visible_posts,
 )
-from sns.safety_filters import (
-    ReaderSafety,
-    any_muted_word,
-    author_hidden,
-    in_memory_check,
-    known_safety,
-    without_hidden,
-)
+from sns.reader_safety import ReaderSafety, in_memory_check, known_safety
+from sns.safety_filters import any_muted_word, author_hidden, without_hidden
 from sns.schema import follows, posts, users
 from sns.visible import LIVE_USER, shown_post
 

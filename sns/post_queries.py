@@ -26,7 +26,8 @@ from sqlalchemy import (
     union_all,
 )
 
-from sns.safety_filters import ReaderSafety, muted_word_flag, without_hidden
+from sns.reader_safety import ReaderSafety
+from sns.safety_filters import muted_word_flag, without_hidden
 from sns.schema import follows, hashtags, likes, post_hashtags, posts, users
 from sns.visible import LIVE_USER, shown_post
 
@@ -121,7 +122,7 @@ def page_statement(
     ``safety`` is what the reader has, as ``ReaderSafety``'s (blocks, mutes, words): a
     filter for what they have none of is left out (#21); None, not known: each filter
     asks the database. What the caller checks on the rows in Python
-    (``sns.safety_filters.in_memory_check``) is said as none here."""
+    (``sns.reader_safety.in_memory_check``) is said as none here."""
     if source == "all":
         query, key = visible_posts(), posts.c.id
     elif source == "hashtag":

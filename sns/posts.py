@@ -25,9 +25,7 @@ from sns.post_pages import PostPages, PostView
 from sns.post_queries import (
     visible_posts,
 )
-from sns.safety_filters import (
-    author_hidden,
-)
+from sns.safety_filters import author_hidden
 from sns.schema import hashtags, post_hashtags, post_pictures, posts
 from sns.search_index import SearchIndex
 from sns.text import clean_content

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.db import Database, utcnow
 from sns.errors import Forbidden, Invalid, NotFound, Unauthorized
-from sns.safety_filters import forget_reader
+from sns.reader_safety import forget_reader
 from sns.schema import blocks, follows, muted_words, mutes, users
 from sns.search_index import Piece, pieces_of, word_prefix_length
 

@@ -14,8 +14,8 @@ from sns.db import Database, utcnow
 from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.posts import PostService
+from sns.reader_safety import ReaderSafety, reading_as, safety_columns, safety_from_row
 from sns.safety import fold_word
-from sns.safety_filters import reading_as, safety_columns, safety_from_row
 from sns.schema import follows, muted_words, mutes, posts, search_terms, users
 from sns.search_index import index_rows
 from tests.conftest import new_mariadb_url
@@ -74,6 +74,18 @@ def post_service(db: Database, page_size: int = 7) -> PostService:
         follows=FollowService(db),
         page_size=page_size,
     )
+
+
+async def tell_reader(db: Database, user_id: int) -> ReaderSafety | None:
+    """Read what ``user_id`` set up as a request does (with the user's row) and say it for
+    the rest of the test's task (``reading_as``), as the web layer does."""
+    async with db.read() as conn:
+        row = (
+            await conn.execute(select(*safety_columns(users.c.id)).where(users.c.id == user_id))
+        ).one()
+    known = safety_from_row(row)
+    reading_as(user_id, known)
+    return known
 
 
 async def walk(service: PostService) -> list[list[int]]:
@@ -168,7 +180,7 @@ def test_following_pages_stay_full_when_muted_words_hide_posts(
     rows more (and again, a bounded number of times), so pages stay full; with neither,
     pages may be short, but every post shown is shown once, in order, and none hidden.
     The same whether the words are matched in SQL (nothing ``told`` of the reader) or, as
-    a request does, in Python from the reader's kept row (``sns.safety_filters.reading_as``); the
+    a request does, in Python from the reader's kept row (``sns.reader_safety.reading_as``); the
     global timeline then hides the very posts the SQL filter hides."""
     monkeypatch.setattr(post_pages, "FOLLOWING_SLACK", slack)
     monkeypatch.setattr(post_pages, "FOLLOWING_ROUNDS", rounds)
@@ -182,15 +194,8 @@ def test_following_pages_stay_full_when_muted_words_hide_posts(
             service = post_service(db)
             by_sql = await timeline_walk(service)
             if told:
-                async with db.read() as conn:
-                    row = (
-                        await conn.execute(
-                            select(*safety_columns(users.c.id)).where(users.c.id == VIEWER)
-                        )
-                    ).one()
-                known = safety_from_row(row)
+                known = await tell_reader(db, VIEWER)
                 assert known is not None and known.words_in_memory
-                reading_as(VIEWER, known)
                 assert await timeline_walk(service) == by_sql
             pages = await walk(service)
             counts = []

@@ -9,19 +9,17 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 
-from sns import safety_filters
+from sns import reader_safety
 from sns.db import Database, utcnow
 from sns.posts import PostService
-from sns.safety import fold_word
-from sns.safety_filters import (
+from sns.reader_safety import (
     ReaderSafety,
     in_memory_check,
-    reading_as,
-    safety_columns,
     safety_from_row,
 )
+from sns.safety import fold_word
 from sns.schema import (
     blocks,
     comments,
@@ -36,7 +34,7 @@ from sns.schema import (
 )
 from sns.search import SearchService
 from sns.search_index import body_of, index_rows, pieces_of
-from tests.test_following import database_url, post_service
+from tests.test_following import database_url, post_service, tell_reader
 
 READER, BLOCKED, BLOCKING, MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN = range(1, 8)
 AUTHORS = (BLOCKED, BLOCKING, MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN)
@@ -204,7 +202,7 @@ def test_lists_hide_the_same_in_memory_as_in_sql(request, backend, limit, tmp_pa
     """Every list shows the reader the same posts and comments whether the filters ran in
     SQL (nothing said of the reader) or on the rows from the kept row; with a limit of one
     account of each kind kept, the reader's two mutes are left to the database again."""
-    monkeypatch.setattr(safety_filters, "IDS_IN_MEMORY", limit)
+    monkeypatch.setattr(reader_safety, "IDS_IN_MEMORY", limit)
     url = database_url(request, backend, tmp_path)
 
     async def run() -> tuple[dict[str, object], dict[str, object], ReaderSafety | None]:
@@ -214,14 +212,7 @@ def test_lists_hide_the_same_in_memory_as_in_sql(request, backend, limit, tmp_pa
             await seed(db)
             service = post_service(db, page_size=20)
             by_sql = await every_list(service)
-            async with db.read() as conn:
-                row = (
-                    await conn.execute(
-                        select(*safety_columns(users.c.id)).where(users.c.id == READER)
-                    )
-                ).one()
-            known = safety_from_row(row)
-            reading_as(READER, known)
+            known = await tell_reader(db, READER)
             return by_sql, await every_list(service), known
         finally:
             await db.dispose()

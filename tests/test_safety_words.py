@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from sns.reader_safety import WORDS_IN_MEMORY_CHARS, ReaderSafety, safety_from_row
 from sns.safety import fold_word
-from sns.safety_filters import WORDS_IN_MEMORY_CHARS, ReaderSafety, safety_from_row
 from sns.search_index import body_of, pieces_of
 
 

@@ -28,7 +28,7 @@ from sns.api_posts import (
     post_payload,
 )
 from sns.errors import Gone, Invalid, NotFound, ServiceError, Unauthorized
-from sns.safety_filters import reading_as
+from sns.reader_safety import reading_as
 from sns.statements import start_counting
 from sns.text import is_unicode_text, positive_int
 
