@@ -21,7 +21,6 @@ from sns.schema import sessions
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from redis.asyncio.client import Pipeline
 
 SessionData = dict[str, Any]
 
@@ -204,9 +203,9 @@ class RedisSessionStore:
         raw = await self.redis.getex(self.keys.session(_key(session_id)), ex=self.ttl)
         return self.decode(raw)
 
-    def queue_get(self, pipe: Pipeline, session_id: str) -> None:
-        """``get`` as one command of a pipeline that also asks other things."""
-        pipe.getex(self.keys.session(_key(session_id)), ex=self.ttl)
+    def key_of(self, session_id: str) -> str:
+        """The Redis key of a session's record."""
+        return self.keys.session(_key(session_id))
 
     @staticmethod
     def decode(raw: str | bytes | None) -> SessionData | None:
