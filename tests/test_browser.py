@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser_errors import record_failures
+
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
@@ -29,7 +31,7 @@ def page(browser, server):
             else None
         ),
     )
-    tab.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
+    record_failures(tab, errors)
     tab.on("response", lambda r: errors.append(f"404: {r.url}") if r.status == 404 else None)
     yield tab
     context.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser_errors import record_failures
 from tests.images import jpeg, sign_up, wait_for
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -20,7 +21,7 @@ def new_page(browser, server, errors: list[str]):
     )
     tab = context.new_page()
     tab.on("pageerror", lambda exc: errors.append(str(exc)))
-    tab.on("requestfailed", lambda request: errors.append(f"failed: {request.url}"))
+    record_failures(tab, errors)
     return context, tab
 
 
