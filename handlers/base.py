@@ -15,7 +15,7 @@ import functools
 import inspect
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -29,7 +29,6 @@ from handlers.headers import HSTS, PRIVATE, set_common_headers
 from handlers.service_access import ServiceAccess
 from sns import sessions as session_backends
 from sns.accounts import User
-from sns.db import SharedRead
 from sns.errors import (
     OUTAGE,
     ServiceError,
@@ -41,7 +40,9 @@ from sns.errors import (
 from sns.floods import Place, RateLimited
 from sns.net import client_ip, is_trusted, safe_next_url
 from sns.pagecache import version_and_session
+from sns.read_sharing import SharedRead
 from sns.reader_safety import reading_as
+from sns.shared_reads import reader_version_read, reading_at
 from sns.statements import StatementTally, start_counting
 from sns.text import positive_int
 from sns.xsrf import is_session_token, session_token
@@ -76,6 +77,7 @@ class BaseHandler(ServiceAccess):
     _session_xsrf: tuple[str, bytes] | None = None
     site_version: int | None = None
     """The site version read for this request (None: not read, or nothing is cached)."""
+
     _statements: StatementTally | None = None
     shares_reads = False
     """GET and HEAD take one read connection for all their reads (``Database.share_reads``):
@@ -129,10 +131,11 @@ class BaseHandler(ServiceAccess):
         session_id = self.session_cookie()
         if not session_id:
             return None
-        version, session = await version_and_session(
-            self.services.site_version, self.sessions, session_id
+        version, session, reader_version = await version_and_session(
+            self.services.site_version, self.sessions, session_id, self.services.reader_versions
         )
         self.site_version = version
+        reading_at(version, reader_version)
         user = None
         if session and session.get("user_id"):
             user = await self._known_user(int(session["user_id"]), version)
@@ -154,6 +157,16 @@ class BaseHandler(ServiceAccess):
         return raw.decode("ascii", "replace") if raw else None
 
     async def _known_user(self, user_id: int, version: int | None) -> User | None:
+        """The user, kept under their reader version (``sns.reader_versions``: only a
+        write of theirs, or one that touched everyone, moves it), else the site version."""
+        if self.reader_version is not None:
+            readers = self.services.readers
+            user = readers.get(self.reader_version, ("user", user_id))
+            if user is None:
+                user = await self.accounts.get(user_id)
+                if user is not None:
+                    readers.put(self.reader_version, ("user", user_id), user)
+            return user
         known = self.services.known_users
         user = known.get(version, user_id)
         if user is None:
@@ -161,6 +174,12 @@ class BaseHandler(ServiceAccess):
             if user is not None:
                 known.put(version, user_id, user)
         return user
+
+    @property
+    def reader_version(self) -> Hashable:
+        """The logged-in reader's version (``sns.reader_versions``), or None: their own
+        state is kept under the site version (and after this request's own commit)."""
+        return reader_version_read()
 
     @property
     def user(self) -> User:

@@ -20,6 +20,7 @@ from tornado.concurrent import Future
 from handlers.base import BaseHandler
 from sns.net import is_site_host
 from sns.pagecache import KeptPage, ReaderPage, new_placeholder, takes_gzip
+from sns.shared_reads import reading_at
 
 JSON_TYPE = "application/json; charset=UTF-8"
 
@@ -55,6 +56,7 @@ class CachingHandler(BaseHandler):
             return None
         if self.site_version is None:
             self.site_version = await self.services.site_version.current()
+            reading_at(self.site_version)
         if self.site_version is None:
             return None
         key = self.cache_key()

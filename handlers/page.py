@@ -81,20 +81,31 @@ class PageHandler(PostDrawingHandler):
     async def render_page(self, template: str, **values: Any) -> None:
         """Draw a page in the layout; the sidebar's counts are fetched here, not before."""
         if self.current_user and self.follow_counts is None and self.unread is None:
-            self.follow_counts, self.unread = await self.follows.counts_and_unread(
-                self.current_user.id
-            )
-            self.services.known_unread.put(self.site_version, self.current_user.id, self.unread)
+            self.follow_counts, self.unread = await self._counts_and_unread(self.current_user.id)
         elif self.current_user and self.follow_counts is None:
             self.follow_counts = await self.follows.counts(self.current_user.id)
         await self.load_badge()
         await self.end_shared_reads()  # drawing reads nothing: the connection goes back
         self.render(template, **values)
 
+    async def _counts_and_unread(self, user_id: int) -> tuple[FollowCounts, int]:
+        """The sidebar's counts and the badge's count: kept under the reader's version
+        when there is one (``sns.reader_versions``), else read and kept for the badge."""
+        readers, version = self.services.readers, self.reader_version
+        kept = readers.get(version, ("counts", user_id))
+        if kept is None:
+            kept = await self.follows.counts_and_unread(user_id)
+            readers.put(version, ("counts", user_id), kept)
+            self.services.known_unread.put(self.site_version, user_id, kept[1])
+        return kept
+
     async def load_badge(self) -> None:
         """The reader's unread count, for the header, even when the rest of the page is a
         kept one (it moves without the reader's doing): one indexed query, or none while
-        the site version has not moved since this process last read it."""
+        the site version (or the reader's version) has not moved since this process last
+        read it."""
+        if self.current_user and self.unread is None and self.reader_version is not None:
+            self.unread = (await self._counts_and_unread(self.current_user.id))[1]
         if self.current_user and self.unread is None:
             user_id = self.current_user.id
             known = self.services.known_unread

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import Insert, Table, event, inspect, text
 from sqlalchemy.dialects import mysql as mysql_dialect
@@ -31,6 +31,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from sns.metrics import Metrics
+from sns.read_sharing import ReadWhenAsked, SharedRead
+from sns.reader_versions import TOUCHED
 from sns.statements import note_statement
 
 if TYPE_CHECKING:
@@ -63,52 +65,6 @@ def new_id(result: CursorResult[Any]) -> int:
 def utcnow() -> datetime:
     """Naive UTC, as stored in DATETIME columns on both databases."""
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
-class SharedRead:
-    """One read connection for the reads of one request (``Database.share_reads``): taken
-    at its first read, given back (one rollback) when the request is done with it.
-
-    A read that finds it in use (``asyncio.gather``) takes a connection of its own, as does
-    every read after a write transaction began: that releases it first, so no read after a
-    write sees the snapshot taken before it."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-        self.conn: AsyncConnection | None = None
-        self.busy = False
-        self.done = False
-        self._stack: AsyncExitStack | None = None
-
-    async def take(self) -> AsyncConnection | None:
-        """The shared connection, opened now if this is the first read; None when it is in
-        use or was given back."""
-        if self.busy or self.done:
-            return None
-        if self.conn is None:
-            stack = AsyncExitStack()
-            self.conn = await stack.enter_async_context(self.db._connection())
-            self._stack = stack
-        self.busy = True
-        return self.conn
-
-    async def release(self, failed: bool = False) -> None:
-        """Give the connection back: a read that failed on it, or the request is done."""
-        self.busy = False
-        if failed or self.done:
-            await self.close()
-
-    async def finish(self) -> None:
-        """No more reads on it: given back now, or when the read using it ends."""
-        self.done = True
-        if not self.busy:
-            await self.close()
-
-    async def close(self) -> None:
-        self.done = True
-        stack, self._stack, self.conn = self._stack, None, None
-        if stack is not None:
-            await stack.aclose()
 
 
 _shared_read: contextvars.ContextVar[SharedRead | None] = contextvars.ContextVar(
@@ -149,6 +105,9 @@ class Database:
         self.statement_count = 0
         # Called after every committed write transaction: the page cache's site version.
         self.after_commit: list[Callable[[], Awaitable[None]]] = []
+        # Called after it too with the readers its statements touched, when something
+        # watches them (``sns.reader_versions``).
+        self.after_commit_readers: list[Callable[[set[int]], Awaitable[None]]] = []
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
@@ -203,6 +162,15 @@ class Database:
         return shared
 
     @asynccontextmanager
+    async def read_if_needed(self) -> AsyncIterator[AsyncConnection]:
+        """``read``, but the connection is taken only when a statement runs: a page whose
+        reads are all kept in memory (``sns.shared_reads``) takes none from the pool
+        (taking and giving back a shared read's connection was a twelfth of the loop
+        while others wrote, py-spy). Only ``execute`` may be called on it."""
+        async with AsyncExitStack() as stack:
+            yield cast(AsyncConnection, ReadWhenAsked(self, stack))
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads; whatever it wrote is rolled back."""
         shared = _shared_read.get()
@@ -230,10 +198,18 @@ class Database:
         async with asyncio.timeout(self.query_timeout), self._connection() as conn:
             if self.is_sqlite:
                 await conn.execution_options(sqlite_begin="IMMEDIATE")
-            async with conn.begin():
-                yield conn
+            info = conn.sync_connection.info if conn.sync_connection is not None else {}
+            touched: set[int] = set()
+            info[TOUCHED] = touched
+            try:
+                async with conn.begin():
+                    yield conn
+            finally:
+                info.pop(TOUCHED, None)
         for hook in self.after_commit:
             await hook()
+        for readers_hook in self.after_commit_readers:
+            await readers_hook(touched)
 
     async def write(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` in one write transaction; run it again when it lost a deadlock.

@@ -112,6 +112,9 @@ class NotificationService:
         self.db = db
         self.on_unread_change = on_unread_change
         self.page_size = page_size
+        # Told first, with everyone whose count moved: their kept badges are old
+        # (``sns.reader_versions``, wired in build_services).
+        self.on_readers_change: Callable[[set[int]], Awaitable[None]] | None = None
 
     # -- writing, inside the caller's transaction ---------------------------------------
     # Each returns the recipients whose unread count may have moved; the caller hands them
@@ -431,9 +434,12 @@ class NotificationService:
         """Tell ``on_unread_change`` the unread counts of these people (after a commit).
 
         A failing hook is logged, never raised: the action itself is stored."""
+        wanted = set(user_ids)
+        if self.on_readers_change is not None and wanted:
+            await self.on_readers_change(wanted)
         if self.on_unread_change is None:
             return
-        for user_id in sorted(set(user_ids)):
+        for user_id in sorted(wanted):
             try:
                 await self.on_unread_change(user_id, await self.unread_count(user_id))
             except Exception:

@@ -47,12 +47,48 @@ class SiteVersion(Protocol):
         """Move the version on (after a write transaction committed)."""
 
 
-VERSION_AND_SESSION = """
-return {redis.call('GET', KEYS[1]), redis.call('GETEX', KEYS[2], 'EX', ARGV[1])}
+STARTED_VERSION = """
+local function version_of(key)
+  local version = redis.call('GET', key)
+  if version then
+    return version
+  end
+  local now = redis.call('TIME')
+  version = string.format('%.0f', now[1] * 1000000 + now[2])
+  redis.call('SET', key, version)
+  return version
+end
 """
-"""The site version and a session record (its expiry pushed forward) as one command: a
-logged-in kept page's only round trip. A pipeline of the two cost the loop more in
-redis-py's own work than the trip (py-spy, #22); a missing key comes back as nil (None)."""
+"""A site version that never goes back: a counter that, when missing (a new Redis, or one
+that lost its data), starts at the time in microseconds, above anything it counted before
+(a write a microsecond, for ever, would be needed to catch up). So a process may take a
+smaller version than its caches' for a read that began before the newest write, and leave
+its caches alone (``VersionedCache.get``)."""
+
+VERSION_AND_SESSION = (
+    STARTED_VERSION
+    + """
+local session = redis.call('GETEX', KEYS[2], 'EX', ARGV[1])
+local reader, everyone = false, false
+if session and ARGV[2] ~= '' then
+  local ok, data = pcall(cjson.decode, session)
+  if ok and type(data) == 'table' and type(data['user_id']) == 'number' then
+    reader = version_of(ARGV[2] .. string.format('%d', data['user_id']))
+    everyone = version_of(KEYS[3])
+  end
+end
+return {version_of(KEYS[1]), session, everyone, reader}
+"""
+)
+"""The site version, a session record (its expiry pushed forward) and, when the session
+has a user and readers' versions are kept (``sns.reader_versions``), that reader's
+version and everyone's, as one command: a logged-in kept page's only round trip. A
+pipeline cost the loop more in redis-py's own work than the trip (py-spy, #22); a missing
+session comes back as nil. (The reader's key is made from the session, so it is not among
+``KEYS``: one Redis, not a cluster.)"""
+
+CURRENT_VERSION = STARTED_VERSION + "return version_of(KEYS[1])"
+BUMP_VERSION = STARTED_VERSION + "version_of(KEYS[1])\nreturn redis.call('INCR', KEYS[1])"
 
 
 class RedisSiteVersion:
@@ -62,26 +98,34 @@ class RedisSiteVersion:
         self.redis = redis
         self.key = keys.site_version
         self._with_session = redis.register_script(VERSION_AND_SESSION)
+        self._current = redis.register_script(CURRENT_VERSION)
+        self._bump = redis.register_script(BUMP_VERSION)
 
     async def current(self) -> int | None:
-        return int(await self.redis.get(self.key) or 0)
+        return int(await self._current(keys=[self.key]))
 
     async def bump(self) -> None:
         """A failed bump is logged, not raised: the write is stored, and entries age out."""
         try:
-            await self.redis.incr(self.key)
+            await self._bump(keys=[self.key])
         except Exception as exc:
             log.warning("could not move the site version on: %s", exc)
 
     async def current_with_session(
-        self, sessions: SessionStore, session_id: str
-    ) -> tuple[int | None, SessionData | None]:
-        """The version and a session record in one round trip when both live in this Redis."""
+        self, sessions: SessionStore, session_id: str, readers: ReaderKeys | None = None
+    ) -> tuple[int | None, SessionData | None, Hashable]:
+        """The version, a session record and its reader's version (None without
+        ``readers``) in one round trip when they all live in this Redis."""
         if not isinstance(sessions, RedisSessionStore) or sessions.redis is not self.redis:
-            return await self.current(), await sessions.get(session_id)
-        keys = [self.key, sessions.key_of(session_id)]
-        version, raw = await self._with_session(keys=keys, args=[sessions.ttl])
-        return int(version or 0), sessions.decode(raw)
+            return await self.current(), await sessions.get(session_id), None
+        everyone_key = readers.everyone_key if readers is not None else self.key
+        keys = [self.key, sessions.key_of(session_id), everyone_key]
+        prefix = readers.key_of("") if readers is not None else ""
+        version, raw, everyone, reader = await self._with_session(
+            keys=keys, args=[sessions.ttl, prefix]
+        )
+        reader_version = (int(everyone), int(reader)) if reader is not None else None
+        return int(version), sessions.decode(raw), reader_version
 
 
 class SqliteSiteVersion:
@@ -128,14 +172,26 @@ class NoSiteVersion:
         """Nothing is cached, so nothing goes stale."""
 
 
+class ReaderKeys(Protocol):
+    """Where readers' versions live in Redis (``sns.reader_versions.RedisReaderVersions``)."""
+
+    everyone_key: str
+
+    def key_of(self, user_id: int | str) -> str: ...
+
+
 async def version_and_session(
-    version: SiteVersion, sessions: SessionStore, session_id: str
-) -> tuple[int | None, SessionData | None]:
-    """The site version and a session record, in one round trip where the backends allow."""
+    version: SiteVersion,
+    sessions: SessionStore,
+    session_id: str,
+    readers: ReaderKeys | None = None,
+) -> tuple[int | None, SessionData | None, Hashable]:
+    """The site version, a session record and its reader's version (None: a reader's
+    state is kept under the site version), in one round trip where the backends allow."""
     if isinstance(version, RedisSiteVersion):
-        return await version.current_with_session(sessions, session_id)
+        return await version.current_with_session(sessions, session_id, readers)
     current = await version.current()
-    return current, await sessions.get(session_id, version=current)
+    return current, await sessions.get(session_id, version=current), None
 
 
 def new_placeholder() -> bytes:
@@ -320,7 +376,13 @@ class VersionedCache(Generic[V]):
     pages: bytes of the page, the key's text and each entry's overhead); an entry older
     than ``ttl`` seconds is not served. Seeing a newer version empties the cache: nothing
     kept for an older one can be served again. What a request drew after another had seen
-    a newer version is dropped, not stored.
+    a newer version is dropped, not stored, and such a request (it read the version
+    before the newest write) is served what was kept for the newer one and empties
+    nothing: what it is shown is as new as what it read, or newer, and versions only grow
+    (``STARTED_VERSION``; SQLite's ``data_version`` counts up). While others write, the
+    requests in flight straddle each new version; when they emptied the cache for the
+    version they had read, it flipped between two versions and kept nothing, and when they
+    only missed, each drew everything again (bench/http, "site in use").
     """
 
     def __init__(
@@ -345,7 +407,7 @@ class VersionedCache(Generic[V]):
     def get(self, version: int | None, key: Hashable) -> V | None:
         if version is None or self.max_size <= 0:
             return None
-        if version != self.version:  # newer, or older after Redis lost the counter
+        if version != self.version and (self.version is None or version > self.version):
             self.entries.clear()
             self.used = 0
             self.version = version

@@ -4,13 +4,14 @@ Every timeline page costs the same few queries whatever the size of the database
 the page of posts (keyset-paginated on an index, from a statement built once per shape),
 one for which of them the reader liked and whose authors the reader follows, one for the
 newest few comments and replies of each post with the counts of all (the post's own page
-shows every one). Nothing is fetched per post.
+shows every one). Nothing is fetched per post. While others write, what of this is the
+same for every reader is read once per site version (``sns.shared_reads``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,22 +21,23 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sns import text
 from sns.comments import CommentService, CommentView
 from sns.db import Database, utcnow
+from sns.decoration import PageDecoration
 from sns.follows import FollowService
-from sns.handles import Mentions, find_handles, keys_of
+from sns.handles import Mentions
 from sns.images import ImageService
 from sns.likes import LikeService
-from sns.pictures import Picture, pictures_of
+from sns.pictures import Picture
 from sns.post_queries import (
     MERGE_AUTHORS,
     newest_first,
     newest_of_authors,
     page_statement,
-    reader_state,
     visible_posts,
 )
 from sns.reader_safety import ReaderSafety, in_memory_check, known_safety
 from sns.safety_filters import any_muted_word, author_hidden, without_hidden
 from sns.schema import follows, posts, users
+from sns.shared_reads import rows_key, shares_rows, version_read
 from sns.visible import LIVE_USER, shown_post
 
 FOLLOWING_SLACK = 10
@@ -94,7 +96,7 @@ class Page:
     next_before: int | None
 
 
-class PostPages:
+class PostPages(PageDecoration):
     """The reading half of ``PostService``: timelines, hashtags, a person's posts, likes,
     /following, and the decoration every page of posts gets."""
 
@@ -174,72 +176,6 @@ class PostPages:
 
             return await self._filtered_page(conn, rows_below, before, size, viewer_id, hidden)
 
-    async def _decorate(
-        self,
-        conn: AsyncConnection,
-        views: list[PostView],
-        viewer_id: int | None,
-        *,
-        every_comment: bool = False,
-    ) -> list[PostView]:
-        """Add the reader's likes and follows, and the comments and replies of the page
-        (every one on a post's page, the newest few per post on a timeline), and the
-        pictures: four queries however many posts, comments or users there are."""
-        if not views:
-            return views
-        ids = [view.id for view in views]
-        liked: set[int] = set()
-        followed: set[int] = set()
-        if viewer_id is not None:
-            # What the reader liked and whom they follow: one statement for both.
-            authors = sorted({view.author_id for view in views})
-            rows = await conn.execute(
-                reader_state(), {"viewer": viewer_id, "post_ids": ids, "author_ids": authors}
-            )
-            for kind, found in rows:
-                (followed if kind else liked).add(found)
-        if every_comment:
-            threads = await self.comments.threads(conn, ids, viewer_id)
-            totals = {
-                post_id: sum(1 + len(comment.replies) for comment in thread)
-                for post_id, thread in threads.items()
-            }
-        else:
-            capped = await self.comments.capped_threads(conn, ids, viewer_id)
-            threads, totals = capped.comments, capped.totals
-        # The ``@`` of the page's posts and comments: at most one more query, on the
-        # handles' unique index, however many there are. Each post gets the people its
-        # own texts name, so that how it is drawn depends on nothing else on the page
-        # (``sns.fragments``).
-        named: dict[int, set[str]] = {}
-        for view in views:
-            texts = [view.content]
-            for comment in threads.get(view.id, ()):
-                texts.append(comment.content)
-                texts.extend(reply.content for reply in comment.replies)
-            named[view.id] = keys_of(texts)
-        keys = set().union(*named.values())
-        found = await find_handles(conn, keys) if keys else {}
-        mentions = {
-            post_id: {key: found[key] for key in sorted(wanted) if key in found}
-            for post_id, wanted in named.items()
-        }
-        pictures = await pictures_of(conn, ids)
-        if self.images is not None:
-            self.images.look_again(p for shown in pictures.values() for p in shown)
-        return [
-            replace(
-                view,
-                pictures=pictures.get(view.id, ()),
-                liked=view.id in liked,
-                author_followed=view.author_id in followed,
-                comments=threads.get(view.id, ()),
-                comment_count=totals.get(view.id, 0),
-                mentions=mentions[view.id],
-            )
-            for view in views
-        ]
-
     async def _listed(
         self,
         source: str,
@@ -258,6 +194,13 @@ class PostPages:
         # What the reader's kept row tells is checked on the rows; the rest stays in SQL.
         check = in_memory_check(known, now, mutes=mutes)
         shape = None if check.sql is None else (check.sql.blocks, check.sql.mutes, check.sql.words)
+        version = version_read()
+        if (
+            self.shared is not None
+            and version is not None
+            and shares_rows(viewer_id, check.sql, mutes)
+        ):
+            return await self._shared_page(source, params, before, viewer_id, check.hidden, version)
         values = dict(params)
         if viewer_id is not None:
             values.update(viewer=viewer_id, now=now)
@@ -269,6 +212,44 @@ class PostPages:
             return statement, {**values, "before": cursor, "limit": rows}
 
         return await self._page_below(statement_for, before, size, viewer_id, check.hidden)
+
+    async def _shared_page(
+        self,
+        source: str,
+        params: dict[str, Any],
+        before: int | None,
+        viewer_id: int | None,
+        hidden: Callable[[Any], bool] | None,
+        version: int,
+    ) -> Page:
+        """``_listed``'s page from the rows every reader shares at ``version``: those of the
+        statement of a reader with nothing set up, moderators' hidden posts still among
+        them, each kept for its author alone here, and ``hidden`` (the reader's kept
+        authors and words) checked on each."""
+        shared = self.shared
+        assert shared is not None
+        statement = page_statement(source, False, True, False, (False,) * 3, with_hidden=True)
+        below = page_statement(source, False, True, True, (False,) * 3, with_hidden=True)
+
+        async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
+            key = rows_key(source, params, cursor, window)
+            rows: tuple[PostView, ...] | None = shared.get(version, key)
+            if rows is None:
+                values = {**params, "before": cursor, "limit": window}
+                found = await conn.execute(below if cursor is not None else statement, values)
+                rows = tuple(PostView(**row._mapping) for row in found)
+                shared.put(version, key, rows)
+            return rows
+
+        def not_shown(view: PostView) -> bool:
+            if view.hidden_at is not None and view.author_id != viewer_id:
+                return True
+            return hidden is not None and hidden(view)
+
+        async with self.db.read_if_needed() as conn:
+            return await self._filtered_page(
+                conn, rows_below, before, self.page_size, viewer_id, not_shown
+            )
 
     async def timeline(self, before: int | None = None, viewer_id: int | None = None) -> Page:
         """Everyone's posts, newest first."""
@@ -410,7 +391,9 @@ class PostPages:
                 break
             cursor = rows[-1].id
         views = [
-            PostView(
+            row
+            if isinstance(row, PostView)
+            else PostView(
                 **{key: value for key, value in row._mapping.items() if key not in EXTRA_COLUMNS}
             )
             for row in shown[:size]

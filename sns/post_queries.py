@@ -112,6 +112,8 @@ def page_statement(
     mutes: bool,
     with_before: bool,
     safety: tuple[bool, bool, bool] | None = None,
+    *,
+    with_hidden: bool = False,
 ) -> Select[Any]:
     """A timeline page of ``source`` as ``newest_first`` gives it, less what the reader
     must not see (``without_hidden``, ``shown_post``), built once per shape with the reader
@@ -122,7 +124,9 @@ def page_statement(
     ``safety`` is what the reader has, as ``ReaderSafety``'s (blocks, mutes, words): a
     filter for what they have none of is left out (#21); None, not known: each filter
     asks the database. What the caller checks on the rows in Python
-    (``sns.reader_safety.in_memory_check``) is said as none here."""
+    (``sns.reader_safety.in_memory_check``) is said as none here. ``with_hidden``: the
+    posts moderators hid stay in, for the caller to show to their authors alone (the rows
+    every reader shares, ``sns.shared_reads``)."""
     if source == "all":
         query, key = visible_posts(), posts.c.id
     elif source == "hashtag":
@@ -138,7 +142,8 @@ def page_statement(
     now = bindparam("now", type_=DateTime)
     known = None if safety is None else ReaderSafety(*safety)
     query = without_hidden(query, viewer, mutes=mutes, now=now, known=known)
-    query = query.where(shown_post(viewer))
+    if not with_hidden:
+        query = query.where(shown_post(viewer))
     if with_before:
         query = query.where(key < bindparam("before", type_=Integer))
     return (
@@ -162,6 +167,37 @@ def reader_state() -> CompoundSelect[Any]:
         follows.c.following_id.in_(bindparam("author_ids", expanding=True)),
     )
     return union_all(liked, followed)
+
+
+MARKS_LIMIT = 2000
+"""The most liked posts and followed people ``reader_marks`` keeps of a reader; one with
+more has each page's asked (``reader_state``)."""
+
+
+@functools.cache
+def reader_marks() -> CompoundSelect[Any]:
+    """The posts from ``floor`` up the reader (``viewer``) liked, and everyone they follow,
+    up to ``limit`` of each: rows of (``kind``, ``id``) as ``reader_state`` gives them, for
+    every page of newer posts until the reader likes or follows again
+    (``sns.reader_versions``). Two ranges of the likes' and follows' primary keys."""
+    viewer = bindparam("viewer", type_=Integer)
+    limit = bindparam("limit", type_=Integer, literal_execute=True)
+    liked = (
+        select(likes.c.post_id.label("id"))
+        .where(likes.c.user_id == viewer, likes.c.post_id >= bindparam("floor", type_=Integer))
+        .limit(limit)
+        .subquery("liked")
+    )
+    followed = (
+        select(follows.c.following_id.label("id"))
+        .where(follows.c.follower_id == viewer)
+        .limit(limit)
+        .subquery("followed")
+    )
+    return union_all(
+        select(literal(0).label("kind"), liked.c.id),
+        select(literal(1).label("kind"), followed.c.id),
+    )
 
 
 MERGE_AUTHORS = 100

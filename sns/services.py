@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import event
+
 from sns.accounts import AccountService, User
 from sns.api_clients import ApiClientService
 from sns.api_posts import ApiPostService
@@ -41,6 +43,7 @@ from sns.pagecache import (
 from sns.posts import PostService
 from sns.profiles import ProfileService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from sns.reader_versions import ReaderCache, RedisReaderVersions, WriteWatch
 from sns.redis_store import POOL_MAX, RedisKeys, pool_size
 from sns.redis_store import connect as connect_redis
 from sns.safety import SafetyService
@@ -48,6 +51,7 @@ from sns.search import SearchService
 from sns.search_index import SearchIndex
 from sns.sessions import RedisSessionStore, SessionStore, SqlSessionStore
 from sns.settings import Settings
+from sns.shared_reads import SHARED_ENTRIES, forget_version
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -80,6 +84,10 @@ class Services:
     """Pages and API answers drawn in this process, kept until the site version moves
     (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
+    readers: ReaderCache[Any]
+    """Each reader's own row, counts and hearts, kept under their reader version (with
+    Redis: ``sns.reader_versions``; unused without, where they stay under the site version)."""
+    reader_versions: RedisReaderVersions | None
     known_unread: VersionedCache[int]
     """Each reader's unread notifications, for the header's badge (#20, #22): a count moves
     only by a commit, which moves the site version, so a kept page costs no query for it."""
@@ -193,6 +201,7 @@ async def build_services(
     search = SearchService(db, posts=posts)
     site_version = choose_site_version(db, redis, keys)
     db.after_commit.append(site_version.bump)
+    db.after_commit.append(forget_version)
     # Every per-process cache, each emptied when the site version moves: answers drawn
     # (pages and the API's lists, one budget), and rows read (users, sites and origins).
     keep = settings.page_cache_bytes > 0
@@ -203,6 +212,16 @@ async def build_services(
     known_users: VersionedCache[User] = VersionedCache(10_000 if keep else 0, ttl)
     known_unread: VersionedCache[int] = VersionedCache(10_000 if keep else 0, ttl)
     known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
+    posts.shared = VersionedCache(SHARED_ENTRIES if keep else 0, ttl)
+    readers: ReaderCache[Any] = ReaderCache(3 * 10_000 if keep else 0, ttl)
+    posts.readers = readers
+    reader_versions = None
+    if redis is not None and keep:
+        # Who each write touched, read off its statements; moved on after its commit.
+        reader_versions = RedisReaderVersions(redis, keys)
+        event.listen(db.engine.sync_engine, "before_execute", WriteWatch().before_execute)
+        db.after_commit_readers.append(reader_versions.bump)
+        notifications.on_readers_change = reader_versions.bump
     live = LiveHub(
         choose_bus(
             settings.live_bus,
@@ -253,6 +272,8 @@ async def build_services(
         site_version=site_version,
         pages=pages,
         known_users=known_users,
+        readers=readers,
+        reader_versions=reader_versions,
         known_unread=known_unread,
         fragments=FragmentCache(settings.fragment_cache_bytes),
         metrics=metrics,

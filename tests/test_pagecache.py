@@ -4,6 +4,7 @@ own token only where the template put it."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import secrets
 import tracemalloc
@@ -147,3 +148,51 @@ def test_a_token_is_never_compressed_with_the_page():
     page = KeptPage.cut(b"<form>TOKEN</form>" * 50, b"TOKEN").compressed()
     token = b"s-" + secrets.token_hex(32).encode()
     assert page.fill_gzipped(token).count(token) == 50
+
+
+def test_a_read_of_an_older_version_is_served_the_newer_and_empties_nothing():
+    """A request that read the version before the newest write is in flight while others
+    read the new one: it is served what was kept for the new version (newer than what it
+    read), and that stays (when it emptied the cache, the cache flipped between the two
+    and kept nothing while others wrote). What it drew is not kept."""
+    cache: VersionedCache[KeptPage] = VersionedCache(10_000, 30, size=len)
+    cache.get(2, "page")
+    cache.put(2, "page", KeptPage.cut(b"new"))
+    served = cache.get(1, "page")
+    assert served is not None and served.fill() == b"new"
+    assert cache.get(1, "other") is None
+    cache.put(1, "other", KeptPage.cut(b"old"))
+    assert cache.get(2, "other") is None
+    kept = cache.get(2, "page")
+    assert kept is not None and kept.fill() == b"new"
+    assert cache.get(3, "page") is None  # a newer version empties it
+    assert cache.get(2, "page") is None
+
+
+def test_the_redis_site_version_never_goes_back_when_redis_loses_it(redis_server):
+    """Caches ignore reads of older versions, so a Redis that lost the counter must not
+    start it again from 0: it starts at the time, above anything counted before."""
+    from redis.asyncio import Redis
+
+    from sns.pagecache import RedisSiteVersion
+    from sns.redis_store import RedisKeys
+
+    async def run() -> list[int]:
+        redis = Redis.from_url(redis_server.url)
+        version = RedisSiteVersion(redis, RedisKeys(f"lost-{secrets.token_hex(4)}:"))
+        try:
+            seen = [await version.current()]
+            await version.bump()
+            seen.append(await version.current())
+            await redis.delete(version.key)  # lost: a restart without its data
+            seen.append(await version.current())
+            await redis.delete(version.key)
+            await version.bump()  # the first thing after the loss is a write
+            seen.append(await version.current())
+            return seen
+        finally:
+            await redis.aclose()
+
+    first, bumped, after_loss, bumped_after_loss = asyncio.run(run())
+    assert bumped == first + 1
+    assert after_loss > bumped and bumped_after_loss > after_loss

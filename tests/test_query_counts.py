@@ -159,7 +159,9 @@ def test_a_page_served_again_costs_no_statement(make_server, backend):
         assert again.status_code == 200, path
         # Session, user, the reader's unread count and page are all kept.
         assert int(again.headers["X-SNS-Queries"]) == 0, path
-        assert int(first.headers["X-SNS-Queries"]) > UNREAD[backend], path
+        # The first was drawn (with Redis, what another page read already is kept: the
+        # reader's row, counts and hearts, and the posts everyone shares).
+        assert int(first.headers["X-SNS-Queries"]) > 0, path
         # The same page (a reader's kept page carries the token it was drawn with).
         token = re.compile(r'name="_xsrf" value="[^"]+"|name="xsrf-token" content="[^"]+"')
         assert token.sub("", again.text) == token.sub("", first.text), path
