@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy import Delete, Insert, TextClause, Update
@@ -245,12 +245,22 @@ class RedisReaderVersions:
 class ReaderCache(Generic[V]):
     """What was read of one reader, kept under the reader version it was read at: served
     while that version holds, at most ``ttl`` seconds; the least recently used out first
-    beyond ``max_entries``."""
+    beyond ``max_entries`` (and beyond ``max_size``, the sum of ``size`` of the values)."""
 
-    def __init__(self, max_entries: int, ttl: float) -> None:
+    def __init__(
+        self,
+        max_entries: int,
+        ttl: float,
+        *,
+        max_size: int | None = None,
+        size: Callable[[V], int] = lambda _value: 0,
+    ) -> None:
         self.max_entries = max_entries
         self.ttl = ttl
-        self.entries: OrderedDict[Hashable, tuple[Hashable, float, V]] = OrderedDict()
+        self.max_size = max_size
+        self.size = size
+        self.used = 0
+        self.entries: OrderedDict[Hashable, tuple[Hashable, float, V, int]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -268,7 +278,16 @@ class ReaderCache(Generic[V]):
     def put(self, version: Hashable, key: Hashable, value: V) -> None:
         if version is None or self.max_entries <= 0:
             return
-        self.entries[key] = (version, time.monotonic(), value)
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.max_entries:
-            self.entries.popitem(last=False)
+        size = self.size(value)
+        if self.max_size is not None and size > self.max_size:
+            return
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.used -= old[3]
+        self.entries[key] = (version, time.monotonic(), value, size)
+        self.used += size
+        while len(self.entries) > self.max_entries or (
+            self.max_size is not None and self.used > self.max_size
+        ):
+            _key, dropped = self.entries.popitem(last=False)
+            self.used -= dropped[3]

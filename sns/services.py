@@ -88,6 +88,9 @@ class Services:
     """Each reader's own row, counts and hearts, kept under their reader version (with
     Redis: ``sns.reader_versions``; unused without, where they stay under the site version)."""
     reader_versions: RedisReaderVersions | None
+    drawn: ReaderCache[Any]
+    """Each reader's page as last drawn for a URL, with what it was drawn from, under their
+    reader version (``handlers.cache.CachingHandler.send_drawn_again``)."""
     known_unread: VersionedCache[int]
     """Each reader's unread notifications, for the header's badge (#20, #22): a count moves
     only by a commit, which moves the site version, so a kept page costs no query for it."""
@@ -214,6 +217,9 @@ async def build_services(
     known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
     posts.shared = VersionedCache(SHARED_ENTRIES if keep else 0, ttl)
     readers: ReaderCache[Any] = ReaderCache(3 * 10_000 if keep else 0, ttl)
+    drawn: ReaderCache[Any] = ReaderCache(
+        10_000 if keep else 0, ttl, max_size=settings.page_cache_bytes // 2, size=_drawn_size
+    )
     posts.readers = readers
     reader_versions = None
     if redis is not None and keep:
@@ -273,6 +279,7 @@ async def build_services(
         pages=pages,
         known_users=known_users,
         readers=readers,
+        drawn=drawn,
         reader_versions=reader_versions,
         known_unread=known_unread,
         fragments=FragmentCache(settings.fragment_cache_bytes),
@@ -293,6 +300,12 @@ async def build_services(
         live=live,
         safety=SafetyService(db),
     )
+
+
+def _drawn_size(drawn: tuple[object, ReaderPage]) -> int:
+    """A drawn page's bytes and what it was drawn from (the posts, shared with other
+    caches, counted roughly)."""
+    return len(drawn[1]) + 4096
 
 
 def choose_site_version(db: Database, redis: Redis | None, keys: RedisKeys) -> SiteVersion:
