@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from sns.redis_store import RedisKeys
+from sns.redis_store import STARTED_VERSION, RedisKeys
 from sns.sessions import RedisSessionStore, SessionData, SessionStore
 
 if TYPE_CHECKING:
@@ -46,24 +46,6 @@ class SiteVersion(Protocol):
     async def bump(self) -> None:
         """Move the version on (after a write transaction committed)."""
 
-
-STARTED_VERSION = """
-local function version_of(key)
-  local version = redis.call('GET', key)
-  if version then
-    return version
-  end
-  local now = redis.call('TIME')
-  version = string.format('%.0f', now[1] * 1000000 + now[2])
-  redis.call('SET', key, version)
-  return version
-end
-"""
-"""A site version that never goes back: a counter that, when missing (a new Redis, or one
-that lost its data), starts at the time in microseconds, above anything it counted before
-(a write a microsecond, for ever, would be needed to catch up). So a process may take a
-smaller version than its caches' for a read that began before the newest write, and leave
-its caches alone (``VersionedCache.get``)."""
 
 VERSION_AND_SESSION = (
     STARTED_VERSION

@@ -31,7 +31,7 @@ from sqlalchemy import Delete, Insert, TextClause, Update
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, BindParameter, BooleanClauseList, Grouping
 
-from sns.redis_store import RedisKeys
+from sns.redis_store import STARTED_VERSION, RedisKeys
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -191,22 +191,8 @@ class WriteWatch:
         touched.update(readers_of(statement, rows, conn.dialect))
 
 
-STARTED = """
-local function version_of(key)
-  local version = redis.call('GET', key)
-  if version then
-    return version
-  end
-  local now = redis.call('TIME')
-  version = string.format('%.0f', now[1] * 1000000 + now[2])
-  redis.call('SET', key, version)
-  return version
-end
-"""
-"""A counter that, when missing, starts at the time in microseconds: it never goes back."""
-
 BUMP_READERS = (
-    STARTED
+    STARTED_VERSION
     + """
 for _, key in ipairs(KEYS) do
   version_of(key)

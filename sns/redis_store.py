@@ -76,3 +76,22 @@ def connect(url: str, *, timeout: float, max_connections: int) -> Redis:
         retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
     )
     return Redis.from_pool(pool)
+
+
+STARTED_VERSION = """
+local function version_of(key)
+  local version = redis.call('GET', key)
+  if version then
+    return version
+  end
+  local now = redis.call('TIME')
+  version = string.format('%.0f', now[1] * 1000000 + now[2])
+  redis.call('SET', key, version)
+  return version
+end
+"""
+"""A site version that never goes back: a counter that, when missing (a new Redis, or one
+that lost its data), starts at the time in microseconds, above anything it counted before
+(a write a microsecond, for ever, would be needed to catch up). So a process may take a
+smaller version than its caches' for a read that began before the newest write, and leave
+its caches alone (``VersionedCache.get``)."""
