@@ -36,11 +36,15 @@ if TYPE_CHECKING:
 
 @functools.cache
 def commenters_of() -> Select[Any]:
-    """Who commented or replied on these posts (``post_ids``), and whether a moderator
-    hid any of theirs: whether a reader's blocks, mutes or own hidden comments could make
-    the page's comments differ for them. One walk of the comments' post index."""
+    """Who commented or replied on each of these posts (``post_ids``), and whether a
+    moderator hid any of theirs: whether a reader's blocks, mutes or own hidden comments
+    could make a post's comments differ for them. One walk of the comments' post index."""
     return (
-        select(comments.c.user_id, comments.c.hidden_at.is_not(None).label("hidden"))
+        select(
+            comments.c.post_id,
+            comments.c.user_id,
+            comments.c.hidden_at.is_not(None).label("hidden"),
+        )
         .where(comments.c.post_id.in_(bindparam("post_ids", expanding=True)))
         .distinct()
     )
@@ -87,29 +91,25 @@ def _marked(view: PostView, liked: Set[int], followed: Set[int]) -> PostView:
 
 
 @dataclass(frozen=True)
-class SharedDecoration:
-    """A ``Decoration`` as a reader sees it who hides nobody among the page's commenters
-    (``commenters``) and wrote none of its hidden comments (``hidden_commenters``), with
-    the page's posts decorated once for all of them (``decorated``)."""
+class SharedPost:
+    """One post's comments (the newest few, with the total), the people its texts name and
+    its pictures, as every reader sees them who hides none of its commenters
+    (``commenters``) and wrote none of its hidden comments (``hidden_commenters``): read
+    once per site version for every page and reader it is on."""
 
-    decoration: Decoration
+    comments: tuple[CommentView, ...]
+    total: int
+    mentions: Mentions
+    pictures: tuple[Picture, ...]
     commenters: frozenset[int]
     hidden_commenters: frozenset[int]
-    views: dict[int, tuple[PostView, PostView]] = field(default_factory=dict, compare=False)
-    """Each post as read (the shared rows' own object) and as decorated."""
-
-    def decorated(self, view: PostView) -> PostView:
-        """``view`` decorated, once for every reader who reads the same object."""
-        kept = self.views.get(view.id)
-        if kept is not None and kept[0] is view:
-            return kept[1]
-        done = decorated(view, self.decoration)
-        self.views[view.id] = (view, done)
-        return done
+    last: list[PostView] = field(default_factory=list, compare=False)
+    """The post as last read and as decorated (the shared rows' own object, or an equal
+    one: /following and search read their rows per reader)."""
 
     def fits(self, viewer_id: int, known: ReaderSafety | None, now: datetime) -> bool:
         """Whether ``viewer_id`` sees exactly this: a reader with blocks or mutes that
-        were not kept with their row (too many, or not known) fits a page nobody
+        were not kept with their row (too many, or not known) fits a post nobody
         commented on."""
         if viewer_id in self.hidden_commenters:
             return False
@@ -122,6 +122,23 @@ class SharedDecoration:
         if known.authors is None:
             return False
         return not any(known.authors.hides(author, now) for author in self.commenters)
+
+    def decorated(self, view: PostView) -> PostView:
+        """``view`` decorated, once for every reader who reads the same post."""
+        last = self.last
+        if last and (last[0] is view or last[0] == view):
+            return last[1]
+        done = replace(
+            view,
+            pictures=self.pictures,
+            liked=False,
+            author_followed=False,
+            comments=self.comments,
+            comment_count=self.total,
+            mentions=self.mentions,
+        )
+        last[:] = [view, done]
+        return done
 
 
 @dataclass(frozen=True)
@@ -164,13 +181,42 @@ class PageDecoration:
         if viewer_id is not None:
             liked, followed = await self._marks(conn, viewer_id, views)
         if viewer_id is not None and not every_comment:
-            shared = await self._shared_decoration(conn, views)
-            if shared is not None and shared.fits(viewer_id, known_safety(viewer_id), utcnow()):
-                self._look_again(shared.decoration)
-                return [_marked(shared.decorated(view), liked, followed) for view in views]
+            shared = await self._shared_posts(conn, views)
+            if shared is not None:
+                return await self._from_shared(conn, views, shared, viewer_id, liked, followed)
         decoration = await self._decoration(conn, views, viewer_id, every_comment)
         self._look_again(decoration)
         return [_marked(decorated(view, decoration), liked, followed) for view in views]
+
+    async def _from_shared(
+        self,
+        conn: AsyncConnection,
+        views: list[PostView],
+        shared: list[SharedPost],
+        viewer_id: int,
+        liked: Set[int],
+        followed: Set[int],
+    ) -> list[PostView]:
+        """The page from each post as every reader sees it, but for the posts whose
+        comments differ for this reader (a commenter they block or mute, a hidden comment
+        of their own), which are decorated for them alone."""
+        known, now = known_safety(viewer_id), utcnow()
+        own = [
+            view
+            for view, post in zip(views, shared, strict=True)
+            if not post.fits(viewer_id, known, now)
+        ]
+        mine = await self._decoration(conn, own, viewer_id, False) if own else None
+        out = []
+        for view, post in zip(views, shared, strict=True):
+            if mine is not None and view.id in mine.mentions:
+                done = decorated(view, mine)
+            else:
+                done = post.decorated(view)
+            if self.images is not None and done.pictures:
+                self.images.look_again(done.pictures)
+            out.append(_marked(done, liked, followed))
+        return out
 
     def _look_again(self, decoration: Decoration) -> None:
         if self.images is not None:
@@ -207,26 +253,43 @@ class PageDecoration:
             {found for kind, found in rows if kind == 1},
         )
 
-    async def _shared_decoration(
+    async def _shared_posts(
         self, conn: AsyncConnection, views: list[PostView]
-    ) -> SharedDecoration | None:
-        """The page's decoration as a logged-in reader who hides none of its commenters
-        sees it, read once per site version for everyone (``sns.shared_reads``)."""
+    ) -> list[SharedPost] | None:
+        """Each post of the page as every reader who hides none of its commenters sees it,
+        read once per site version and post for every page it is on (``sns.shared_reads``):
+        the posts no page read yet at this version, in four statements however many."""
         version = version_read()
-        if self.shared is None or version is None:
+        shared = self.shared
+        if shared is None or version is None:
             return None
-        key = ("decoration", tuple(view.id for view in views))
-        found: SharedDecoration | None = self.shared.get(version, key)
-        if found is None:
-            ids = list(key[1])
-            rows = (await conn.execute(commenters_of(), {"post_ids": ids})).all()
-            found = SharedDecoration(
-                await self._decoration(conn, views, None, False),
-                frozenset(row.user_id for row in rows),
-                frozenset(row.user_id for row in rows if row.hidden),
-            )
-            self.shared.put(version, key, found)
-        return found
+        found: dict[int, SharedPost] = {}
+        missing = []
+        for view in views:
+            post: SharedPost | None = shared.get(version, ("post", view.id))
+            if post is None:
+                missing.append(view)
+            else:
+                found[view.id] = post
+        if missing:
+            ids = [view.id for view in missing]
+            by_post: dict[int, list[Any]] = {}
+            for row in await conn.execute(commenters_of(), {"post_ids": ids}):
+                by_post.setdefault(row.post_id, []).append(row)
+            decoration = await self._decoration(conn, missing, None, False)
+            for view in missing:
+                mine = by_post.get(view.id, [])
+                post = SharedPost(
+                    decoration.threads.get(view.id, ()),
+                    decoration.totals.get(view.id, 0),
+                    decoration.mentions[view.id],
+                    decoration.pictures.get(view.id, ()),
+                    frozenset(row.user_id for row in mine),
+                    frozenset(row.user_id for row in mine if row.hidden),
+                )
+                shared.put(version, ("post", view.id), post)
+                found[view.id] = post
+        return [found[view.id] for view in views]
 
     async def _decoration(
         self,

@@ -27,9 +27,9 @@ from typing import Any
 
 from sns.reader_safety import ReaderSafety
 
-SHARED_ENTRIES = 256
-"""Lists and decorations a process keeps for the current version: each is a page's rows
-(about 30 posts) or a page's comments, pictures and names, a few tens of kB at most."""
+SHARED_ENTRIES = 4096
+"""Lists and posts a process keeps for the current version: a list's rows (about 30 posts)
+or one post's comments, pictures and names (a few kB at most)."""
 
 _version_read: ContextVar[int | None] = ContextVar("sns_version_read", default=None)
 _reader_version_read: ContextVar[Hashable] = ContextVar("sns_reader_version_read", default=None)
