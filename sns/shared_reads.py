@@ -6,13 +6,14 @@ posts, the same comments, pictures and ``@`` names, five statements for each rea
 every write (py-spy, bench/http's "site in use": two fifths of the loop). Here they are read
 once per version and process and shared: the rows of a list as the statement of a reader
 with nothing set up gives them, with the posts moderators hid still among them (each is
-shown to its author only, checked per reader), and a page's decoration (its newest
-comments and replies, their totals, its pictures, the people its texts name) as a reader
-sees it whose blocks and mutes touch none of the page's commenters. What is one reader's
-own (blocked or muted authors and muted words kept with their row, their own hidden posts
-and comments, their hearts and follows) is checked or read per reader, so every reader
-still sees exactly what their own statements would have shown them; a reader whose lists
-are too long to keep, or who hides one of a page's commenters, reads as before.
+shown to its author only, checked per reader), and each post's decoration (its newest
+comments and replies, their total, its pictures, the people its texts name) as a reader
+sees it whose blocks and mutes touch none of its commenters (``sns.decoration``). What is
+one reader's own (blocked or muted authors and muted words kept with their row, their own
+hidden posts and comments, their hearts and follows) is checked or read per reader, so
+every reader still sees exactly what their own statements would have shown them; a reader
+whose lists are too long to keep reads their lists as before, and a post one of whose
+commenters they hide is decorated for them alone.
 
 Entries are kept under the site version a request read before its reads
 (``reading_at``), never newer than what they hold; a request's own commit forgets it, so
