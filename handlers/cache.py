@@ -12,6 +12,8 @@ carries no token and is kept whole.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Hashable
 from typing import Any
 
@@ -25,6 +27,8 @@ from sns.post_pages import Page, PostView
 from sns.shared_reads import reading_at
 
 JSON_TYPE = "application/json; charset=UTF-8"
+DRAWING_WAIT = 2.0
+"""Seconds a request waits for another drawing the same shared page before drawing it."""
 
 
 def drawing_inputs(
@@ -57,6 +61,9 @@ class CachingHandler(BaseHandler):
     _placeholder: bytes | None = None
     _badge_placeholder: bytes | None = None
     """Where the reader's unread badge goes in a page that will be kept (``unread_badge``)."""
+    _drawing: asyncio.Future[None] | None = None
+    """Set while this request draws a shared page others may wait for (``_after_drawing``)."""
+    _flight: tuple[object, ...] = ()
     _drawn_inputs: tuple[Hashable, tuple[object, ...]] | None = None
     """The reader version and what the page being drawn is drawn from (``send_drawn_again``)."""
 
@@ -87,12 +94,42 @@ class CachingHandler(BaseHandler):
             return None
         key = self.cache_key()
         kept = self.services.pages.get(self.site_version, key)
+        if kept is None and self.session_id is None:  # a reader's own page: no crowd
+            kept = await self._after_drawing(key)
         if kept is None:
             self._cache_key = key
         elif isinstance(kept, ReaderPage) and not kept.gzipped:
             kept = kept.compressed()  # served again: worth compressing now
             self.services.pages.replace(self.site_version, key, kept)
         return kept
+
+    async def _after_drawing(self, key: tuple[object, ...]) -> KeptPage | ReaderPage | None:
+        """An answer everyone shares (a page for everyone logged out, an API answer) that
+        another request is drawing now under the same key and version: wait for it (up to
+        ``DRAWING_WAIT``) and serve what it kept, instead of drawing it again. Else say
+        that this request draws it. Right after a write, every request in flight for the
+        page missed at once and each drew it (the 32 of bench/http: a write cost 32
+        drawings of the anonymous ``/``)."""
+        drawing = self.services.drawing
+        flight = (self.site_version, key)
+        waiting = drawing.get(flight)
+        if waiting is None:
+            drawing[flight] = self._drawing = asyncio.get_running_loop().create_future()
+            self._flight = flight
+            return None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(waiting), DRAWING_WAIT)
+        return self.services.pages.get(self.site_version, key)
+
+    def on_finish(self) -> None:
+        """The page this request drew is kept (or not, if it failed): whoever waited for it
+        looks again."""
+        super().on_finish()
+        future, self._drawing = self._drawing, None
+        if future is not None:
+            if self.services.drawing.get(self._flight) is future:
+                del self.services.drawing[self._flight]
+            future.set_result(None)
 
     async def serve_kept_page(self) -> bool:
         """Answer with the kept page, this reader's token spliced in (True); else draw the

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,9 @@ class Services:
     Redis: ``sns.reader_versions``; unused without, where they stay under the site version)."""
     reader_versions: RedisReaderVersions | None
     drawn: ReaderCache[Any]
+    drawing: dict[tuple[object, ...], asyncio.Future[None]]
+    """Shared pages being drawn now, by version and key: others wait for them
+    (``handlers.cache.CachingHandler._after_drawing``)."""
     """Each reader's page as last drawn for a URL, with what it was drawn from, under their
     reader version (``handlers.cache.CachingHandler.send_drawn_again``)."""
     known_unread: VersionedCache[int]
@@ -280,6 +284,7 @@ async def build_services(
         known_users=known_users,
         readers=readers,
         drawn=drawn,
+        drawing={},
         reader_versions=reader_versions,
         known_unread=known_unread,
         fragments=FragmentCache(settings.fragment_cache_bytes),

@@ -146,6 +146,40 @@ def test_a_fetch_action_does_not_pay_for_the_sidebar(make_server, backend):
     assert 'class="following-count"' in page.text  # a page does show the sidebar's counts
 
 
+def at_once(clients: list[Client], path: str) -> list:
+    """Each client asks for ``path``, all released at the same moment."""
+    start = threading.Barrier(len(clients))
+    answers: list = [None] * len(clients)
+
+    def ask(number: int) -> None:
+        start.wait()
+        answers[number] = clients[number].get(path)
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(len(clients))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_a_shared_page_missed_by_many_at_once_is_drawn_once(make_server, backend):
+    """Right after a write, every visitor asking for the anonymous page at that moment
+    misses it; one draws it and the others wait for it and are served it, instead of each
+    drawing it again (``CachingHandler._after_drawing``)."""
+    server = make_server(backend, SNS_QUERY_COUNT_HEADER="true")
+    author = server.client()
+    author.join()
+    visitors = [server.client() for _ in range(16)]
+    for round_number in range(3):
+        author.post("/post", {"content": f"round {round_number}"}, headers=JSON)
+        answers = at_once(visitors, "/")
+        assert all(r.status_code == 200 and f"round {round_number}" in r.text for r in answers)
+        counts = [int(r.headers["X-SNS-Queries"]) for r in answers]
+        assert sum(1 for count in counts if count) == 1, counts  # one drew; the rest waited
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
 def test_a_page_served_again_costs_no_statement(make_server, backend):
     server = make_server(backend, SNS_QUERY_COUNT_HEADER="true")
