@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Iterable
+from datetime import datetime
 
 import pytest
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import post_pages
 from sns.comments import CommentService
@@ -23,6 +26,12 @@ from tests.conftest import new_mariadb_url
 VIEWER, QUIET, BUSY, OTHER, STRANGER, GONE = range(1, 7)
 
 
+async def add_people(conn: AsyncConnection, ids: Iterable[int], now: datetime) -> None:
+    """Accounts with these ids (nick ``n<id>``), for a test's seed."""
+    rows = [{"id": n, "nick": f"n{n}", "provider": "local", "created_at": now} for n in ids]
+    await conn.execute(insert(users), rows)
+
+
 async def seed(db: Database) -> list[int]:
     """Posts by six people in a shuffled order; returns the ids /following must show."""
     now = utcnow()
@@ -31,13 +40,7 @@ async def seed(db: Database) -> list[int]:
     authors += [VIEWER] * 4
     rng.shuffle(authors)
     async with db.transaction() as conn:
-        await conn.execute(
-            insert(users),
-            [
-                {"id": n, "nick": f"n{n}", "provider": "local", "created_at": now}
-                for n in range(1, 7)
-            ],
-        )
+        await add_people(conn, range(1, 7), now)
         await conn.execute(
             insert(follows),
             [

@@ -18,7 +18,7 @@ from sns.notifications import NotificationService
 from sns.reader_versions import EVERYONE, ReaderCache, WriteWatch, readers_of
 from sns.safety import SafetyService
 from sns.schema import likes, posts, users
-from tests.test_following import database_url, post_service
+from tests.test_following import add_people, database_url, post_service
 
 A, B, C, D = 1, 2, 3, 4
 POST = 10
@@ -27,13 +27,7 @@ POST = 10
 async def seed(db: Database) -> None:
     now = utcnow()
     async with db.transaction() as conn:
-        await conn.execute(
-            insert(users),
-            [
-                {"id": n, "nick": f"n{n}", "provider": "local", "created_at": now}
-                for n in (A, B, C, D)
-            ],
-        )
+        await add_people(conn, (A, B, C, D), now)
         await conn.execute(
             insert(posts),
             [

@@ -30,11 +30,10 @@ from sns.schema import (
     post_hashtags,
     posts,
     search_terms,
-    users,
 )
 from sns.search import SearchService
 from sns.search_index import body_of, index_rows, pieces_of
-from tests.test_following import database_url, post_service, tell_reader
+from tests.test_following import add_people, database_url, post_service, tell_reader
 
 READER, BLOCKED, BLOCKING, MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN = range(1, 8)
 AUTHORS = (BLOCKED, BLOCKING, MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN)
@@ -105,13 +104,7 @@ def test_the_kept_row_lists_blocks_both_ways_and_mutes_with_their_end():
 async def seed(db: Database) -> None:
     now = utcnow()
     async with db.transaction() as conn:
-        await conn.execute(
-            insert(users),
-            [
-                {"id": n, "nick": f"n{n}", "provider": "local", "created_at": now}
-                for n in range(1, 8)
-            ],
-        )
+        await add_people(conn, range(1, 8), now)
         await conn.execute(
             insert(follows),
             [
