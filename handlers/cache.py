@@ -99,9 +99,23 @@ class CachingHandler(BaseHandler):
         if kept is None:
             self._cache_key = key
         elif isinstance(kept, ReaderPage) and not kept.gzipped:
+            drawn_as = kept
             kept = kept.compressed()  # served again: worth compressing now
             self.services.pages.replace(self.site_version, key, kept)
+            self._keep_drawn_compressed(key, drawn_as, kept)
         return kept
+
+    def _keep_drawn_compressed(
+        self, key: tuple[object, ...], drawn_as: ReaderPage, compressed: ReaderPage
+    ) -> None:
+        """The reader's page as last drawn (``send_drawn_again``) is kept compressed too, once
+        it is: 10 kB, not 100, so the budget holds every reader's page of a crowd (200
+        readers' pages drawn, 20 MB, overflowed its 8 MiB and were drawn again)."""
+        drawn = self.services.drawn
+        version = self.reader_version
+        found = drawn.get(version, key)
+        if found is not None and found[1] is drawn_as:
+            drawn.replace(version, key, (found[0], compressed))
 
     async def _after_drawing(self, key: tuple[object, ...]) -> KeptPage | ReaderPage | None:
         """An answer everyone shares (a page for everyone logged out, an API answer) that
