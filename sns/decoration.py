@@ -3,8 +3,8 @@
 Each post's newest comments and replies (or all of them, on its own page) with their
 total, the people its texts name, its pictures, and the reader's hearts and follows: four
 statements for a whole page, however many posts, comments or users. All but the hearts
-and follows are shared by the readers who see the same (``SharedDecoration``, under the
-site version a request read: ``sns.shared_reads``).
+and follows are shared, post by post, by the readers who see the same (``SharedPost``,
+under the site version a request read: ``sns.shared_reads``).
 """
 
 from __future__ import annotations
@@ -61,18 +61,40 @@ class Decoration:
     mentions: dict[int, Mentions]
     pictures: dict[int, tuple[Picture, ...]]
 
+    def of(
+        self, post_id: int
+    ) -> tuple[tuple[CommentView, ...], int, Mentions, tuple[Picture, ...]]:
+        """One post's comments, total, names and pictures."""
+        return (
+            self.threads.get(post_id, ()),
+            self.totals.get(post_id, 0),
+            self.mentions[post_id],
+            self.pictures.get(post_id, ()),
+        )
 
-def decorated(view: PostView, decoration: Decoration) -> PostView:
+
+def _dressed(
+    view: PostView,
+    comments: tuple[CommentView, ...],
+    total: int,
+    mentions: Mentions,
+    pictures: tuple[Picture, ...],
+) -> PostView:
     """``view`` with its comments, names and pictures, without the reader's marks."""
     return replace(
         view,
-        pictures=decoration.pictures.get(view.id, ()),
+        pictures=pictures,
         liked=False,
         author_followed=False,
-        comments=decoration.threads.get(view.id, ()),
-        comment_count=decoration.totals.get(view.id, 0),
-        mentions=decoration.mentions[view.id],
+        comments=comments,
+        comment_count=total,
+        mentions=mentions,
     )
+
+
+def decorated(view: PostView, decoration: Decoration) -> PostView:
+    """``view`` decorated from a page's ``Decoration``."""
+    return _dressed(view, *decoration.of(view.id))
 
 
 def _marked(view: PostView, liked: Set[int], followed: Set[int]) -> PostView:
@@ -128,15 +150,7 @@ class SharedPost:
         last = self.last
         if last and (last[0] is view or last[0] == view):
             return last[1]
-        done = replace(
-            view,
-            pictures=self.pictures,
-            liked=False,
-            author_followed=False,
-            comments=self.comments,
-            comment_count=self.total,
-            mentions=self.mentions,
-        )
+        done = _dressed(view, self.comments, self.total, self.mentions, self.pictures)
         last[:] = [view, done]
         return done
 
@@ -280,10 +294,7 @@ class PageDecoration:
             for view in missing:
                 mine = by_post.get(view.id, [])
                 post = SharedPost(
-                    decoration.threads.get(view.id, ()),
-                    decoration.totals.get(view.id, 0),
-                    decoration.mentions[view.id],
-                    decoration.pictures.get(view.id, ()),
+                    *decoration.of(view.id),
                     frozenset(row.user_id for row in mine),
                     frozenset(row.user_id for row in mine if row.hidden),
                 )

@@ -32,6 +32,14 @@ async def add_people(conn: AsyncConnection, ids: Iterable[int], now: datetime) -
     await conn.execute(insert(users), rows)
 
 
+async def add_follows(
+    conn: AsyncConnection, follower: int, followed: Iterable[int], now: datetime
+) -> None:
+    """``follower`` follows each of ``followed``, for a test's seed."""
+    rows = [{"follower_id": follower, "following_id": n, "created_at": now} for n in followed]
+    await conn.execute(insert(follows), rows)
+
+
 async def seed(db: Database) -> list[int]:
     """Posts by six people in a shuffled order; returns the ids /following must show."""
     now = utcnow()
@@ -41,13 +49,7 @@ async def seed(db: Database) -> list[int]:
     rng.shuffle(authors)
     async with db.transaction() as conn:
         await add_people(conn, range(1, 7), now)
-        await conn.execute(
-            insert(follows),
-            [
-                {"follower_id": VIEWER, "following_id": n, "created_at": now}
-                for n in (QUIET, BUSY, OTHER, GONE)
-            ],
-        )
+        await add_follows(conn, VIEWER, (QUIET, BUSY, OTHER, GONE), now)
         await conn.execute(
             insert(posts),
             [

@@ -23,7 +23,6 @@ from sns.safety import fold_word
 from sns.schema import (
     blocks,
     comments,
-    follows,
     hashtags,
     muted_words,
     mutes,
@@ -33,7 +32,7 @@ from sns.schema import (
 )
 from sns.search import SearchService
 from sns.search_index import body_of, index_rows, pieces_of
-from tests.test_following import add_people, database_url, post_service, tell_reader
+from tests.test_following import add_follows, add_people, database_url, post_service, tell_reader
 
 READER, BLOCKED, BLOCKING, MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN = range(1, 8)
 AUTHORS = (BLOCKED, BLOCKING, MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN)
@@ -105,13 +104,7 @@ async def seed(db: Database) -> None:
     now = utcnow()
     async with db.transaction() as conn:
         await add_people(conn, range(1, 8), now)
-        await conn.execute(
-            insert(follows),
-            [
-                {"follower_id": READER, "following_id": n, "created_at": now}
-                for n in (MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN)
-            ],
-        )
+        await add_follows(conn, READER, (MUTED_AWHILE, MUTE_ENDED, MUTED, CLEAN), now)
         rows = [
             {
                 "id": 10 * author + n,
