@@ -363,6 +363,19 @@ def rss_mb(pid: int) -> float | None:
     return None
 
 
+def private_mb(pid: int) -> float | None:
+    """The part of a process's resident memory no other process shares (its heap, not the
+    libraries' pages every worker and program maps once): what one more worker costs."""
+    try:
+        kb = 0
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                kb += int(line.split()[1])
+    except OSError:
+        return None
+    return kb / 1024
+
+
 class Hello:
     """bench/hello.py on a free loopback port, stopped by its PID."""
 
@@ -952,6 +965,7 @@ class Bench:
         """One server (1 or N processes) on one database: hello first, then each scenario."""
         hello = self.hello(processes)
         server = SnsServer(data_dir, env)
+        server.python = self.args.server_python
         if processes > 1:
             server.args = ["--processes", str(processes)]
         server.start()
@@ -989,6 +1003,7 @@ class Bench:
                     "size": fixture.posts,
                     "processes": processes,
                     "rss_mb": [round(rss_mb(pid) or 0, 1) for pid in pids],
+                    "private_mb": [round(private_mb(pid) or 0, 1) for pid in pids],
                 }
             )
         finally:
@@ -1225,12 +1240,20 @@ def markdown(run: Run) -> str:
             + ".",
         ]
     if run.memory:
-        lines += ["", "| resident memory after the run | posts | processes | MB per worker |"]
-        lines += ["|---|---|---|---|"]
+        served_by = run.options.get("server_python") or "the bench's own Python"
+        lines += [
+            "",
+            f"Served by {served_by}.",
+            "",
+            "| resident memory after the run | posts | processes | MB per worker | of it private |",
+        ]
+        lines += ["|---|---|---|---|---|"]
         for entry in run.memory:
             lines.append(
                 f"| {entry['backend']} | {entry['size']:,} | {entry['processes']} | "
                 + ", ".join(f"{mb:.0f}" for mb in entry["rss_mb"])
+                + " | "
+                + ", ".join(f"{mb:.0f}" for mb in entry.get("private_mb", []))
                 + " |"
             )
     if run.fills:
@@ -1317,7 +1340,10 @@ def print_table(run: Run) -> None:
             f"{r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.ratio:>7.1%}"
         )
     for entry in run.memory:
-        print(f"RSS MB {entry['backend']} {entry['size']} x{entry['processes']}: {entry['rss_mb']}")
+        print(
+            f"RSS MB {entry['backend']} {entry['size']} x{entry['processes']}: "
+            f"{entry['rss_mb']}, private {entry.get('private_mb')}"
+        )
     if run.bcrypt:
         print("bcrypt checks/s:", run.bcrypt)
 
@@ -1350,6 +1376,13 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-search-index", action="store_true", help="leave search_terms empty (faster fill)"
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where results go")
+    parser.add_argument(
+        "--server-python",
+        default=sys.executable,
+        help="the interpreter that serves; memory as deployed wants a virtualenv with only "
+        "the program's packages (`pip install .`): the tests' packages add to what the "
+        "server imports (PyJWT loads cryptography when it is installed: 9 MB)",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -1405,6 +1438,7 @@ def main(argv: list[str] | None = None) -> int:
             "backends": args.backends,
             "scenarios": args.scenarios,
             "search_index": not args.no_search_index,
+            "server_python": args.server_python,
         },
         machine=machine(),
     )

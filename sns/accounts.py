@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Integer, Row, Select, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
+from sns.async_sql import AsyncConnection
 from sns.db import Database, new_id, utcnow
 from sns.errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests, Unauthorized
 from sns.handles import clean_handle, free_handle, handle_row, handle_taken, user_id_by_handle

@@ -26,8 +26,8 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sns.async_sql import AsyncConnection
 from sns.db import Database, new_id, utcnow
 from sns.errors import NotFound
 from sns.handles import Mentions, find_handles, keys_of, mentioned_ids

@@ -28,8 +28,8 @@ from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from sns.async_sql import AsyncConnection, AsyncEngine, create_async_engine
 from sns.metrics import Metrics
 from sns.read_sharing import ReadWhenAsked, SharedRead
 from sns.reader_versions import TOUCHED

@@ -16,8 +16,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sns.async_sql import AsyncConnection
 from sns.comments import CommentService, CommentView
 from sns.db import utcnow
 from sns.handles import Mentions, find_handles, keys_of

@@ -22,9 +22,9 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.accounts import User, row_to_user
+from sns.async_sql import AsyncConnection
 from sns.db import Database, utcnow
 from sns.errors import Invalid, NotFound, Unauthorized
 from sns.notifications import FOLLOW, NotificationService, unread_count_query

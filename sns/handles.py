@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sns.async_sql import AsyncConnection
 from sns.errors import Invalid
 from sns.schema import users
 from sns.visible import LIVE_USER

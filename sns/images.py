@@ -23,12 +23,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resize import sizes as picture_sizes
 from resize.errors import ImageError
 from resize.keys import NAME, name_of_key, original_key, thumb_key
 from sns import picture_jobs
+from sns.async_sql import AsyncConnection
 from sns.db import Database, utcnow
 from sns.errors import Invalid
 from sns.image_stores import ImageStore

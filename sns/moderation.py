@@ -18,9 +18,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns.accounts import normalize_email
+from sns.async_sql import AsyncConnection
 from sns.audit import LOG_PAGE, AuditEntry, add_entry, check_reason, entries, summary_of
 from sns.db import Database, utcnow
 from sns.errors import Conflict, Invalid, NotFound

@@ -24,8 +24,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, delete, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sns.async_sql import AsyncConnection
 from sns.db import Database, new_id, utcnow
 from sns.safety import unwelcome
 from sns.schema import comments, notification_actors, notifications, posts, users

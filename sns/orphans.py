@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resize.keys import name_of_key
+from sns.async_sql import AsyncConnection
 from sns.db import Database
 from sns.image_stores import ImageStore
 from sns.schema import post_pictures, uploads, users

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sns.async_sql import AsyncConnection
 from sns.errors import Invalid
 from sns.schema import post_pictures, uploads
 

@@ -16,9 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select, union
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
+from sns.async_sql import AsyncConnection
 from sns.comments import CommentService, CommentView
 from sns.db import Database, utcnow
 from sns.decoration import PageDecoration

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
+from sns.async_sql import AsyncConnection
 from sns.comments import CommentService
 from sns.db import Database, new_id, utcnow
 from sns.errors import Forbidden, Invalid, NotFound

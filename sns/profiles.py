@@ -18,11 +18,11 @@ import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from resize.errors import ImageError
 from resize.keys import AVATAR_SIZES, avatar_key, avatar_original_key
 from sns import picture_jobs, text
+from sns.async_sql import AsyncConnection
 from sns.db import Database
 from sns.errors import Invalid
 from sns.images import ImageRefused, ImageService, new_name

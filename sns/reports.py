@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import text
+from sns.async_sql import AsyncConnection
 from sns.audit import AuditEntry, entries
 from sns.db import Database, new_id, utcnow
 from sns.errors import Invalid, NotFound

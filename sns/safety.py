@@ -22,8 +22,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sns.async_sql import AsyncConnection
 from sns.db import Database, utcnow
 from sns.errors import Forbidden, Invalid, NotFound, Unauthorized
 from sns.reader_safety import forget_reader

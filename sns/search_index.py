@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sns.async_sql import AsyncConnection
 from sns.schema import search_terms
 
 BODY_TERM = ""

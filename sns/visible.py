@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from sns.async_sql import AsyncConnection
 from sns.errors import NotFound
 from sns.schema import comments, posts, users
 

@@ -38,6 +38,9 @@ class SnsServer:
         self.log_path = data_dir / "server.out"
         self.command_prefix: list[str] = []  # e.g. ["prlimit", "--nofile=200"]
         self.args: list[str] = []  # e.g. ["--processes", "2"] or ["supervise"]
+        # The interpreter that serves: the bench may name a virtualenv with only the
+        # program's own packages, as deployed (bench/README.md, memory).
+        self.python = sys.executable
         # Start on a copy of a migrated database (testkit/templates.py) when there is none
         # yet; False leaves the migrating to the server's own start-up.
         self.premigrated = True
@@ -76,7 +79,7 @@ class SnsServer:
         self.process = subprocess.Popen(
             [
                 *self.command_prefix,
-                sys.executable,
+                self.python,
                 str(ROOT / "run.py"),
                 *self.args,
                 "--env-file",

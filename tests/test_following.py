@@ -9,9 +9,9 @@ from datetime import datetime
 
 import pytest
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from sns import post_pages
+from sns.async_sql import AsyncConnection
 from sns.comments import CommentService
 from sns.db import Database, utcnow
 from sns.follows import FollowService

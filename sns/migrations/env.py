@@ -7,8 +7,8 @@ import asyncio
 
 from alembic import context
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
+from sns.async_sql import create_async_engine
 from sns.schema import metadata
 
 config = context.config
