@@ -964,7 +964,8 @@ class Bench:
     ) -> None:
         """One server (1 or N processes) on one database: hello first, then each scenario."""
         hello = self.hello(processes)
-        server = SnsServer(data_dir, env)
+        settings = dict(item.split("=", 1) for item in self.args.server_setting)
+        server = SnsServer(data_dir, env | settings)
         server.python = self.args.server_python
         if processes > 1:
             server.args = ["--processes", str(processes)]
@@ -1241,6 +1242,8 @@ def markdown(run: Run) -> str:
         ]
     if run.memory:
         served_by = run.options.get("server_python") or "the bench's own Python"
+        if run.options.get("server_settings"):
+            served_by += ", with " + ", ".join(run.options["server_settings"])
         lines += [
             "",
             f"Served by {served_by}.",
@@ -1377,6 +1380,13 @@ def options(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where results go")
     parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="SNS_NAME=VALUE",
+        help="a setting for the server (repeatable), to measure one against its default",
+    )
+    parser.add_argument(
         "--server-python",
         default=sys.executable,
         help="the interpreter that serves; memory as deployed wants a virtualenv with only "
@@ -1439,6 +1449,7 @@ def main(argv: list[str] | None = None) -> int:
             "scenarios": args.scenarios,
             "search_index": not args.no_search_index,
             "server_python": args.server_python,
+            "server_settings": args.server_setting,
         },
         machine=machine(),
     )

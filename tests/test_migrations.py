@@ -176,15 +176,19 @@ async def main():
 
 asyncio.run(main())
 heavy = ("alembic", "mako", "redis", "PIL", "pillow_heif", "blurhash")
-print(sorted(name for name in sys.modules if name.split(".")[0] in heavy))
+unused = ("sqlalchemy.orm", "sqlalchemy.ext.asyncio")
+print(sorted(
+    name for name in sys.modules
+    if name.split(".")[0] in heavy or name.startswith(unused)
+))
 """
 
 
 def test_a_process_starting_on_a_database_at_head_never_loads_alembic_nor_redis(tmp_path):
     """Alembic and Mako (10 MB) load only when there is a migration to apply, the Redis
     client (6 MB) only when Redis is configured, and the picture libraries (Pillow,
-    pillow-heif, blurhash: 12 MB) only in the picture pool's processes: memory a serving
-    process keeps (#22)."""
+    pillow-heif, blurhash: 12 MB) only in the picture pool's processes; SQLAlchemy's ORM
+    (7 MB, through ``sqlalchemy.ext.asyncio``) never: memory a serving process keeps (#22)."""
 
     def start() -> str:
         done = subprocess.run(
@@ -198,4 +202,5 @@ def test_a_process_starting_on_a_database_at_head_never_loads_alembic_nor_redis(
 
     first = start()  # the first start migrates the empty database
     assert "alembic" in first and "redis" not in first and "PIL" not in first
+    assert "sqlalchemy.orm" not in first
     assert start() == "[]"
