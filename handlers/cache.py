@@ -66,6 +66,8 @@ class CachingHandler(BaseHandler):
     _flight: tuple[object, ...] = ()
     _drawn_inputs: tuple[Hashable, tuple[object, ...]] | None = None
     """The reader version and what the page being drawn is drawn from (``send_drawn_again``)."""
+    depends: frozenset[str] | None = None
+    """What the answer being drawn depends on (``sns.changes``); None: every write."""
 
     def cache_key(self) -> tuple[object, ...]:
         """What a page depends on besides the site's data: the URL, host, scheme, language
@@ -73,8 +75,12 @@ class CachingHandler(BaseHandler):
         which counts for that session only)."""
         request = self.request
         viewer_id = self.viewer_id
-        session = self.session_id if viewer_id is not None else None
-        return (request.uri, request.host, self.scheme, self.locale.code, viewer_id, session)
+        if viewer_id is None:
+            return (request.uri, request.host, self.scheme, self.locale.code, None, None)
+        # Their own state is theirs (``sns.reader_versions``): a page drawn before it moved
+        # is not theirs any more, whatever else changed.
+        mine = (viewer_id, self.session_id, self.reader_version)
+        return (request.uri, request.host, self.scheme, self.locale.code, *mine)
 
     @property
     def for_this_site(self) -> bool:
@@ -92,6 +98,8 @@ class CachingHandler(BaseHandler):
             reading_at(self.site_version)
         if self.site_version is None:
             return None
+        if self.services.changes is not None:
+            await self.services.changes.catch_up(self.site_version)
         key = self.cache_key()
         kept = self.services.pages.get(self.site_version, key)
         if kept is None and self.session_id is None:  # a reader's own page: no crowd
@@ -185,7 +193,7 @@ class CachingHandler(BaseHandler):
         if drawn is not None and drawn[0] == inputs:
             key, self._cache_key = self._cache_key, None
             self._placeholder = self._badge_placeholder = None
-            self.services.pages.put(self.site_version, key, drawn[1])
+            self.services.pages.put(self.site_version, key, drawn[1], self.depends)
             self.services.metrics.cache("drawn", True)
             await self.send_reader_page(drawn[1])
             return True
@@ -271,14 +279,14 @@ class CachingHandler(BaseHandler):
                 token, badge_html = self._escaped_xsrf_token(), self.badge_bytes()
                 if keep and self.viewer_id is not None:
                     mine = ReaderPage(page.fill(token, badge_html))
-                    self.services.pages.put(self.site_version, key, mine)
+                    self.services.pages.put(self.site_version, key, mine, self.depends)
                     if self._drawn_inputs is not None:
                         version, inputs = self._drawn_inputs
                         self.services.drawn.put(version, key, (inputs, mine))
                     return self.send_reader_page(mine)
                 if keep:
                     page = page.compressed()
-                    self.services.pages.put(self.site_version, key, page)
+                    self.services.pages.put(self.site_version, key, page, self.depends)
                     return self.send_kept(page, token, badge_html)
                 chunk = page.fill(token, badge_html)
         return super().finish(chunk)

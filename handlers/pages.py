@@ -11,6 +11,7 @@ from tornado.web import HTTPError
 from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, login_required
 from handlers.page import PageHandler
 from handlers.paths import ROW_ID
+from sns.changes import depends_on
 from sns.post_pages import Page
 from sns.search import parse_query
 from sns.search_index import Piece
@@ -39,6 +40,7 @@ class TimelineHandler(PageHandler):
         return values
 
     async def render_timeline(self, page: Page, **options: Any) -> None:
+        self.depends = depends_on(page.changes, (post.id for post in page.posts))
         await self.render_page("main.html", **self.timeline_values(page, **options))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from types import TracebackType
-from typing import Any, TypeVar, TypeVarTuple, Unpack, overload
+from typing import Any, TypeVar, TypeVarTuple, overload
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, CursorResult, Engine, RootTransaction
@@ -76,11 +76,11 @@ class AsyncConnection:
     @overload
     async def execute(
         self,
-        statement: TypedReturnsRows[Unpack[Ts]],
+        statement: TypedReturnsRows[*Ts],
         parameters: Any = None,
         *,
         execution_options: Any = None,
-    ) -> CursorResult[Unpack[Ts]]: ...
+    ) -> CursorResult[*Ts]: ...
 
     @overload
     async def execute(
@@ -89,7 +89,7 @@ class AsyncConnection:
         parameters: Any = None,
         *,
         execution_options: Any = None,
-    ) -> CursorResult[Unpack[TupleAny]]: ...
+    ) -> CursorResult[*TupleAny]: ...
 
     async def execute(
         self,
@@ -97,7 +97,7 @@ class AsyncConnection:
         parameters: Any = None,
         *,
         execution_options: Any = None,
-    ) -> CursorResult[Unpack[TupleAny]]:
+    ) -> CursorResult[*TupleAny]:
         return await greenlet_spawn(
             self.sync_connection.execute,
             statement,

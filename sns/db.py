@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError
 
 from sns.async_sql import AsyncConnection, AsyncEngine, create_async_engine
+from sns.changes import CHANGED
 from sns.metrics import Metrics
 from sns.read_sharing import ReadWhenAsked, SharedRead
 from sns.reader_versions import TOUCHED
@@ -108,6 +109,8 @@ class Database:
         # Called after it too with the readers its statements touched, when something
         # watches them (``sns.reader_versions``).
         self.after_commit_readers: list[Callable[[set[int]], Awaitable[None]]] = []
+        # And with what it changed (``sns.changes``), when something reads that.
+        self.after_commit_changes: list[Callable[[set[str]], Awaitable[None]]] = []
         if self.is_sqlite:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
@@ -200,12 +203,16 @@ class Database:
                 await conn.execution_options(sqlite_begin="IMMEDIATE")
             info = conn.sync_connection.info if conn.sync_connection is not None else {}
             touched: set[int] = set()
-            info[TOUCHED] = touched
+            changed: set[str] = set()
+            info[TOUCHED], info[CHANGED] = touched, changed
             try:
                 async with conn.begin():
                     yield conn
             finally:
                 info.pop(TOUCHED, None)
+                info.pop(CHANGED, None)
+        for changes_hook in self.after_commit_changes:
+            await changes_hook(changed)
         for hook in self.after_commit:
             await hook()
         for readers_hook in self.after_commit_readers:

@@ -410,7 +410,8 @@ class VersionedCache(Generic[V]):
         self.entries[key] = (entry[0], value, size)
         self.used += size - entry[2]
 
-    def put(self, version: int | None, key: Hashable, value: V) -> None:
+    def put(self, version: int | None, key: Hashable, value: V, depends: object = None) -> None:
+        """Keep ``value``; what it ``depends`` on counts only in ``ChangeAwareCache``."""
         if version is None or version != self.version:
             return
         size = self.size(value) + self.key_size(key)

@@ -11,7 +11,7 @@ same for every reader is read once per site version (``sns.shared_reads``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, Select, select, union
 
 from sns import text
 from sns.async_sql import AsyncConnection
+from sns.changes import LISTS_CHANGE, author_token
 from sns.comments import CommentService, CommentView
 from sns.db import Database, utcnow
 from sns.decoration import PageDecoration
@@ -94,6 +95,8 @@ class Page:
 
     posts: list[PostView]
     next_before: int | None
+    changes: frozenset[str] | None = None
+    """What the list depends on besides its posts (``sns.changes``); None: every write."""
 
 
 class PostPages(PageDecoration):
@@ -253,13 +256,15 @@ class PostPages(PageDecoration):
 
     async def timeline(self, before: int | None = None, viewer_id: int | None = None) -> Page:
         """Everyone's posts, newest first."""
-        return await self._listed("all", {}, before, viewer_id)
+        page = await self._listed("all", {}, before, viewer_id)
+        return replace(page, changes=LISTS_CHANGE)
 
     async def by_hashtag(
         self, title: str, before: int | None = None, viewer_id: int | None = None
     ) -> Page:
         """Posts carrying #title (folded as stored), newest first."""
-        return await self._listed("hashtag", {"title": text.fold_hashtag(title)}, before, viewer_id)
+        page = await self._listed("hashtag", {"title": text.fold_hashtag(title)}, before, viewer_id)
+        return replace(page, changes=LISTS_CHANGE)
 
     async def by_user(
         self, author_id: int, before: int | None = None, viewer_id: int | None = None
@@ -310,7 +315,10 @@ class PostPages(PageDecoration):
                 authors.append(viewer_id)
                 # Following nobody, the answer does not say: allow for muted words.
                 words = known.words if known else bool(rows[0].words) if rows else True
-                return await self._merged_page(conn, authors, before, size, viewer_id, words)
+                page = await self._merged_page(conn, authors, before, size, viewer_id, words)
+                # Whom the reader follows is theirs (their version); what the page shows
+                # changes with those people's posts coming or going.
+                return replace(page, changes=frozenset(author_token(a) for a in authors))
             everyone = union(
                 select(follows.c.following_id).where(follows.c.follower_id == viewer_id),
                 select(users.c.id).where(users.c.id == viewer_id),
@@ -319,9 +327,10 @@ class PostPages(PageDecoration):
                 visible_posts().where(posts.c.user_id.in_(everyone), shown_post(viewer_id)),
                 viewer_id,
             )
-            return await self._read_page(
+            page = await self._read_page(
                 conn, newest_first(query, posts.c.id, before, size), size, viewer_id
             )
+            return replace(page, changes=LISTS_CHANGE)
 
     async def _merged_page(
         self,

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sns.async_sql import AsyncConnection
-
     from sns.db import Database
 
 

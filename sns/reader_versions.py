@@ -100,7 +100,7 @@ def _equalities(where: Any, params: dict[str, Any], table: Any) -> dict[str, lis
     return found
 
 
-def _named(
+def named_values(
     where: Any, params: dict[str, Any], table: Any, columns: tuple[str, ...]
 ) -> set[int] | None:
     """The people in ``columns`` of every row ``where`` can match: each branch of an OR,
@@ -110,7 +110,7 @@ def _named(
     if isinstance(where, BooleanClauseList) and where.operator is operators.or_:
         found: set[int] = set()
         for branch in where.clauses:
-            named = _named(branch, params, table, columns)
+            named = named_values(branch, params, table, columns)
             if named is None:
                 return None
             found |= named
@@ -154,7 +154,7 @@ def readers_of(statement: Any, rows: list[dict[str, Any]], dialect: Any = None) 
     touched: set[int] = set()
     where = statement.whereclause
     for row in sets:
-        rows_of = _named(where, row, statement.table, columns) if where is not None else None
+        rows_of = named_values(where, row, statement.table, columns) if where is not None else None
         if rows_of is None:
             return {EVERYONE}
         touched |= rows_of
@@ -164,9 +164,13 @@ def readers_of(statement: Any, rows: list[dict[str, Any]], dialect: Any = None) 
 class WriteWatch:
     """Reads which readers each statement of a write transaction touches (``readers_of``),
     into the set its connection carries (``TOUCHED``), which the commit hands to
-    ``RedisReaderVersions.bump``. Listens to the engine's ``before_execute``: it sees
+    ``RedisReaderVersions.bump``; and likewise any other reading given (what each write
+    changed: ``sns.changes``). Listens to the engine's ``before_execute``: it sees
     statements as written, with their parameters, before the dialect turns them into SQL.
     A connection not in a write transaction (reads, migrations) is not watched."""
+
+    def __init__(self, *also: tuple[str, Callable[[Any, list[dict[str, Any]], Any], set[Any]]]):
+        self.readings = ((TOUCHED, readers_of), *also)
 
     def before_execute(
         self,
@@ -176,19 +180,29 @@ class WriteWatch:
         params: Any,
         _options: Any,
     ) -> None:
-        touched = conn.info.get(TOUCHED)
-        if touched is None or not isinstance(statement, Insert | Update | Delete | TextClause):
+        if not isinstance(statement, Insert | Update | Delete | TextClause):
             return
-        rows: list[dict[str, Any]] = []
-        if isinstance(multiparams, list | tuple):
-            for item in multiparams:
-                if isinstance(item, dict):
-                    rows.append(item)
-                elif isinstance(item, list | tuple):
-                    rows.extend(row for row in item if isinstance(row, dict))
-        if isinstance(params, dict) and params:
-            rows.append(params)
-        touched.update(readers_of(statement, rows, conn.dialect))
+        rows: list[dict[str, Any]] | None = None
+        for key, reading in self.readings:
+            found = conn.info.get(key)
+            if found is None:
+                continue
+            if rows is None:
+                rows = _parameter_sets(multiparams, params)
+            found.update(reading(statement, rows, conn.dialect))
+
+
+def _parameter_sets(multiparams: Any, params: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if isinstance(multiparams, list | tuple):
+        for item in multiparams:
+            if isinstance(item, dict):
+                rows.append(item)
+            elif isinstance(item, list | tuple):
+                rows.extend(row for row in item if isinstance(row, dict))
+    if isinstance(params, dict) and params:
+        rows.append(params)
+    return rows
 
 
 BUMP_READERS = (

@@ -9,10 +9,11 @@ post's normalised text: a CJK piece anywhere, a word piece at the start of a wor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import delete, exists, func, select
 
+from sns.changes import LISTS_CHANGE
 from sns.db import Database
 from sns.errors import Invalid
 from sns.post_pages import Page
@@ -147,7 +148,7 @@ class SearchService:
         which decorates nothing, names its reader as ``hidden_for`` instead."""
         parsed = parse_query(query) if isinstance(query, str) else query
         if not parsed.searchable:
-            return Page([], None)
+            return Page([], None, changes=frozenset())
         terms = await self._walk_order(parsed.terms)
         walked = search_terms.alias("walked")
         doc = search_terms.alias("doc")
@@ -168,9 +169,10 @@ class SearchService:
         )
         if viewer_id is None:
             statement = without_hidden(statement, hidden_for)
-        return await self.posts.page_of_posts(
+        page = await self.posts.page_of_posts(
             statement, walked.c.post_id, before, viewer_id, limit=limit
         )
+        return replace(page, changes=LISTS_CHANGE)
 
     async def _walk_order(self, terms: Sequence[str]) -> list[str]:
         """The terms, rarest first by a count that stops at ``COUNT_CAP`` (one statement)."""

@@ -16,6 +16,7 @@ from sqlalchemy import event
 from sns.accounts import AccountService, User
 from sns.api_clients import ApiClientService
 from sns.api_posts import ApiPostService
+from sns.changes import CHANGED, ChangeAwareCache, ChangeLog, changes_of
 from sns.comments import CommentService
 from sns.db import Database
 from sns.floods import FloodLimits, default_rules
@@ -81,7 +82,10 @@ class Services:
     api_clients: ApiClientService
     api_posts: ApiPostService
     site_version: SiteVersion
-    pages: VersionedCache[KeptPage | ReaderPage]
+    pages: VersionedCache[KeptPage | ReaderPage] | ChangeAwareCache[KeptPage | ReaderPage]
+    changes: ChangeLog | None
+    """What each write changed, learnt once per site version (``sns.changes``); None: pages
+    are kept under the site version alone."""
     """Pages and API answers drawn in this process, kept until the site version moves
     (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
@@ -207,15 +211,23 @@ async def build_services(
     )
     search = SearchService(db, posts=posts)
     site_version = choose_site_version(db, redis, keys)
-    db.after_commit.append(site_version.bump)
-    db.after_commit.append(forget_version)
-    # Every per-process cache, each emptied when the site version moves: answers drawn
-    # (pages and the API's lists, one budget), and rows read (users, sites and origins).
     keep = settings.page_cache_bytes > 0
     ttl = settings.page_cache_ttl
-    pages: VersionedCache[KeptPage | ReaderPage] = VersionedCache(
-        settings.page_cache_bytes, ttl, size=len, key_size=entry_size
+    # Every per-process cache, each emptied when the site version moves: answers drawn
+    # (pages and the API's lists, one budget), and rows read (users, sites and origins);
+    # with Redis, a page lives until what it shows changes (``sns.changes``).
+    changes = (
+        ChangeLog(site_version.redis, keys) if isinstance(site_version, RedisSiteVersion) else None
     )
+    pages: VersionedCache[KeptPage | ReaderPage] | ChangeAwareCache[KeptPage | ReaderPage]
+    if changes is not None and keep:
+        db.after_commit_changes.append(changes.bump)  # the site version, with the changes
+        pages = ChangeAwareCache(changes, settings.page_cache_bytes, ttl, len, entry_size)
+    else:
+        changes = None
+        db.after_commit.append(site_version.bump)
+        pages = VersionedCache(settings.page_cache_bytes, ttl, size=len, key_size=entry_size)
+    db.after_commit.append(forget_version)
     known_users: VersionedCache[User] = VersionedCache(10_000 if keep else 0, ttl)
     known_unread: VersionedCache[int] = VersionedCache(10_000 if keep else 0, ttl)
     known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
@@ -229,7 +241,8 @@ async def build_services(
     if redis is not None and keep:
         # Who each write touched, read off its statements; moved on after its commit.
         reader_versions = RedisReaderVersions(redis, keys)
-        event.listen(db.engine.sync_engine, "before_execute", WriteWatch().before_execute)
+        watch = WriteWatch(*([(CHANGED, changes_of)] if changes is not None else []))
+        event.listen(db.engine.sync_engine, "before_execute", watch.before_execute)
         db.after_commit_readers.append(reader_versions.bump)
         notifications.on_readers_change = reader_versions.bump
     live = LiveHub(
@@ -281,6 +294,7 @@ async def build_services(
         search=search,
         site_version=site_version,
         pages=pages,
+        changes=changes,
         known_users=known_users,
         readers=readers,
         drawn=drawn,
