@@ -212,20 +212,47 @@ return {version, floor, since}
 """The site version, the log's floor, and every token changed after ``ARGV[1]``."""
 
 
-class ChangeLog:
+class KnownChanges:
     """This process's knowledge of what changed: each token's newest version, up to the
     version ``seen``; before ``floor`` it knows nothing and counts everything changed."""
 
+    def __init__(self, *, known: int = KNOWN_TOKENS) -> None:
+        self.known = known
+        self.seen: int | None = None
+        self.floor = 0
+        self.last: OrderedDict[str, int] = OrderedDict()
+
+    def note(self, token: str, version: int) -> None:
+        last = self.last
+        if last.get(token, 0) < version:
+            last[token] = version
+            last.move_to_end(token)
+        while len(last) > self.known:
+            _token, forgotten = last.popitem(last=False)
+            self.floor = max(self.floor, forgotten)
+
+    def unchanged(self, stamp: int, depends: frozenset[str] | None) -> bool:
+        """Whether nothing a page kept at version ``stamp`` depends on changed since."""
+        if stamp < self.floor or self.seen is None:
+            return False
+        if depends is None:
+            return stamp >= self.seen
+        last = self.last
+        if last.get(EVERYTHING, 0) > stamp:
+            return False
+        return all(last.get(token, 0) <= stamp for token in depends)
+
+
+class ChangeLog(KnownChanges):
+    """What changed, learnt from the log in Redis, and told to it after each commit."""
+
     def __init__(self, redis: Redis, keys: RedisKeys, *, known: int = KNOWN_TOKENS) -> None:
+        super().__init__(known=known)
         self.version_key = keys.site_version
         self.log_key = keys.name("changes")
         self.floor_key = keys.name("changes-floor")
         self._bump = redis.register_script(BUMP_WITH_CHANGES)
         self._since = redis.register_script(CHANGES_SINCE)
-        self.known = known
-        self.seen: int | None = None
-        self.floor = 0
-        self.last: OrderedDict[str, int] = OrderedDict()
         self._catching_up: asyncio.Future[None] | None = None
 
     async def bump(self, changed: set[str]) -> None:
@@ -273,26 +300,6 @@ class ChangeLog:
             self.note(token.decode() if isinstance(token, bytes) else token, int(score))
         self.seen = max(int(current), version)
 
-    def note(self, token: str, version: int) -> None:
-        last = self.last
-        if last.get(token, 0) < version:
-            last[token] = version
-            last.move_to_end(token)
-        while len(last) > self.known:
-            _token, forgotten = last.popitem(last=False)
-            self.floor = max(self.floor, forgotten)
-
-    def unchanged(self, stamp: int, depends: frozenset[str] | None) -> bool:
-        """Whether nothing a page kept at version ``stamp`` depends on changed since."""
-        if stamp < self.floor or self.seen is None:
-            return False
-        if depends is None:
-            return stamp >= self.seen
-        last = self.last
-        if last.get(EVERYTHING, 0) > stamp:
-            return False
-        return all(last.get(token, 0) <= stamp for token in depends)
-
 
 class ChangeAwareCache(Generic[V]):
     """``VersionedCache`` for the pages, but an entry lives until something it depends on
@@ -301,7 +308,7 @@ class ChangeAwareCache(Generic[V]):
 
     def __init__(
         self,
-        changes: ChangeLog,
+        changes: KnownChanges,
         max_size: int,
         ttl: float,
         size: Callable[[V], int] = lambda _value: 1,
