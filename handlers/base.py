@@ -135,6 +135,8 @@ class BaseHandler(ServiceAccess):
             self.services.site_version, self.sessions, session_id, self.services.reader_versions
         )
         self.site_version = version
+        if self.services.changes is not None:  # what changed up to it, before any read
+            await self.services.changes.catch_up(version)
         reading_at(version, reader_version)
         user = None
         if session and session.get("user_id"):

@@ -95,6 +95,8 @@ class CachingHandler(BaseHandler):
             return None
         if self.site_version is None:
             self.site_version = await self.services.site_version.current()
+            if self.services.changes is not None:
+                await self.services.changes.catch_up(self.site_version)
             reading_at(self.site_version)
         if self.site_version is None:
             return None

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Select, bindparam, select
 
 from sns.async_sql import AsyncConnection
+from sns.changes import post_token
 from sns.comments import CommentService, CommentView
 from sns.db import utcnow
 from sns.handles import Mentions, find_handles, keys_of
@@ -29,6 +30,7 @@ from sns.schema import comments
 from sns.shared_reads import reader_version_read, version_read
 
 if TYPE_CHECKING:
+    from sns.changes import ChangeAwareCache
     from sns.pagecache import VersionedCache
     from sns.post_pages import PostView
     from sns.reader_versions import ReaderCache
@@ -170,7 +172,7 @@ class PageDecoration:
 
     comments: CommentService
     images: ImageService | None
-    shared: VersionedCache[Any] | None = None
+    shared: VersionedCache[Any] | ChangeAwareCache[Any] | None = None
     """Lists and decorations every reader shares under a site version (``sns.shared_reads``;
     None: every reader reads their own)."""
     readers: ReaderCache[Any] | None = None
@@ -298,7 +300,7 @@ class PageDecoration:
                     frozenset(row.user_id for row in mine),
                     frozenset(row.user_id for row in mine if row.hidden),
                 )
-                shared.put(version, ("post", view.id), post)
+                shared.put(version, ("post", view.id), post, frozenset({post_token(view.id)}))
                 found[view.id] = post
         return [found[view.id] for view in views]
 

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, select, union
 
 from sns import text
 from sns.async_sql import AsyncConnection
-from sns.changes import LISTS_CHANGE, author_token
+from sns.changes import LISTS_CHANGE, author_token, depends_on
 from sns.comments import CommentService, CommentView
 from sns.db import Database, utcnow
 from sns.decoration import PageDecoration
@@ -87,6 +87,11 @@ class PostView:
         """How many comments and replies a timeline left out (the post's page shows them)."""
         shown = sum(1 + len(comment.replies) for comment in self.comments)
         return self.comment_count - shown
+
+
+SHARED_LIST_CHANGES = {"all": LISTS_CHANGE, "hashtag": LISTS_CHANGE}
+"""What the shared rows of each list depend on besides their posts (``sns.changes``); a
+list not named here (a person's likes) is read again after any write."""
 
 
 @dataclass(frozen=True)
@@ -232,6 +237,9 @@ class PostPages(PageDecoration):
         shared = self.shared
         assert shared is not None
         statement = page_statement(source, False, True, False, (False,) * 3, with_hidden=True)
+        list_changes = SHARED_LIST_CHANGES.get(source)
+        if source == "author":
+            list_changes = frozenset({author_token(params["author"])})
         below = page_statement(source, False, True, True, (False,) * 3, with_hidden=True)
 
         async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
@@ -241,7 +249,7 @@ class PostPages(PageDecoration):
                 values = {**params, "before": cursor, "limit": window}
                 found = await conn.execute(below if cursor is not None else statement, values)
                 rows = tuple(PostView(**row._mapping) for row in found)
-                shared.put(version, key, rows)
+                shared.put(version, key, rows, depends_on(list_changes, (r.id for r in rows)))
             return rows
 
         def not_shown(view: PostView) -> bool:

@@ -231,7 +231,11 @@ async def build_services(
     known_users: VersionedCache[User] = VersionedCache(10_000 if keep else 0, ttl)
     known_unread: VersionedCache[int] = VersionedCache(10_000 if keep else 0, ttl)
     known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
-    posts.shared = VersionedCache(SHARED_ENTRIES if keep else 0, ttl)
+    posts.shared = (
+        ChangeAwareCache(changes, SHARED_ENTRIES, ttl)
+        if changes is not None
+        else VersionedCache(SHARED_ENTRIES if keep else 0, ttl)
+    )
     readers: ReaderCache[Any] = ReaderCache(3 * 10_000 if keep else 0, ttl)
     drawn: ReaderCache[Any] = ReaderCache(
         10_000 if keep else 0, ttl, max_size=settings.page_cache_bytes // 2, size=_drawn_size
