@@ -78,12 +78,15 @@ class Pair:
 
 
 def started_pair(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, name: str
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    settings: dict[str, str] | None = None,
 ) -> Iterator[Pair]:
     """A and B on the backend ``request.param``, for a module fixture to yield from; ``name``
-    prefixes their data directories."""
+    prefixes their data directories; ``settings`` are added to both's environment."""
     backend = request.param
-    env = backend_env(backend, request)
+    env = backend_env(backend, request) | (settings or {})
     if backend == "sqlite":
         # The embedded default as `run.py --processes 2` has it: one data dir, so one
         # SQLite file and the secrets A generated; each process logs to a file of its own.

@@ -33,8 +33,9 @@ META_XSRF = re.compile(r'<meta name="xsrf-token" content="([^"]+)">')
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def pair(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Pair]:
-    """A and B, started once per backend for the whole module."""
-    yield from started_pair(request, tmp_path_factory, "cache")
+    """A and B, started once per backend for the whole module; each answer says how many
+    statements it ran (``X-SNS-Queries``), which tells a page kept from one drawn again."""
+    yield from started_pair(request, tmp_path_factory, "cache", {"SNS_QUERY_COUNT_HEADER": "1"})
 
 
 # --- reading pages --------------------------------------------------------------------------
@@ -352,6 +353,81 @@ def test_a_write_elsewhere_leaves_a_readers_page_as_drawn_and_each_change_of_it_
     assert sidebar_counts(page(reader.b, path)) == (0, 0)
     act(fan.a, f"/user/{reader.id}/follow")
     assert sidebar_counts(page(reader.b, path)) == (0, 1)
+
+
+def read_with_count(client: Client, path: str) -> tuple[str, int]:
+    """One fresh reading and the statements it ran."""
+    response = client.get(path, allow_redirects=False)
+    assert response.status_code == 200, (path, response.status_code)
+    return response.text, int(response.headers["X-SNS-Queries"])
+
+
+def without_tokens(html: str) -> str:
+    """A page less its XSRF tokens (a page drawn again carries its token under a new mask)."""
+    return re.sub(r'name="_xsrf" value="[^"]+"|name="xsrf-token" content="[^"]+"', "", html)
+
+
+def test_a_kept_page_outlives_the_writes_it_does_not_show_and_shows_each_it_does(pair):
+    """With Redis, a page lives until something it shows changes (``sns.changes``): a like,
+    a comment and a post elsewhere leave a reader's /following and a hashtag page kept (not
+    one statement on the other process), while a post of someone followed, a comment under
+    a post shown, an edit that adds the tag and a new name each show on the next page. On
+    the embedded default every write empties the pages, and the same pages are drawn."""
+    reader, followed, stranger, anonymous = (
+        pair.person(),
+        pair.person(),
+        pair.person(),
+        pair.browser(),
+    )
+    tag = unique("tag")
+    act(reader.a, f"/user/{followed.id}/follow")
+    first = write(followed, f"followed #{tag}")
+    aside = write(stranger, "a stranger's post")
+    paths = ("/following", f"/hashtag?hashtag={tag}")
+    kept = warm(reader.b, *paths)
+    kept_anonymous = warm(anonymous.b, f"/hashtag?hashtag={tag}")
+    assert shown(kept["/following"], first) and not shown(kept["/following"], aside)
+
+    act(stranger.a, f"/post/{aside}/like")
+    act(stranger.a, f"/comment/{aside}", {"content": "beside the point"}, status=201)
+    act(stranger.a, f"/user/{followed.id}/follow")  # their count, on no page read here
+    for client, path, before in (
+        *((reader.b, path, kept[path]) for path in paths),
+        (anonymous.b, f"/hashtag?hashtag={tag}", kept_anonymous[f"/hashtag?hashtag={tag}"]),
+    ):
+        html, statements = read_with_count(client, path)
+        assert without_tokens(html) == without_tokens(before), path
+        if pair.backend == "mariadb":
+            assert statements == 0, path  # served as kept: nothing read again
+
+    write(stranger, "another post, tagged with nothing")
+    html, statements = read_with_count(reader.b, "/following")
+    assert without_tokens(html) == without_tokens(kept["/following"])
+    if pair.backend == "mariadb":
+        assert statements == 0
+    tagged, _ = read_with_count(reader.b, f"/hashtag?hashtag={tag}")
+    assert without_tokens(tagged) == without_tokens(kept[f"/hashtag?hashtag={tag}"])
+
+    second = write(followed, "and a second post")
+    assert shown(page(reader.b, "/following"), second)
+    said = unique("comment")
+    act(stranger.a, f"/comment/{first}", {"content": said}, status=201)
+    for path in paths:
+        assert said in article(page(reader.b, path), first), path
+    response = followed.a.post(
+        f"/post/{second}/update", {"content": f"now tagged #{tag}"}, allow_redirects=False
+    )
+    assert response.status_code == 302
+    assert shown(page(reader.b, f"/hashtag?hashtag={tag}"), second)
+    assert shown(page(anonymous.b, f"/hashtag?hashtag={tag}"), second)
+    assert "now tagged" in article(page(reader.b, "/following"), second)
+    renamed = unique("renamed")
+    assert (
+        followed.a.post("/account/nick", {"nick": renamed}, allow_redirects=False).status_code
+        == 302
+    )
+    for path in paths:
+        assert renamed in article(page(reader.b, path), first), path
 
 
 def test_a_follow_shows_in_buttons_counts_lists_and_timeline_on_the_other_process(pair):
