@@ -10,7 +10,7 @@ same for every reader is read once per site version (``sns.shared_reads``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -38,7 +38,7 @@ from sns.post_queries import (
 from sns.reader_safety import ReaderSafety, in_memory_check, known_safety
 from sns.safety_filters import any_muted_word, author_hidden, without_hidden
 from sns.schema import follows, posts, users
-from sns.shared_reads import rows_key, shares_rows, version_read
+from sns.shared_reads import shares_rows, version_read
 from sns.visible import LIVE_USER, shown_post
 
 FOLLOWING_SLACK = 10
@@ -139,6 +139,8 @@ class PostPages(PageDecoration):
         *,
         limit: int | None = None,
         mutes: bool = True,
+        shared_as: Hashable | None = None,
+        list_changes: frozenset[str] | None = None,
     ) -> Page:
         """A timeline page of a query over ``POST_COLUMNS`` (here, or built elsewhere: search),
         walked newest first on ``key`` and decorated for the reader like every timeline.
@@ -146,10 +148,30 @@ class PostPages(PageDecoration):
         own.
 
         What the reader must not see (``sns.safety_filters.without_hidden``: blocks, and unless
-        ``mutes`` is off, mutes and muted words) is left out in the same statement."""
+        ``mutes`` is off, mutes and muted words) is left out in the same statement. Named
+        ``shared_as``, its rows are shared by every reader as ``_listed``'s are, for as
+        long as nothing they or ``list_changes`` name changes (``sns.changes``)."""
         size = limit or self.page_size
         known = known_safety(viewer_id) if viewer_id is not None else None
         check = in_memory_check(known, utcnow(), mutes=mutes)
+        version = version_read()
+        if (
+            shared_as is not None
+            and size == self.page_size
+            and self.shared is not None
+            and version is not None
+            and shares_rows(viewer_id, check.sql, mutes)
+        ):
+
+            def shared_statement(cursor: int | None, rows: int) -> tuple[Any, dict[str, Any]]:
+                return newest_first(query, key, cursor, rows - 1), {}
+
+            return await self._from_shared_rows(
+                ("rows", shared_as),
+                shared_statement,
+                list_changes,
+                (before, viewer_id, check.hidden, version),
+            )
         query = without_hidden(query, viewer_id, mutes=mutes, known=check.sql)
         query = query.where(shown_post(viewer_id))
         return await self._page_below(
@@ -230,24 +252,43 @@ class PostPages(PageDecoration):
         hidden: Callable[[Any], bool] | None,
         version: int,
     ) -> Page:
-        """``_listed``'s page from the rows every reader shares at ``version``: those of the
-        statement of a reader with nothing set up, moderators' hidden posts still among
-        them, each kept for its author alone here, and ``hidden`` (the reader's kept
-        authors and words) checked on each."""
-        shared = self.shared
-        assert shared is not None
+        """``_listed``'s page from the rows every reader shares (``_from_shared_rows``)."""
         statement = page_statement(source, False, True, False, (False,) * 3, with_hidden=True)
+        below = page_statement(source, False, True, True, (False,) * 3, with_hidden=True)
         list_changes = SHARED_LIST_CHANGES.get(source)
         if source == "author":
             list_changes = frozenset({author_token(params["author"])})
-        below = page_statement(source, False, True, True, (False,) * 3, with_hidden=True)
+
+        def statement_for(cursor: int | None, window: int) -> tuple[Any, dict[str, Any]]:
+            values = {**params, "before": cursor, "limit": window}
+            return (below if cursor is not None else statement), values
+
+        list_key = ("rows", source, tuple(sorted(params.items())))
+        reader = (before, viewer_id, hidden, version)
+        return await self._from_shared_rows(list_key, statement_for, list_changes, reader)
+
+    async def _from_shared_rows(
+        self,
+        list_key: tuple[Any, ...],
+        statement_for: Callable[[int | None, int], tuple[Any, dict[str, Any]]],
+        list_changes: frozenset[str] | None,
+        reader: tuple[int | None, int | None, Callable[[Any], bool] | None, int],
+    ) -> Page:
+        """A page from the rows every reader shares at the version read: those of the
+        statement of a reader with nothing set up, moderators' hidden posts still among
+        them, each kept for its author alone here, and ``hidden`` (the reader's kept
+        authors and words) checked on each. ``reader`` is the cursor, the reader, their
+        ``hidden`` and the version."""
+        shared = self.shared
+        assert shared is not None
+        before, viewer_id, hidden, version = reader
 
         async def rows_below(cursor: int | None, window: int) -> Sequence[Any]:
-            key = rows_key(source, params, cursor, window)
+            key = (*list_key, cursor, window)
             rows: tuple[PostView, ...] | None = shared.get(version, key)
             if rows is None:
-                values = {**params, "before": cursor, "limit": window}
-                found = await conn.execute(below if cursor is not None else statement, values)
+                statement, values = statement_for(cursor, window)
+                found = await conn.execute(statement, values)
                 rows = tuple(PostView(**row._mapping) for row in found)
                 shared.put(version, key, rows, depends_on(list_changes, (r.id for r in rows)))
             return rows

@@ -169,8 +169,17 @@ class SearchService:
         )
         if viewer_id is None:
             statement = without_hidden(statement, hidden_for)
+        # The rows are shared by every reader (``_listed``'s) but for the API's, filtered
+        # for its caller in the statement.
+        shared_as = ("search", parsed.raw) if hidden_for is None else None
         page = await self.posts.page_of_posts(
-            statement, walked.c.post_id, before, viewer_id, limit=limit
+            statement,
+            walked.c.post_id,
+            before,
+            viewer_id,
+            limit=limit,
+            shared_as=shared_as,
+            list_changes=LISTS_CHANGE,
         )
         return replace(page, changes=LISTS_CHANGE)
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from contextvars import ContextVar
-from typing import Any
 
 from sns.reader_safety import ReaderSafety
 
@@ -68,10 +67,3 @@ def shares_rows(viewer_id: int | None, sql: ReaderSafety | None, mutes: bool) ->
     if viewer_id is None or sql is None or sql.blocks:
         return False
     return not (mutes and (sql.mutes or sql.words))
-
-
-def rows_key(
-    source: str, params: dict[str, Any], cursor: int | None, window: int
-) -> tuple[Any, ...]:
-    """Where a list's rows are kept: its shape and bound values, the cursor and the rows."""
-    return ("rows", source, tuple(sorted(params.items())), cursor, window)

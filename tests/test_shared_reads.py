@@ -1,7 +1,7 @@
 """Lists and decorations read once per site version and shared by every reader (#22): each
 reader is shown exactly what their own statements show them, whoever read the shared rows
 first: blocks both ways, mutes and muted words, moderators' hidden posts and comments
-(shown to their authors alone), on both databases."""
+(shown to their authors alone), on both databases; search's rows too."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sns.pagecache import VersionedCache
 from sns.posts import PostService
 from sns.reader_safety import reading_as
 from sns.schema import comments, posts
+from sns.search import SearchService
 from sns.shared_reads import forget_version, reading_at, version_read
 from tests.test_following import database_url, post_service, tell_reader
 from tests.test_safety_memory import BLOCKED, BLOCKING, CLEAN, MUTED, READER, seed
@@ -65,7 +66,9 @@ async def walk(list_page: Any) -> list[tuple[int, list[int], int]]:
 
 
 async def lists_of(service: PostService, reader: int) -> dict[str, object]:
+    search = SearchService(service.db, posts=service)
     return {
+        "/search": await walk(lambda before: search.search("post", before, reader)),
         "/": await walk(lambda before: service.timeline(before, reader)),
         "/hashtag": await walk(lambda before: service.by_hashtag("모두", before, reader)),
         "/user": await walk(lambda before: service.by_user(CLEAN, before, reader)),
@@ -107,6 +110,7 @@ def test_every_reader_sees_their_own_whoever_read_the_shared_rows_first(request,
     for seen in shared_passes:
         assert seen == by_sql
     assert all(count > 0 for count in hits)  # the rows and decorations were shared
+    assert len(by_sql[CLEAN]["/search"]) > len(by_sql[BLOCKED]["/search"]) > 0
     mine = [post_id for post_id, _comments, _total in by_sql[READER]["/"]]
     assert OWN_HIDDEN_POST in mine and 10 * CLEAN + 2 not in mine
     for reader in (CLEAN, MUTED):
