@@ -226,3 +226,38 @@ def test_the_redis_log_keeps_its_newest_tokens_and_raises_its_floor(redis_server
             await redis.aclose()
 
     asyncio.run(run())
+
+
+def test_the_deploy_guides_command_makes_every_worker_read_afresh(redis_server):
+    """docs/deploy.md's command after a change behind the app's back: every kept page,
+    whatever it depends on, is drawn again."""
+    import re
+    import shlex
+    from pathlib import Path
+
+    from redis.asyncio import Redis
+
+    guide = (Path(__file__).parent.parent / "docs" / "deploy.md").read_text()
+    line = re.search(r"^redis-cli EVAL .*$", guide, re.M)
+    assert line is not None
+    _cli, _eval, script, count, *key_names = shlex.split(line.group(0))
+
+    async def run() -> None:
+        redis = Redis.from_url(redis_server.url)
+        prefix = f"afresh-{secrets.token_hex(4)}:"
+        keys = RedisKeys(prefix)
+        worker = ChangeLog(redis, keys)
+        try:
+            await ChangeLog(redis, keys).bump({"p1"})
+            version = int(await redis.get(keys.site_version))
+            await worker.catch_up(version)
+            assert worker.unchanged(version, frozenset({"p2"}))
+            names = [prefix + name.removeprefix("sns:") for name in key_names]
+            moved = await redis.eval(script, int(count), *names)
+            await worker.catch_up(int(moved))
+            assert not worker.unchanged(version, frozenset({"p2"}))
+            assert not worker.unchanged(version, frozenset())
+        finally:
+            await redis.aclose()
+
+    asyncio.run(run())
