@@ -232,7 +232,7 @@ async def build_services(
     known_unread: VersionedCache[int] = VersionedCache(10_000 if keep else 0, ttl)
     known_sites: VersionedCache[Any] = VersionedCache(10_000 if keep else 0, ttl=60)
     posts.shared = (
-        ChangeAwareCache(changes, SHARED_ENTRIES, ttl)
+        ChangeAwareCache(changes, SHARED_ENTRIES, ttl, size=_shared_size)
         if changes is not None
         else VersionedCache(SHARED_ENTRIES if keep else 0, ttl)
     )
@@ -329,6 +329,12 @@ def _drawn_size(drawn: tuple[object, ReaderPage]) -> int:
     """A drawn page's bytes and what it was drawn from (the posts, shared with other
     caches, counted roughly)."""
     return len(drawn[1]) + 4096
+
+
+def _shared_size(value: Any) -> int:
+    """A shared list's rows count a post each, as each post's decoration does: kept across
+    writes (``sns.changes``), they are bounded by the posts they hold, not by entries."""
+    return len(value) if isinstance(value, tuple) else 1
 
 
 def choose_site_version(db: Database, redis: Redis | None, keys: RedisKeys) -> SiteVersion:

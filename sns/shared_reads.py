@@ -29,7 +29,8 @@ from sns.reader_safety import ReaderSafety
 
 SHARED_ENTRIES = 4096
 """Lists and posts a process keeps for the current version: a list's rows (about 30 posts)
-or one post's comments, pictures and names (a few kB at most)."""
+or one post's comments, pictures and names (a few kB at most). Kept across writes (with
+Redis, ``sns.changes``), a list's rows count a post each."""
 
 _version_read: ContextVar[int | None] = ContextVar("sns_version_read", default=None)
 _reader_version_read: ContextVar[Hashable] = ContextVar("sns_reader_version_read", default=None)
