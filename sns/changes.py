@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Delete, Insert, TextClause, Update
 
+from sns.pagecache import VersionedCache
 from sns.reader_versions import named_values
 from sns.redis_store import STARTED_VERSION, RedisKeys
 
@@ -48,8 +48,6 @@ EVERYTHING = "*"
 NEW_POSTS = "n"
 LISTS_CHANGE = frozenset({NEW_POSTS})
 """What a list of everyone's posts (``/``, a hashtag, search) depends on besides its posts."""
-CHANGED = "sns_changed"
-"""Where a write transaction's connection collects its tokens (``Connection.info``)."""
 
 LOG_TOKENS = 20_000
 """Tokens the Redis log keeps; older ones are forgotten behind its floor."""
@@ -301,9 +299,9 @@ class ChangeLog(KnownChanges):
         self.seen = max(int(current), version)
 
 
-class ChangeAwareCache(Generic[V]):
+class ChangeAwareCache(VersionedCache[V]):
     """``VersionedCache`` for the pages, but an entry lives until something it depends on
-    changes (``ChangeLog.unchanged``), not until any write: kept at the version its
+    changes (``KnownChanges.unchanged``), not until any write: kept at the version its
     request read, with what it depends on."""
 
     def __init__(
@@ -314,63 +312,28 @@ class ChangeAwareCache(Generic[V]):
         size: Callable[[V], int] = lambda _value: 1,
         key_size: Callable[[Hashable], int] = lambda _key: 0,
     ) -> None:
+        super().__init__(max_size, ttl, size, key_size=key_size)
         self.changes = changes
-        self.max_size = max_size
-        self.ttl = ttl
-        self.size = size
-        self.key_size = key_size
-        self.entries: OrderedDict[Hashable, tuple[float, V, int, int, frozenset[str] | None]] = (
-            OrderedDict()
-        )
-        self.used = 0
-        self.hits = 0
-        self.misses = 0
+        self.kept_at: dict[Hashable, tuple[int, frozenset[str] | None]] = {}
 
     def get(self, version: int | None, key: Hashable) -> V | None:
         if version is None or self.max_size <= 0:
             return None
-        entry = self.entries.get(key)
-        if entry is not None and (
-            time.monotonic() - entry[0] > self.ttl or not self.changes.unchanged(entry[3], entry[4])
-        ):
-            self._drop(key)
-            entry = None
-        if entry is None:
-            self.misses += 1
-            return None
-        self.entries.move_to_end(key)
-        self.hits += 1
-        return entry[1]
+        return self._lookup(key)
+
+    def _valid(self, key: Hashable) -> bool:
+        return self.changes.unchanged(*self.kept_at[key])
 
     def replace(self, version: int | None, key: Hashable, value: V) -> None:
-        """Put another form of an entry (a compressed one) in its place, keeping its age."""
-        entry = self.entries.get(key)
-        if entry is None:
-            return
-        size = self.size(value) + self.key_size(key)
-        self.entries[key] = (entry[0], value, size, entry[3], entry[4])
-        self.used += size - entry[2]
+        self._replace(key, value)
 
-    def put(
-        self,
-        version: int | None,
-        key: Hashable,
-        value: V,
-        depends: frozenset[str] | None = None,
-    ) -> None:
-        if version is None or not self.changes.unchanged(version, depends):
+    def put(self, version: int | None, key: Hashable, value: V, depends: object = None) -> None:
+        kept_at = (version, depends if isinstance(depends, frozenset) else None)
+        if version is None or not self.changes.unchanged(version, kept_at[1]):
             return
-        size = self.size(value) + self.key_size(key)
-        if size > self.max_size:
-            return
-        self._drop(key)
-        self.entries[key] = (time.monotonic(), value, size, version, depends)
-        self.used += size
-        while self.used > self.max_size:
-            _key, dropped = self.entries.popitem(last=False)
-            self.used -= dropped[2]
+        if self._store(key, value):
+            self.kept_at[key] = (version, kept_at[1])
 
     def _drop(self, key: Hashable) -> None:
-        old = self.entries.pop(key, None)
-        if old is not None:
-            self.used -= old[2]
+        super()._drop(key)
+        self.kept_at.pop(key, None)

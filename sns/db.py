@@ -30,10 +30,9 @@ from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import DBAPIError
 
 from sns.async_sql import AsyncConnection, AsyncEngine, create_async_engine
-from sns.changes import CHANGED
 from sns.metrics import Metrics
 from sns.read_sharing import ReadWhenAsked, SharedRead
-from sns.reader_versions import TOUCHED
+from sns.reader_versions import CHANGED, TOUCHED
 from sns.statements import note_statement
 
 if TYPE_CHECKING:

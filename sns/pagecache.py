@@ -393,17 +393,32 @@ class VersionedCache(Generic[V]):
             self.entries.clear()
             self.used = 0
             self.version = version
+        return self._lookup(key)
+
+    def _lookup(self, key: Hashable) -> V | None:
+        """The entry's value while it is young enough and ``_valid``; else it goes."""
         entry = self.entries.get(key)
-        if entry is None or self.clock() - entry[0] > self.ttl:
+        if entry is not None and (self.clock() - entry[0] > self.ttl or not self._valid(key)):
+            self._drop(key)
+            entry = None
+        if entry is None:
             self.misses += 1
             return None
         self.entries.move_to_end(key)
         self.hits += 1
         return entry[1]
 
+    def _valid(self, key: Hashable) -> bool:
+        """Whether a kept entry may still be served (here: while the version holds)."""
+        return True
+
     def replace(self, version: int | None, key: Hashable, value: V) -> None:
         """Put another form of an entry (a compressed one) in its place, keeping its age."""
-        entry = self.entries.get(key) if version == self.version else None
+        if version == self.version:
+            self._replace(key, value)
+
+    def _replace(self, key: Hashable, value: V) -> None:
+        entry = self.entries.get(key)
         if entry is None:
             return
         size = self.size(value) + self.key_size(key)
@@ -412,16 +427,22 @@ class VersionedCache(Generic[V]):
 
     def put(self, version: int | None, key: Hashable, value: V, depends: object = None) -> None:
         """Keep ``value``; what it ``depends`` on counts only in ``ChangeAwareCache``."""
-        if version is None or version != self.version:
-            return
+        if version is not None and version == self.version:
+            self._store(key, value)
+
+    def _store(self, key: Hashable, value: V) -> bool:
+        """Keep ``value`` under ``key``, the least recently used going to make room."""
         size = self.size(value) + self.key_size(key)
         if size > self.max_size:
-            return
-        old = self.entries.pop(key, None)
-        if old is not None:
-            self.used -= old[2]
+            return False
+        self._drop(key)
         self.entries[key] = (self.clock(), value, size)
         self.used += size
         while self.used > self.max_size:
-            _key, (_stamp, _dropped, dropped_size) = self.entries.popitem(last=False)
-            self.used -= dropped_size
+            self._drop(next(iter(self.entries)))
+        return True
+
+    def _drop(self, key: Hashable) -> None:
+        old = self.entries.pop(key, None)
+        if old is not None:
+            self.used -= old[2]

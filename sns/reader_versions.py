@@ -68,6 +68,8 @@ EVERYONE = -1
 TOUCHED = "sns_touched_readers"
 """Where a write transaction's connection collects the readers its statements touched
 (``Connection.info``; ``sns.db.Database.transaction`` sets it up and hands it on)."""
+CHANGED = "sns_changed"
+"""Where it collects what its statements changed (``sns.changes``), the same way."""
 
 
 def _equalities(where: Any, params: dict[str, Any], table: Any) -> dict[str, list[Any]] | None:

@@ -16,7 +16,7 @@ from sqlalchemy import event
 from sns.accounts import AccountService, User
 from sns.api_clients import ApiClientService
 from sns.api_posts import ApiPostService
-from sns.changes import CHANGED, ChangeAwareCache, ChangeLog, changes_of
+from sns.changes import ChangeAwareCache, ChangeLog, changes_of
 from sns.comments import CommentService
 from sns.db import Database
 from sns.floods import FloodLimits, default_rules
@@ -45,7 +45,7 @@ from sns.pagecache import (
 from sns.posts import PostService
 from sns.profiles import ProfileService
 from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
-from sns.reader_versions import ReaderCache, RedisReaderVersions, WriteWatch
+from sns.reader_versions import CHANGED, ReaderCache, RedisReaderVersions, WriteWatch
 from sns.redis_store import POOL_MAX, RedisKeys, pool_size
 from sns.redis_store import connect as connect_redis
 from sns.safety import SafetyService

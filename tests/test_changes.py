@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import delete, event, insert, select, text, update
 
 from sns.changes import (
-    CHANGED,
     EVERYTHING,
     NEW_POSTS,
     ChangeAwareCache,
@@ -23,31 +22,16 @@ from sns.changes import (
     depends_on,
 )
 from sns.comments import CommentService
-from sns.db import Database, utcnow
+from sns.db import Database
 from sns.follows import FollowService
 from sns.likes import LikeService
 from sns.notifications import NotificationService
-from sns.reader_versions import WriteWatch
+from sns.reader_versions import CHANGED, WriteWatch
 from sns.redis_store import RedisKeys
 from sns.safety import SafetyService
 from sns.schema import comments, likes, posts, users
-from tests.test_following import add_people, database_url, post_service
-
-A, B, C, D = 1, 2, 3, 4
-POST = 10
-
-
-async def seed(db: Database) -> None:
-    now = utcnow()
-    async with db.transaction() as conn:
-        await add_people(conn, (A, B, C, D), now)
-        await conn.execute(
-            insert(posts),
-            [
-                {"id": POST, "user_id": B, "content": "hello #tag", "like_count": 0}
-                | {"created_at": now, "updated_at": now}
-            ],
-        )
+from tests.test_following import database_url, post_service
+from tests.test_reader_versions import POST, A, B, C, D, seed
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
