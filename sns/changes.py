@@ -9,6 +9,7 @@ tokens read off its statements (``changes_of``, by ``sns.reader_versions.WriteWa
 - ``p<id>``: post ``id`` as shown changed (its likes, comments, pictures, hiding);
 - ``a<id>``: a post by ``id`` came or went (a person's page, a follower's /following);
 - ``n``: which posts lists hold changed (a new post, an edit, a deletion);
+- ``w:<term>``: a post came to hold (or lost) a search term; ``w`` any term;
 - ``*``: anything, when a statement cannot be told (a name changed, shown everywhere).
 
 A page says what it depends on (``Page.changes`` and its posts: ``depends_on``); a page
@@ -34,7 +35,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqlalchemy import Delete, Insert, TextClause, Update
 
 from sns.pagecache import VersionedCache
-from sns.reader_versions import named_values
+from sns.reader_versions import equalities, named_values
 from sns.redis_store import STARTED_VERSION, RedisKeys
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ V = TypeVar("V")
 
 EVERYTHING = "*"
 NEW_POSTS = "n"
+ANY_TERM = "w"
 LISTS_CHANGE = frozenset({NEW_POSTS})
 """What a list of everyone's posts (``/``, a hashtag, search) depends on besides its posts."""
 
@@ -82,6 +84,17 @@ def post_token(post_id: int) -> str:
 
 def author_token(user_id: int) -> str:
     return f"a{user_id}"
+
+
+def term_token(term: str) -> str:
+    return f"w:{term}"
+
+
+def search_changes(terms: Iterable[str]) -> frozenset[str]:
+    """What a search's list depends on besides its posts: a post joins it only by holding
+    every one of its terms, so any one of them will do."""
+    needed = sorted(terms)
+    return frozenset({ANY_TERM, term_token(needed[0])} if needed else {ANY_TERM, NEW_POSTS})
 
 
 def depends_on(changes: Iterable[str] | None, post_ids: Iterable[int]) -> frozenset[str] | None:
@@ -134,8 +147,10 @@ def changes_of(statement: Any, rows: list[dict[str, Any]], dialect: Any = None) 
         return {EVERYTHING}
     if table == "users":
         return set() if isinstance(statement, Insert) else {EVERYTHING}
-    if table in ("hashtags", "post_hashtags", "search_terms"):
+    if table in ("hashtags", "post_hashtags"):
         return {NEW_POSTS}
+    if table == "search_terms":
+        return {NEW_POSTS, *_terms_changed(statement, rows, dialect)}
     if table == "posts":
         return _posts_changes(statement, rows, dialect)
     if table in ("likes", "comments", "post_pictures"):
@@ -146,6 +161,26 @@ def changes_of(statement: Any, rows: list[dict[str, Any]], dialect: Any = None) 
             return {post_token(int(i)) for i in ids}
         return _posts_named(statement, rows, dialect)
     return {EVERYTHING}
+
+
+def _terms_changed(statement: Any, rows: list[dict[str, Any]], dialect: Any) -> set[str]:
+    """The search terms a post came to hold or lost; ``ANY_TERM`` when not named (a body
+    rewritten, a post's terms removed by its id, the whole index rebuilt)."""
+    if isinstance(statement, Insert):
+        terms = _values_of(rows, statement, dialect, "term")
+    elif isinstance(statement, Delete) and statement.whereclause is not None:
+        values = dict(statement.compile(dialect=dialect).params)
+        terms = set()
+        for row in [{**values, **row} for row in rows] or [values]:
+            equal = equalities(statement.whereclause, row, statement.table)
+            if equal is None or not equal.get("term"):
+                return {ANY_TERM}
+            terms |= set(equal["term"])
+    else:
+        return {ANY_TERM}
+    if not terms or None in terms:
+        return {ANY_TERM}
+    return {term_token(str(term)) for term in terms}
 
 
 def _posts_changes(statement: Any, rows: list[dict[str, Any]], dialect: Any) -> set[str]:

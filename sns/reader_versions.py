@@ -72,7 +72,7 @@ CHANGED = "sns_changed"
 """Where it collects what its statements changed (``sns.changes``), the same way."""
 
 
-def _equalities(where: Any, params: dict[str, Any], table: Any) -> dict[str, list[Any]] | None:
+def equalities(where: Any, params: dict[str, Any], table: Any) -> dict[str, list[Any]] | None:
     """``column name -> values`` of ``table``'s columns in a WHERE that is a conjunction of
     ``column = value`` and ``column IN (values)`` terms (other terms are left aside); None
     when it holds an OR."""
@@ -117,7 +117,7 @@ def named_values(
                 return None
             found |= named
         return found
-    equal = _equalities(where, params, table)
+    equal = equalities(where, params, table)
     if equal is None or any(not equal.get(column) for column in columns):
         return None
     values = [value for column in columns for value in equal[column]]

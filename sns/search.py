@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import delete, exists, func, select
 
-from sns.changes import LISTS_CHANGE
+from sns.changes import search_changes
 from sns.db import Database
 from sns.errors import Invalid
 from sns.post_pages import Page
@@ -179,9 +179,9 @@ class SearchService:
             viewer_id,
             limit=limit,
             shared_as=shared_as,
-            list_changes=LISTS_CHANGE,
+            list_changes=search_changes(parsed.terms),
         )
-        return replace(page, changes=LISTS_CHANGE)
+        return replace(page, changes=search_changes(parsed.terms))
 
     async def _walk_order(self, terms: Sequence[str]) -> list[str]:
         """The terms, rarest first by a count that stops at ``COUNT_CAP`` (one statement)."""

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import delete, event, insert, select, text, update
 
 from sns.changes import (
+    ANY_TERM,
     EVERYTHING,
     NEW_POSTS,
     ChangeAwareCache,
@@ -20,6 +21,8 @@ from sns.changes import (
     KnownChanges,
     changes_of,
     depends_on,
+    search_changes,
+    term_token,
 )
 from sns.comments import CommentService
 from sns.db import Database
@@ -29,7 +32,8 @@ from sns.notifications import NotificationService
 from sns.reader_versions import CHANGED, WriteWatch
 from sns.redis_store import RedisKeys
 from sns.safety import SafetyService
-from sns.schema import comments, likes, posts, users
+from sns.schema import comments, likes, posts, search_terms, users
+from sns.search_index import BODY_TERM, SearchIndex, document
 from tests.test_following import database_url, post_service
 from tests.test_reader_versions import POST, A, B, C, D, seed
 
@@ -56,6 +60,7 @@ def test_each_write_changes_what_it_shows(request, backend, tmp_path):
             following = FollowService(db, notifications)
             safety = SafetyService(db)
             writing = post_service(db)
+            writing.search_index = SearchIndex()  # as build_services wires it
             commenting = CommentService(db, notifications)
             found: dict[str, set[str]] = {}
 
@@ -75,7 +80,13 @@ def test_each_write_changes_what_it_shows(request, backend, tmp_path):
             await step("mute", safety.mute(A, D))
             await step("block", safety.block(A, D))
             await step("nick", raw(update(users).where(users.c.id == C).values(nick="new")))
-            await step("post", writing.create(C, "a new post #tag"))
+            created: list[int] = []
+
+            async def create(author: int, content: str) -> None:
+                created.append(await writing.create(author, content))
+
+            await step("post", create(C, "a new post #tag"))
+            await step("reworded", writing.update(C, created[0], "a newer text"))
             await step("edit", writing.update(B, POST, "hello again #other"))
             await step("delete", writing.delete(B, POST))
             return found
@@ -87,8 +98,14 @@ def test_each_write_changes_what_it_shows(request, backend, tmp_path):
     assert found["comment"] == {f"p{POST}"}
     assert found["follow"] == found["mute"] == found["block"] == set()
     assert found["nick"] == {EVERYTHING}  # shown on every post and comment of theirs
-    assert found["post"] == {NEW_POSTS, f"a{C}"}
-    assert found["edit"] == {f"p{POST}", NEW_POSTS}  # its hashtags and words: lists
+    words = {term_token(term) for term in {BODY_TERM, *document("a new post #tag")[1]}}
+    assert found["post"] - words == {NEW_POSTS, f"a{C}"} and words <= found["post"]
+    # An edit: its hashtags and words change lists; the words it gained and lost, searches.
+    assert found["edit"] >= {f"p{POST}", NEW_POSTS} and EVERYTHING not in found["edit"]
+    after = {term_token(term) for term in {BODY_TERM, *document("a newer text")[1]}}
+    gained, lost = after - words, words - after
+    assert gained and lost and gained | lost <= found["reworded"]
+    assert ANY_TERM in found["reworded"]  # its body rewritten: every search looks again
     assert {f"p{POST}", NEW_POSTS} <= found["delete"] and EVERYTHING not in found["delete"]
 
 
@@ -107,6 +124,13 @@ def test_statements_that_cannot_be_told_change_everything():
     ) == {"p1", "p2"}
     liked = update(posts).where(posts.c.id == 7).values(like_count=posts.c.like_count + 1)
     assert changes_of(liked, []) == {"p7"}
+    rebuilt = delete(search_terms)  # the whole index, rebuilt: every search
+    assert changes_of(rebuilt, []) == {NEW_POSTS, ANY_TERM}
+    lost = delete(search_terms).where(
+        search_terms.c.term.in_(["a", "b"]), search_terms.c.post_id == 3
+    )
+    assert changes_of(lost, []) == {NEW_POSTS, term_token("a"), term_token("b")}
+    assert search_changes(["b", "a"]) == {ANY_TERM, term_token("a")}
 
 
 def test_a_kept_page_lives_until_something_it_depends_on_changes():

@@ -369,21 +369,22 @@ def without_tokens(html: str) -> str:
 
 def test_a_kept_page_outlives_the_writes_it_does_not_show_and_shows_each_it_does(pair):
     """With Redis, a page lives until something it shows changes (``sns.changes``): a like,
-    a comment and a post elsewhere leave a reader's /following and a hashtag page kept (not
-    one statement on the other process), while a post of someone followed, a comment under
-    a post shown, an edit that adds the tag and a new name each show on the next page. On
-    the embedded default every write empties the pages, and the same pages are drawn."""
+    a comment and a post elsewhere leave a reader's /following, a hashtag page and a search
+    kept (not one statement on the other process), while a post of someone followed, a
+    comment under a post shown, an edit that adds the tag and the word and a new name each
+    show on the next page. On the embedded default every write empties the pages, and the
+    same pages are drawn."""
     reader, followed, stranger, anonymous = (
         pair.person(),
         pair.person(),
         pair.person(),
         pair.browser(),
     )
-    tag = unique("tag")
+    tag, word = unique("tag"), unique("word")
     act(reader.a, f"/user/{followed.id}/follow")
-    first = write(followed, f"followed #{tag}")
+    first = write(followed, f"followed #{tag} {word}")
     aside = write(stranger, "a stranger's post")
-    paths = ("/following", f"/hashtag?hashtag={tag}")
+    paths = ("/following", f"/hashtag?hashtag={tag}", f"/search?q={word}")
     kept = warm(reader.b, *paths)
     kept_anonymous = warm(anonymous.b, f"/hashtag?hashtag={tag}")
     assert shown(kept["/following"], first) and not shown(kept["/following"], aside)
@@ -401,10 +402,11 @@ def test_a_kept_page_outlives_the_writes_it_does_not_show_and_shows_each_it_does
             assert statements == 0, path  # served as kept: nothing read again
 
     write(stranger, "another post, tagged with nothing")
-    html, statements = read_with_count(reader.b, "/following")
-    assert without_tokens(html) == without_tokens(kept["/following"])
-    if pair.backend == "mariadb":
-        assert statements == 0
+    for path in ("/following", f"/search?q={word}"):  # neither its author nor its words
+        html, statements = read_with_count(reader.b, path)
+        assert without_tokens(html) == without_tokens(kept[path]), path
+        if pair.backend == "mariadb":
+            assert statements == 0, path
     tagged, _ = read_with_count(reader.b, f"/hashtag?hashtag={tag}")
     assert without_tokens(tagged) == without_tokens(kept[f"/hashtag?hashtag={tag}"])
 
@@ -415,10 +417,11 @@ def test_a_kept_page_outlives_the_writes_it_does_not_show_and_shows_each_it_does
     for path in paths:
         assert said in article(page(reader.b, path), first), path
     response = followed.a.post(
-        f"/post/{second}/update", {"content": f"now tagged #{tag}"}, allow_redirects=False
+        f"/post/{second}/update", {"content": f"now tagged #{tag} {word}"}, allow_redirects=False
     )
     assert response.status_code == 302
     assert shown(page(reader.b, f"/hashtag?hashtag={tag}"), second)
+    assert shown(page(reader.b, f"/search?q={word}"), second)
     assert shown(page(anonymous.b, f"/hashtag?hashtag={tag}"), second)
     assert "now tagged" in article(page(reader.b, "/following"), second)
     renamed = unique("renamed")
