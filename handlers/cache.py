@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Hashable
 from typing import Any
 
 from tornado import escape
@@ -23,34 +22,11 @@ from tornado.concurrent import Future
 from handlers.base import BaseHandler
 from sns.net import is_site_host
 from sns.pagecache import KeptPage, ReaderPage, new_placeholder, takes_gzip
-from sns.post_pages import Page, PostView
 from sns.shared_reads import reading_at
 
 JSON_TYPE = "application/json; charset=UTF-8"
 DRAWING_WAIT = 2.0
 """Seconds a request waits for another drawing the same shared page before drawing it."""
-
-
-def drawing_inputs(
-    template: str, values: dict[str, Any], handler: CachingHandler
-) -> tuple[object, ...]:
-    """Everything a logged-in page is drawn from besides its URL, language and session
-    (the cache key): the template and its values, the layout's counts, badge and user,
-    and the people each post's ``@`` names (a post compares without them)."""
-    named: list[object] = []
-    for value in values.values():
-        found = value.posts if isinstance(value, Page) else [value]
-        named.extend(
-            (post.id, tuple(post.mentions.items())) for post in found if isinstance(post, PostView)
-        )
-    return (
-        template,
-        values,
-        getattr(handler, "follow_counts", None),
-        getattr(handler, "unread", None),
-        handler.current_user,
-        tuple(named),
-    )
 
 
 class CachingHandler(BaseHandler):
@@ -64,8 +40,6 @@ class CachingHandler(BaseHandler):
     _drawing: asyncio.Future[None] | None = None
     """Set while this request draws a shared page others may wait for (``_after_drawing``)."""
     _flight: tuple[object, ...] = ()
-    _drawn_inputs: tuple[Hashable, tuple[object, ...]] | None = None
-    """The reader version and what the page being drawn is drawn from (``send_drawn_again``)."""
     depends: frozenset[str] | None = None
     """What the answer being drawn depends on (``sns.changes``); None: every write."""
 
@@ -109,23 +83,9 @@ class CachingHandler(BaseHandler):
         if kept is None:
             self._cache_key = key
         elif isinstance(kept, ReaderPage) and not kept.gzipped:
-            drawn_as = kept
             kept = kept.compressed()  # served again: worth compressing now
             self.services.pages.replace(self.site_version, key, kept)
-            self._keep_drawn_compressed(key, drawn_as, kept)
         return kept
-
-    def _keep_drawn_compressed(
-        self, key: tuple[object, ...], drawn_as: ReaderPage, compressed: ReaderPage
-    ) -> None:
-        """The reader's page as last drawn (``send_drawn_again``) is kept compressed too, once
-        it is: 10 kB, not 100, so the budget holds every reader's page of a crowd (200
-        readers' pages drawn, 20 MB, overflowed its 8 MiB and were drawn again)."""
-        drawn = self.services.drawn
-        version = self.reader_version
-        found = drawn.get(version, key)
-        if found is not None and found[1] is drawn_as:
-            drawn.replace(version, key, (found[0], compressed))
 
     async def _after_drawing(self, key: tuple[object, ...]) -> KeptPage | ReaderPage | None:
         """An answer everyone shares (a page for everyone logged out, an API answer) that
@@ -176,32 +136,6 @@ class CachingHandler(BaseHandler):
 
     async def load_badge(self) -> None:
         """Read what the reader's header badge shows (pages do: ``PageHandler``)."""
-
-    async def send_drawn_again(self, template: str, values: dict[str, Any]) -> bool:
-        """Send this reader's page as last drawn for this URL (True) when it would be
-        drawn from the same things again: the same template values (the posts with their
-        comments, counts, pictures and names), sidebar counts, badge and user, under the
-        same reader version, within the cache's age bound. While others write, every
-        write moves the site version and empties the kept pages, but most writes change
-        nothing a given reader's page shows (a like of a post on no page of theirs); the
-        posts of the page come from what every reader shares (``sns.shared_reads``), so
-        finding that out costs no statement. Else remember what this drawing is made of,
-        for ``finish`` to keep with it."""
-        version = self.reader_version
-        if self._cache_key is None or self.viewer_id is None or version is None:
-            return False
-        inputs = drawing_inputs(template, values, self)
-        drawn = self.services.drawn.get(version, self._cache_key)
-        if drawn is not None and drawn[0] == inputs:
-            key, self._cache_key = self._cache_key, None
-            self._placeholder = self._badge_placeholder = None
-            self.services.pages.put(self.site_version, key, drawn[1], self.depends)
-            self.services.metrics.cache("drawn", True)
-            await self.send_reader_page(drawn[1])
-            return True
-        self.services.metrics.cache("drawn", False)
-        self._drawn_inputs = (version, inputs)
-        return False
 
     def badge_bytes(self) -> bytes:
         """The reader's header badge as drawn (pages: ``PageHandler``); none here."""
@@ -282,9 +216,6 @@ class CachingHandler(BaseHandler):
                 if keep and self.viewer_id is not None:
                     mine = ReaderPage(page.fill(token, badge_html))
                     self.services.pages.put(self.site_version, key, mine, self.depends)
-                    if self._drawn_inputs is not None:
-                        version, inputs = self._drawn_inputs
-                        self.services.drawn.put(version, key, (inputs, mine))
                     return self.send_reader_page(mine)
                 if keep:
                     page = page.compressed()

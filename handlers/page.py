@@ -86,8 +86,6 @@ class PageHandler(PostDrawingHandler):
             self.follow_counts = await self.follows.counts(self.current_user.id)
         await self.load_badge()
         await self.end_shared_reads()  # drawing reads nothing: the connection goes back
-        if await self.send_drawn_again(template, values):
-            return
         self.render(template, **values)
 
     async def _counts_and_unread(self, user_id: int) -> tuple[FollowCounts, int]:

@@ -69,7 +69,7 @@ class Metrics:
         """One answered request."""
 
     def cache(self, kind: str, hit: bool, count: int = 1) -> None:
-        """``count`` looks into a cache (``kind``: page, api, fragment or drawn)."""
+        """``count`` looks into a cache (``kind``: page, api or fragment)."""
 
     def pool_wait(self, seconds: float) -> None:
         """The time a request waited for a database connection."""

@@ -83,22 +83,19 @@ class Services:
     api_posts: ApiPostService
     site_version: SiteVersion
     pages: VersionedCache[KeptPage | ReaderPage] | ChangeAwareCache[KeptPage | ReaderPage]
+    """Pages and API answers drawn in this process, kept until the site version moves or,
+    with Redis, until what they show changes (``handlers.cache`` is their one user)."""
     changes: ChangeLog | None
     """What each write changed, learnt once per site version (``sns.changes``); None: pages
     are kept under the site version alone."""
-    """Pages and API answers drawn in this process, kept until the site version moves
-    (``handlers.cache`` is their one user)."""
     known_users: VersionedCache[User]
     readers: ReaderCache[Any]
     """Each reader's own row, counts and hearts, kept under their reader version (with
     Redis: ``sns.reader_versions``; unused without, where they stay under the site version)."""
     reader_versions: RedisReaderVersions | None
-    drawn: ReaderCache[Any]
     drawing: dict[tuple[object, ...], asyncio.Future[None]]
     """Shared pages being drawn now, by version and key: others wait for them
     (``handlers.cache.CachingHandler._after_drawing``)."""
-    """Each reader's page as last drawn for a URL, with what it was drawn from, under their
-    reader version (``handlers.cache.CachingHandler.send_drawn_again``)."""
     known_unread: VersionedCache[int]
     """Each reader's unread notifications, for the header's badge (#20, #22): a count moves
     only by a commit, which moves the site version, so a kept page costs no query for it."""
@@ -237,9 +234,6 @@ async def build_services(
         else VersionedCache(SHARED_ENTRIES if keep else 0, ttl)
     )
     readers: ReaderCache[Any] = ReaderCache(3 * 10_000 if keep else 0, ttl)
-    drawn: ReaderCache[Any] = ReaderCache(
-        10_000 if keep else 0, ttl, max_size=settings.page_cache_bytes // 2, size=_drawn_size
-    )
     posts.readers = readers
     reader_versions = None
     if redis is not None and keep:
@@ -301,7 +295,6 @@ async def build_services(
         changes=changes,
         known_users=known_users,
         readers=readers,
-        drawn=drawn,
         drawing={},
         reader_versions=reader_versions,
         known_unread=known_unread,
@@ -323,12 +316,6 @@ async def build_services(
         live=live,
         safety=SafetyService(db),
     )
-
-
-def _drawn_size(drawn: tuple[object, ReaderPage]) -> int:
-    """A drawn page's bytes and what it was drawn from (the posts, shared with other
-    caches, counted roughly)."""
-    return len(drawn[1]) + 4096
 
 
 def _shared_size(value: Any) -> int:
