@@ -38,7 +38,7 @@ from sns.comments import CommentService
 from sns.db import Database, utcnow
 from sns.follows import FollowService
 from sns.likes import LikeService
-from sns.post_pages import Page
+from sns.post_views import Page
 from sns.posts import PostService
 from sns.schema import comments, follows, hashtags, likes, post_hashtags, posts, users
 

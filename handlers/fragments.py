@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from sns.comments import CommentView
-    from sns.post_pages import PostView
+    from sns.post_views import PostView
 
 log = logging.getLogger("sns.handlers")
 

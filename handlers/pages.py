@@ -12,7 +12,7 @@ from handlers.base import LOCALE_COOKIE, SUPPORTED_LOCALES, BaseHandler, login_r
 from handlers.page import PageHandler
 from handlers.paths import ROW_ID
 from sns.changes import depends_on
-from sns.post_pages import Page
+from sns.post_views import Page
 from sns.search import parse_query
 from sns.search_index import Piece
 from sns.text import HASHTAG_RE

@@ -23,7 +23,7 @@ from handlers.ui import picture_sources
 from sns.errors import Invalid, ServiceError
 from sns.floods import POSTS
 from sns.pictures import MAX_PICTURES, Chosen
-from sns.post_pages import PostView
+from sns.post_views import PostView
 from sns.posts import KEEP, Keep
 
 

@@ -32,7 +32,7 @@ from sns.shared_reads import reader_version_read, version_read
 if TYPE_CHECKING:
     from sns.changes import ChangeAwareCache
     from sns.pagecache import VersionedCache
-    from sns.post_pages import PostView
+    from sns.post_views import PostView
     from sns.reader_versions import ReaderCache
 
 

@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sns.post_pages import PostView
+    from sns.post_views import PostView
 
 
 def _marker(name: str) -> bytes:
@@ -117,7 +117,7 @@ heart and follow (filled per reader) and the people named (keyed as items, below
 
 
 def _shared_fields() -> Callable[[PostView], tuple[object, ...]]:
-    from sns.post_pages import PostView
+    from sns.post_views import PostView
 
     names = [f.name for f in fields(PostView) if f.name not in READER_FIELDS]
     return operator.attrgetter(*names)

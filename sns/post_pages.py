@@ -11,8 +11,7 @@ same for every reader is read once per site version (``sns.shared_reads``).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select, union
@@ -20,14 +19,12 @@ from sqlalchemy import ColumnElement, Select, select, union
 from sns import text
 from sns.async_sql import AsyncConnection
 from sns.changes import LISTS_CHANGE, author_token, depends_on
-from sns.comments import CommentService, CommentView
+from sns.comments import CommentService
 from sns.db import Database, utcnow
 from sns.decoration import PageDecoration
 from sns.follows import FollowService
-from sns.handles import Mentions
 from sns.images import ImageService
 from sns.likes import LikeService
-from sns.pictures import Picture
 from sns.post_queries import (
     MERGE_AUTHORS,
     newest_first,
@@ -35,6 +32,7 @@ from sns.post_queries import (
     page_statement,
     visible_posts,
 )
+from sns.post_views import Page, PostView
 from sns.reader_safety import ReaderSafety, in_memory_check, known_safety
 from sns.safety_filters import any_muted_word, author_hidden, without_hidden
 from sns.schema import follows, posts, users
@@ -53,55 +51,9 @@ EXTRA_COLUMNS = frozenset({"hidden"})
 """Columns a filtered page reads beside ``POST_COLUMNS``, to tell whether to show a row."""
 
 
-@dataclass(frozen=True)
-class PostView:
-    """A post as a timeline shows it, with what the reader needs to act on it."""
-
-    id: int
-    content: str
-    img: str | None
-    like_count: int
-    created_at: datetime
-    updated_at: datetime
-    author_id: int
-    author_nick: str
-    hidden_at: datetime | None = None
-    """Set when a moderator hid the post: only its author is shown it, marked."""
-    author_avatar: str | None = None
-    author_avatar_ready: bool = False
-    liked: bool = False
-    author_followed: bool = False
-    comments: tuple[CommentView, ...] = ()
-    comment_count: int = 0
-    """All the post's visible comments and replies; a timeline shows only some of them."""
-    author_handle: str | None = None
-    mentions: Mentions = field(default_factory=dict, compare=False)
-    """The people the ``@`` of the post and its comments shown name (linked on the page)."""
-    pictures: tuple[Picture, ...] = ()
-    """Up to four, in order; ``img`` is the first one's name."""
-    author_bio: str | None = None
-    """Shown beside the author's face on every post, as on their page."""
-
-    @property
-    def hidden_comments(self) -> int:
-        """How many comments and replies a timeline left out (the post's page shows them)."""
-        shown = sum(1 + len(comment.replies) for comment in self.comments)
-        return self.comment_count - shown
-
-
 SHARED_LIST_CHANGES = {"all": LISTS_CHANGE, "hashtag": LISTS_CHANGE}
 """What the shared rows of each list depend on besides their posts (``sns.changes``); a
 list not named here (a person's likes) is read again after any write."""
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a timeline; ``next_before`` is the cursor of the next page, if any."""
-
-    posts: list[PostView]
-    next_before: int | None
-    changes: frozenset[str] | None = None
-    """What the list depends on besides its posts (``sns.changes``); None: every write."""
 
 
 class PostPages(PageDecoration):

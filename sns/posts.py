@@ -21,10 +21,11 @@ from sns.images import ImageService
 from sns.likes import LikeService
 from sns.notifications import NotificationService
 from sns.pictures import Chosen, check_choice, pictures_of
-from sns.post_pages import PostPages, PostView
+from sns.post_pages import PostPages
 from sns.post_queries import (
     visible_posts,
 )
+from sns.post_views import PostView
 from sns.safety_filters import author_hidden
 from sns.schema import hashtags, post_hashtags, post_pictures, posts
 from sns.search_index import SearchIndex

@@ -16,8 +16,8 @@ from sqlalchemy import delete, exists, func, select
 from sns.changes import search_changes
 from sns.db import Database
 from sns.errors import Invalid
-from sns.post_pages import Page
 from sns.post_queries import POST_COLUMNS
+from sns.post_views import Page
 from sns.posts import PostService
 from sns.safety_filters import without_hidden
 from sns.schema import posts, search_terms, users

@@ -23,7 +23,7 @@ from sns.fragments import (
 )
 from sns.handles import Mentioned
 from sns.pictures import Picture
-from sns.post_pages import PostView
+from sns.post_views import PostView
 
 WHEN = datetime(2026, 12, 1, 9, 0, 0)
 
