@@ -69,12 +69,10 @@ class CachingHandler(BaseHandler):
             return None
         if self.site_version is None:
             self.site_version = await self.services.site_version.current()
-            if self.services.changes is not None:
-                await self.services.changes.catch_up(self.site_version)
             reading_at(self.site_version)
         if self.site_version is None:
             return None
-        if self.services.changes is not None:
+        if self.services.changes is not None:  # what changed up to it (the API read it too)
             await self.services.changes.catch_up(self.site_version)
         key = self.cache_key()
         kept = self.services.pages.get(self.site_version, key)

@@ -172,6 +172,7 @@ class SearchService:
         # The rows are shared by every reader (``_listed``'s) but for the API's, filtered
         # for its caller in the statement.
         shared_as = ("search", parsed.raw) if hidden_for is None else None
+        changes = search_changes(parsed.terms)
         page = await self.posts.page_of_posts(
             statement,
             walked.c.post_id,
@@ -179,9 +180,9 @@ class SearchService:
             viewer_id,
             limit=limit,
             shared_as=shared_as,
-            list_changes=search_changes(parsed.terms),
+            list_changes=changes,
         )
-        return replace(page, changes=search_changes(parsed.terms))
+        return replace(page, changes=changes)
 
     async def _walk_order(self, terms: Sequence[str]) -> list[str]:
         """The terms, rarest first by a count that stops at ``COUNT_CAP`` (one statement)."""
