@@ -26,11 +26,11 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
-from sns.redis_store import STARTED_VERSION, RedisKeys
-from sns.sessions import RedisSessionStore, SessionData, SessionStore
+from sns.redis_versions import ReaderKeys, RedisSiteVersion
+from sns.sessions import SessionData, SessionStore
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
+    pass
 
 log = logging.getLogger("sns.pagecache")
 
@@ -45,69 +45,6 @@ class SiteVersion(Protocol):
 
     async def bump(self) -> None:
         """Move the version on (after a write transaction committed)."""
-
-
-VERSION_AND_SESSION = (
-    STARTED_VERSION
-    + """
-local session = redis.call('GETEX', KEYS[2], 'EX', ARGV[1])
-local reader, everyone = false, false
-if session and ARGV[2] ~= '' then
-  local ok, data = pcall(cjson.decode, session)
-  if ok and type(data) == 'table' and type(data['user_id']) == 'number' then
-    reader = version_of(ARGV[2] .. string.format('%d', data['user_id']))
-    everyone = version_of(KEYS[3])
-  end
-end
-return {version_of(KEYS[1]), session, everyone, reader}
-"""
-)
-"""The site version, a session record (its expiry pushed forward) and, when the session
-has a user and readers' versions are kept (``sns.reader_versions``), that reader's
-version and everyone's, as one command: a logged-in kept page's only round trip. A
-pipeline cost the loop more in redis-py's own work than the trip (py-spy, #22); a missing
-session comes back as nil. (The reader's key is made from the session, so it is not among
-``KEYS``: one Redis, not a cluster.)"""
-
-CURRENT_VERSION = STARTED_VERSION + "return version_of(KEYS[1])"
-BUMP_VERSION = STARTED_VERSION + "version_of(KEYS[1])\nreturn redis.call('INCR', KEYS[1])"
-
-
-class RedisSiteVersion:
-    """A counter in Redis, shared by every process and node that uses the same Redis."""
-
-    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
-        self.redis = redis
-        self.key = keys.site_version
-        self._with_session = redis.register_script(VERSION_AND_SESSION)
-        self._current = redis.register_script(CURRENT_VERSION)
-        self._bump = redis.register_script(BUMP_VERSION)
-
-    async def current(self) -> int | None:
-        return int(await self._current(keys=[self.key]))
-
-    async def bump(self) -> None:
-        """A failed bump is logged, not raised: the write is stored, and entries age out."""
-        try:
-            await self._bump(keys=[self.key])
-        except Exception as exc:
-            log.warning("could not move the site version on: %s", exc)
-
-    async def current_with_session(
-        self, sessions: SessionStore, session_id: str, readers: ReaderKeys | None = None
-    ) -> tuple[int | None, SessionData | None, Hashable]:
-        """The version, a session record and its reader's version (None without
-        ``readers``) in one round trip when they all live in this Redis."""
-        if not isinstance(sessions, RedisSessionStore) or sessions.redis is not self.redis:
-            return await self.current(), await sessions.get(session_id), None
-        everyone_key = readers.everyone_key if readers is not None else self.key
-        keys = [self.key, sessions.key_of(session_id), everyone_key]
-        prefix = readers.key_of("") if readers is not None else ""
-        version, raw, everyone, reader = await self._with_session(
-            keys=keys, args=[sessions.ttl, prefix]
-        )
-        reader_version = (int(everyone), int(reader)) if reader is not None else None
-        return int(version), sessions.decode(raw), reader_version
 
 
 class SqliteSiteVersion:
@@ -152,14 +89,6 @@ class NoSiteVersion:
 
     async def bump(self) -> None:
         """Nothing is cached, so nothing goes stale."""
-
-
-class ReaderKeys(Protocol):
-    """Where readers' versions live in Redis (``sns.reader_versions.RedisReaderVersions``)."""
-
-    everyone_key: str
-
-    def key_of(self, user_id: int | str) -> str: ...
 
 
 async def version_and_session(

@@ -14,7 +14,7 @@ statements themselves as they run (``WriteWatch``), so no service has to remembe
 it, and a statement the watch cannot read moves everyone's.
 
 Versions live in Redis beside the site version, read in the same round trip as the
-session (``sns.pagecache.VERSION_AND_SESSION``), and never go back (started at the time
+session (``sns.redis_versions.VERSION_AND_SESSIONS``), and never go back (started at the time
 when missing). Without Redis (the embedded default, one node) a reader's state stays kept
 under the site version, as before.
 """

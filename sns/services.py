@@ -36,7 +36,6 @@ from sns.pagecache import (
     NoSiteVersion,
     ProcessSiteVersion,
     ReaderPage,
-    RedisSiteVersion,
     SiteVersion,
     SqliteSiteVersion,
     VersionedCache,
@@ -48,6 +47,7 @@ from sns.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from sns.reader_versions import CHANGED, ReaderCache, RedisReaderVersions, WriteWatch
 from sns.redis_store import POOL_MAX, RedisKeys, pool_size
 from sns.redis_store import connect as connect_redis
+from sns.redis_versions import RedisSiteVersion
 from sns.safety import SafetyService
 from sns.search import SearchService
 from sns.search_index import SearchIndex

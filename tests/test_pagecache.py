@@ -174,8 +174,8 @@ def test_the_redis_site_version_never_goes_back_when_redis_loses_it(redis_server
     start it again from 0: it starts at the time, above anything counted before."""
     from redis.asyncio import Redis
 
-    from sns.pagecache import RedisSiteVersion
     from sns.redis_store import RedisKeys
+    from sns.redis_versions import RedisSiteVersion
 
     async def run() -> list[int]:
         redis = Redis.from_url(redis_server.url)
