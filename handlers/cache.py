@@ -80,9 +80,6 @@ class CachingHandler(BaseHandler):
             kept = await self._after_drawing(key)
         if kept is None:
             self._cache_key = key
-        elif isinstance(kept, ReaderPage) and not kept.gzipped:
-            kept = kept.compressed()  # served again: worth compressing now
-            self.services.pages.replace(self.site_version, key, kept)
         return kept
 
     async def _after_drawing(self, key: tuple[object, ...]) -> KeptPage | ReaderPage | None:
@@ -161,7 +158,7 @@ class CachingHandler(BaseHandler):
     def send_reader_page(self, page: ReaderPage) -> Future[None]:
         """A reader's kept page: gzip as kept when the client takes it, else inflated."""
         self._vary_on_encoding()
-        if page.gzipped and self._takes_gzip():
+        if self._takes_gzip():
             self.set_header("Content-Encoding", "gzip")
             return super().finish(page.gzipped)
         return super().finish(page.plain())
@@ -208,13 +205,14 @@ class CachingHandler(BaseHandler):
         if placeholder is not None:
             key, self._cache_key = self._cache_key, None
             if isinstance(chunk, bytes):
-                page = KeptPage.cut(chunk, placeholder, badge)
                 keep = key is not None and self.get_status() == 200 and not self._write_buffer
                 token, badge_html = self._escaped_xsrf_token(), self.badge_bytes()
-                if keep and self.viewer_id is not None:
-                    mine = ReaderPage(page.fill(token, badge_html))
+                if keep and self.viewer_id is not None:  # theirs alone: filled in once
+                    filled = chunk.replace(placeholder, token)
+                    mine = ReaderPage.of(filled.replace(badge, badge_html) if badge else filled)
                     self.services.pages.put(self.site_version, key, mine, self.depends)
                     return self.send_reader_page(mine)
+                page = KeptPage.cut(chunk, placeholder, badge)
                 if keep:
                     page = page.compressed()
                     self.services.pages.put(self.site_version, key, page, self.depends)

@@ -359,9 +359,6 @@ class ChangeAwareCache(VersionedCache[V]):
     def _valid(self, key: Hashable) -> bool:
         return self.changes.unchanged(*self.kept_at[key])
 
-    def replace(self, version: int | None, key: Hashable, value: V) -> None:
-        self._replace(key, value)
-
     def put(self, version: int | None, key: Hashable, value: V, depends: object = None) -> None:
         kept_at = (version, depends if isinstance(depends, frozenset) else None)
         if version is None or not self.changes.unchanged(version, kept_at[1]):

@@ -277,15 +277,6 @@ class ReaderCache(Generic[V]):
         self.hits += 1
         return entry[2]
 
-    def replace(self, version: Hashable, key: Hashable, value: V) -> None:
-        """Put another form of an entry (a compressed one) in its place, keeping its age."""
-        entry = self.entries.get(key)
-        if entry is None or entry[0] != version:
-            return
-        size = self.size(value)
-        self.entries[key] = (version, entry[1], value, size)
-        self.used += size - entry[3]
-
     def put(self, version: Hashable, key: Hashable, value: V) -> None:
         if version is None or self.max_entries <= 0:
             return

@@ -142,16 +142,3 @@ def test_the_reader_cache_serves_only_the_version_it_was_read_at():
     cache.put((1, 5), ("user", C), "c")  # beyond two: the least recent goes
     assert cache.get((1, 5), ("user", A)) is None
     assert cache.get(None, ("user", B)) is None  # no version: nothing kept
-
-
-def test_the_reader_cache_replaces_an_entry_in_its_place_keeping_its_age_and_budget():
-    cache: ReaderCache[str] = ReaderCache(10, ttl=60, max_size=250, size=len)
-    cache.put((1, 5), "page", "x" * 200)
-    stamp = cache.entries["page"][1]
-    cache.replace((1, 5), "page", "y" * 20)  # compressed
-    assert cache.get((1, 5), "page") == "y" * 20
-    assert cache.entries["page"][1] == stamp and cache.used == 20
-    cache.replace((1, 6), "page", "z")  # another version: nothing to replace
-    assert cache.get((1, 5), "page") == "y" * 20
-    cache.put((1, 5), "other", "o" * 200)  # fits now that the first is small
-    assert cache.get((1, 5), "page") == "y" * 20 and cache.used == 220
