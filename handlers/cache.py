@@ -40,7 +40,7 @@ class CachingHandler(BaseHandler):
     _drawing: asyncio.Future[None] | None = None
     """Set while this request draws a shared page others may wait for (``_after_drawing``)."""
     _flight: tuple[object, ...] = ()
-    depends: frozenset[str] | None = None
+    depends: tuple[str, ...] | None = None
     """What the answer being drawn depends on (``sns.changes``); None: every write."""
 
     def cache_key(self) -> tuple[object, ...]:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -48,6 +49,9 @@ V = TypeVar("V")
 EVERYTHING = "*"
 NEW_POSTS = "n"
 ANY_TERM = "w"
+Depends = tuple[str, ...]
+"""The tokens a kept entry depends on (``depends_on``)."""
+
 LISTS_CHANGE = frozenset({NEW_POSTS})
 """What a list of everyone's posts (``/``, a hashtag, search) depends on besides its posts."""
 
@@ -79,7 +83,8 @@ POST_ROW_COLUMNS = frozenset({"like_count", "hidden_at", "hidden_by", "img"})
 
 
 def post_token(post_id: int) -> str:
-    return f"p{post_id}"
+    """Interned: the pages that show a post all hold its one token, not a copy each."""
+    return sys.intern(f"p{post_id}")
 
 
 def author_token(user_id: int) -> str:
@@ -97,12 +102,13 @@ def search_changes(terms: Iterable[str]) -> frozenset[str]:
     return frozenset({ANY_TERM, term_token(needed[0])} if needed else {ANY_TERM, NEW_POSTS})
 
 
-def depends_on(changes: Iterable[str] | None, post_ids: Iterable[int]) -> frozenset[str] | None:
+def depends_on(changes: Iterable[str] | None, post_ids: Iterable[int]) -> Depends | None:
     """What a page of these posts depends on: its list's tokens and each post's; None (every
-    write) when its list says nothing."""
+    write) when its list says nothing. A tuple, not a set: only ever walked, and kept beside
+    every entry (a set of a page's 21 tokens took 1.3 kB, the tuple 0.2 kB)."""
     if changes is None:
         return None
-    return frozenset(changes).union(post_token(post_id) for post_id in post_ids)
+    return tuple(dict.fromkeys((*changes, *map(post_token, post_ids))))
 
 
 def _values_of(rows: list[dict[str, Any]], statement: Any, dialect: Any, column: str) -> set[Any]:
@@ -264,7 +270,7 @@ class KnownChanges:
             _token, forgotten = last.popitem(last=False)
             self.floor = max(self.floor, forgotten)
 
-    def unchanged(self, stamp: int, depends: frozenset[str] | None) -> bool:
+    def unchanged(self, stamp: int, depends: Depends | None) -> bool:
         """Whether nothing a page kept at version ``stamp`` depends on changed since."""
         if stamp < self.floor or self.seen is None:
             return False
@@ -349,7 +355,7 @@ class ChangeAwareCache(VersionedCache[V]):
     ) -> None:
         super().__init__(max_size, ttl, size, key_size=key_size)
         self.changes = changes
-        self.kept_at: dict[Hashable, tuple[int, frozenset[str] | None]] = {}
+        self.kept_at: dict[Hashable, tuple[int, Depends | None]] = {}
 
     def get(self, version: int | None, key: Hashable) -> V | None:
         if version is None or self.max_size <= 0:
@@ -360,7 +366,7 @@ class ChangeAwareCache(VersionedCache[V]):
         return self.changes.unchanged(*self.kept_at[key])
 
     def put(self, version: int | None, key: Hashable, value: V, depends: object = None) -> None:
-        kept_at = (version, depends if isinstance(depends, frozenset) else None)
+        kept_at = (version, depends if isinstance(depends, tuple) else None)
         if version is None or not self.changes.unchanged(version, kept_at[1]):
             return
         if self._store(key, value):
