@@ -340,6 +340,15 @@ class ChangeLog(KnownChanges):
         self.seen = max(int(current), version)
 
 
+def _tokens(depends: object) -> Depends | None:
+    """What an entry depends on, as kept: None (every write) or a tuple of tokens."""
+    if depends is None or isinstance(depends, tuple):
+        return depends
+    if isinstance(depends, (frozenset, set, list)):
+        return tuple(depends)
+    raise TypeError(f"an entry depends on tokens, not {depends!r}")
+
+
 class ChangeAwareCache(VersionedCache[V]):
     """``VersionedCache`` for the pages, but an entry lives until something it depends on
     changes (``KnownChanges.unchanged``), not until any write: kept at the version its
@@ -366,7 +375,7 @@ class ChangeAwareCache(VersionedCache[V]):
         return self.changes.unchanged(*self.kept_at[key])
 
     def put(self, version: int | None, key: Hashable, value: V, depends: object = None) -> None:
-        kept_at = (version, depends if isinstance(depends, tuple) else None)
+        kept_at = (version, _tokens(depends))
         if version is None or not self.changes.unchanged(version, kept_at[1]):
             return
         if self._store(key, value):

@@ -300,7 +300,7 @@ class PageDecoration:
                     frozenset(row.user_id for row in mine),
                     frozenset(row.user_id for row in mine if row.hidden),
                 )
-                shared.put(version, ("post", view.id), post, frozenset({post_token(view.id)}))
+                shared.put(version, ("post", view.id), post, (post_token(view.id),))
                 found[view.id] = post
         return [found[view.id] for view in views]
 

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, update
 
+from sns.changes import ChangeAwareCache, KnownChanges, post_token
 from sns.db import Database, utcnow
 from sns.pagecache import VersionedCache
 from sns.posts import PostService
 from sns.reader_safety import reading_as
+from sns.reader_versions import ReaderCache
 from sns.schema import comments, posts
 from sns.search import SearchService
 from sns.shared_reads import forget_version, reading_at, version_read
@@ -143,3 +145,46 @@ def test_a_request_that_wrote_reads_afresh(tmp_path):
             await db.dispose()
 
     assert asyncio.run(run()) == (3, None)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mariadb"])
+def test_shared_rows_and_decorations_outlive_writes_to_posts_they_do_not_show(
+    request, backend, tmp_path
+):
+    """Kept with what they depend on (``sns.changes``): after a like of a post the page
+    does not show, the page is made again without one statement; after one of a post it
+    shows, that post and the list are read again."""
+    url = database_url(request, backend, tmp_path)
+
+    async def run() -> tuple[int, int, int]:
+        db = Database(url)
+        try:
+            await db.migrate()
+            await seed(db)
+            service = post_service(db, page_size=4)
+            log = KnownChanges()
+            service.shared = ChangeAwareCache(log, 256, ttl=60)
+            service.readers = ReaderCache(100, ttl=60)
+            await tell_reader(db, CLEAN)
+            log.seen = 1
+            reading_at(1, (1, 1))  # the reader's own version: their likes and follows kept
+            first = await service.timeline(None, CLEAN)
+            shown_ids = {post.id for post in first.posts}
+            elsewhere = next(i for i in range(1, 200) if i not in shown_ids)
+            spent = []
+            for version, token in ((2, post_token(elsewhere)), (3, post_token(min(shown_ids)))):
+                log.note(token, version)
+                log.seen = version
+                reading_at(version, (1, 1))
+                before = db.statement_count
+                again = await service.timeline(None, CLEAN)
+                assert [post.id for post in again.posts] == [post.id for post in first.posts]
+                spent.append(db.statement_count - before)
+            return len(shown_ids), spent[0], spent[1]
+        finally:
+            await db.dispose()
+
+    shown_count, after_elsewhere, after_shown = asyncio.run(run())
+    assert shown_count == 4
+    assert after_elsewhere == 0
+    assert after_shown > 0
