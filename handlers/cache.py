@@ -76,24 +76,11 @@ class CachingHandler(BaseHandler):
             await self.services.changes.catch_up(self.site_version)
         key = self.cache_key()
         kept = self.services.pages.get(self.site_version, key)
-        if kept is None and self.session_id is None:  # shared by many: wait for its drawing
+        if kept is None and self.session_id is None:  # a reader's own page: no crowd
             kept = await self._after_drawing(key)
-        elif kept is None and self.viewer_id is not None:  # a reader's own: no crowd
-            kept = await self._drawn_elsewhere(key)
         if kept is None:
             self._cache_key = key
         return kept
-
-    async def _drawn_elsewhere(self, key: tuple[object, ...]) -> ReaderPage | None:
-        """A reader's page another process drew and shared (``sns.page_share``), kept here
-        from now on with its age and what it depends on; None: draw it."""
-        share = self.services.page_share
-        found = await share.get(key) if share is not None else None
-        if found is None:
-            return None
-        page, version, depends, age = found
-        self.services.pages.put(version, key, page, depends, age)
-        return page
 
     async def _after_drawing(self, key: tuple[object, ...]) -> KeptPage | ReaderPage | None:
         """An answer everyone shares (a page for everyone logged out, an API answer) that
@@ -224,9 +211,6 @@ class CachingHandler(BaseHandler):
                     filled = chunk.replace(placeholder, token)
                     mine = ReaderPage.of(filled.replace(badge, badge_html) if badge else filled)
                     self.services.pages.put(self.site_version, key, mine, self.depends)
-                    share = self.services.page_share
-                    if share is not None and self.site_version is not None:
-                        share.put(key, mine, self.site_version, self.depends)
                     return self.send_reader_page(mine)
                 page = KeptPage.cut(chunk, placeholder, badge)
                 if keep:

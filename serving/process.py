@@ -130,7 +130,6 @@ def serve_process(settings: Settings, build: Build, listen: Listen, worker: str 
     setup_logging(
         settings.logs_dir, console=not settings.production, worker=worker, to_stdout=to_stdout
     )
-    settings = for_worker(settings, worker)
     try:
         asyncio.run(serve(settings, build, listen))
     except SchemaBehind as exc:
@@ -138,14 +137,6 @@ def serve_process(settings: Settings, build: Build, listen: Listen, worker: str 
     except CannotListen as exc:
         return refuse(f"cannot listen: {exc}", EXIT_CONFIG)
     return 0
-
-
-def for_worker(settings: Settings, worker: str | None) -> Settings:
-    """The settings as one process serves them: ``SNS_SHARE_PAGES=auto`` shares readers'
-    pages when the process is one of several workers (``worker`` names it)."""
-    if settings.share_pages != "auto":
-        return settings
-    return dataclasses.replace(settings, share_pages="on" if worker is not None else "off")
 
 
 def refuse(message: str, code: int) -> int:

@@ -374,13 +374,11 @@ class ChangeAwareCache(VersionedCache[V]):
     def _valid(self, key: Hashable) -> bool:
         return self.changes.unchanged(*self.kept_at[key])
 
-    def put(
-        self, version: int | None, key: Hashable, value: V, depends: object = None, age: float = 0
-    ) -> None:
+    def put(self, version: int | None, key: Hashable, value: V, depends: object = None) -> None:
         kept_at = (version, _tokens(depends))
         if version is None or not self.changes.unchanged(version, kept_at[1]):
             return
-        if self._store(key, value, age):
+        if self._store(key, value):
             self.kept_at[key] = (version, kept_at[1])
 
     def _drop(self, key: Hashable) -> None:

@@ -339,21 +339,18 @@ class VersionedCache(Generic[V]):
         """Whether a kept entry may still be served (here: while the version holds)."""
         return True
 
-    def put(
-        self, version: int | None, key: Hashable, value: V, depends: object = None, age: float = 0
-    ) -> None:
-        """Keep ``value``, drawn ``age`` seconds ago; what it ``depends`` on counts only in
-        ``ChangeAwareCache``."""
+    def put(self, version: int | None, key: Hashable, value: V, depends: object = None) -> None:
+        """Keep ``value``; what it ``depends`` on counts only in ``ChangeAwareCache``."""
         if version is not None and version == self.version:
-            self._store(key, value, age)
+            self._store(key, value)
 
-    def _store(self, key: Hashable, value: V, age: float = 0) -> bool:
+    def _store(self, key: Hashable, value: V) -> bool:
         """Keep ``value`` under ``key``, the least recently used going to make room."""
         size = self.size(value) + self.key_size(key)
         if size > self.max_size:
             return False
         self._drop(key)
-        self.entries[key] = (self.clock() - age, value, size)
+        self.entries[key] = (self.clock(), value, size)
         self.used += size
         while self.used > self.max_size:
             self._drop(next(iter(self.entries)))

@@ -31,7 +31,6 @@ from sns.metrics import Metrics, build_metrics
 from sns.moderation import ModerationService
 from sns.notifications import NotificationService
 from sns.orphans import OrphanSweep
-from sns.page_share import PageShare
 from sns.pagecache import (
     KeptPage,
     NoSiteVersion,
@@ -89,9 +88,6 @@ class Services:
     changes: ChangeLog | None
     """What each write changed, learnt once per site version (``sns.changes``); None: pages
     are kept under the site version alone."""
-    page_share: PageShare | None
-    """Readers' pages shared by every process through Redis (``sns.page_share``); None
-    without Redis."""
     known_users: VersionedCache[User]
     readers: ReaderCache[Any]
     """Each reader's own row, counts and hearts, kept under their reader version (with
@@ -247,9 +243,6 @@ async def build_services(
         event.listen(db.engine.sync_engine, "before_execute", watch.before_execute)
         db.after_commit_readers.append(reader_versions.bump)
         notifications.on_readers_change = reader_versions.bump
-    page_share = None
-    if settings.share_pages == "on" and reader_versions is not None and changes is not None:
-        page_share = PageShare(reader_versions.redis, keys, changes, ttl)
     live = LiveHub(
         choose_bus(
             settings.live_bus,
@@ -300,7 +293,6 @@ async def build_services(
         site_version=site_version,
         pages=pages,
         changes=changes,
-        page_share=page_share,
         known_users=known_users,
         readers=readers,
         drawing={},

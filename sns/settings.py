@@ -298,16 +298,6 @@ class Settings:
         whole(1, 3600),
         "seconds a kept page may be served (relative times such as 3 minutes ago stay right)",
     )
-    share_pages: str = setting(
-        SERVER,
-        None,
-        "auto",
-        choice("auto", "on", "off"),
-        "keep readers' pages drawn by one process in Redis for the others to serve (with Redis "
-        "only): `auto`: when this process is one of a node's workers (`--processes`, "
-        "supervisor); `on`: also for single processes sharing one Redis; `off`: never (one "
-        "process alone only pays a Redis read and write per page drawn)",
-    )
 
     database_url: str = setting(
         DATABASE,

@@ -34,10 +34,8 @@ META_XSRF = re.compile(r'<meta name="xsrf-token" content="([^"]+)">')
 @pytest.fixture(scope="module", params=BACKENDS)
 def pair(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Pair]:
     """A and B, started once per backend for the whole module; each answer says how many
-    statements it ran (``X-SNS-Queries``), which tells a page kept from one drawn again. They
-    share readers' pages through Redis, as a node's workers do (``SNS_SHARE_PAGES``)."""
-    settings = {"SNS_QUERY_COUNT_HEADER": "1", "SNS_SHARE_PAGES": "on"}
-    yield from started_pair(request, tmp_path_factory, "cache", settings)
+    statements it ran (``X-SNS-Queries``), which tells a page kept from one drawn again."""
+    yield from started_pair(request, tmp_path_factory, "cache", {"SNS_QUERY_COUNT_HEADER": "1"})
 
 
 # --- reading pages --------------------------------------------------------------------------
@@ -429,52 +427,6 @@ def test_a_kept_page_outlives_the_writes_it_does_not_show_and_shows_each_it_does
     )
     for path in paths:
         assert renamed in article(page(reader.b, path), first), path
-
-
-def as_one_site(person: Person, pair: Pair, path: str) -> tuple[str, int]:
-    """``path`` read on B under A's ``Host``, as behind one proxy in front of both (each
-    page is kept under its host): the text and the statements it ran."""
-    response = person.b.http.get(
-        pair.b.url + path, headers={"Host": pair.a.url.split("//", 1)[1]}, allow_redirects=False
-    )
-    assert response.status_code == 200, (path, response.status_code)
-    return response.text, int(response.headers["X-SNS-Queries"])
-
-
-def test_a_readers_page_one_process_drew_is_served_by_the_other_until_it_changes(pair):
-    """With Redis, a page drawn for a reader on A is shared with B (``sns.page_share``): B
-    serves the very page A drew (its token under the same mask: a drawing of B's would
-    mask it anew) without one statement.
-    Another reader of the same URL on B gets their own page. The reader's like on A moves
-    their own version, and a comment under a shown post changes the post: B shows each at
-    once. On the embedded default B draws its own."""
-    author, reader, other = pair.person(), pair.person(), pair.person()
-    post = write(author, unique("shared"))
-    assert reader.b.get("/account").status_code == 200  # B knows who they are (no page kept)
-    drawn_on_a = reader.a.get("/")
-    assert drawn_on_a.status_code == 200 and shown(drawn_on_a.text, post)
-
-    on_b, statements = as_one_site(reader, pair, "/")
-    if pair.backend == "mariadb":
-        assert on_b == drawn_on_a.text and statements == 0
-    else:
-        assert shown(on_b, post) and statements > 0  # its own drawing (its own times too)
-    theirs, _ = as_one_site(other, pair, "/")
-    assert greeting(theirs) == f"Hello, {other.nick}" and greeting(on_b) == f"Hello, {reader.nick}"
-    assert like_form_token(theirs, post) != like_form_token(on_b, post)
-
-    act(reader.a, f"/post/{post}/like")
-    liked, _ = as_one_site(reader, pair, "/")
-    assert heart(article(liked, post)) == ("true", "♥") and like_count(article(liked, post)) == 1
-    theirs, _ = as_one_site(other, pair, "/")
-    assert heart(article(theirs, post)) == ("false", "♡") and like_count(article(theirs, post)) == 1
-
-    said = unique("comment")
-    assert author.a.get("/").status_code == 200  # A draws (and shares) the author's page
-    act(author.a, f"/comment/{post}", {"content": said}, status=201)
-    for person in (reader, other, author):
-        html, _ = as_one_site(person, pair, "/")
-        assert said in article(html, post), person.nick
 
 
 def test_a_follow_shows_in_buttons_counts_lists_and_timeline_on_the_other_process(pair):
