@@ -42,7 +42,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from random import Random
@@ -336,6 +336,19 @@ def drop_posts_after(url: str, last_id: int) -> int:
 # --------------------------------------------------------------------------- processes
 
 
+def server_cpu(pids: list[int]) -> float:
+    """Seconds of CPU (user and system) these processes spent so far: per request, it does
+    not move with what else the shared machine runs, as requests/s and hello do."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime: the 14th and 15th
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def worker_pids(pid: int) -> list[int]:
     """The children of ``pid`` (the workers of ``--processes N``), or ``pid`` itself."""
     children = []
@@ -474,6 +487,8 @@ class Timing:
     socket_errors: int
     non_2xx_3xx: int
     unexpected_status: int
+    cpu_seconds: float = 0.0
+    """CPU the server's processes spent during the timed run (``server_cpu``)."""
 
     @property
     def bad_share(self) -> float:
@@ -806,6 +821,8 @@ class Row:
     requests: int
     bad_share: float
     note: str = ""
+    cpu_ms: float = 0.0
+    """The server's CPU per request of the timed run, in milliseconds."""
 
 
 @dataclass
@@ -884,7 +901,14 @@ class Bench:
     def say(self, message: str) -> None:
         print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
 
-    def time_call(self, base_url: str, call: Call, *, slow: bool = False) -> Timing:
+    def time_call(
+        self,
+        base_url: str,
+        call: Call,
+        *,
+        slow: bool = False,
+        cpu: Callable[[], float] | None = None,
+    ) -> Timing:
         """Check one answer, warm up, time. A ``slow`` call (a login: bcrypt at cost 12
         takes a core a quarter of a second or more) gets two connections per core and
         at least 10 s, or wrk would stop before the queued logins come back."""
@@ -900,7 +924,9 @@ class Bench:
             # serves: let it finish them before the clock starts.
             time.sleep(min(10.0, warm.p99_ms / 1000 if warm.expected else 2.0))
         seconds = max(self.args.duration, 10) if slow else self.args.duration
-        return wrk(base_url, call, seconds=seconds, **options)
+        before = cpu() if cpu else 0.0
+        timing = wrk(base_url, call, seconds=seconds, **options)
+        return replace(timing, cpu_seconds=cpu() - before) if cpu else timing
 
     def hello(self, processes: int) -> float:
         with Hello(processes, self.folder / "hello.log") as hello:
@@ -933,6 +959,7 @@ class Bench:
             requests=timing.requests,
             bad_share=round(timing.bad_share, 4),
             note=note,
+            cpu_ms=round(1000 * timing.cpu_seconds / timing.requests, 3) if timing.requests else 0,
         )
         self.run.rows.append(row)
         flag = ""
@@ -949,7 +976,8 @@ class Bench:
         self.say(
             f"{name:<30} {backend:<7} {size:>7} x{processes}: {timing.rps:>8,.1f} req/s "
             f"p50 {timing.p50_ms:7.2f} ms p99 {timing.p99_ms:7.2f} ms "
-            f"= {row.ratio:.1%} of hello{' (' + note + ')' if note else ''}{flag}"
+            f"= {row.ratio:.1%} of hello, {row.cpu_ms:.2f} ms CPU/req"
+            f"{' (' + note + ')' if note else ''}{flag}"
         )
 
     def block(
@@ -973,6 +1001,8 @@ class Bench:
         try:
             if processes > 1:
                 server.workers(processes)
+            top = server.process.pid if server.process else 0
+            pids = [top, *worker_pids(top)] if processes > 1 else [top]
             session = open_sessions(server, fixture)
             for name in names:
                 title, make = SCENARIOS[name]
@@ -987,7 +1017,9 @@ class Bench:
                     writers.start()
                 try:
                     with self.profiled(server, name, backend, fixture.posts, processes):
-                        timing = self.time_call(server.url, call, slow=name == "login")
+                        timing = self.time_call(
+                            server.url, call, slow=name == "login", cpu=lambda: server_cpu(pids)
+                        )
                 finally:
                     note = writers.stop() if writers else ""
                 self.record(title, backend, fixture.posts, processes, timing, hello, note=note)
@@ -1213,22 +1245,25 @@ def markdown(run: Run) -> str:
         f"wrk -t{run.options['threads']} -c{run.options['connections']} "
         f"-d{run.options['duration']}s after a {run.options['warmup']} s warm-up; requests/s "
         "counts only answers with the expected status; ratio = requests/s / hello's "
-        "requests/s, hello timed with the same processes just before each group.",
+        "requests/s, hello timed with the same processes just before each group; CPU ms "
+        "= the server processes' CPU during the timed run per request (steadier than "
+        "requests/s on a shared machine).",
         "",
         "| scenario | backend | posts | processes | req/s | p50 ms | p99 ms | ratio to hello "
-        "| answers | note |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| CPU ms | answers | note |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in run.rows:
         if r.requests == 0:  # a rate measured outside HTTP: raw bcrypt
             lines.append(
                 f"| {r.scenario} | {r.backend} | {r.size:,} | {r.processes} | {r.rps:,.2f} "
-                "| | | | | |"
+                "| | | | | | |"
             )
             continue
         lines.append(
             f"| {r.scenario} | {r.backend} | {r.size:,} | {r.processes} | {r.rps:,.1f} | "
-            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.ratio:.1%} | {r.requests:,} | {r.note} |"
+            f"{r.p50_ms:.1f} | {r.p99_ms:.1f} | {r.ratio:.1%} | {r.cpu_ms:.2f} | "
+            f"{r.requests:,} | {r.note} |"
         )
     hellos = sorted({(r.backend, r.size, r.processes, r.hello_rps) for r in run.rows})
     lines += ["", "| hello before | posts | processes | req/s |", "|---|---|---|---|"]
@@ -1335,12 +1370,12 @@ def print_table(run: Run) -> None:
     print()
     print(
         f"{'scenario':<34} {'backend':<8} {'posts':>7} {'proc':>4} {'req/s':>9} "
-        f"{'p50 ms':>8} {'p99 ms':>8} {'ratio':>7}"
+        f"{'p50 ms':>8} {'p99 ms':>8} {'ratio':>7} {'CPU ms':>7}"
     )
     for r in run.rows:
         print(
             f"{r.scenario:<34} {r.backend:<8} {r.size:>7} {r.processes:>4} {r.rps:>9,.1f} "
-            f"{r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.ratio:>7.1%}"
+            f"{r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.ratio:>7.1%} {r.cpu_ms:>7.2f}"
         )
     for entry in run.memory:
         print(
