@@ -13,7 +13,6 @@ the version moves, except for relative times ("3 minutes ago"), which an entry's
 
 from __future__ import annotations
 
-import logging
 import secrets
 import sqlite3
 import struct
@@ -23,17 +22,12 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from isal import igzip, isal_zlib
 
 from sns.redis_versions import ReaderKeys, RedisSiteVersion
 from sns.sessions import SessionData, SessionStore
-
-if TYPE_CHECKING:
-    pass
-
-log = logging.getLogger("sns.pagecache")
 
 V = TypeVar("V")
 
